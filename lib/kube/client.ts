@@ -1,0 +1,136 @@
+/**
+ * The one Kubernetes client factory, and the translation of API failures into
+ * errors a person can act on.
+ *
+ * Config: the in-cluster service account when running in a pod, otherwise
+ * KUBECONFIG or ~/.kube/config. A scan may pass an explicit kubeconfig path.
+ */
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { ScanError } from '../errors.ts';
+
+const SA_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+function noCluster(why: string): ScanError {
+  return new ScanError(503, { code: 'cluster_unconfigured', message: `no Kubernetes cluster is reachable: ${why}`, setting: 'KUBECONFIG' });
+}
+
+export function loadKubeConfig(kubeconfigPath?: string): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  const inCluster = !kubeconfigPath && !!process.env.KUBERNETES_SERVICE_HOST && existsSync(SA_TOKEN);
+  const file = kubeconfigPath ?? (process.env.KUBECONFIG || join(homedir(), '.kube', 'config'));
+  if (!inCluster) {
+    // client-node would fall back to http://localhost:8080; say plainly that nothing is configured instead.
+    const files = file.split(':').filter(Boolean);
+    if (!files.some((f) => existsSync(f))) {
+      throw noCluster(kubeconfigPath || process.env.KUBECONFIG ? `the kubeconfig ${file} does not exist (set KUBECONFIG to a readable kubeconfig)` : 'not running in a pod, KUBECONFIG is unset and ~/.kube/config does not exist');
+    }
+  }
+  try {
+    if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
+    else if (inCluster) kc.loadFromCluster();
+    else kc.loadFromDefault();
+  } catch (err) {
+    throw new ScanError(422, {
+      code: 'kubeconfig_invalid',
+      message: `cannot load the kubeconfig ${kubeconfigPath ?? process.env.KUBECONFIG ?? '~/.kube/config'}: ${(err as Error).message}`,
+      file: kubeconfigPath ?? process.env.KUBECONFIG,
+      setting: 'KUBECONFIG',
+    });
+  }
+  if (!kc.getCurrentCluster()) throw noCluster(`the kubeconfig ${file} has no current cluster`);
+  return kc;
+}
+
+export interface Kube {
+  config: k8s.KubeConfig;
+  server: string;
+  core: k8s.CoreV1Api;
+  networking: k8s.NetworkingV1Api;
+  objects: k8s.KubernetesObjectApi;
+}
+
+export function makeKube(kubeconfigPath?: string): Kube {
+  const config = loadKubeConfig(kubeconfigPath);
+  return {
+    config,
+    server: config.getCurrentCluster()!.server,
+    core: config.makeApiClient(k8s.CoreV1Api),
+    networking: config.makeApiClient(k8s.NetworkingV1Api),
+    objects: k8s.KubernetesObjectApi.makeApiClient(config),
+  };
+}
+
+/** What a call does, so a failure can name the verb and resource a person must grant. */
+export interface CallSite {
+  verb: string;
+  /** `resource.group`, e.g. `networkpolicies.networking.k8s.io`, or `namespaces`. */
+  resource: string;
+  namespace?: string;
+}
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN', 'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE']);
+
+function statusMessage(body: unknown): string | undefined {
+  if (typeof body === 'string') {
+    try {
+      return statusMessage(JSON.parse(body));
+    } catch {
+      return body.slice(0, 300) || undefined;
+    }
+  }
+  if (body && typeof body === 'object' && 'message' in body) return String((body as { message: unknown }).message);
+  return undefined;
+}
+
+/** Turn anything a client-node call throws into a ScanError with an actionable message. */
+export function kubeError(site: CallSite, err: unknown, server?: string): ScanError {
+  if (err instanceof ScanError) return err;
+  const scope = site.namespace ? `in namespace ${site.namespace}` : 'at cluster scope';
+  if (err instanceof k8s.ApiException) {
+    const msg = statusMessage(err.body);
+    if (err.code === 401) return new ScanError(401, { code: 'unauthenticated', message: `the API server rejected our credentials (401) while trying to ${site.verb} ${site.resource}: ${msg ?? 'Unauthorized'}` });
+    if (err.code === 403)
+      return new ScanError(403, {
+        code: 'forbidden',
+        message: `forbidden: grant verb '${site.verb}' on '${site.resource}' ${scope} to the scan's service account${msg ? ` (${msg})` : ''}`,
+      });
+    if (err.code === 404) return new ScanError(404, { code: 'not_found', message: `${site.resource} not found ${scope}${msg ? `: ${msg}` : ''}` });
+    return new ScanError(502, { code: 'api_error', message: `API server answered ${err.code} to ${site.verb} ${site.resource} ${scope}${msg ? `: ${msg}` : ''}` });
+  }
+  const code = (err as { code?: string }).code;
+  if ((code && NETWORK_CODES.has(code)) || (err as { type?: string }).type === 'system' || (err as Error).name === 'AbortError') {
+    return new ScanError(503, {
+      code: 'cluster_unreachable',
+      message: `the Kubernetes API server${server ? ` at ${server}` : ''} is unreachable (${code ?? (err as Error).message}) while trying to ${site.verb} ${site.resource}`,
+    });
+  }
+  return new ScanError(500, { code: 'internal', message: `${site.verb} ${site.resource} failed: ${(err as Error).message ?? String(err)}` });
+}
+
+/** Run one API call; failures become ScanErrors naming the verb and resource. */
+export async function kubeCall<T>(kube: Pick<Kube, 'server'>, site: CallSite, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw kubeError(site, err, kube.server);
+  }
+}
+
+export interface NamespaceInfo {
+  name: string;
+  labels: Record<string, string>;
+}
+
+export async function listNamespaces(kube: Kube): Promise<NamespaceInfo[]> {
+  const list = await kubeCall(kube, { verb: 'list', resource: 'namespaces' }, () => kube.core.listNamespace());
+  return list.items.map((ns) => ({ name: ns.metadata!.name!, labels: { ...(ns.metadata?.labels ?? {}) } }));
+}
+
+/** Every NetworkPolicy in the cluster, in one call. */
+export async function listNetworkPolicies(kube: Kube): Promise<k8s.V1NetworkPolicy[]> {
+  const list = await kubeCall(kube, { verb: 'list', resource: 'networkpolicies.networking.k8s.io' }, () => kube.networking.listNetworkPolicyForAllNamespaces());
+  return list.items;
+}

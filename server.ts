@@ -1,0 +1,5 @@
+/** `npm start`: every implemented scan in one process on PORT (default 8080). */
+import { networkScan } from './functions/network-scan/scan.ts';
+import { serveScans } from './lib/scan/serve.ts';
+
+serveScans([networkScan()], { combined: true });
