@@ -56,7 +56,15 @@ export function parseWarnings(values: string | string[] | undefined): string[] {
 export async function rawRequest(
   kube: Kube,
   site: CallSite,
-  req: { method: string; path: string; query?: Record<string, string>; body?: unknown; timeoutMs?: number },
+  req: {
+    method: string;
+    path: string;
+    query?: Record<string, string>;
+    body?: unknown;
+    timeoutMs?: number;
+    /** Content type of the JSON body (default application/json), e.g. application/strategic-merge-patch+json for PATCH. */
+    contentType?: string;
+  },
 ): Promise<RawResponse> {
   const { base, url } = await options(kube);
   const qs = req.query ? `?${new URLSearchParams(req.query)}` : '';
@@ -72,7 +80,7 @@ export async function rawRequest(
           port: url.port,
           method: req.method,
           path: `${url.pathname.replace(/\/$/, '')}${req.path}${qs}`,
-          headers: { ...(base.headers ?? {}), accept: 'application/json', ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}) },
+          headers: { ...(base.headers ?? {}), accept: 'application/json', ...(payload ? { 'content-type': req.contentType ?? 'application/json', 'content-length': payload.length } : {}) },
           timeout: req.timeoutMs ?? 30_000,
         },
         (res) => {
@@ -131,6 +139,9 @@ export interface KubeObject {
 
 /** The collection path for creating `obj`; undefined for a kind we do not know. */
 export function collectionPath(obj: KubeObject): string | undefined {
+  // Gatekeeper's own kinds: templates, and constraints (cluster-scoped, plural = lowercase kind).
+  if (obj.apiVersion.startsWith('templates.gatekeeper.sh/') && obj.kind === 'ConstraintTemplate') return `/apis/${obj.apiVersion}/constrainttemplates`;
+  if (obj.apiVersion.startsWith('constraints.gatekeeper.sh/')) return `/apis/${obj.apiVersion}/${obj.kind.toLowerCase()}`;
   const k = KIND_PATHS[obj.kind];
   if (!k) return undefined;
   return k.namespaced ? `${k.prefix}/namespaces/${obj.metadata.namespace ?? 'default'}/${k.plural}` : `${k.prefix}/${k.plural}`;

@@ -1,0 +1,102 @@
+/**
+ * Verdicts for probe results (pure).
+ *   PASS          the result matches an "open" expectation
+ *   BLOCKED       an expected block, confirmed (filtered)
+ *   FAIL          should connect but cannot; with the engine's blocking analysis
+ *   SECURITY_RISK should be blocked but is reachable
+ *   NO_SERVICE    closed, and the target Service has no endpoints or does not exist
+ *   UNDECIDED     the probe could not tell (nmap error, unresolved name, timeout)
+ * A "closed" port answered with a reset: the network path is open, nothing listens.
+ */
+import type { ProbeResult } from '../../../lib/probe/nmap.ts';
+import type { ProbeTest } from './plan.ts';
+
+export type ProbeVerdict = 'PASS' | 'FAIL' | 'SECURITY_RISK' | 'BLOCKED' | 'NO_SERVICE' | 'UNDECIDED';
+
+export interface ProbeFinding {
+  id: string;
+  layer: ProbeTest['layer'];
+  source: { component: string; namespace: string; identity: string; pod?: string };
+  target: ProbeTest['target'];
+  expect: 'open' | 'blocked';
+  engine_predicts: 'open' | 'blocked';
+  result: ProbeResult['state'];
+  reason: string;
+  verdict: ProbeVerdict;
+  /** FAIL: which egress/ingress policy or default deny blocks it; otherwise what allowed it. */
+  analysis?: string;
+  /** The live policies disagree with the topology's expectation. */
+  policy_mismatch?: boolean;
+}
+
+export function verdictFor(t: ProbeTest, r: ProbeResult | undefined): { verdict: ProbeVerdict; reason: string } {
+  if (!r || r.state === 'unknown') return { verdict: 'UNDECIDED', reason: r?.reason ?? 'no result for this target' };
+  if (r.state === 'closed' && (t.serviceEndpoints === 'no-service' || t.serviceEndpoints === 0)) {
+    return { verdict: 'NO_SERVICE', reason: t.serviceEndpoints === 'no-service' ? 'closed: the target Service does not exist' : 'closed: the target Service has no ready endpoints' };
+  }
+  const reachable = r.state === 'open' || r.state === 'closed';
+  const note = r.state === 'closed' ? ' (reachable, but nothing listens on the port)' : '';
+  if (t.expect === 'open') return reachable ? { verdict: 'PASS', reason: `${r.state}${note}` } : { verdict: 'FAIL', reason: `${r.state}: ${r.reason}` };
+  return reachable ? { verdict: 'SECURITY_RISK', reason: `${r.state}${note}: should be blocked` } : { verdict: 'BLOCKED', reason: `${r.state}: ${r.reason}` };
+}
+
+function blockingAnalysis(t: ProbeTest): string {
+  const v = t.engine.verdict;
+  const parts: string[] = [];
+  if (!v.egress.allowed) parts.push(`egress at ${t.source.namespace}: ${v.egress.reason}`);
+  if (!v.ingress.allowed) parts.push(`ingress at ${t.target.namespace ?? t.target.host}: ${v.ingress.reason}`);
+  if (!parts.length) return 'the live policies allow this connection; the block is outside NetworkPolicy (CNI, Service, firewall or DNS)';
+  return parts.join('; ');
+}
+
+function allowedBy(t: ProbeTest): string {
+  const v = t.engine.verdict;
+  return `egress: ${v.egress.reason}; ingress: ${v.ingress.reason}`;
+}
+
+export function judgeProbes(tests: ProbeTest[], results: Map<string, ProbeResult>): ProbeFinding[] {
+  return tests.map((t) => {
+    const r = results.get(t.id);
+    const { verdict, reason } = verdictFor(t, r);
+    const predicts = t.engine.allowed ? 'open' : 'blocked';
+    return {
+      id: t.id,
+      layer: t.layer,
+      source: { component: t.source.component, namespace: t.source.namespace, identity: t.source.identity, ...(t.source.pod ? { pod: t.source.pod } : {}) },
+      target: t.target,
+      expect: t.expect,
+      engine_predicts: predicts,
+      result: r?.state ?? 'unknown',
+      reason,
+      verdict,
+      ...(verdict === 'FAIL' ? { analysis: blockingAnalysis(t) } : verdict === 'SECURITY_RISK' ? { analysis: allowedBy(t) } : {}),
+      ...(predicts !== t.expect ? { policy_mismatch: true } : {}),
+    };
+  });
+}
+
+export interface ProbeSummary {
+  tests: number;
+  verdicts: Record<ProbeVerdict, number>;
+  /** (PASS + BLOCKED) over tests with a decided result (not NO_SERVICE, not UNDECIDED), in percent; null if none. */
+  pass_rate: number | null;
+  cni_enforcing: boolean | null;
+  cni_message?: string;
+}
+
+/** When most negative tests come back open, the CNI probably does not enforce NetworkPolicy at all. */
+export function summarizeProbes(findings: ProbeFinding[]): ProbeSummary {
+  const verdicts = { PASS: 0, FAIL: 0, SECURITY_RISK: 0, BLOCKED: 0, NO_SERVICE: 0, UNDECIDED: 0 } as Record<ProbeVerdict, number>;
+  for (const f of findings) verdicts[f.verdict]++;
+  const decided = findings.filter((f) => f.verdict !== 'NO_SERVICE' && f.verdict !== 'UNDECIDED');
+  const passRate = decided.length ? Math.round((1000 * (verdicts.PASS + verdicts.BLOCKED)) / decided.length) / 10 : null;
+  const negatives = findings.filter((f) => f.layer === 'negative' && (f.verdict === 'BLOCKED' || f.verdict === 'SECURITY_RISK'));
+  const open = negatives.filter((f) => f.verdict === 'SECURITY_RISK').length;
+  let cni: boolean | null = null;
+  let msg: string | undefined;
+  if (negatives.length >= 3) {
+    cni = open / negatives.length <= 0.8;
+    if (!cni) msg = `${open} of ${negatives.length} connections that policies should block were open: the CNI is probably not enforcing NetworkPolicy at all (e.g. flannel without a policy engine); fix that before reading individual risks`;
+  }
+  return { tests: findings.length, verdicts, pass_rate: passRate, cni_enforcing: cni, ...(msg ? { cni_message: msg } : {}) };
+}

@@ -1,0 +1,191 @@
+/**
+ * The probe plan (pure): which TCP connections to test from which source, and
+ * what to expect. Each test carries two expectations: the topology's, and the
+ * NetworkPolicy engine's prediction from the live policies.
+ *
+ * | layer           | tests                                              | expectation |
+ * | link            | every expected link src → dst:port                 | open        |
+ * | exception       | DNS (53 to cluster DNS) and kube-api (443)          | open        |
+ * | internet        | 80/443 to a configurable external target           | open only with an internet exception |
+ * | intra-namespace | to the component's own service within its namespace | open        |
+ * | negative        | pairs of stack namespaces with no link             | blocked     |
+ */
+import type { Topology } from '../../../lib/topology/types.ts';
+import { PolicyEngine, type Endpoint, type NamespaceInfo, type NetworkPolicy, type Verdict } from '../engine.ts';
+
+export type Layer = 'link' | 'exception' | 'internet' | 'intra-namespace' | 'negative';
+
+export interface ServiceInfo {
+  name: string;
+  namespace: string;
+  clusterIP?: string;
+  ports: { port: number; name?: string; protocol?: string; targetPort?: number | string }[];
+  selector: Record<string, string>;
+  /** Ready endpoint addresses; null when unknown. */
+  endpoints: number | null;
+}
+
+export interface PodInfo {
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+  ip?: string;
+  ready: boolean;
+  ports: { name: string; port: number; protocol?: 'TCP' | 'UDP' | 'SCTP' }[];
+}
+
+export interface ProbeSource {
+  /** The component (or namespace) the probe runs as. */
+  component: string;
+  namespace: string;
+  /** Labels the probe carries: those of a running pod of the component, or the selector of its Service. */
+  labels: Record<string, string>;
+  /** Where the labels came from, so the report says how the identity was chosen. */
+  identity: 'pod' | 'service-selector' | 'namespace-only';
+  pod?: string;
+}
+
+export interface ProbeTest {
+  id: string;
+  layer: Layer;
+  source: ProbeSource;
+  target: { component?: string; namespace?: string; host: string; port: number; protocol: 'TCP'; service?: string };
+  expect: 'open' | 'blocked';
+  /** What the live policies allow, per the engine. */
+  engine: { allowed: boolean; verdict: Verdict };
+  /** The service behind the target: null when none exists. */
+  serviceEndpoints: number | null | 'no-service';
+}
+
+export interface PlanInput {
+  topology: Topology;
+  policies: NetworkPolicy[];
+  namespaces: NamespaceInfo[];
+  services: ServiceInfo[];
+  pods: PodInfo[];
+  /** External host for the internet layer; unset: the layer is not run. */
+  externalTarget?: string;
+  /** Components (types) with an internet exception. */
+  internetTypes: ReadonlySet<string>;
+  /** Most negative pairs to test; beyond it a seeded sample. */
+  maxNegative: number;
+  seed: number;
+}
+
+/** mulberry32: a small seeded PRNG, so samples are reproducible. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A seeded, reproducible sample of n items (Fisher–Yates on a copy). */
+export function sample<T>(items: T[], n: number, seed: number): T[] {
+  if (items.length <= n) return items;
+  const a = [...items];
+  const rnd = prng(seed);
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+  return a.slice(0, n);
+}
+
+function serviceFor(services: ServiceInfo[], component: string, namespace: string, port: number | null): ServiceInfo | undefined {
+  const inNs = services.filter((s) => s.namespace === namespace);
+  return inNs.find((s) => s.name === component) ?? inNs.find((s) => port !== null && s.ports.some((p) => p.port === port)) ?? undefined;
+}
+
+function sourceFor(component: string, namespace: string, input: PlanInput): ProbeSource {
+  const svc = serviceFor(input.services, component, namespace, null);
+  const sel = svc?.selector ?? {};
+  const pod = input.pods.find((p) => p.namespace === namespace && p.ready && Object.keys(sel).length > 0 && Object.entries(sel).every(([k, v]) => p.labels[k] === v));
+  if (pod) return { component, namespace, labels: pod.labels, identity: 'pod', pod: pod.name };
+  if (Object.keys(sel).length) return { component, namespace, labels: sel, identity: 'service-selector' };
+  return { component, namespace, labels: {}, identity: 'namespace-only' };
+}
+
+function dstEndpoint(svc: ServiceInfo | undefined, namespace: string, pods: PodInfo[]): Endpoint {
+  const sel = svc?.selector ?? {};
+  const pod = pods.find((p) => p.namespace === namespace && Object.keys(sel).length > 0 && Object.entries(sel).every(([k, v]) => p.labels[k] === v));
+  return { namespace, labels: pod?.labels ?? sel, ip: pod?.ip, ports: pod?.ports };
+}
+
+export function planProbes(input: PlanInput): ProbeTest[] {
+  const engine = new PolicyEngine(input.policies, input.namespaces);
+  const tests: ProbeTest[] = [];
+  const comps = input.topology.components.filter((c) => c.namespace);
+  const add = (layer: Layer, source: ProbeSource, target: ProbeTest['target'], expect: 'open' | 'blocked', dst: Endpoint, svc: ServiceInfo | undefined | 'external') => {
+    const verdict = engine.evaluate({ namespace: source.namespace, labels: source.labels }, dst, target.port, 'TCP');
+    tests.push({
+      id: `${layer}:${source.component}->${target.component ?? target.host}:${target.port}`,
+      layer,
+      source,
+      target,
+      expect,
+      engine: { allowed: verdict.allowed, verdict },
+      serviceEndpoints: svc === 'external' ? null : svc ? svc.endpoints : 'no-service',
+    });
+  };
+  const svcTarget = (component: string, namespace: string, port: number) => {
+    const svc = serviceFor(input.services, component, namespace, port);
+    const host = svc ? `${svc.name}.${namespace}.svc.cluster.local` : `${component}.${namespace}.svc.cluster.local`;
+    return { svc, target: { component, namespace, host, port, protocol: 'TCP' as const, ...(svc ? { service: svc.name } : {}) } };
+  };
+
+  // link
+  for (const l of input.topology.links) {
+    if (l.port === null) continue;
+    const { svc, target } = svcTarget(l.to, l.toNamespace, l.port);
+    add('link', sourceFor(l.from, l.fromNamespace, input), target, 'open', dstEndpoint(svc, l.toNamespace, input.pods), svc);
+  }
+  // exception: DNS and the kube-api, once per stack namespace (from its first component)
+  const firstByNs = new Map<string, (typeof comps)[number]>();
+  for (const c of comps) if (!firstByNs.has(c.namespace!)) firstByNs.set(c.namespace!, c);
+  const dns = input.services.find((s) => s.namespace === 'kube-system' && (s.name === 'kube-dns' || s.name === 'coredns'));
+  const api = input.services.find((s) => s.namespace === 'default' && s.name === 'kubernetes');
+  for (const [ns, c] of firstByNs) {
+    const src = sourceFor(c.name, ns, input);
+    const dnsName = dns?.name ?? 'kube-dns';
+    add('exception', src, { component: dnsName, namespace: 'kube-system', host: `${dnsName}.kube-system.svc.cluster.local`, port: 53, protocol: 'TCP', ...(dns ? { service: dns.name } : {}) }, 'open', dstEndpoint(dns, 'kube-system', input.pods), dns);
+    add('exception', src, { component: 'kubernetes', namespace: 'default', host: 'kubernetes.default.svc.cluster.local', port: 443, protocol: 'TCP', ...(api ? { service: 'kubernetes' } : {}) }, 'open', { namespace: 'default', labels: {} }, api);
+    if (input.externalTarget) {
+      const allowed = comps.some((x) => x.namespace === ns && input.internetTypes.has(x.type));
+      for (const port of [80, 443]) add('internet', src, { host: input.externalTarget, port, protocol: 'TCP' }, allowed ? 'open' : 'blocked', { ip: input.externalTarget }, 'external');
+    }
+  }
+  // intra-namespace: each component to its own service port
+  for (const c of comps) {
+    const port = c.ports[0];
+    if (port === undefined) continue;
+    const { svc, target } = svcTarget(c.name, c.namespace!, port);
+    add('intra-namespace', sourceFor(c.name, c.namespace!, input), target, 'open', dstEndpoint(svc, c.namespace!, input.pods), svc);
+  }
+  // negative: namespace pairs with no link either way, to the destination's first component with a port
+  const linked = new Set(input.topology.links.flatMap((l) => [`${l.fromNamespace}>${l.toNamespace}`, `${l.toNamespace}>${l.fromNamespace}`]));
+  const pairs: [string, string][] = [];
+  const nss = [...firstByNs.keys()];
+  for (const a of nss) for (const b of nss) if (a !== b && !linked.has(`${a}>${b}`)) pairs.push([a, b]);
+  for (const [a, b] of sample(pairs, input.maxNegative, input.seed)) {
+    const dst = comps.find((c) => c.namespace === b && c.ports.length);
+    if (!dst) continue;
+    const { svc, target } = svcTarget(dst.name, b, dst.ports[0]);
+    add('negative', sourceFor(firstByNs.get(a)!.name, a, input), target, 'blocked', dstEndpoint(svc, b, input.pods), svc);
+  }
+  return tests;
+}
+
+/** Group tests by source, for one nmap invocation per source. */
+export function bySource(tests: ProbeTest[]): Map<string, ProbeTest[]> {
+  const out = new Map<string, ProbeTest[]>();
+  for (const t of tests) {
+    const k = `${t.source.namespace}/${t.source.component}`;
+    out.set(k, [...(out.get(k) ?? []), t]);
+  }
+  return out;
+}

@@ -1,0 +1,130 @@
+// `npm run demo`: the main job on the embedded local control plane.
+//   1. boots a real kube-apiserver + etcd + Gatekeeper (test/controlplane)
+//   2. loads a demo stack: the shared Stacktic sample's namespaces, Services and
+//      generated NetworkPolicies, with a few deliberately missing, drifted or extra,
+//      and the Stacktic Gatekeeper templates and constraints (examples/gatekeeper)
+//   3. serves the functions over HTTP and runs every implemented scan through it
+//   4. prints a summary table and writes the JSON reports to reports/
+//   5. leaves nothing running
+// The local control plane has no kubelet and no CNI: pods never run, so the network
+// scan's full mode uses the local nmap runner against loopback listeners standing in
+// for the Services. Loopback enforces no NetworkPolicy, which the report says.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { serve } from '@hono/node-server';
+import { makeKube } from '../lib/kube/client.ts';
+import { scansApp } from '../lib/scan/serve.ts';
+import { deriveExpected } from '../lib/topology/expected.ts';
+import { loadStackMetadata } from '../lib/topology/stack-metadata.ts';
+import { fullSettingsFromEnv, networkScan } from '../functions/network-scan/scan.ts';
+import { renderPolicy, STACK_NAMESPACE_LABEL } from '../functions/network-scan/render.ts';
+import { opaScan } from '../functions/opa-scan/scan.ts';
+import { startControlPlane } from './controlplane/index.ts';
+import { installPolicies, yamlDir } from './support/gatekeeper.ts';
+import { apply, namespace } from './support/k8s.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+const SAMPLE = join(ROOT, '../shared/samples/stacktic/llama_base/stack-metadata.yaml');
+const REPORTS = join(ROOT, 'reports');
+const log = (line: string) => console.log(line);
+
+const MISSING = ['minio--from--llama--ingress--ports--9000', 'cnpg--exception--system--egress--ports--53'];
+const DRIFTED = 'flowise--to--redis--egress--ports--6379';
+const UNLABELLED = 'qdrant';
+
+async function listen(host: string, port: number): Promise<Server | undefined> {
+  const srv = createServer((s) => s.destroy());
+  return new Promise((resolve) => {
+    srv.once('error', () => resolve(undefined));
+    srv.listen(port, host, () => resolve(srv));
+  });
+}
+
+const t0 = Date.now();
+const cp = await startControlPlane({ gatekeeper: true, log: (l) => log(`  ${l}`) });
+const listeners: Server[] = [];
+let http: ReturnType<typeof serve> | undefined;
+let failed = false;
+try {
+  const kube = makeKube(cp.kubeconfigPath);
+  const topo = await loadStackMetadata({ path: SAMPLE, setting: 'STACK_METADATA' });
+  log(`demo stack "${topo.stack}": ${topo.namespaces.length} namespaces, ${topo.links.length} links`);
+
+  // Namespaces, one left without its stacktic label; a Service per component.
+  const hostMap: Record<string, string> = {};
+  let n = 10;
+  for (const ns of topo.namespaces) await apply(kube, namespace(ns, ns === UNLABELLED ? {} : { [STACK_NAMESPACE_LABEL]: ns }));
+  for (const c of topo.components.filter((x) => x.namespace && x.ports.length)) {
+    await apply(kube, { apiVersion: 'v1', kind: 'Service', metadata: { name: c.name, namespace: c.namespace! }, spec: { selector: { 'app.kubernetes.io/name': c.name }, ports: c.ports.map((p) => ({ name: `p${p}`, port: p, protocol: 'TCP' })) } } as any);
+    const ip = `127.77.0.${n++}`;
+    hostMap[`${c.name}.${c.namespace}.svc.cluster.local`] = ip;
+    for (const p of c.ports) {
+      const srv = await listen(ip, p);
+      if (srv) listeners.push(srv);
+    }
+  }
+
+  // The generated policies, with deliberate damage.
+  const stack = new Set(topo.namespaces);
+  const expected = deriveExpected(topo, SAMPLE).policies;
+  for (const e of expected) {
+    if (MISSING.includes(e.name)) continue;
+    const p = renderPolicy(e, stack) as any;
+    if (e.name === DRIFTED) p.spec.egress[0].ports = [{ protocol: 'TCP', port: 6380 }];
+    await apply(kube, p);
+  }
+  await apply(kube, { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'debug-allow-all', namespace: 'llama' }, spec: { podSelector: {}, ingress: [{}] } } as any);
+  log(`applied ${expected.length - MISSING.length} of ${expected.length} expected NetworkPolicies (${MISSING.length} missing, 1 drifted, 1 extra; namespace ${UNLABELLED} unlabelled)`);
+
+  const templates = yamlDir(join(ROOT, 'examples/gatekeeper/stacktic/templates'));
+  const constraints = yamlDir(join(ROOT, 'examples/gatekeeper/stacktic/constraints'));
+  await installPolicies(kube, templates, constraints);
+  log(`Gatekeeper: ${templates.length} templates and ${constraints.length} constraints installed and enforced`);
+
+  // Serve every scan as `npm start` does, and call it over HTTP.
+  const topology = { metadata: { path: SAMPLE, setting: 'STACK_METADATA' } };
+  const full = { ...fullSettingsFromEnv({}), runner: 'local' as const, localHosts: hostMap, hostTimeoutMs: 3000 };
+  const app = scansApp([networkScan({ topology, kubeconfig: cp.kubeconfigPath, full }), opaScan({ topology, kubeconfig: cp.kubeconfigPath, concurrency: 8 })]);
+  const port: number = await new Promise((resolve) => {
+    http = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => resolve(info.port));
+  });
+  const base = `http://127.0.0.1:${port}`;
+  log(`serving ${base}: ${JSON.stringify(await (await fetch(`${base}/`)).json())}`);
+
+  mkdirSync(REPORTS, { recursive: true });
+  const rows: string[][] = [];
+  for (const [path, mode] of [['network_scan', 'light'], ['network_scan', 'full'], ['opa_scan', 'light'], ['opa_scan', 'full']]) {
+    const res = await fetch(`${base}/${path}?mode=${mode}`);
+    const body: any = await res.json();
+    writeFileSync(join(REPORTS, `${path}-${mode}.json`), JSON.stringify(body, null, 2));
+    if (res.status !== 200) {
+      failed = true;
+      rows.push([path, mode, `HTTP ${res.status}`, body.error?.message ?? '']);
+      continue;
+    }
+    const s = body.summary;
+    const key =
+      path === 'network_scan'
+        ? mode === 'light'
+          ? `expected ${s.expected}, found ${s.found}, missing ${s.missing}, drifted ${s.drifted}, extra ${s.extra}, empty selectors ${s.empty_selectors}, links ${s.links_bidirectional}/${s.links} bidirectional`
+          : `${s.probes.tests} probes: ${Object.entries(s.probes.verdicts).filter(([, v]) => v).map(([k, v]) => `${k} ${v}`).join(', ')}${s.probes.cni_enforcing === false ? ' — CNI not enforcing (loopback)' : ''}`
+        : mode === 'light'
+          ? `templates ${s.templates}, constraints ${s.constraints}, violations ${s.total_violations}, uncovered ns ${s.uncovered_namespaces.length}, healthy ${s.healthy}`
+          : `verdicts: ${Object.entries(s.verdicts).filter(([, v]) => v).map(([k, v]) => `${k} ${v}`).join(', ')}; conflicts ${s.conflicts}`;
+    rows.push([path, mode, String(body.score), `${key} (${body.duration_ms} ms, ${body.errors.length} errors)`]);
+  }
+  const widths = [14, 6, 6];
+  console.log(`\n${'scan'.padEnd(widths[0])} ${'mode'.padEnd(widths[1])} ${'score'.padEnd(widths[2])} key counts`);
+  for (const r of rows) console.log(`${r[0].padEnd(widths[0])} ${r[1].padEnd(widths[1])} ${r[2].padEnd(widths[2])} ${r[3]}`);
+  console.log(`\nJSON reports: ${REPORTS}/ (demo took ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+} catch (err) {
+  failed = true;
+  console.error(`demo failed: ${(err as Error).stack ?? err}`);
+} finally {
+  http?.close();
+  await Promise.all(listeners.map((s) => new Promise((r) => s.close(r))));
+  await cp.stop();
+  log('control plane stopped; nothing left running');
+}
+process.exitCode = failed ? 1 : 0;

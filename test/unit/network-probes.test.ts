@@ -1,0 +1,98 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { join } from 'node:path';
+import { deriveExpected } from '../../lib/topology/expected.ts';
+import { loadStackMetadata } from '../../lib/topology/stack-metadata.ts';
+import { planProbes, sample, bySource, type ServiceInfo } from '../../functions/network-scan/probes/plan.ts';
+import { judgeProbes, summarizeProbes, verdictFor } from '../../functions/network-scan/probes/judge.ts';
+import { renderPolicy, STACK_NAMESPACE_LABEL } from '../../functions/network-scan/render.ts';
+import type { ProbeResult } from '../../lib/probe/nmap.ts';
+
+const SHARED = join(import.meta.dirname, '../../../shared/samples/stacktic/llama_base/stack-metadata.yaml');
+const topo = await loadStackMetadata({ path: SHARED, setting: 'STACK_METADATA' });
+const stack = new Set(topo.namespaces);
+const policies = deriveExpected(topo, SHARED).policies.map((e) => renderPolicy(e, stack));
+const namespaces = [...topo.namespaces.map((n) => ({ name: n, labels: { [STACK_NAMESPACE_LABEL]: n } })), { name: 'kube-system', labels: {} }, { name: 'default', labels: {} }];
+const services: ServiceInfo[] = topo.components
+  .filter((c) => c.ports.length)
+  .map((c) => ({ name: c.name, namespace: c.namespace!, ports: c.ports.map((p) => ({ port: p })), selector: { 'app.kubernetes.io/name': c.name }, endpoints: 1 }));
+services.push({ name: 'kube-dns', namespace: 'kube-system', ports: [{ port: 53 }], selector: { 'k8s-app': 'kube-dns' }, endpoints: 2 });
+const base = { topology: topo, policies, namespaces, services, pods: [], internetTypes: new Set(['apisix', 'argo_cd', 'cert_manager']), maxNegative: 200, seed: 1 };
+
+const s = suite('network full: probe plan and verdicts');
+
+s('the plan covers every layer; the engine agrees with the generated policies', () => {
+  const tests = planProbes({ ...base, externalTarget: '192.0.2.10' });
+  const layers = (l: string) => tests.filter((t) => t.layer === l);
+  assert.is(layers('link').length, 6);
+  assert.is(layers('exception').length, 18, 'DNS + kube-api from 9 namespaces');
+  assert.is(layers('internet').length, 18);
+  assert.is(layers('intra-namespace').length, 6, 'every component with a port');
+  assert.ok(layers('negative').length > 20);
+  // Generated Stacktic policies allow exactly what the topology expects:
+  for (const t of tests) assert.is(t.engine.allowed, t.expect === 'open', `${t.id}: engine ${t.engine.allowed}, expected ${t.expect}`);
+  const link = tests.find((t) => t.id === 'link:flowise->redis:6379')!;
+  assert.equal([link.target.host, link.source.identity, link.source.labels], ['redis.redis.svc.cluster.local', 'service-selector', { 'app.kubernetes.io/name': 'flowise' }]);
+  assert.is(tests.find((t) => t.layer === 'internet' && t.source.namespace === 'argocd' && t.target.port === 443)!.expect, 'open');
+  assert.is(tests.find((t) => t.layer === 'internet' && t.source.namespace === 'redis' && t.target.port === 443)!.expect, 'blocked');
+});
+
+s('one nmap invocation per source: tests grouped by source', () => {
+  const tests = planProbes(base);
+  const groups = bySource(tests);
+  assert.is(groups.size, new Set(tests.map((t) => `${t.source.namespace}/${t.source.component}`)).size);
+  assert.is([...groups.values()].flat().length, tests.length);
+});
+
+s('negative tests: every unlinked pair in small stacks, a seeded reproducible sample in large ones', () => {
+  const all = planProbes(base).filter((t) => t.layer === 'negative');
+  const a = planProbes({ ...base, maxNegative: 5, seed: 7 }).filter((t) => t.layer === 'negative').map((t) => t.id);
+  const b = planProbes({ ...base, maxNegative: 5, seed: 7 }).filter((t) => t.layer === 'negative').map((t) => t.id);
+  const c = planProbes({ ...base, maxNegative: 5, seed: 8 }).filter((t) => t.layer === 'negative').map((t) => t.id);
+  assert.ok(all.length > 5);
+  assert.ok(a.length <= 5 && a.length > 0);
+  assert.equal(a, b);
+  assert.not.equal(a, c);
+  assert.equal(sample([1, 2, 3], 5, 1), [1, 2, 3]);
+});
+
+s('verdicts: PASS, FAIL with blocking analysis, SECURITY_RISK, BLOCKED, NO_SERVICE, UNDECIDED', () => {
+  // Drop the redis ingress policy from the cluster: the engine then explains the block.
+  const broken = policies.filter((p) => p.metadata.name !== 'redis--from--flowise--ingress--ports--6379');
+  const tests = planProbes({ ...base, policies: broken });
+  const pick = (id: string) => tests.find((t) => t.id === id)!;
+  const link = pick('link:flowise->redis:6379');
+  const neg = tests.find((t) => t.layer === 'negative')!;
+  const ok = pick('link:flowise->cnpg:5432');
+  const results = new Map<string, ProbeResult>([
+    [link.id, { state: 'filtered', reason: 'no-response' }],
+    [neg.id, { state: 'open', reason: 'syn-ack' }],
+    [ok.id, { state: 'open', reason: 'syn-ack' }],
+  ]);
+  const f = judgeProbes(tests, results);
+  const byId = (id: string) => f.find((x) => x.id === id)!;
+  assert.is(byId(ok.id).verdict, 'PASS');
+  const fail = byId(link.id);
+  assert.is(fail.verdict, 'FAIL');
+  assert.match(fail.analysis!, /ingress at redis: /);
+  assert.is(fail.policy_mismatch, true, 'the live policies no longer allow what the topology expects');
+  assert.is(byId(neg.id).verdict, 'SECURITY_RISK');
+  assert.equal(verdictFor(neg, { state: 'filtered', reason: 'no-response' }).verdict, 'BLOCKED');
+  assert.equal(verdictFor({ ...ok, serviceEndpoints: 0 }, { state: 'closed', reason: 'conn-refused' }).verdict, 'NO_SERVICE');
+  assert.equal(verdictFor({ ...ok, serviceEndpoints: 'no-service' }, { state: 'closed', reason: 'conn-refused' }).verdict, 'NO_SERVICE');
+  assert.equal(verdictFor(ok, { state: 'closed', reason: 'conn-refused' }).verdict, 'PASS');
+  assert.equal(verdictFor(ok, undefined).verdict, 'UNDECIDED');
+});
+
+s('most negative tests open: the CNI is probably not enforcing', () => {
+  const tests = planProbes(base);
+  const results = new Map<string, ProbeResult>(tests.map((t) => [t.id, { state: 'open', reason: 'syn-ack' }]));
+  const sum = summarizeProbes(judgeProbes(tests, results));
+  assert.is(sum.cni_enforcing, false);
+  assert.match(sum.cni_message!, /CNI is probably not enforcing NetworkPolicy/);
+  const good = new Map<string, ProbeResult>(tests.map((t) => [t.id, { state: t.expect === 'open' ? 'open' : 'filtered', reason: 'x' }]));
+  const ok = summarizeProbes(judgeProbes(tests, good));
+  assert.equal([ok.cni_enforcing, ok.pass_rate], [true, 100]);
+});
+
+s.run();
