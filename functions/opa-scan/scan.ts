@@ -86,13 +86,15 @@ export async function sweepOrphans(kube: Kube, errors: ReportError[]): Promise<n
 
 type Mode = 'light' | 'full';
 
-export function opaScan(settings: OpaScanSettings = opaSettingsFromEnv()): ScanDefinition<Mode> {
+/** Without settings, they are read from the environment on each request, so a bad value is a 422, not a crash. */
+export function opaScan(given?: OpaScanSettings): ScanDefinition<Mode> {
   return {
     name: 'opa',
     path: '/opa_scan',
     modes: ['light', 'full'],
     defaultMode: 'light',
     async run({ mode }): Promise<ScanOutcome> {
+      const settings = given ?? opaSettingsFromEnv();
       const topology = await loadTopology(settings.topology);
       const kube = makeKube(settings.kubeconfig);
       const inv = await readInventory(kube, { namespace: settings.gatekeeperNamespace });

@@ -220,7 +220,6 @@ const parser = new XMLParser({
   parseTagValue: false,
   ignoreDeclaration: true,
   ignorePiTags: true,
-  htmlEntities: true,
   isArray: (name) => ARRAY_TAGS.has(name),
 });
 
@@ -270,18 +269,24 @@ export function expandPortList(spec: string): number[] {
  * `opts.stderr`: nmap's stderr, to pick up names it failed to resolve.
  */
 export function parseNmapXml(xml: string, opts: { stderr?: string } = {}): NmapResult {
-  const valid = XMLValidator.validate(xml);
-  if (valid !== true) {
-    throw new Error(`nmap XML is not well-formed (truncated output?): ${valid.err.msg} at line ${valid.err.line}`);
+  // nmap closes <nmaprun> last: anything else is truncated (nmap killed) or
+  // not nmap output. The full validator runs only then, for a precise message.
+  if (!/<\/nmaprun>\s*$/.test(xml)) {
+    const valid = XMLValidator.validate(xml);
+    if (valid !== true) throw new Error(`nmap XML is not well-formed (truncated output?): ${valid.err.msg} at line ${valid.err.line}`);
   }
-  const doc = parser.parse(xml) as XNode;
+  let doc: XNode;
+  try {
+    doc = parser.parse(xml) as XNode;
+  } catch (e) {
+    throw new Error(`nmap XML is not well-formed: ${(e as Error).message}`);
+  }
   const run = kid(doc, 'nmaprun');
   if (!run) throw new Error('nmap XML: no <nmaprun> element');
 
-  const scanned = kids(run, 'scaninfo').map((s) => ({
-    protocol: attr(s, 'protocol') ?? 'tcp',
-    ports: expandPortList(attr(s, 'services') ?? ''),
-  }));
+  const scanned = kids(run, 'scaninfo')
+    .filter((s) => attr(s, 'services') !== undefined)
+    .map((s) => ({ protocol: attr(s, 'protocol') ?? 'tcp', ports: expandPortList(attr(s, 'services')!) }));
 
   const hosts: NmapHost[] = kids(run, 'host').map((h) => {
     const addresses = kids(h, 'address').map((a) => ({ addr: attr(a, 'addr') ?? '', addrtype: attr(a, 'addrtype') ?? 'ipv4' }));
@@ -363,7 +368,7 @@ export function parseNmapXml(xml: string, opts: { stderr?: string } = {}): NmapR
   const elapsed = attr(fin, 'elapsed');
   return {
     version: attr(run, 'version'),
-    args: attr(run, 'args'),
+    args: decodeCharRefs(attr(run, 'args')),
     scanned,
     hosts,
     skippedTargets,
@@ -380,6 +385,11 @@ export function parseNmapXml(xml: string, opts: { stderr?: string } = {}): NmapR
       : {}),
     ...(hs ? { hostCounts: { up: Number(attr(hs, 'up') ?? 0), down: Number(attr(hs, 'down') ?? 0), total: Number(attr(hs, 'total') ?? 0) } } : {}),
   };
+}
+
+/** nmap writes "--" in its args attribute as "-&#45;"; the parser leaves numeric references alone. */
+function decodeCharRefs(s: string | undefined): string | undefined {
+  return s?.replace(/&#(x[0-9a-fA-F]+|\d+);/g, (_, n: string) => String.fromCodePoint(n.startsWith('x') ? parseInt(n.slice(1), 16) : Number(n)));
 }
 
 function extraReason(e: NmapExtraPorts): string {

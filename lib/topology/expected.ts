@@ -63,8 +63,8 @@ export async function loadManifest(ref: FileRef): Promise<ExpectedSet> {
   return { source: 'manifest', file: ref.path, policies: manifest.policies };
 }
 
-/** Components whose type has an internet exception, and on which ports/directions. */
-const INTERNET: Record<string, { ports: number[]; directions: Direction[] }> = {
+/** Component types with an internet exception (Stacktic's generator), and on which ports/directions. */
+export const INTERNET: Readonly<Record<string, { ports: number[]; directions: Direction[] }>> = {
   apisix: { ports: [80, 443], directions: ['ingress', 'egress'] },
   argo_cd: { ports: [443], directions: ['egress'] },
   cert_manager: { ports: [443], directions: ['egress'] },

@@ -7,14 +7,17 @@
 // is the real thing.
 //
 // Gatekeeper flags, and why:
-//   --operation=webhook --operation=audit --operation=status
+//   --operation=webhook --operation=audit --operation=status --operation=generate
 //       One out-of-cluster process does what the real deployment splits over two
-//       Deployments (webhook pods + audit pod), minus mutation (not scanned) and
-//       minus "generate", the operation that creates ValidatingAdmissionPolicies.
+//       Deployments (webhook pods: webhook; audit pod: audit, status, generate), minus
+//       the mutation operations (not scanned). "generate" is required: in v3.23 it is
+//       the operation that creates each ConstraintTemplate's constraint CRD
+//       (constrainttemplate_controller.go generateCRD); it also creates VAP/VAPB.
 //   VAP: --default-create-vap-for-templates=false --default-create-vap-binding-for-constraints=false
-//       In v3.23.1 both default to true (beta), but they only act when the "generate"
-//       operation is assigned, which we do not assign; the flags are set to false as
-//       well so the choice is explicit and survives someone adding --operation=generate.
+//       In v3.23.1 both default to true (beta) and act because "generate" is assigned.
+//       With false, no ValidatingAdmissionPolicy is generated unless a template sets
+//       generateVAP: true explicitly, and no binding unless a constraint scopes an
+//       enforcement action to vap.k8s.io (Gatekeeper's documented opt-in semantics).
 //       Reason: the OPA scan reads denials from the webhook
 //       (`admission webhook "validation.gatekeeper.sh" denied the request: [<constraint>] ...`).
 //       A generated VAP + binding would make the apiserver itself deny CEL-based
@@ -287,6 +290,16 @@ function tail(path: string, lines = 40): string {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** p's value, or false after ms; the timer is cleared so it never holds the process open. */
+async function within(p: Promise<boolean>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 interface TlsClient {
   ca?: string | Buffer;
@@ -615,6 +628,7 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
         '--operation=webhook',
         '--operation=audit',
         '--operation=status',
+        '--operation=generate',
         '--debug-use-fake-pod',
         '--disable-cert-rotation',
         `--cert-dir=${certDir}`,
@@ -705,11 +719,10 @@ async function stopAll(state: Live): Promise<void> {
   const stopProcs = async (procs: Proc[], graceMs: number) => {
     const running = procs.filter((p) => !p.exit);
     for (const p of running) killGroup(p.pid, 'SIGTERM');
-    const all = Promise.all(running.map((p) => p.exited));
-    const timedOut = await Promise.race([all.then(() => false), sleep(graceMs).then(() => true)]);
-    if (timedOut) {
+    const all = Promise.all(running.map((p) => p.exited)).then(() => true);
+    if (!(await within(all, graceMs))) {
       for (const p of running) if (!p.exit) killGroup(p.pid, 'SIGKILL');
-      await Promise.race([all, sleep(5000)]);
+      await within(all, 5000);
     }
   };
   // Clients first, then the apiserver, then its storage.
@@ -721,8 +734,10 @@ async function stopAll(state: Live): Promise<void> {
 }
 
 async function installCrds(kc: k8s.KubeConfig, crdsPath: string): Promise<void> {
-  const docs = yaml
-    .loadAll(await readFile(crdsPath, 'utf8'))
+  // k8s.loadAllYaml, not yaml.loadAll: the typed client serializes by its model's field
+  // names, so a raw object would lose e.g. x-kubernetes-preserve-unknown-fields.
+  const docs = k8s
+    .loadAllYaml(await readFile(crdsPath, 'utf8'))
     .filter((d): d is k8s.V1CustomResourceDefinition => !!d && (d as { kind?: string }).kind === 'CustomResourceDefinition');
   if (!docs.length) throw new Error(`no CustomResourceDefinition in ${crdsPath}`);
   const ext = kc.makeApiClient(k8s.ApiextensionsV1Api);

@@ -38,8 +38,16 @@ async function eventually<T>(what: string, timeoutMs: number, fn: () => Promise<
 
 function message(e: unknown): string {
   if (e instanceof k8s.ApiException) {
-    const body = e.body as { message?: string } | string;
-    return typeof body === 'string' ? body : (body?.message ?? JSON.stringify(body));
+    // The typed APIs leave the body as the raw JSON text of a v1 Status.
+    let body = e.body as { message?: string } | string;
+    if (typeof body === 'string') {
+      try {
+        body = JSON.parse(body) as { message?: string };
+      } catch {
+        return body as string;
+      }
+    }
+    return body?.message ?? JSON.stringify(body);
   }
   return e instanceof Error ? e.message : String(e);
 }
@@ -73,12 +81,21 @@ s('a client-cert user without RBAC bindings is forbidden (403)', async () => {
   }
 
   // ... and allowed once RBAC says so: the identity (CN + O) comes from the client cert.
+  // (Not the built-in "view": admin/edit/view are aggregated ClusterRoles, filled in by
+  // kube-controller-manager, which this control plane does not run.)
   const rbac = adminConfig().makeApiClient(k8s.RbacAuthorizationV1Api);
+  await rbac.createNamespacedRole({
+    namespace: NS,
+    body: {
+      metadata: { name: 'configmap-reader' },
+      rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] }],
+    },
+  });
   await rbac.createNamespacedRoleBinding({
     namespace: NS,
     body: {
-      metadata: { name: 'testers-view' },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' },
+      metadata: { name: 'testers-read-configmaps' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'configmap-reader' },
       subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'stackscan-testers' }],
     },
   });

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { deriveExpected } from '../../lib/topology/expected.ts';
+import { deriveExpected, INTERNET } from '../../lib/topology/expected.ts';
 import { loadStackMetadata } from '../../lib/topology/stack-metadata.ts';
 import { planProbes, sample, bySource, type ServiceInfo } from '../../functions/network-scan/probes/plan.ts';
 import { judgeProbes, summarizeProbes, verdictFor } from '../../functions/network-scan/probes/judge.ts';
@@ -17,7 +17,7 @@ const services: ServiceInfo[] = topo.components
   .filter((c) => c.ports.length)
   .map((c) => ({ name: c.name, namespace: c.namespace!, ports: c.ports.map((p) => ({ port: p })), selector: { 'app.kubernetes.io/name': c.name }, endpoints: 1 }));
 services.push({ name: 'kube-dns', namespace: 'kube-system', ports: [{ port: 53 }], selector: { 'k8s-app': 'kube-dns' }, endpoints: 2 });
-const base = { topology: topo, policies, namespaces, services, pods: [], internetTypes: new Set(['apisix', 'argo_cd', 'cert_manager']), maxNegative: 200, seed: 1 };
+const base = { topology: topo, policies, namespaces, services, pods: [], internetEgress: INTERNET, maxNegative: 200, seed: 1 };
 
 const s = suite('network full: probe plan and verdicts');
 
@@ -34,6 +34,7 @@ s('the plan covers every layer; the engine agrees with the generated policies', 
   const link = tests.find((t) => t.id === 'link:flowise->redis:6379')!;
   assert.equal([link.target.host, link.source.identity, link.source.labels], ['redis.redis.svc.cluster.local', 'service-selector', { 'app.kubernetes.io/name': 'flowise' }]);
   assert.is(tests.find((t) => t.layer === 'internet' && t.source.namespace === 'argocd' && t.target.port === 443)!.expect, 'open');
+  assert.is(tests.find((t) => t.layer === 'internet' && t.source.namespace === 'argocd' && t.target.port === 80)!.expect, 'blocked', 'argo_cd opens 443 only');
   assert.is(tests.find((t) => t.layer === 'internet' && t.source.namespace === 'redis' && t.target.port === 443)!.expect, 'blocked');
 });
 

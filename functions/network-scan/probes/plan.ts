@@ -65,8 +65,8 @@ export interface PlanInput {
   pods: PodInfo[];
   /** External host for the internet layer; unset: the layer is not run. */
   externalTarget?: string;
-  /** Components (types) with an internet exception. */
-  internetTypes: ReadonlySet<string>;
+  /** Component types with an internet exception: the egress ports it opens. */
+  internetEgress: Readonly<Record<string, { ports: number[]; directions: string[] }>>;
   /** Most negative pairs to test; beyond it a seeded sample. */
   maxNegative: number;
   seed: number;
@@ -155,8 +155,10 @@ export function planProbes(input: PlanInput): ProbeTest[] {
     add('exception', src, { component: dnsName, namespace: 'kube-system', host: `${dnsName}.kube-system.svc.cluster.local`, port: 53, protocol: 'TCP', ...(dns ? { service: dns.name } : {}) }, 'open', dstEndpoint(dns, 'kube-system', input.pods), dns);
     add('exception', src, { component: 'kubernetes', namespace: 'default', host: 'kubernetes.default.svc.cluster.local', port: 443, protocol: 'TCP', ...(api ? { service: 'kubernetes' } : {}) }, 'open', { namespace: 'default', labels: {} }, api);
     if (input.externalTarget) {
-      const allowed = comps.some((x) => x.namespace === ns && input.internetTypes.has(x.type));
-      for (const port of [80, 443]) add('internet', src, { host: input.externalTarget, port, protocol: 'TCP' }, allowed ? 'open' : 'blocked', { ip: input.externalTarget }, 'external');
+      for (const port of [80, 443]) {
+        const allowed = comps.some((x) => x.namespace === ns && input.internetEgress[x.type]?.directions.includes('egress') && input.internetEgress[x.type].ports.includes(port));
+        add('internet', src, { host: input.externalTarget, port, protocol: 'TCP' }, allowed ? 'open' : 'blocked', { ip: input.externalTarget }, 'external');
+      }
     }
   }
   // intra-namespace: each component to its own service port
