@@ -9,6 +9,7 @@
 // The local control plane has no kubelet and no CNI: pods never run, so the network
 // scan's full mode uses the local nmap runner against loopback listeners standing in
 // for the Services. Loopback enforces no NetworkPolicy, which the report says.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -42,6 +43,13 @@ async function listen(host: string, port: number): Promise<Server | undefined> {
 }
 
 const t0 = Date.now();
+// A fresh clone has no binaries yet: build them (cached; a no-op when up to date), and nmap for the probes.
+execFileSync('bash', [join(ROOT, 'scripts/build-controlplane.sh')], { stdio: 'inherit' });
+try {
+  execFileSync('nmap', ['--version'], { stdio: 'ignore' });
+} catch {
+  execFileSync('bash', [join(ROOT, 'scripts/install-system-deps.sh')], { stdio: 'inherit' });
+}
 const cp = await startControlPlane({ gatekeeper: true, log: (l) => log(`  ${l}`) });
 const listeners: Server[] = [];
 let http: ReturnType<typeof serve> | undefined;
