@@ -22,7 +22,7 @@ BIN="$ROOT/.cache/bin"
 CP_MOD="$ROOT/tools/controlplane"
 GK_MOD="$ROOT/tools/gatekeeper"
 FORCE=0
-[[ "${1:-}" == "--force" ]] && FORCE=1
+if [[ "${1:-}" == "--force" ]]; then FORCE=1; fi
 
 if ! command -v go >/dev/null 2>&1; then
   echo "error: 'go' was not found on PATH. Install Go (>= the version in tools/*/go.mod, https://go.dev/dl/)" >&2
@@ -79,7 +79,7 @@ K8S_MINOR="$(echo "${K8S_VERSION#v}" | cut -d. -f2)"
 APISERVER_LDFLAGS="-s -w"
 for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   APISERVER_LDFLAGS+=" -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=$K8S_MAJOR -X $p.gitMinor=$K8S_MINOR"
-  [[ $p == k8s.io/component-base/version ]] && APISERVER_LDFLAGS+=" -X $p.gitTreeState=clean"
+  if [[ $p == k8s.io/component-base/version ]]; then APISERVER_LDFLAGS+=" -X $p.gitTreeState=clean"; fi
 done
 
 build kube-apiserver "$CP_MOD" k8s.io/kubernetes/cmd/kube-apiserver "$APISERVER_LDFLAGS" \
@@ -105,7 +105,7 @@ awk '
   END { flush() }
 ' "$MANIFEST" >"$CRDS.tmp"
 mv -f "$CRDS.tmp" "$CRDS"
-cp -f "$MANIFEST" "$ROOT/.cache/gatekeeper/gatekeeper.yaml"
+cp -f "$MANIFEST" "$ROOT/.cache/gatekeeper/gatekeeper.yaml" && chmod u+w "$ROOT/.cache/gatekeeper/gatekeeper.yaml"
 echo "$GK_VERSION" >"$ROOT/.cache/gatekeeper/VERSION"
 echo "ok: $(grep -c '^kind: CustomResourceDefinition' "$CRDS") Gatekeeper $GK_VERSION CRDs -> ${CRDS#"$ROOT"/}"
 

@@ -38,7 +38,7 @@
 //       controller-runtime metrics off), --prometheus-port=<free> (the prometheus
 //       metrics backend is on by default and would otherwise bind :8888).
 //   --audit-interval=5 (default 60) so audit results show up quickly;
-//   --api-cache-dir=<dir>/audit (default /tmp/audit, shared between runs otherwise);
+//   --api-cache-dir=<dir>/gatekeeper-audit (default /tmp/audit, shared between runs otherwise);
 //   --shutdown-delay=0 (default 10s, only useful behind a Service);
 //   --exempt-namespace=gatekeeper-system (as the real webhook Deployment);
 //   --log-denies (each denial is logged to gatekeeper.log).
@@ -52,7 +52,10 @@
 // kube-apiserver: as envtest, the ServiceAccount admission plugin is disabled, because
 // without kube-controller-manager no namespace ever gets its "default" ServiceAccount
 // and every pod create (even a dry-run) would fail on the lookup. Likewise nothing
-// finalizes a deleted namespace: it stays Terminating (harmless in a throwaway cluster).
+// finalizes a deleted namespace: it stays Terminating (harmless in a throwaway cluster),
+// no garbage collection happens, and the aggregated ClusterRoles admin/edit/view have no
+// rules (the aggregation controller fills them in): bind your own Roles in RBAC tests.
+// Gatekeeper talks to the apiserver with the admin kubeconfig (system:masters).
 //
 // Processes run in their own process groups with their output in <dir>/*.log, a pidfile
 // each (<dir>/<name>.pid) and the owning node process in <dir>/owner. stop() (and the
@@ -129,6 +132,8 @@ interface Proc {
 interface Live {
   dir: string;
   procs: Proc[];
+  /** Already SIGKILLed and removed by the synchronous exit/signal cleanup. */
+  killed?: boolean;
 }
 
 const live = new Set<Live>();
@@ -158,6 +163,7 @@ function killGroup(pid: number, sig: NodeJS.Signals): void {
 /** Synchronous last-resort cleanup (process exit / signals): SIGKILL everything, remove dirs. */
 function cleanupAllSync(): void {
   for (const l of live) {
+    l.killed = true;
     for (const p of l.procs) if (!p.exit) killGroup(p.pid, 'SIGKILL');
     rmSync(l.dir, { recursive: true, force: true });
   }
@@ -484,6 +490,7 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
   const stop = (): Promise<void> => (stopped ??= stopAll(state));
 
   const spawnProc = (name: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc => {
+    if (state.killed || stopped) throw new Error(`control plane in ${dir} was stopped while starting`);
     const logPath = join(dir, `${name}.log`);
     const fd = openSync(logPath, 'a');
     let child: ChildProcess;
@@ -614,7 +621,9 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
       });
 
       const certDir = join(dir, 'gatekeeper-certs');
+      const auditDir = join(dir, 'gatekeeper-audit'); // must exist: audit fails on every run otherwise
       await mkdir(certDir);
+      await mkdir(auditDir);
       await pki.leaf('gatekeeper', 'gatekeeper-ca', `/O=gatekeeper/CN=gatekeeper-webhook-service.${GK_NAMESPACE}.svc`,
         ['serverAuth', 'clientAuth'],
         ['IP:127.0.0.1', 'DNS:localhost', `DNS:gatekeeper-webhook-service.${GK_NAMESPACE}.svc`]);
@@ -640,7 +649,7 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
         '--default-create-vap-for-templates=false',
         '--default-create-vap-binding-for-constraints=false',
         '--audit-interval=5',
-        `--api-cache-dir=${join(dir, 'gatekeeper-audit')}`,
+        `--api-cache-dir=${auditDir}`,
         '--shutdown-delay=0',
         `--exempt-namespace=${GK_NAMESPACE}`,
         '--log-denies',
@@ -716,6 +725,11 @@ function writeFileSyncSafe(p: string, data: string): void {
 }
 
 async function stopAll(state: Live): Promise<void> {
+  if (state.killed) {
+    // The signal/exit hook got there first (SIGKILL + rm); just let node reap them.
+    await within(Promise.all(state.procs.map((p) => p.exited)).then(() => true), 5000);
+    return;
+  }
   const stopProcs = async (procs: Proc[], graceMs: number) => {
     const running = procs.filter((p) => !p.exit);
     for (const p of running) killGroup(p.pid, 'SIGTERM');

@@ -103,9 +103,12 @@ s('a client-cert user without RBAC bindings is forbidden (403)', async () => {
   assert.ok(Array.isArray(cms.items));
 });
 
-s('Gatekeeper denies a violating dry-run create through the validation.gatekeeper.sh webhook', async () => {
+s('Gatekeeper denies a violating dry-run create through the validation.gatekeeper.sh webhook, and audits', async () => {
   const kc = adminConfig();
   const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  // Exists before the constraint: only the audit can report it.
+  await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'legacy-no-owner' } } });
   const template = {
     apiVersion: 'templates.gatekeeper.sh/v1',
     kind: 'ConstraintTemplate',
@@ -170,7 +173,6 @@ s('Gatekeeper denies a violating dry-run create through the validation.gatekeepe
     return c.status?.byPod?.length && c.status.byPod.every((p) => p.enforced) ? true : undefined;
   });
 
-  const core = kc.makeApiClient(k8s.CoreV1Api);
   try {
     await core.createNamespacedConfigMap({
       namespace: NS,
@@ -196,6 +198,25 @@ s('Gatekeeper denies a violating dry-run create through the validation.gatekeepe
   // dry-run: nothing was persisted
   const list = await core.listNamespacedConfigMap({ namespace: NS });
   assert.not.ok(list.items.some((c) => c.metadata?.name === 'with-owner'));
+
+  // The audit (every 5s here) reports the pre-existing violation in the constraint's status.
+  const violations = await eventually('an audit result on the constraint', 30_000, async () => {
+    const c = (await objects.read({ apiVersion: constraint.apiVersion, kind: KIND, metadata: { name: CONSTRAINT } })) as {
+      status?: { totalViolations?: number; violations?: { name: string; namespace: string; message: string }[] };
+    };
+    return c.status?.totalViolations ? c.status.violations : undefined;
+  });
+  assert.equal(violations, [
+    {
+      enforcementAction: 'deny',
+      group: '',
+      kind: 'ConfigMap',
+      message: 'missing required labels: ["owner"]',
+      name: 'legacy-no-owner',
+      namespace: NS,
+      version: 'v1',
+    },
+  ]);
 });
 
 s.after(async () => {

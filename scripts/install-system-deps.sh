@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Install the Debian packages stack-scan needs on a developer machine or in CI,
+# only those missing: nmap (network scan, full mode), nftables and iproute2
+# (network-namespace tests), openssl. Idempotent: does nothing (not even
+# apt-get update) when everything is installed.
+#
+# Usage: scripts/install-system-deps.sh          (as root, or with sudo available)
+set -euo pipefail
+
+packages=(nmap nftables iproute2 openssl)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-system-deps: all present (${packages[*]})"
+  exit 0
+fi
+
+if [ "$(id -u)" = 0 ]; then
+  sudo=()
+elif command -v sudo >/dev/null; then
+  sudo=(sudo)
+else
+  echo "install-system-deps: missing ${missing[*]} and not root (no sudo): run as root" >&2
+  exit 1
+fi
+
+command -v apt-get >/dev/null || { echo "install-system-deps: missing ${missing[*]}, and apt-get is not available: install them with your package manager" >&2; exit 1; }
+
+echo "install-system-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+
+for p in "${missing[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || { echo "install-system-deps: $p did not install" >&2; exit 1; }
+done
+echo "install-system-deps: installed ${missing[*]}"
