@@ -54,22 +54,28 @@ function targetOf(r: Resource, namespaces: Map<string, NamespaceLabels>): Target
 
 const ACTIVE = new Set(['deny', 'warn']);
 
-/** Apply `comply` of every active, generatable constraint that matches r, until nothing changes. */
-function makeValid(r: Resource, all: Constraint[], namespaces: Map<string, NamespaceLabels>): { resource: Resource; applied: string[] } {
+/**
+ * Apply `comply` of every active, generatable constraint that matches r, round
+ * after round, until a whole round changes nothing. Constraints that undo each
+ * other never settle: `stable` is then false.
+ */
+function makeValid(r: Resource, all: Constraint[], namespaces: Map<string, NamespaceLabels>): { resource: Resource; applied: string[]; stable: boolean } {
   let cur = r;
   const applied = new Set<string>();
-  for (let round = 0; round < 4; round++) {
-    const before = JSON.stringify(cur);
+  for (let round = 0; round < 6; round++) {
+    let changed = false;
     for (const c of all) {
       if (!ACTIVE.has(c.enforcementAction)) continue;
       const g = generatorFor(c.kind);
       if (!g || g.auditOnly?.(c) || !constraintMatches(c, targetOf(cur, namespaces))) continue;
-      cur = g.comply(cur, c);
+      const next = g.comply(cur, c);
+      if (JSON.stringify(next) !== JSON.stringify(cur)) changed = true;
+      cur = next;
       applied.add(c.name);
     }
-    if (JSON.stringify(cur) === before) break;
+    if (!changed) return { resource: cur, applied: [...applied], stable: true };
   }
-  return { resource: cur, applied: [...applied] };
+  return { resource: cur, applied: [...applied], stable: false };
 }
 
 function pickKind(g: Generator, c: Constraint): string | undefined {
@@ -115,7 +121,8 @@ export function planFull(input: PlanInput): PlannedTest[] {
 
     const base = baseResource(kind, `${name}`, namespace, labels);
     if (!base) return { ...head, skip: { verdict: 'UNTESTED', reason: `cannot build a ${kind}` } };
-    const { resource: valid, applied } = makeValid(base, input.constraints, localNs);
+    const { resource: valid, applied, stable } = makeValid(base, input.constraints, localNs);
+    if (!stable) return { ...head, skip: { verdict: 'UNTESTED', reason: `no ${kind} satisfies every matching constraint: the requirements of ${applied.join(', ')} contradict each other` } };
     const violated = g.violate(valid, c);
     if ('untestable' in violated) return { ...head, skip: { verdict: 'UNTESTED', reason: violated.untestable as string } };
     const invalid = { ...violated, metadata: { ...violated.metadata, name: `${name}-x` } };
@@ -167,7 +174,8 @@ export interface Finding {
   warned?: boolean;
 }
 
-const deniedBy = (a: Admission) => a.denials.map((d) => d.constraint ?? '(unattributed)');
+/** Constraints that denied (a template may report several violations for one constraint). */
+const deniedBy = (a: Admission) => [...new Set(a.denials.map((d) => d.constraint ?? '(unattributed)'))];
 
 export function judgeFull(executed: Executed[]): { findings: Finding[]; conflicts: { constraint: string; with: string; message: string }[] } {
   const conflicts: { constraint: string; with: string; message: string }[] = [];
@@ -183,8 +191,9 @@ export function judgeFull(executed: Executed[]): { findings: Finding[]; conflict
     const iDenied = deniedBy(invalid);
     const byThisValid = vDenied.includes(plan.constraint);
     const byThisInvalid = iDenied.includes(plan.constraint);
-    const others = valid.denials.filter((d) => d.constraint !== plan.constraint);
-    const conf = others.map((d) => ({ with: d.constraint ?? '(unattributed)', message: d.message }));
+    const others = new Map<string, string>();
+    for (const d of valid.denials) if (d.constraint !== plan.constraint) others.set(d.constraint ?? '(unattributed)', [others.get(d.constraint ?? '(unattributed)'), d.message].filter(Boolean).join('\n'));
+    const conf = [...others].map(([w, message]) => ({ with: w, message }));
     conflicts.push(...conf.map((x) => ({ constraint: plan.constraint, ...x })));
     const summary = (a: Admission) => ({ admitted: a.admitted, denied_by: deniedBy(a), warnings: a.warnings.map((w) => (w.constraint ? `[${w.constraint}] ${w.message}` : w.message)) });
     const evidence = { valid: summary(valid), invalid: { ...summary(invalid), ...(invalid.denials.length ? { message: invalid.denials.map((d) => d.message).join('\n') } : {}) }, ...(conf.length ? { conflicts: conf } : {}) };

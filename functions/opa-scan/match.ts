@@ -58,9 +58,9 @@ export function constraintMatches(c: Pick<Constraint, 'match'>, t: Target): bool
     return matchesNamespace({ ...m, scope: undefined }, self);
   }
   if (!t.namespace) {
-    // cluster-scoped: namespace-based criteria never match it, except an absent scope filter
-    if (m.scope === 'Namespaced') return false;
-    return !m.namespaces?.length && !m.namespaceSelector;
+    // Cluster-scoped objects other than Namespaces: Gatekeeper ignores namespaces,
+    // excludedNamespaces and namespaceSelector for them (pkg/mutation/match).
+    return m.scope !== 'Namespaced';
   }
   return matchesNamespace(m, t.namespace);
 }

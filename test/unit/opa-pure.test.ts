@@ -65,7 +65,9 @@ m('kinds, label selectors, Namespace objects and cluster-scoped objects', () => 
   assert.ok(constraintMatches(nsMatch, { group: '', kind: 'Namespace', labels: { team: 'x' }, name: 'n' }));
   assert.not.ok(constraintMatches(nsMatch, { group: '', kind: 'Namespace', labels: {}, name: 'n' }));
   assert.ok(constraintMatches({ match: { kinds: [{ apiGroups: ['*'], kinds: ['ClusterRole'] }] } }, { group: 'rbac.authorization.k8s.io', kind: 'ClusterRole', labels: {} }));
-  assert.not.ok(constraintMatches({ match: { namespaces: ['a'] } }, { group: 'rbac.authorization.k8s.io', kind: 'ClusterRole', labels: {} }));
+  // Gatekeeper ignores namespace criteria for cluster-scoped objects (verified against the real webhook).
+  assert.ok(constraintMatches({ match: { namespaces: ['a'], namespaceSelector: { matchLabels: { x: 'y' } } } }, { group: 'rbac.authorization.k8s.io', kind: 'ClusterRole', labels: {} }));
+  assert.not.ok(constraintMatches({ match: { scope: 'Namespaced' } }, { group: 'rbac.authorization.k8s.io', kind: 'ClusterRole', labels: {} }));
 });
 
 const j = suite('opa: verdicts');
