@@ -13,17 +13,9 @@ import {
   type NetworkPolicySpec,
 } from '../functions/network-scan/engine.ts';
 
-/** Deterministic PRNG (mulberry32): returns floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (mulberry32), shared with the probe plan's seeded sampling. */
+export { prng as mulberry32 } from '../functions/network-scan/probes/plan.ts';
+import { prng as mulberry32 } from '../functions/network-scan/probes/plan.ts';
 
 /** A synthetic cluster: policies, namespaces, and one representative pod per namespace. */
 export interface SyntheticStack {
