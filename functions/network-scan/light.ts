@@ -12,6 +12,7 @@ import type { Category, Direction, ExpectedPolicy, ExpectedSet, Peer } from '../
 import { CATEGORIES } from '../../lib/topology/expected.ts';
 import type { Topology } from '../../lib/topology/types.ts';
 import {
+  PolicyEngine,
   selectsAnyNamespace,
   type LabelSelector,
   type NamespaceInfo,
@@ -55,6 +56,12 @@ export interface LinkCoverage {
   egress: PolicyStatus | 'not-expected';
   ingress: PolicyStatus | 'not-expected';
   bidirectional: boolean;
+  /**
+   * Do the live policies actually allow the link (NetworkPolicy engine, for a
+   * representative pod without labels on each side: light mode knows no pods)?
+   * Absent when the namespaces could not be listed or the link has no port.
+   */
+  live?: { allowed: boolean; egress: string; ingress: string };
 }
 
 export interface LightReport {
@@ -69,6 +76,7 @@ export interface LightReport {
     empty_selectors: number;
     links: number;
     links_bidirectional: number;
+    links_allowed_live: number | null;
     stack_namespaces: number;
     namespaces_missing: string[];
   };
@@ -300,6 +308,15 @@ export function judgeLight(topo: Topology, expected: ExpectedSet, snap: ClusterS
   }
 
   const links = linkCoverage(topo, results);
+  if (snap.namespaces) {
+    const engine = new PolicyEngine(snap.policies, snap.namespaces);
+    for (const c of links) {
+      const l = topo.links.find((x) => x.from === c.from && x.to === c.to);
+      if (!l || l.port === null) continue;
+      const v = engine.evaluate({ namespace: l.fromNamespace, labels: {} }, { namespace: l.toNamespace, labels: {} }, l.port, l.protocol);
+      c.live = { allowed: v.allowed, egress: v.egress.reason, ingress: v.ingress.reason };
+    }
+  }
   const empty = snap.namespaces ? emptySelectors(inStack, snap.namespaces) : [];
   const known = snap.namespaces ? new Set(snap.namespaces.map((n) => n.name)) : null;
 
@@ -315,6 +332,7 @@ export function judgeLight(topo: Topology, expected: ExpectedSet, snap: ClusterS
       empty_selectors: empty.length,
       links: links.length,
       links_bidirectional: links.filter((l) => l.bidirectional).length,
+      links_allowed_live: snap.namespaces ? links.filter((l) => l.live?.allowed).length : null,
       stack_namespaces: topo.namespaces.length,
       namespaces_missing: known ? topo.namespaces.filter((n) => !known.has(n)) : [],
     },

@@ -33,6 +33,7 @@ s('a cluster exactly as generated scores 100, every link bidirectional', () => {
   assert.equal([r.summary.missing, r.summary.drifted, r.summary.extra, r.summary.empty_selectors], [0, 0, 0, 0]);
   assert.is(r.summary.links, 6);
   assert.is(r.summary.links_bidirectional, 6);
+  assert.is(r.summary.links_allowed_live, 6, 'the live policies really allow every link');
   assert.equal(r.results.categories['link'], { expected: 12, found: 12 });
   assert.is(r.results.expected[0].cluster_name, `${expected.policies[0].name}--nr1`);
 });
@@ -70,7 +71,14 @@ s('missing, drifted, extra, renamed and an empty selector are each reported', ()
     flowise: [{ name: 'flowise--to--cnpg--egress--ports--5432', status: 'drifted' }],
   });
   const flowiseRedis = r.results.links.find((l) => l.from === 'flowise' && l.to === 'redis')!;
-  assert.equal(flowiseRedis, { from: 'flowise', to: 'redis', egress: 'found', ingress: 'missing', bidirectional: false });
+  const { live, ...cov } = flowiseRedis;
+  assert.equal(cov, { from: 'flowise', to: 'redis', egress: 'found', ingress: 'missing', bidirectional: false });
+  // The ingress policy is missing, yet the extra allow-all in redis lets the traffic in: the engine says so.
+  assert.is(live!.allowed, true);
+  assert.match(live!.ingress, /debug-allow-all/);
+  // llama → minio exists on both sides, but minio lost its label: present, yet allowing nothing.
+  assert.is(r.results.links.find((l) => l.from === 'llama' && l.to === 'minio')!.live!.allowed, false);
+  assert.is(r.results.links.find((l) => l.from === 'flowise' && l.to === 'cnpg')!.live!.allowed, false, 'drifted port');
   assert.is(r.summary.links_bidirectional, 4);
   // minio's peers: llama→minio and flowise→minio egress (2) plus apisix→minio egress (1), and minio's own intra-namespace rules (2)
   const empties = r.results.empty_selectors.map((e) => `${e.namespace}/${e.policy}:${e.direction}`).sort();
