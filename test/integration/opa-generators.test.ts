@@ -21,6 +21,7 @@
 // files that are not example_allowed*/example_disallowed* (update.yaml, *_ephemeral,
 // disallowed_all.yaml) are not submitted: the API rejects ephemeralContainers on
 // create, and UPDATE reviews are not creates.
+import { KIND_GROUPS } from '../../functions/opa-scan/match.ts';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
@@ -118,20 +119,7 @@ async function expectDenied(obj: KubeObject, constraint: string, what: string): 
   return names;
 }
 
-const KIND_GROUP: Record<string, string> = {
-  Pod: '',
-  Namespace: '',
-  Service: '',
-  Deployment: 'apps',
-  StatefulSet: 'apps',
-  DaemonSet: 'apps',
-  ReplicaSet: 'apps',
-  Job: 'batch',
-  CronJob: 'batch',
-  NetworkPolicy: 'networking.k8s.io',
-  Role: 'rbac.authorization.k8s.io',
-  ClusterRole: 'rbac.authorization.k8s.io',
-};
+const KIND_GROUP = KIND_GROUPS;
 
 function kindMatches(m: Match, kind: string): boolean {
   if (!m.kinds?.length) return true;
