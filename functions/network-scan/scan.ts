@@ -17,6 +17,7 @@
 import { ScanError, toReportError, type ReportError } from '../../lib/errors.ts';
 import { listNamespaces, listNetworkPolicies, makeKube, type Kube } from '../../lib/kube/client.ts';
 import { apiGet } from '../../lib/kube/raw.ts';
+import { intSetting } from '../../lib/scan/settings.ts';
 import { executeProbes, localRunner, type ProbeRunner } from './probes/execute.ts';
 import { judgeProbes, summarizeProbes } from './probes/judge.ts';
 import { planProbes, type PodInfo, type ServiceInfo } from './probes/plan.ts';
@@ -45,14 +46,6 @@ export interface NetworkScanSettings {
   full?: FullModeSettings;
 }
 
-function intSetting(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return def;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new ScanError(422, { code: 'invalid_setting', message: `${name} must be a whole number from ${min} to ${max}; got '${raw}'`, setting: name });
-  return n;
-}
-
 export function fullSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): FullModeSettings {
   const runner = env.NETWORK_PROBE_RUNNER || 'cluster';
   if (runner !== 'cluster' && runner !== 'local') throw new ScanError(422, { code: 'invalid_setting', message: `NETWORK_PROBE_RUNNER must be 'cluster' or 'local'; got '${runner}'`, setting: 'NETWORK_PROBE_RUNNER' });
@@ -65,15 +58,16 @@ export function fullSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): FullM
       throw new ScanError(422, { code: 'invalid_setting', message: `NETWORK_PROBE_LOCAL_HOSTS must be a JSON object mapping host names to IP addresses: ${(err as Error).message}`, setting: 'NETWORK_PROBE_LOCAL_HOSTS' });
     }
   }
+  const probe = runner === 'cluster' ? probeSettingsFromEnv(env) : undefined;
   return {
     runner,
     localHosts,
     externalTarget: env.NETWORK_PROBE_EXTERNAL_TARGET || undefined,
-    concurrency: intSetting(env, 'NETWORK_PROBE_CONCURRENCY', 10, 1, 100),
+    concurrency: probe?.concurrency ?? intSetting(env, 'NETWORK_PROBE_CONCURRENCY', 10, 1, 100),
     maxNegative: intSetting(env, 'NETWORK_PROBE_MAX_NEGATIVE', 200, 0, 10_000),
     seed: intSetting(env, 'NETWORK_PROBE_SEED', 1, 0, 2 ** 31),
     hostTimeoutMs: intSetting(env, 'NETWORK_PROBE_HOST_TIMEOUT_MS', 10_000, 500, 600_000),
-    ...(runner === 'cluster' ? { probe: probeSettingsFromEnv(env) } : {}),
+    ...(probe ? { probe } : {}),
   };
 }
 

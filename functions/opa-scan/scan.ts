@@ -6,10 +6,11 @@
  *   OPA_SCAN_CONCURRENCY   dry-run requests in flight at once (default 8)
  */
 import { randomBytes } from 'node:crypto';
-import { ScanError, toReportError, type ReportError } from '../../lib/errors.ts';
+import { toReportError, type ReportError } from '../../lib/errors.ts';
 import { makeKube, type Kube } from '../../lib/kube/client.ts';
 import { rawRequest, statusError } from '../../lib/kube/raw.ts';
 import type { ScanDefinition, ScanOutcome } from '../../lib/scan/scaffold.ts';
+import { intSetting } from '../../lib/scan/settings.ts';
 import { loadTopology, topologySettings, type TopologySettings } from '../../lib/topology/settings.ts';
 import { PROBE_SERVICE_ACCOUNT } from './generators/base.ts';
 import { countVerdicts, enforcementScore, executeFull, judgeFull, MANAGED_BY, planFull, type PlannedTest } from './full.ts';
@@ -24,10 +25,7 @@ export interface OpaScanSettings {
 }
 
 export function opaSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): OpaScanSettings {
-  const concurrency = Number(env.OPA_SCAN_CONCURRENCY ?? 8);
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
-    throw new ScanError(422, { code: 'invalid_setting', message: `OPA_SCAN_CONCURRENCY must be a whole number from 1 to 64; got '${env.OPA_SCAN_CONCURRENCY}'`, setting: 'OPA_SCAN_CONCURRENCY' });
-  }
+  const concurrency = intSetting(env, 'OPA_SCAN_CONCURRENCY', 8, 1, 64);
   return { topology: topologySettings(env), gatekeeperNamespace: env.GATEKEEPER_NAMESPACE || undefined, concurrency };
 }
 

@@ -49,7 +49,6 @@ export interface Kube {
   server: string;
   core: k8s.CoreV1Api;
   networking: k8s.NetworkingV1Api;
-  objects: k8s.KubernetesObjectApi;
 }
 
 export function makeKube(kubeconfigPath?: string): Kube {
@@ -59,7 +58,6 @@ export function makeKube(kubeconfigPath?: string): Kube {
     server: config.getCurrentCluster()!.server,
     core: config.makeApiClient(k8s.CoreV1Api),
     networking: config.makeApiClient(k8s.NetworkingV1Api),
-    objects: k8s.KubernetesObjectApi.makeApiClient(config),
   };
 }
 

@@ -36,6 +36,7 @@
  * on PATH and run as a non-root user (we force uid/gid 65532). A TCP connect
  * scan (`-sT`) needs no capability (no NET_RAW), so every capability is dropped.
  */
+import { intSetting, invalidSetting } from '../../../lib/scan/settings.ts';
 import type * as k8s from '@kubernetes/client-node';
 import { ScanError, toReportError, type ReportError } from '../../../lib/errors.ts';
 import type { Kube } from '../../../lib/kube/client.ts';
@@ -110,18 +111,6 @@ export interface ProbeSettings {
  * registry your admission policies allow.
  */
 export const DEFAULT_PROBE_IMAGE = 'ghcr.io/stacktic/nmap:7.93';
-
-function invalidSetting(name: string, want: string, got: string | undefined): ScanError {
-  return new ScanError(422, { code: 'invalid_setting', message: `${name} must be ${want}; got '${got ?? ''}'`, setting: name });
-}
-
-function intSetting(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return def;
-  const n = Number(raw.trim());
-  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min || n > max) throw invalidSetting(name, `a whole number from ${min} to ${max}`, raw);
-  return n;
-}
 
 export function probeSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): ProbeSettings {
   const image = (env.NETWORK_PROBE_IMAGE ?? '').trim() || DEFAULT_PROBE_IMAGE;

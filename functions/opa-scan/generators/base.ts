@@ -199,6 +199,16 @@ export function securityContext(c: Record<string, any>): Record<string, any> {
   return c.securityContext;
 }
 
+/**
+ * allowPrivilegeEscalation explicitly false, and privileged cleared: the API
+ * rejects allowPrivilegeEscalation false together with privileged true.
+ */
+export function forbidEscalation(c: Record<string, any>): void {
+  const sc = securityContext(c);
+  sc.allowPrivilegeEscalation = false;
+  if (sc.privileged === true) sc.privileged = false;
+}
+
 /** The object's labels, created if absent. */
 export function labelsOf(meta: Record<string, any>): Record<string, string> {
   meta.labels ??= {};

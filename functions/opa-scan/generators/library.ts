@@ -17,6 +17,7 @@
  */
 import type { Constraint, Generator, Resource, ViolateResult } from './types.ts';
 import {
+  forbidEscalation,
   BASE_RESOURCES,
   BASE_PORT,
   BUILDABLE_KINDS,
@@ -79,12 +80,7 @@ const allowPrivilegeEscalation: Generator = {
   resourceKinds: POD_ONLY,
   comply(r) {
     const x = clone(r);
-    for (const k of containers(x)) {
-      const sc = securityContext(k);
-      sc.allowPrivilegeEscalation = false;
-      // the API rejects allowPrivilegeEscalation false together with privileged true
-      if (sc.privileged === true) sc.privileged = false;
-    }
+    for (const k of containers(x)) forbidEscalation(k);
     return x;
   },
   violate(r, c) {

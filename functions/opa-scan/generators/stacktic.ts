@@ -7,6 +7,7 @@
  */
 import type { Constraint, Generator, Resource, ViolateResult } from './types.ts';
 import {
+  forbidEscalation,
   BASE_PORT,
   BASE_RESOURCES,
   BUILDABLE_KINDS,
@@ -181,9 +182,7 @@ const disallowDangerousSettings: Generator = {
   comply(r) {
     const x = clone(r);
     for (const k of containers(x)) {
-      const sc = securityContext(k);
-      if (sc.privileged === true) sc.privileged = false;
-      sc.allowPrivilegeEscalation = false;
+      forbidEscalation(k);
       if (typeof k.image === 'string' && latestOrUntagged(k.image)) k.image = withTag(k.image, PINNED_TAG);
     }
     return x;
