@@ -1,6 +1,6 @@
 /**
  * OPA full-mode benchmark against the local control plane's real Gatekeeper:
- * full mode on the demo's constraints (examples/gatekeeper/stacktic) and on 50
+ * full mode on the demo's constraints (functions/opa-scan/stacktic/templates, demo/gatekeeper/constraints) and on 50
  * constraints, each against a baseline measured in the same run: the same
  * number of dry-run requests sent one after another. Target: 12 constraints < 3 s.
  */
@@ -10,9 +10,9 @@ import { runScan } from '../lib/scan/scaffold.ts';
 import { executeFull, planFull } from '../functions/opa-scan/full.ts';
 import { readInventory } from '../functions/opa-scan/inventory.ts';
 import { opaScan } from '../functions/opa-scan/scan.ts';
-import { startControlPlane } from '../test/controlplane/index.ts';
-import { installPolicies, yamlDir } from '../test/support/gatekeeper.ts';
-import { apply, namespace } from '../test/support/k8s.ts';
+import { startControlPlane } from '../harness/cluster/index.ts';
+import { installPolicies, yamlDir } from '../harness/cluster/gatekeeper.ts';
+import { apply, namespace } from '../harness/cluster/objects.ts';
 import type { KubeObject } from '../lib/kube/raw.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -66,8 +66,8 @@ export async function main(runs = 3): Promise<OpaBenchRow[]> {
   try {
     const kube = makeKube(cp.kubeconfigPath);
     for (const ns of ['opa-it-shop', 'opa-it-db']) await apply(kube, namespace(ns, { 'stacktic.io/namespace': ns }));
-    const templates = yamlDir(join(ROOT, 'examples/gatekeeper/stacktic/templates'));
-    const demo = yamlDir(join(ROOT, 'examples/gatekeeper/stacktic/constraints'));
+    const templates = yamlDir(join(ROOT, 'functions/opa-scan/stacktic/templates'));
+    const demo = yamlDir(join(ROOT, 'demo/gatekeeper/constraints'));
     await installPolicies(kube, templates, demo);
     const rows = [await measure(cp.kubeconfigPath, runs)];
     await installPolicies(kube, [], manyConstraints(50 - demo.length));

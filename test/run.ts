@@ -2,7 +2,7 @@
 // test/integration, in one process.
 //
 // Integration suites run against a real kube-apiserver + etcd + Gatekeeper,
-// started once for the whole run (test/controlplane) and always torn down.
+// started once for the whole run (harness/cluster) and always torn down.
 // Where the binaries are missing, CI (CI=true) fails with the reason; a
 // developer machine skips the integration suites and prints the same reason.
 //
@@ -44,7 +44,7 @@ let exitCode = 0;
 const selected = [...unit];
 
 if (integration.length) {
-  const { prepareTestCluster } = await import('./controlplane/suite.ts');
+  const { prepareTestCluster } = await import('./support/suite.ts');
   const prepared = await prepareTestCluster();
   if (prepared.ok) {
     stop = prepared.stop;

@@ -1,5 +1,5 @@
-/** Entry point of the network-scan Knative service: serves /network_scan on PORT (default 8080). */
-import { serveScans } from '../../lib/scan/serve.ts';
-import { networkScan } from './scan.ts';
+/** Entry point of the network-scan Knative service: serves its app on PORT (default 8080). */
+import { serveApp } from '../../lib/scan/serve.ts';
+import app, { definition } from './app.ts';
 
-serveScans([networkScan()]);
+serveApp(app, definition.path);

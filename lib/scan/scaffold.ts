@@ -1,11 +1,21 @@
 /**
  * Turns a scan definition into a Hono app: `GET /<path>?mode=…` answering the
- * common JSON envelope, and `GET /healthz`. A ScanError becomes its status with
- * a JSON body; anything else becomes a 500 with a message, never a stack.
+ * common JSON envelope, and `GET /healthz`. Every scan gets the same HTTP rules:
+ *   - an unknown or repeated query parameter, or an unknown mode, is a 400;
+ *   - HEAD and other methods on the scan path are a 405 (HEAD never runs a scan);
+ *   - identical requests in flight (same scan, mode and parameters) share one run;
+ *   - the run's signal is aborted when every client waiting on it disconnected, or
+ *     when the scan's total time budget (setting `<NAME>_SCAN_TIMEOUT_MS`) is spent;
+ *     the scan then returns what it has and the envelope lists a `timeout` or
+ *     `cancelled` error. A scan that does not return within a grace period after
+ *     that is answered with a 504;
+ *   - a ScanError becomes its status with a JSON body; anything else a 500 with a
+ *     message, never a stack.
  */
 import { Hono } from 'hono';
 import * as v from 'valibot';
 import { ScanError, type ErrorInfo, type ReportError } from '../errors.ts';
+import { invalidSetting } from './settings.ts';
 
 export interface ScanOutcome {
   /** 0–100, or null when the scan could not decide (the reason is in `errors`). */
@@ -31,6 +41,7 @@ export interface ScanContext<M extends string> {
   mode: M;
   /** Every query parameter other than `mode`. */
   params: Record<string, string>;
+  /** Aborted on timeout or when no client waits any more; `signal.reason` is a ScanAbort. */
   signal: AbortSignal;
 }
 
@@ -43,17 +54,73 @@ export interface ScanDefinition<M extends string = string> {
   defaultMode: M;
   /** Query parameters this scan accepts besides `mode` (anything else is a 400). */
   params?: Record<string, string>;
+  /** Total time budget per mode in ms (default 10 minutes), overridden by `<NAME>_SCAN_TIMEOUT_MS`. */
+  timeoutMs?: Partial<Record<M, number>>;
   run(ctx: ScanContext<M>): Promise<ScanOutcome>;
+}
+
+/** Why a scan's signal was aborted. */
+export class ScanAbort extends Error {
+  constructor(
+    readonly code: 'timeout' | 'cancelled',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ScanAbort';
+  }
+}
+
+/** The errors[] entry for an aborted run, from its signal. */
+export function abortError(signal: AbortSignal, step = 'scan'): ReportError {
+  const r = signal.reason;
+  if (r instanceof ScanAbort) return { step, code: r.code, message: r.message };
+  return { step, code: 'cancelled', message: 'the scan was cancelled' };
 }
 
 export function errorBody(status: number, info: ErrorInfo) {
   return { error: { status, ...info } };
 }
 
+const DEFAULT_TIMEOUT_MS = 10 * 60_000;
+/** After an abort, how long a scan may take to hand back what it has. */
+export const ABORT_GRACE_MS = 15_000;
+
+export function timeoutSettingName(def: Pick<ScanDefinition, 'name'>): string {
+  return `${def.name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_SCAN_TIMEOUT_MS`;
+}
+
+/**
+ * The total time budget for a mode: the setting is either one number of ms for every
+ * mode, or `mode=ms` pairs separated by commas (`light=60000,full=900000`).
+ */
+export function scanTimeoutMs<M extends string>(def: ScanDefinition<M>, mode: M, env: NodeJS.ProcessEnv = process.env): number {
+  const name = timeoutSettingName(def);
+  const raw = env[name]?.trim();
+  const fallback = def.timeoutMs?.[mode] ?? DEFAULT_TIMEOUT_MS;
+  if (!raw) return fallback;
+  const want = `a number of milliseconds from 1000 to 86400000, or mode=ms pairs separated by commas (modes: ${def.modes.join(', ')})`;
+  const num = (s: string) => {
+    if (!/^\d+$/.test(s)) throw invalidSetting(name, want, raw);
+    const n = Number(s);
+    if (n < 1000 || n > 86_400_000) throw invalidSetting(name, want, raw);
+    return n;
+  };
+  if (!raw.includes('=')) return num(raw);
+  const byMode = new Map<string, number>();
+  for (const part of raw.split(',')) {
+    const [k, val, ...rest] = part.split('=').map((s) => s.trim());
+    if (rest.length || !k || val === undefined || !(def.modes as readonly string[]).includes(k)) throw invalidSetting(name, want, raw);
+    byMode.set(k, num(val));
+  }
+  return byMode.get(mode) ?? fallback;
+}
+
 /** Run a scan directly (no HTTP) and wrap its outcome in the envelope. */
 export async function runScan<M extends string>(def: ScanDefinition<M>, mode: M, params: Record<string, string> = {}, signal = new AbortController().signal): Promise<ScanReport> {
   const started = Date.now();
   const outcome = await def.run({ mode, params, signal });
+  const errors = [...outcome.errors];
+  if (signal.aborted && !errors.some((e) => e.code === 'timeout' || e.code === 'cancelled')) errors.push(abortError(signal));
   return {
     scan: def.name,
     scan_type: mode,
@@ -61,40 +128,136 @@ export async function runScan<M extends string>(def: ScanDefinition<M>, mode: M,
     summary: outcome.summary,
     ...(outcome.results ? { results: outcome.results } : {}),
     ...(outcome.findings ? { findings: outcome.findings } : {}),
-    errors: outcome.errors,
+    errors,
     started_at: new Date(started).toISOString(),
     duration_ms: Date.now() - started,
     sources: outcome.sources,
   };
 }
 
-export function scanApp<M extends string>(def: ScanDefinition<M>): Hono {
-  const app = new Hono();
-  const allowed = { mode: `one of ${def.modes.join(', ')} (default ${def.defaultMode})`, ...def.params };
+type Settled = { ok: true; report: ScanReport } | { ok: false; error: unknown };
+
+interface InFlight {
+  result: Promise<Settled>;
+  /** Settles with a 504 when the scan has not returned ABORT_GRACE_MS after its abort. */
+  late: Promise<{ ok: false; error: ScanError }>;
+  waiters: number;
+  controller: AbortController;
+}
+
+/** Counts runs started, for tests of coalescing. */
+export interface ScanAppStats {
+  runs: number;
+  coalesced: number;
+}
+
+/**
+ * Identical requests share one run. Each waiter holds a reference; when the last
+ * waiter leaves (client disconnected) the run is aborted. The timeout aborts it too.
+ */
+export class Coalescer<M extends string> {
+  private readonly inflight = new Map<string, InFlight>();
+  readonly stats: ScanAppStats = { runs: 0, coalesced: 0 };
+  constructor(private readonly def: ScanDefinition<M>) {}
+
+  async request(mode: M, params: Record<string, string>, timeoutMs: number, clientSignal?: AbortSignal): Promise<Settled | { ok: false; error: ScanError }> {
+    const key = JSON.stringify([mode, Object.entries(params).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
+    let run = this.inflight.get(key);
+    if (run) {
+      run.waiters++;
+      this.stats.coalesced++;
+    } else {
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(new ScanAbort('timeout', `the scan exceeded its total time of ${timeoutMs} ms (${timeoutSettingName(this.def)}); the report holds what was done by then`)), timeoutMs);
+      this.stats.runs++;
+      const result: Promise<Settled> = runScan(this.def, mode, params, controller.signal).then(
+        (report) => ({ ok: true as const, report }),
+        (error: unknown) => ({ ok: false as const, error }),
+      );
+      let graceTimer: NodeJS.Timeout | undefined;
+      const late = new Promise<{ ok: false; error: ScanError }>((resolve) => {
+        controller.signal.addEventListener('abort', () => {
+          const what = (controller.signal.reason as ScanAbort | undefined)?.code === 'timeout' ? 'timed out' : 'cancelled';
+          graceTimer = setTimeout(() => resolve({ ok: false, error: new ScanError(504, { code: 'scan_timeout', message: `the ${this.def.name} scan did not stop within ${ABORT_GRACE_MS} ms after it was ${what}`, setting: timeoutSettingName(this.def) }) }), ABORT_GRACE_MS);
+          graceTimer.unref?.();
+        }, { once: true });
+      });
+      run = { result, late, waiters: 1, controller };
+      this.inflight.set(key, run);
+      void result.finally(() => {
+        clearTimeout(timer);
+        clearTimeout(graceTimer);
+        if (this.inflight.get(key) === run) this.inflight.delete(key);
+      });
+    }
+    const current = run;
+    const leave = () => {
+      current.waiters--;
+      if (current.waiters <= 0 && !current.controller.signal.aborted) current.controller.abort(new ScanAbort('cancelled', 'every client waiting for this scan disconnected'));
+    };
+    if (clientSignal?.aborted) leave();
+    else clientSignal?.addEventListener('abort', leave, { once: true });
+    try {
+      return await Promise.race([current.result, current.late]);
+    } finally {
+      clientSignal?.removeEventListener('abort', leave);
+    }
+  }
+}
+
+export interface ScanApp extends Hono {
+  /** Coalescing counters (tests). */
+  scanStats?: ScanAppStats;
+}
+
+/** The JSON 404 every app of ours answers. */
+export function notFoundBody(method: string, path: string, hint: string) {
+  return errorBody(404, { code: 'not_found', message: `no route ${method} ${path}; ${hint}` });
+}
+
+export function scanApp<M extends string>(def: ScanDefinition<M>): ScanApp {
+  const app: ScanApp = new Hono();
+  const allowed = new Map<string, string>([['mode', `one of ${def.modes.join(', ')} (default ${def.defaultMode})`], ...Object.entries(def.params ?? {})]);
   const ModeSchema = v.picklist(def.modes, `mode must be one of: ${def.modes.join(', ')}`);
+  const coalescer = new Coalescer(def);
+  app.scanStats = coalescer.stats;
 
   app.get('/healthz', (c) => c.json({ status: 'ok', scan: def.name }));
 
+
+  // Hono answers HEAD with the GET handler: a HEAD must never start a scan.
   app.get(def.path, async (c) => {
-    const query = c.req.query();
-    const unknown = Object.keys(query).filter((k) => !(k in allowed));
+    if (c.req.method === 'HEAD') return c.body(null, 405, { Allow: 'GET' });
+    const queries = c.req.queries();
+    const unknown = Object.keys(queries).filter((k) => !allowed.has(k));
+    const accepts = [...allowed].map(([k, d]) => `${k} (${d})`).join('; ');
     if (unknown.length) {
       return c.json(
         errorBody(400, {
           code: 'unknown_parameter',
-          message: `unknown query parameter(s): ${unknown.join(', ')}; ${def.path} accepts: ${Object.entries(allowed).map(([k, d]) => `${k} (${d})`).join('; ')}`,
+          message: `unknown query parameter(s): ${unknown.join(', ')}; ${def.path} accepts: ${accepts}`,
           details: unknown.map((k) => ({ path: k, message: 'not accepted' })),
         }),
         400,
       );
     }
-    const parsed = v.safeParse(ModeSchema, query.mode ?? def.defaultMode);
-    if (!parsed.success) {
-      return c.json(errorBody(400, { code: 'invalid_mode', message: `${parsed.issues[0].message}; got '${query.mode}'`, details: [{ path: 'mode', message: `allowed: ${def.modes.join(', ')}` }] }), 400);
+    const repeated = Object.entries(queries).filter(([, vals]) => vals.length > 1).map(([k]) => k);
+    if (repeated.length) {
+      return c.json(errorBody(400, { code: 'repeated_parameter', message: `query parameter(s) given more than once: ${repeated.join(', ')}; give each once`, details: repeated.map((k) => ({ path: k, message: 'repeated' })) }), 400);
     }
-    const { mode: _mode, ...params } = query;
+    const query = new Map(Object.entries(queries).map(([k, vals]) => [k, vals[0]]));
+    const parsed = v.safeParse(ModeSchema, query.get('mode') ?? def.defaultMode);
+    if (!parsed.success) {
+      return c.json(errorBody(400, { code: 'invalid_mode', message: `${parsed.issues[0].message}; got '${query.get('mode')}'`, details: [{ path: 'mode', message: `allowed: ${def.modes.join(', ')}` }] }), 400);
+    }
+    query.delete('mode');
+    const params: Record<string, string> = Object.create(null);
+    for (const [k, val] of query) params[k] = val;
     try {
-      return c.json(await runScan(def, parsed.output, params, c.req.raw.signal));
+      const timeoutMs = scanTimeoutMs(def, parsed.output);
+      const settled = await coalescer.request(parsed.output, params, timeoutMs, c.req.raw.signal);
+      if (settled.ok) return c.json(settled.report);
+      throw settled.error;
     } catch (err) {
       if (err instanceof ScanError) return c.json(errorBody(err.status, err.info), err.status as 400);
       console.error(`${def.name} scan failed:`, err);
@@ -102,6 +265,11 @@ export function scanApp<M extends string>(def: ScanDefinition<M>): Hono {
     }
   });
 
-  app.notFound((c) => c.json(errorBody(404, { code: 'not_found', message: `no route ${c.req.method} ${c.req.path}; try GET ${def.path}?mode=${def.defaultMode}` }), 404));
+  app.all(def.path, (c) => c.json(errorBody(405, { code: 'method_not_allowed', message: `${c.req.method} is not allowed on ${def.path}; use GET ${def.path}?mode=${def.defaultMode}` }), 405, { Allow: 'GET' }));
+  app.notFound((c) => c.json(notFoundBody(c.req.method, c.req.path, `try GET ${def.path}?mode=${def.defaultMode}`), 404));
+  app.onError((err, c) => {
+    console.error(`${def.name}: unhandled error:`, err);
+    return c.json(errorBody(500, { code: 'internal', message: `${def.name}: ${err.message}` }), 500);
+  });
   return app;
 }

@@ -1,30 +1,67 @@
 /**
- * Serves one or more scan apps with @hono/node-server on PORT (default 8080).
- * Each function's entry point serves its own scan; `npm start` serves every
- * implemented scan in one process, as the APISIX route will, with `GET /`
- * listing them.
+ * Serving. Each function's `app.ts` exports its Hono app (`export default app`) and its
+ * definition; its `main.ts` only calls `serveApp(app)`. `npm start` (functions/server.ts)
+ * mounts every function's app in one process, as the APISIX route does in a cluster,
+ * and owns `/`, `/healthz` and the JSON 404/405 for paths no function serves.
  */
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
-import { scanApp, type ScanDefinition } from './scaffold.ts';
+import { errorBody, notFoundBody, scanApp, type ScanDefinition } from './scaffold.ts';
 
-export function scansApp(defs: ScanDefinition<string>[]): Hono {
+export interface MountedScan {
+  definition: ScanDefinition<string>;
+  app: Hono;
+}
+
+export function combinedApp(scans: MountedScan[]): Hono {
   const app = new Hono();
-  app.get('/', (c) => c.json({ scans: defs.map((d) => ({ scan: d.name, path: d.path, modes: d.modes, default_mode: d.defaultMode })) }));
-  app.get('/healthz', (c) => c.json({ status: 'ok', scans: defs.map((d) => d.name) }));
-  for (const def of defs) app.route('/', scanApp(def));
+  const list = () => scans.map(({ definition: d }) => ({ scan: d.name, path: d.path, modes: d.modes, default_mode: d.defaultMode }));
+  app.get('/', (c) => c.json({ scans: list() }));
+  app.get('/healthz', (c) => c.json({ status: 'ok', scans: scans.map((s) => s.definition.name) }));
+  for (const s of scans) {
+    // Each function's own routes (its scan path and its 405s); its /healthz is shadowed by ours.
+    app.route('/', s.app);
+  }
+  const hint = `scans: ${scans.map((s) => `GET ${s.definition.path}?mode=${s.definition.defaultMode}`).join(', ')}`;
+  app.all('/', (c) => c.json(errorBody(405, { code: 'method_not_allowed', message: `${c.req.method} is not allowed on /; ${hint}` }), 405, { Allow: 'GET' }));
+  app.notFound((c) => c.json(notFoundBody(c.req.method, c.req.path, hint), 404));
+  app.onError((err, c) => {
+    console.error('stack-scan: unhandled error:', err);
+    return c.json(errorBody(500, { code: 'internal', message: err.message }), 500);
+  });
   return app;
 }
 
-/** `combined`: serve the index at `/` too (npm start); a function's own entry point serves its scan alone. */
-export function serveScans(defs: ScanDefinition<string>[], opts: { combined?: boolean; port?: number } = {}) {
-  const port = opts.port ?? Number(process.env.PORT ?? 8080);
-  const app = opts.combined ? scansApp(defs) : scanApp(defs[0]);
-  const server = serve({ fetch: app.fetch, port, hostname: process.env.HOST ?? '0.0.0.0' }, (info) => {
-    console.log(`stack-scan: ${defs.map((d) => d.path).join(', ')} on :${info.port}`);
+/** Listen address from PORT and HOST: a bad value exits with one line, not a stack trace. */
+export function listenSettings(env: NodeJS.ProcessEnv = process.env): { port: number; hostname: string } {
+  const rawPort = env.PORT?.trim() || '8080';
+  const port = Number(rawPort);
+  if (!/^\d+$/.test(rawPort) || port < 0 || port > 65535) throw new Error(`PORT must be a whole number from 0 to 65535; got '${env.PORT}'`);
+  return { port, hostname: env.HOST?.trim() || '0.0.0.0' };
+}
+
+export function serveApp(app: Hono, label: string) {
+  let listen;
+  try {
+    listen = listenSettings();
+  } catch (e) {
+    console.error(`stack-scan: ${(e as Error).message}`);
+    process.exit(2);
+  }
+  const server = serve({ fetch: app.fetch, port: listen.port, hostname: listen.hostname }, (info) => {
+    console.log(`stack-scan: ${label} on ${listen.hostname}:${info.port}`);
+  });
+  server.on('error', (e: NodeJS.ErrnoException) => {
+    console.error(`stack-scan: cannot listen on ${listen.hostname}:${listen.port} (HOST, PORT): ${e.code ?? ''} ${e.message}`);
+    process.exit(2);
   });
   const shutdown = () => server.close(() => process.exit(0));
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
   return server;
+}
+
+/** A definition with its app, for combinedApp (the demo and tests build definitions with explicit settings). */
+export function mount(definition: ScanDefinition<string>): MountedScan {
+  return { definition, app: scanApp(definition) };
 }

@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { startControlPlane } from '../controlplane/index.ts';
+import { startControlPlane } from '../../harness/cluster/index.ts';
 import { testCluster } from '../support/cluster.ts';
 
 const s = suite('controlplane teardown');

@@ -27,7 +27,7 @@ import {
   type ProbePod,
 } from '../../functions/network-scan/probes/pods.ts';
 import { testCluster } from '../support/cluster.ts';
-import { installPolicies, yamlDir } from '../support/gatekeeper.ts';
+import { installPolicies, yamlDir } from '../../harness/cluster/gatekeeper.ts';
 import { adminKube, apply, namespace, remove, waitFor } from '../support/k8s.ts';
 
 const rand = () => randomBytes(3).toString('hex');
@@ -295,9 +295,9 @@ s('a sweep without cluster-wide list rights reports the 403 instead of throwing'
 s.run();
 
 // ---------------------------------------------------------------------------------
-// The demo's Gatekeeper constraints (examples/gatekeeper/stacktic) applied for real.
+// The Stacktic templates and the demo's Gatekeeper constraints applied for real.
 
-const DEMO = join(import.meta.dirname, '../../examples/gatekeeper/stacktic');
+const DEMO = { templates: join(import.meta.dirname, '../../functions/opa-scan/stacktic/templates'), constraints: join(import.meta.dirname, '../../demo/gatekeeper/constraints') };
 const g = suite('network probe pods: admitted by the demo Gatekeeper constraints');
 const GNS = `probe-gk-${rand()}`;
 const GRUN = `gk${rand()}`;
@@ -322,11 +322,11 @@ async function dryRun(kube: Kube, pod: ProbePod) {
 
 g.before(async () => {
   // The demo policies are written by another engineer: fail with the reason if they are absent.
-  for (const d of ['templates', 'constraints']) {
-    if (!existsSync(join(DEMO, d))) throw new Error(`the demo Gatekeeper policies are missing: ${join(DEMO, d)} does not exist`);
+  for (const d of [DEMO.templates, DEMO.constraints]) {
+    if (!existsSync(d)) throw new Error(`the demo Gatekeeper policies are missing: ${d} does not exist`);
   }
-  templates = yamlDir(join(DEMO, 'templates'));
-  constraints = yamlDir(join(DEMO, 'constraints'));
+  templates = yamlDir(DEMO.templates);
+  constraints = yamlDir(DEMO.constraints);
   assert.ok(templates.length > 0 && constraints.length > 0, 'demo templates and constraints present');
   const kube = adminKube();
   for (const o of [...templates, ...constraints]) {

@@ -5,7 +5,7 @@
 //
 // Traffic: only 127.0.0.0/8 and ::1, on this host and inside the test's own
 // namespace. Needs root and `ip netns` for the namespace part and nmap on PATH
-// (scripts/install-system-deps.sh): under CI=true their absence fails the
+// (harness/install-system-deps.sh): under CI=true their absence fails the
 // suite with the reason; elsewhere those tests are skipped with the reason.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -32,7 +32,7 @@ function run(cmd: string, args: string[], input?: string): { ok: true } | { ok: 
 
 // ---- what this machine offers (decided before tests are registered)
 const nmapCheck = run('nmap', ['--version']);
-const nmapMissing = nmapCheck.ok ? undefined : `nmap is not installed (${nmapCheck.why}); install it with scripts/install-system-deps.sh or apt-get install nmap`;
+const nmapMissing = nmapCheck.ok ? undefined : `nmap is not installed (${nmapCheck.why}); install it with harness/install-system-deps.sh or apt-get install nmap`;
 
 function netnsProblem(): string | undefined {
   if (process.getuid?.() !== 0) return 'not root: network namespaces need root (ip netns add)';

@@ -37,7 +37,8 @@ import type { Constraint, Match, Resource } from '../../functions/opa-scan/gener
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const LIBRARY = resolve(ROOT, '../shared/gatekeeper-library');
-const STACKTIC = join(ROOT, 'examples/gatekeeper/stacktic');
+const STACKTIC_TEMPLATES = join(ROOT, 'functions/opa-scan/stacktic/templates');
+const DEMO_CONSTRAINTS = join(ROOT, 'demo/gatekeeper/constraints');
 
 const RUN = randomBytes(3).toString('hex');
 const LIB_NS = `opagen-lib-${RUN}`;
@@ -170,8 +171,8 @@ const libraryCases: LibraryCase[] = [];
   }
 }
 
-const stackticTemplates = readdirSync(join(STACKTIC, 'templates')).map((f) => readYaml(join(STACKTIC, 'templates', f)));
-const demoDocs = readdirSync(join(STACKTIC, 'constraints')).map((f) => readYaml(join(STACKTIC, 'constraints', f)));
+const stackticTemplates = readdirSync(STACKTIC_TEMPLATES).map((f) => readYaml(join(STACKTIC_TEMPLATES, f)));
+const demoDocs = readdirSync(DEMO_CONSTRAINTS).map((f) => readYaml(join(DEMO_CONSTRAINTS, f)));
 const demo = demoDocs.map(toConstraint);
 /** A test-only constraint: the demo matches Roles only, this one ClusterRoles (label-scoped, as namespaceSelector cannot scope them). */
 const clusterRoleDoc = {

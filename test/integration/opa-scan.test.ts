@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { scanApp } from '../../lib/scan/scaffold.ts';
 import type { KubeObject } from '../../lib/kube/raw.ts';
 import { opaScan } from '../../functions/opa-scan/scan.ts';
-import { startControlPlane } from '../controlplane/index.ts';
+import { startControlPlane } from '../../harness/cluster/index.ts';
 import { testCluster } from '../support/cluster.ts';
-import { installPolicies, templateKind, yamlDocs } from '../support/gatekeeper.ts';
+import { installPolicies, templateKind, yamlDocs } from '../../harness/cluster/gatekeeper.ts';
 import { adminKube, apply, namespace, remove, waitFor } from '../support/k8s.ts';
 
 const LIB = join(import.meta.dirname, '../../../shared/gatekeeper-library');
@@ -91,9 +91,9 @@ s('NOT_ENFORCING, OVER_ENFORCING and a cross-policy conflict', async () => {
 });
 
 s('AUDIT_ONLY for a dryrun action and for a rule that needs cluster state; UNTESTED for an unknown kind', async () => {
-  const EX = join(import.meta.dirname, '../../examples/gatekeeper/stacktic');
-  const t = [...yamlDocs(join(LIB, 'general/requiredlabels/template.yaml')), template('K8sTotallyUnknownKind', NEVER), ...yamlDocs(join(EX, 'templates/requirenetworkpolicy.yaml'))];
-  const c = [constraint('K8sRequiredLabels', 'labels-dryrun', { enforcementAction: 'dryrun', parameters: { labels: [{ key: 'team' }] } }), constraint('K8sTotallyUnknownKind', 'unknown-kind'), ...yamlDocs(join(EX, 'constraints/requirenetworkpolicy.yaml'))];
+  const ROOT_DIR = join(import.meta.dirname, '../..');
+  const t = [...yamlDocs(join(LIB, 'general/requiredlabels/template.yaml')), template('K8sTotallyUnknownKind', NEVER), ...yamlDocs(join(ROOT_DIR, 'functions/opa-scan/stacktic/templates/requirenetworkpolicy.yaml'))];
+  const c = [constraint('K8sRequiredLabels', 'labels-dryrun', { enforcementAction: 'dryrun', parameters: { labels: [{ key: 'team' }] } }), constraint('K8sTotallyUnknownKind', 'unknown-kind'), ...yamlDocs(join(ROOT_DIR, 'demo/gatekeeper/constraints/requirenetworkpolicy.yaml'))];
   await withPolicies(t, c, async () => {
     const body = await scan('full');
     const dry = finding(body, 'labels-dryrun');

@@ -1,11 +1,11 @@
-// The control plane started once for the whole test run by test/controlplane/suite.ts
+// The control plane started once for the whole test run by harness/cluster/suite.ts
 // (prepareTestCluster, called by test/run.ts). Integration tests get it from here:
 //
 //   import { testCluster } from '../support/cluster.ts';
 //   const cp = testCluster(); // cp.kubeconfigPath, cp.userKubeconfig('alice'), ...
 //
 // Its admin kubeconfig is also in process.env.STACKSCAN_TEST_KUBECONFIG.
-import type { ControlPlane } from '../controlplane/index.ts';
+import type { ControlPlane } from '../../harness/cluster/index.ts';
 
 export type { ControlPlane };
 
@@ -23,7 +23,7 @@ export function testCluster(): ControlPlane {
     throw new Error(
       'no test control plane is running: integration tests must run through test/run.ts ' +
         '(npm test / npx tsx test/run.ts <filter>), which starts it via prepareTestCluster() ' +
-        'from test/controlplane/suite.ts; the binaries come from scripts/build-controlplane.sh (needs Go)',
+        'from harness/cluster/suite.ts; the binaries come from harness/build.sh (needs Go)',
     );
   }
   return cp;

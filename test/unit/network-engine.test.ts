@@ -965,16 +965,14 @@ s('compileIpBlock: except carve-outs, invalid CIDRs', () => {
 // Scale: the synthetic 1,000-policy / 100-namespace matrix
 // ---------------------------------------------------------------------------
 
-s('scale: 1,000 policies × 100 namespaces, full 100×100 matrix in < 1 s', () => {
+// Its speed (target < 1 s) is measured by `npm run bench`, never asserted here.
+s('scale: 1,000 policies × 100 namespaces, full 100×100 matrix: mixed and deterministic', () => {
   const stack = buildSyntheticStack();
   assert.is(stack.policies.length, 1000);
   assert.is(stack.namespaces.length, 100);
-  const t0 = performance.now();
   const e = new PolicyEngine(stack.policies, stack.namespaces);
   const allowed = evaluateMatrix(e, stack.pods, 8080);
-  const ms = performance.now() - t0;
   assert.ok(allowed > 0 && allowed < 10_000, `a mixed matrix, got ${allowed} allowed`);
-  assert.ok(ms < 1000, `took ${ms.toFixed(0)} ms`);
   assert.is(evaluateMatrix(new PolicyEngine(buildSyntheticStack().policies, stack.namespaces), stack.pods, 8080), allowed, 'deterministic');
 });
 

@@ -1,5 +1,5 @@
 // The nmap XML parser and the mapping back to targets, against real nmap
-// output recorded by scripts/record-nmap-fixtures.sh. Each <name>.expect.json
+// output recorded by harness/record-nmap-fixtures.sh. Each <name>.expect.json
 // says what the recording script set up (listening / refusing / dropped ports,
 // a down host), not what nmap printed.
 import { suite } from 'uvu';

@@ -27,7 +27,8 @@ import type { Constraint, Resource } from '../../functions/opa-scan/generators/t
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const LIBRARY = resolve(ROOT, '../shared/gatekeeper-library');
-const STACKTIC = join(ROOT, 'examples/gatekeeper/stacktic');
+const STACKTIC_TEMPLATES = join(ROOT, 'functions/opa-scan/stacktic/templates');
+const DEMO_CONSTRAINTS = join(ROOT, 'demo/gatekeeper/constraints');
 
 function walk(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
@@ -47,8 +48,8 @@ function toConstraint(doc: any): Constraint {
 
 const libraryTemplates = walk(LIBRARY).filter((f) => f.endsWith('/template.yaml'));
 const librarySamples = walk(LIBRARY).filter((f) => f.endsWith('/constraint.yaml')).map((f) => ({ file: f, c: toConstraint(readYaml(f)) }));
-const stackticTemplates = readdirSync(join(STACKTIC, 'templates')).map((f) => join(STACKTIC, 'templates', f));
-const demo = readdirSync(join(STACKTIC, 'constraints')).map((f) => ({ file: f, c: toConstraint(readYaml(join(STACKTIC, 'constraints', f))) }));
+const stackticTemplates = readdirSync(STACKTIC_TEMPLATES).map((f) => join(STACKTIC_TEMPLATES, f));
+const demo = readdirSync(DEMO_CONSTRAINTS).map((f) => ({ file: f, c: toConstraint(readYaml(join(DEMO_CONSTRAINTS, f))) }));
 
 const mk = (kind: string, parameters: Record<string, any> = {}, name = `t-${kind.toLowerCase()}`): Constraint => ({ name, kind, enforcementAction: 'deny', match: {}, parameters });
 

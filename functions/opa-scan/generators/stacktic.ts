@@ -1,6 +1,6 @@
 /**
  * Generators for Stacktic's constraint templates. Their Rego is not public; the
- * rules are OURS, defined in examples/gatekeeper/stacktic/templates/*.yaml and
+ * rules are OURS, defined in functions/opa-scan/stacktic/templates/*.yaml and
  * summarised on each generator below. Pod-spec rules apply to a Pod's spec and
  * to the pod template of Deployment, StatefulSet, DaemonSet, ReplicaSet, Job
  * (spec.template) and CronJob (spec.jobTemplate.spec.template).

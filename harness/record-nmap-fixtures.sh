@@ -12,7 +12,7 @@
 # lib/probe/nmap.ts, so the fixtures are what the runner really asks nmap for.
 #
 # Needs: root, nmap, nft, ip (iproute2), node + the project's node_modules.
-# Usage: sudo scripts/record-nmap-fixtures.sh        (re-records all fixtures)
+# Usage: sudo harness/record-nmap-fixtures.sh        (re-records all fixtures)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,7 +24,7 @@ listener_pid=
 
 die() { echo "record-nmap-fixtures: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root (network namespaces, nftables)"
-for b in nmap nft ip node; do command -v "$b" >/dev/null || die "$b not found (scripts/install-system-deps.sh installs nmap, nftables, iproute2)"; done
+for b in nmap nft ip node; do command -v "$b" >/dev/null || die "$b not found (harness/install-system-deps.sh installs nmap, nftables, iproute2)"; done
 
 cleanup() {
   [ -n "$listener_pid" ] && kill "$listener_pid" 2>/dev/null || true
@@ -109,7 +109,7 @@ record() {
     writeFileSync(expectFile, JSON.stringify({
       fixture: `${name}.xml`,
       description,
-      recordedWith: { nmapVersion, by: "scripts/record-nmap-fixtures.sh", netns: ns.replace(/-[0-9]+$/, "-<pid>") },
+      recordedWith: { nmapVersion, by: "harness/record-nmap-fixtures.sh", netns: ns.replace(/-[0-9]+$/, "-<pid>") },
       nmapOptions: opts,
       command: ["nmap", ...args],
       targets,

@@ -1,5 +1,5 @@
 // `npm run demo`: the main job on the embedded local control plane.
-//   1. boots a real kube-apiserver + etcd + Gatekeeper (test/controlplane)
+//   1. boots a real kube-apiserver + etcd + Gatekeeper (harness/cluster)
 //   2. loads a demo stack: the shared Stacktic sample's namespaces, Services and
 //      generated NetworkPolicies, with a few deliberately missing, drifted or extra,
 //      and the Stacktic Gatekeeper templates and constraints (examples/gatekeeper)
@@ -15,15 +15,15 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import { makeKube } from '../lib/kube/client.ts';
-import { scansApp } from '../lib/scan/serve.ts';
+import { combinedApp, mount } from '../lib/scan/serve.ts';
 import { deriveExpected } from '../lib/topology/expected.ts';
 import { loadStackMetadata } from '../lib/topology/stack-metadata.ts';
 import { fullSettingsFromEnv, networkScan } from '../functions/network-scan/scan.ts';
 import { renderPolicy, STACK_NAMESPACE_LABEL } from '../functions/network-scan/render.ts';
 import { opaScan } from '../functions/opa-scan/scan.ts';
-import { startControlPlane } from './controlplane/index.ts';
-import { installPolicies, yamlDir } from './support/gatekeeper.ts';
-import { apply, namespace } from './support/k8s.ts';
+import { startControlPlane } from '../harness/cluster/index.ts';
+import { installPolicies, yamlDir } from '../harness/cluster/gatekeeper.ts';
+import { apply, namespace } from '../harness/cluster/objects.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const SAMPLE = join(ROOT, '../shared/samples/stacktic/llama_base/stack-metadata.yaml');
@@ -44,11 +44,11 @@ async function listen(host: string, port: number): Promise<Server | undefined> {
 
 const t0 = Date.now();
 // A fresh clone has no binaries yet: build them (cached; a no-op when up to date), and nmap for the probes.
-execFileSync('bash', [join(ROOT, 'scripts/build-controlplane.sh')], { stdio: 'inherit' });
+execFileSync('bash', [join(ROOT, 'harness/build.sh')], { stdio: 'inherit' });
 try {
   execFileSync('nmap', ['--version'], { stdio: 'ignore' });
 } catch {
-  execFileSync('bash', [join(ROOT, 'scripts/install-system-deps.sh')], { stdio: 'inherit' });
+  execFileSync('bash', [join(ROOT, 'harness/install-system-deps.sh')], { stdio: 'inherit' });
 }
 const cp = await startControlPlane({ gatekeeper: true, log: (l) => log(`  ${l}`) });
 const listeners: Server[] = [];
@@ -85,15 +85,15 @@ try {
   await apply(kube, { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'debug-allow-all', namespace: 'llama' }, spec: { podSelector: {}, ingress: [{}] } } as any);
   log(`applied ${expected.length - MISSING.length} of ${expected.length} expected NetworkPolicies (${MISSING.length} missing, 1 drifted, 1 extra; namespace ${UNLABELLED} unlabelled)`);
 
-  const templates = yamlDir(join(ROOT, 'examples/gatekeeper/stacktic/templates'));
-  const constraints = yamlDir(join(ROOT, 'examples/gatekeeper/stacktic/constraints'));
+  const templates = yamlDir(join(ROOT, 'functions/opa-scan/stacktic/templates'));
+  const constraints = yamlDir(join(ROOT, 'demo/gatekeeper/constraints'));
   await installPolicies(kube, templates, constraints);
   log(`Gatekeeper: ${templates.length} templates and ${constraints.length} constraints installed and enforced`);
 
   // Serve every scan as `npm start` does, and call it over HTTP.
   const topology = { metadata: { path: SAMPLE, setting: 'STACK_METADATA' } };
   const full = { ...fullSettingsFromEnv({}), runner: 'local' as const, localHosts: hostMap, hostTimeoutMs: 3000 };
-  const app = scansApp([networkScan({ topology, kubeconfig: cp.kubeconfigPath, full }), opaScan({ topology, kubeconfig: cp.kubeconfigPath, concurrency: 8 })]);
+  const app = combinedApp([mount(networkScan({ topology, kubeconfig: cp.kubeconfigPath, full })), mount(opaScan({ topology, kubeconfig: cp.kubeconfigPath, concurrency: 8 }))]);
   const port: number = await new Promise((resolve) => {
     http = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => resolve(info.port));
   });

@@ -1,7 +1,7 @@
 /**
  * Writes schema/networkpolicy-manifest.schema.json from the valibot schema in
  * lib/topology/expected.ts, so both always agree (a unit test checks it).
- * Usage: npx tsx scripts/gen-schema.ts [--check]
+ * Usage: npx tsx schema/gen-schema.ts [--check]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,7 +33,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const text = manifestJsonSchema();
   if (process.argv.includes('--check')) {
     if (readFileSync(SCHEMA_PATH, 'utf8') !== text) {
-      console.error(`${SCHEMA_PATH} is out of date: run npx tsx scripts/gen-schema.ts`);
+      console.error(`${SCHEMA_PATH} is out of date: run npx tsx schema/gen-schema.ts`);
       process.exit(1);
     }
   } else {

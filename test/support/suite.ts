@@ -1,10 +1,10 @@
 // Starts the one control plane (etcd + kube-apiserver + Gatekeeper) shared by all
 // integration suites of a test run. Never builds anything: the binaries must already
-// be in .cache/bin (scripts/build-controlplane.sh).
+// be in .cache/bin (harness/build.sh).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { BINARIES, DEFAULT_BIN_DIR, gatekeeperCrdsPath, startControlPlane } from './index.ts';
-import { setTestCluster } from '../support/cluster.ts';
+import { BINARIES, DEFAULT_BIN_DIR, gatekeeperCrdsPath, startControlPlane } from '../../harness/cluster/index.ts';
+import { setTestCluster } from './cluster.ts';
 
 export async function prepareTestCluster(): Promise<{ ok: true; stop: () => Promise<void> } | { ok: false; reason: string }> {
   const binDir = DEFAULT_BIN_DIR;
@@ -13,7 +13,7 @@ export async function prepareTestCluster(): Promise<{ ok: true; stop: () => Prom
   if (missing.length) {
     return {
       ok: false,
-      reason: `run scripts/build-controlplane.sh (needs Go) to build the control plane: missing ${missing.join(', ')} in ${binDir}`,
+      reason: `run harness/build.sh (needs Go) to build the control plane: missing ${missing.join(', ')} in ${binDir}`,
     };
   }
   const quiet = process.env.STACKSCAN_CP_QUIET === '1';

@@ -1,6 +1,6 @@
 // A real, local Kubernetes control plane for tests and the demo, in the style of
 // controller-runtime's envtest: the real etcd, kube-apiserver and Gatekeeper
-// binaries (built by scripts/build-controlplane.sh into .cache/bin) run as local
+// binaries (built by harness/build.sh into .cache/bin) run as local
 // processes on free loopback ports. There is no kubelet and no container runtime,
 // so pods are stored but never run; everything else (authn by client certs, RBAC,
 // admission, server-side dry-run, CRDs, Gatekeeper's admission webhook and audit)
@@ -112,7 +112,7 @@ const GK_IGNORE_LABEL = 'admission.gatekeeper.sh/ignore';
 const GK_VWC_NAME = 'gatekeeper-validating-webhook-configuration';
 const TIMEOUTS = { etcd: 20_000, apiserver: 60_000, crds: 30_000, gatekeeper: 60_000, webhook: 30_000 };
 
-/** The Gatekeeper CRDs written by scripts/build-controlplane.sh next to the binaries. */
+/** The Gatekeeper CRDs written by harness/build.sh next to the binaries. */
 export function gatekeeperCrdsPath(binDir = DEFAULT_BIN_DIR): string {
   return join(binDir, '..', 'gatekeeper', 'crds.yaml');
 }
@@ -469,11 +469,11 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
   const needed = withGatekeeper ? BINARIES : BINARIES.filter((b) => b !== 'gatekeeper');
   const missing = needed.filter((b) => !existsSync(join(binDir, b)));
   if (missing.length) {
-    throw new Error(`missing ${missing.join(', ')} in ${binDir}: run scripts/build-controlplane.sh (needs Go)`);
+    throw new Error(`missing ${missing.join(', ')} in ${binDir}: run harness/build.sh (needs Go)`);
   }
   const crdsPath = gatekeeperCrdsPath(binDir);
   if (withGatekeeper && !existsSync(crdsPath)) {
-    throw new Error(`missing ${crdsPath}: run scripts/build-controlplane.sh (needs Go)`);
+    throw new Error(`missing ${crdsPath}: run harness/build.sh (needs Go)`);
   }
 
   installHooks();

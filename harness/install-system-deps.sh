@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Install the Debian packages stack-scan needs on a developer machine or in CI,
 # only those missing: nmap (network scan, full mode), nftables and iproute2
-# (network-namespace tests), openssl. Idempotent: does nothing (not even
+# (network-namespace tests), openssl; for the optional real node (harness/node/):
+# iptables, ipset, conntrack (kube-proxy, kube-router, kubelet), libseccomp-dev
+# (runc's cgo seccomp build), busybox-static and redis-tools (files of the local images:
+# redis-tools ships the redis-server program without starting a service); redis-server (the
+# nuclei scan's integration tests start it on loopback, no password). Idempotent: does nothing (not even
 # apt-get update) when everything is installed.
 #
-# Usage: scripts/install-system-deps.sh          (as root, or with sudo available)
+# Usage: harness/install-system-deps.sh          (as root, or with sudo available)
 set -euo pipefail
 
-packages=(nmap nftables iproute2 openssl)
+packages=(nmap nftables iproute2 openssl iptables ipset conntrack libseccomp-dev pkg-config busybox-static redis-tools redis-server)
 
 missing=()
 for p in "${packages[@]}"; do

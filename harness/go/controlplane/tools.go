@@ -2,7 +2,7 @@
 
 // Package tools pins the real control-plane binaries that stack-scan's tests
 // and demo run: kube-apiserver (k8s.io/kubernetes) and etcd. Built by
-// scripts/build-controlplane.sh; never imported.
+// harness/build.sh; never imported.
 package tools
 
 import (

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import yaml from 'js-yaml';
 import type { Kube } from '../../lib/kube/client.ts';
 import { apiGet, type KubeObject } from '../../lib/kube/raw.ts';
-import { apply, waitFor } from './k8s.ts';
+import { apply, waitFor } from './objects.ts';
 
 export function yamlDocs(file: string): KubeObject[] {
   return yaml.loadAll(readFileSync(file, 'utf8')).filter((d): d is KubeObject => !!d && typeof d === 'object');

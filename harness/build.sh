@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Build the real Go programs that stack-scan's tests and demo run, from pinned tool
+# modules under harness/go/<module>/ (go.mod + go.sum + tools.go + build.sh):
+#
+#   controlplane  kube-apiserver, etcd               (k8s.io/kubernetes, go.etcd.io/etcd)
+#   gatekeeper    gatekeeper + its CRDs               (github.com/open-policy-agent/gatekeeper/v3)
+#   …             any other harness/go/<module>/build.sh (kubescape, nuclei, node, …)
+#
+# Each module's build.sh is sourced here and calls `build <name> <package> <ldflags> <label>
+# [version-probe-regex] [env...]` once per binary, plus any post-step of its own.
+#
+# Cached and stamped: .cache/bin/<name>.stamp holds the sha256 of the module's go.mod +
+# go.sum + package + ldflags + env; a binary is rebuilt only when that changes or it is
+# missing. Builds run one after the other (CPU- and memory-hungry), also across
+# concurrent invocations (a lock per binary under .cache/bin). `go install pkg@version`
+# cannot be used here: the module proxy refuses version listing.
+#
+# Usage: harness/build.sh [--force] [module ...]      (default: every module, in ORDER)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BIN="$ROOT/.cache/bin"
+GO_DIR="$ROOT/harness/go"
+ORDER=(controlplane gatekeeper kubescape nuclei node)
+FORCE=0
+MODULES=()
+for a in "$@"; do
+  case "$a" in
+    --force) FORCE=1 ;;
+    -*) echo "usage: harness/build.sh [--force] [module ...]" >&2; exit 2 ;;
+    *) MODULES+=("$a") ;;
+  esac
+done
+if [[ ${#MODULES[@]} -eq 0 ]]; then
+  for m in "${ORDER[@]}"; do [[ -f "$GO_DIR/$m/build.sh" ]] && MODULES+=("$m"); done
+  for d in "$GO_DIR"/*/; do
+    m="$(basename "$d")"
+    [[ -f "$d/build.sh" && ! " ${MODULES[*]} " == *" $m "* ]] && MODULES+=("$m")
+  done
+fi
+
+if ! command -v go >/dev/null 2>&1; then
+  echo "error: 'go' was not found on PATH. Install Go (>= the version in harness/go/*/go.mod)" >&2
+  echo "       and re-run harness/build.sh" >&2
+  exit 1
+fi
+mkdir -p "$BIN"
+
+# The version a go.mod requires for a module (first "require" match).
+modver() { awk -v m="$2" '($1 == m || ($1 == "require" && $2 == m)) { print ($1 == m ? $2 : $3); exit }' "$1/go.mod"; }
+sha() { sha256sum | cut -d' ' -f1; }
+now() { date +%s; }
+
+# build <name> <package> <ldflags> <label> [version-probe-regex] [VAR=value ...]
+# Builds in $MOD_DIR (the module being processed).
+build() {
+  local name="$1" pkg="$2" ldflags="$3" label="$4" probe="${5:-}"
+  shift 5 2>/dev/null || shift $#
+  local envs=("$@")
+  local dir="$MOD_DIR" out="$BIN/$name" stampf="$BIN/$name.stamp" stamp
+  stamp="$( { cat "$dir/go.mod" "$dir/go.sum"; printf '%s\n%s\n%s\n' "$pkg" "$ldflags" "${envs[*]:-}"; } | sha)"
+  exec 9>"$BIN/$name.lock"
+  flock 9
+  if [[ $FORCE == 0 && -x "$out" ]]; then
+    if [[ -f "$stampf" && "$(cat "$stampf")" == "$stamp" ]]; then
+      echo "ok: $name $label is up to date"
+      exec 9>&-
+      return 0
+    fi
+    if [[ ! -f "$stampf" && -n "$probe" ]] && "$out" --version 2>/dev/null | grep -Eq "$probe"; then
+      echo "ok: adopting existing $name ($label, no stamp yet; it reports the pinned version)"
+      echo "$stamp" >"$stampf"
+      exec 9>&-
+      return 0
+    fi
+  fi
+  echo "building $name $label (a first build takes minutes; progress: go's own lines)…"
+  local t0; t0=$(now)
+  rm -f "$stampf"
+  (cd "$dir" && env ${envs[@]+"${envs[@]}"} go build -trimpath -ldflags "$ldflags" -o "$out.tmp" "$pkg")
+  mv -f "$out.tmp" "$out"
+  echo "$stamp" >"$stampf"
+  echo "built $name $label in $(( $(now) - t0 ))s ($(du -h "$out" | cut -f1))"
+  exec 9>&-
+}
+
+T0=$(now)
+for m in "${MODULES[@]}"; do
+  MOD_DIR="$GO_DIR/$m"
+  if [[ ! -f "$MOD_DIR/build.sh" ]]; then echo "error: no module harness/go/$m (have: $(ls "$GO_DIR" | tr '\n' ' '))" >&2; exit 2; fi
+  echo "== $m"
+  # shellcheck source=/dev/null
+  source "$MOD_DIR/build.sh"
+done
+echo "done in $(( $(now) - T0 ))s: $(ls "$BIN" | grep -Ev '\.(stamp|lock)$' | tr '\n' ' ')"
