@@ -12,7 +12,7 @@
 # Cached and stamped: .cache/bin/<name>.stamp holds the sha256 of the module's go.mod +
 # go.sum + package + ldflags + env; a binary is rebuilt only when that changes or it is
 # missing. Builds run one after the other (CPU- and memory-hungry), also across
-# concurrent invocations (a lock per binary under .cache/bin). `go install pkg@version`
+# concurrent invocations (one lock, .cache/bin/.build.lock). `go install pkg@version`
 # cannot be used here: the module proxy refuses version listing.
 #
 # Usage: harness/build.sh [--force] [module ...]      (default: every module, in ORDER)
@@ -59,8 +59,10 @@ build() {
   local envs=("$@")
   local dir="$MOD_DIR" out="$BIN/$name" stampf="$BIN/$name.stamp" stamp
   stamp="$( { cat "$dir/go.mod" "$dir/go.sum"; printf '%s\n%s\n%s\n' "$pkg" "$ldflags" "${envs[*]:-}"; } | sha)"
-  exec 9>"$BIN/$name.lock"
-  flock 9
+  # One Go build at a time on this machine (they are CPU- and memory-hungry), also across
+  # concurrent invocations; the stamp is checked again once the lock is held.
+  exec 9>"$BIN/.build.lock"
+  if ! flock -n 9; then echo "waiting for another Go build to finish (lock .cache/bin/.build.lock)…"; flock 9; fi
   if [[ $FORCE == 0 && -x "$out" ]]; then
     if [[ -f "$stampf" && "$(cat "$stampf")" == "$stamp" ]]; then
       echo "ok: $name $label is up to date"

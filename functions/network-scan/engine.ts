@@ -13,27 +13,16 @@
 // Service (ClusterIP/NodePort) translation, the (alpha) AdminNetworkPolicy APIs,
 // CNI-specific behaviour such as whether ipBlock applies to pod IPs.
 
-import { compileIpBlock, parseIp, type IpAddress, type IpBlockMatcher } from './cidr.ts';
+import { compileIpBlock, parseIp, type IpAddress, type IpBlockMatcher } from '../../lib/k8s/cidr.ts';
+import { compileSelector, namespaceLabels, type LabelPredicate } from '../../lib/k8s/selectors.ts';
+import { NAMESPACE_NAME_LABEL, type ContainerPortInfo, type Direction, type LabelSelector, type Labels, type NamespaceInfo, type Protocol } from '../../lib/k8s/types.ts';
+
+export type { Direction, LabelSelector, NamespaceInfo, Protocol };
+export { matchesSelector, namespaceLabels, selectsAnyNamespace } from '../../lib/k8s/selectors.ts';
 
 // ---------------------------------------------------------------------------
 // Input shapes (minimal; V1NetworkPolicy and friends are assignable to them)
 // ---------------------------------------------------------------------------
-
-/** Transport protocols NetworkPolicy ports can name. */
-export type Protocol = 'TCP' | 'UDP' | 'SCTP';
-
-/** A label selector requirement: key, operator (In, NotIn, Exists, DoesNotExist), values. */
-export interface LabelSelectorRequirement {
-  readonly key: string;
-  readonly operator: string;
-  readonly values?: readonly string[] | null;
-}
-
-/** A Kubernetes label selector; `{}` matches everything. */
-export interface LabelSelector {
-  readonly matchLabels?: Readonly<Record<string, string>> | null;
-  readonly matchExpressions?: readonly LabelSelectorRequirement[] | null;
-}
 
 /** An ipBlock peer: a CIDR minus exceptions. */
 export interface IPBlock {
@@ -82,19 +71,6 @@ export interface NetworkPolicy {
   readonly spec?: NetworkPolicySpec | null;
 }
 
-/** A namespace and its labels (`kubernetes.io/metadata.name` is added when missing). */
-export interface NamespaceInfo {
-  readonly name: string;
-  readonly labels?: Readonly<Record<string, string>> | null;
-}
-
-/** A named container port of a pod. Protocol defaults to TCP. */
-export interface NamedPort {
-  readonly name: string;
-  readonly port: number;
-  readonly protocol?: Protocol;
-}
-
 /**
  * One end of a connection. A pod has a `namespace` (and usually labels, IP
  * and named ports); `namespace` undefined means outside the cluster, matched
@@ -138,73 +114,10 @@ export interface Verdict {
   readonly ingress: DirectionVerdict;
 }
 
-/** Which side of a connection a policy governs. */
-export type Direction = 'ingress' | 'egress';
-
-// ---------------------------------------------------------------------------
-// Label selectors
-// ---------------------------------------------------------------------------
-
-type Labels = Readonly<Record<string, string>>;
-type LabelPredicate = (labels: Labels) => boolean;
+/** A named container port of a pod (the shared ContainerPortInfo). */
+export type NamedPort = ContainerPortInfo;
 
 const NO_LABELS: Labels = Object.freeze({});
-const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
-
-function has(labels: Labels, key: string): boolean {
-  return Object.hasOwn(labels, key);
-}
-
-function compileRequirement(req: LabelSelectorRequirement): LabelPredicate {
-  const { key } = req;
-  const values = new Set(req.values ?? []);
-  switch (req.operator) {
-    case 'In':
-      return (l) => has(l, key) && values.has(l[key]);
-    case 'NotIn':
-      return (l) => !has(l, key) || !values.has(l[key]);
-    case 'Exists':
-      return (l) => has(l, key);
-    case 'DoesNotExist':
-      return (l) => !has(l, key);
-    default:
-      return () => false; // invalid operator: the API server would reject it; match nothing
-  }
-}
-
-/** Compiles a selector into a predicate: matchLabels AND every matchExpression. */
-function compileSelector(selector: LabelSelector): LabelPredicate {
-  const pairs = Object.entries(selector.matchLabels ?? {});
-  const reqs = (selector.matchExpressions ?? []).map(compileRequirement);
-  if (pairs.length === 0 && reqs.length === 0) return () => true;
-  return (l) => pairs.every(([k, v]) => has(l, k) && l[k] === v) && reqs.every((r) => r(l));
-}
-
-/**
- * True when `labels` satisfy `selector` (Kubernetes semantics): every
- * matchLabels pair and every matchExpression must hold; `{}` matches all;
- * `NotIn` and `DoesNotExist` match when the key is absent; an unknown
- * operator matches nothing.
- */
-export function matchesSelector(selector: LabelSelector, labels: Labels | undefined | null): boolean {
-  return compileSelector(selector)(labels ?? NO_LABELS);
-}
-
-/** Namespace labels including the automatic `kubernetes.io/metadata.name` label. */
-export function namespaceLabels(ns: NamespaceInfo): Labels {
-  const labels = ns.labels ?? NO_LABELS;
-  return has(labels, NAMESPACE_NAME_LABEL) ? labels : { ...labels, [NAMESPACE_NAME_LABEL]: ns.name };
-}
-
-/**
- * True when `selector` (a namespaceSelector) matches at least one of
- * `namespaces`, counting the automatic `kubernetes.io/metadata.name` label.
- * Useful to flag selectors that match nothing.
- */
-export function selectsAnyNamespace(selector: LabelSelector, namespaces: readonly NamespaceInfo[]): boolean {
-  const match = compileSelector(selector);
-  return namespaces.some((ns) => match(namespaceLabels(ns)));
-}
 
 // ---------------------------------------------------------------------------
 // Compiled policies

@@ -13,14 +13,16 @@ import { baseResource } from './generators/base.ts';
 import { generatorFor } from './generators/index.ts';
 import type { Constraint, Generator, LabelSelector, Resource } from './generators/types.ts';
 import { readAdmission, type Admission } from './denials.ts';
-import { constraintMatches, KIND_GROUPS, matchesKind, type NamespaceLabels, type Target } from './match.ts';
+import { groupOf } from '../../lib/k8s/kinds.ts';
+import { MANAGED_BY } from '../../lib/k8s/labels.ts';
+import { constraintMatches, matchesKind, type NamespaceLabels, type Target } from './match.ts';
 
 export type Verdict = 'ENFORCING' | 'NOT_ENFORCING' | 'OVER_ENFORCING' | 'BROKEN' | 'AUDIT_ONLY' | 'UNTESTED';
 
 /** Namespaces Gatekeeper's webhook never sees in a standard install: testing there proves nothing. */
 export const WEBHOOK_EXEMPT = new Set(['kube-system', 'gatekeeper-system']);
 
-export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'stack-scan' };
+export { MANAGED_BY };
 
 export interface PlannedTest {
   constraint: string;
@@ -49,7 +51,7 @@ function labelsFor(sel: LabelSelector | undefined): Record<string, string> {
 function targetOf(r: Resource, namespaces: Map<string, NamespaceLabels>): Target {
   const kind = r.kind;
   const ns = r.metadata.namespace ? namespaces.get(r.metadata.namespace) ?? { name: r.metadata.namespace, labels: {} } : undefined;
-  return { group: KIND_GROUPS[kind] ?? '', kind, namespace: ns, labels: r.metadata.labels ?? {}, name: r.metadata.name };
+  return { group: groupOf(kind) ?? '', kind, namespace: ns, labels: r.metadata.labels ?? {}, name: r.metadata.name };
 }
 
 const ACTIVE = new Set(['deny', 'warn']);
@@ -79,7 +81,7 @@ function makeValid(r: Resource, all: Constraint[], namespaces: Map<string, Names
 }
 
 function pickKind(g: Generator, c: Constraint): string | undefined {
-  return g.resourceKinds.find((k) => KIND_GROUPS[k] !== undefined && matchesKind(c.match, KIND_GROUPS[k], k));
+  return g.resourceKinds.find((k) => groupOf(k) !== undefined && matchesKind(c.match, groupOf(k)!, k));
 }
 
 export interface PlanInput {
@@ -115,7 +117,7 @@ export function planFull(input: PlanInput): PlannedTest[] {
       localNs = new Map([...nsMap, [name, self]]);
       if (!constraintMatches(c, { group: '', kind, labels, name })) return { ...head, skip: { verdict: 'UNTESTED', reason: 'no Namespace object the scan may create is matched by the constraint (namespaces/namespaceSelector)' } };
     } else {
-      namespace = order.find((n) => constraintMatches(c, { group: KIND_GROUPS[kind], kind, namespace: nsMap.get(n)!, labels, name }));
+      namespace = order.find((n) => constraintMatches(c, { group: groupOf(kind) ?? '', kind, namespace: nsMap.get(n)!, labels, name }));
       if (!namespace) return { ...head, skip: { verdict: 'UNTESTED', reason: 'no existing namespace (outside kube-system and gatekeeper-system) is matched by the constraint' } };
     }
 

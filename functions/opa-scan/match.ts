@@ -2,7 +2,7 @@
  * Gatekeeper's `spec.match` semantics (pure): does a constraint apply to an
  * object of a kind, in a namespace with labels, carrying labels?
  */
-import { matchesSelector } from '../network-scan/engine.ts';
+import { matchesSelector } from '../../lib/k8s/selectors.ts';
 import type { Constraint, Match } from './generators/types.ts';
 
 /** Gatekeeper namespace patterns allow a trailing `*` (prefix) and a leading `*` (suffix). */
@@ -65,23 +65,3 @@ export function constraintMatches(c: Pick<Constraint, 'match'>, t: Target): bool
   return matchesNamespace(m, t.namespace);
 }
 
-/** Group of a kind we build (core kinds have group ""). */
-export const KIND_GROUPS: Record<string, string> = {
-  Pod: '',
-  Service: '',
-  Namespace: '',
-  ServiceAccount: '',
-  ConfigMap: '',
-  Deployment: 'apps',
-  StatefulSet: 'apps',
-  DaemonSet: 'apps',
-  ReplicaSet: 'apps',
-  Job: 'batch',
-  CronJob: 'batch',
-  NetworkPolicy: 'networking.k8s.io',
-  Ingress: 'networking.k8s.io',
-  Role: 'rbac.authorization.k8s.io',
-  ClusterRole: 'rbac.authorization.k8s.io',
-  RoleBinding: 'rbac.authorization.k8s.io',
-  ClusterRoleBinding: 'rbac.authorization.k8s.io',
-};

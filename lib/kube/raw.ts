@@ -9,6 +9,8 @@ import http from 'node:http';
 import { ApiException } from '@kubernetes/client-node';
 import type { Kube } from './client.ts';
 import { kubeError, type CallSite } from './client.ts';
+import { collectionPath, kindInfo } from '../k8s/kinds.ts';
+import type { KubeObject } from '../k8s/types.ts';
 
 export interface RawResponse {
   status: number;
@@ -110,47 +112,13 @@ export async function rawRequest(
 }
 
 /** Where kinds live in the API, for the kinds scans create or dry-run. */
-export const KIND_PATHS: Record<string, { prefix: string; plural: string; namespaced: boolean }> = {
-  Pod: { prefix: '/api/v1', plural: 'pods', namespaced: true },
-  Service: { prefix: '/api/v1', plural: 'services', namespaced: true },
-  ServiceAccount: { prefix: '/api/v1', plural: 'serviceaccounts', namespaced: true },
-  ConfigMap: { prefix: '/api/v1', plural: 'configmaps', namespaced: true },
-  Namespace: { prefix: '/api/v1', plural: 'namespaces', namespaced: false },
-  Deployment: { prefix: '/apis/apps/v1', plural: 'deployments', namespaced: true },
-  StatefulSet: { prefix: '/apis/apps/v1', plural: 'statefulsets', namespaced: true },
-  DaemonSet: { prefix: '/apis/apps/v1', plural: 'daemonsets', namespaced: true },
-  ReplicaSet: { prefix: '/apis/apps/v1', plural: 'replicasets', namespaced: true },
-  Job: { prefix: '/apis/batch/v1', plural: 'jobs', namespaced: true },
-  CronJob: { prefix: '/apis/batch/v1', plural: 'cronjobs', namespaced: true },
-  NetworkPolicy: { prefix: '/apis/networking.k8s.io/v1', plural: 'networkpolicies', namespaced: true },
-  Ingress: { prefix: '/apis/networking.k8s.io/v1', plural: 'ingresses', namespaced: true },
-  Role: { prefix: '/apis/rbac.authorization.k8s.io/v1', plural: 'roles', namespaced: true },
-  ClusterRole: { prefix: '/apis/rbac.authorization.k8s.io/v1', plural: 'clusterroles', namespaced: false },
-  RoleBinding: { prefix: '/apis/rbac.authorization.k8s.io/v1', plural: 'rolebindings', namespaced: true },
-  ClusterRoleBinding: { prefix: '/apis/rbac.authorization.k8s.io/v1', plural: 'clusterrolebindings', namespaced: false },
-};
-
-export interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; [k: string]: unknown };
-  [k: string]: unknown;
-}
-
-/** The collection path for creating `obj`; undefined for a kind we do not know. */
-export function collectionPath(obj: KubeObject): string | undefined {
-  // Gatekeeper's own kinds: templates, and constraints (cluster-scoped, plural = lowercase kind).
-  if (obj.apiVersion.startsWith('templates.gatekeeper.sh/') && obj.kind === 'ConstraintTemplate') return `/apis/${obj.apiVersion}/constrainttemplates`;
-  if (obj.apiVersion.startsWith('constraints.gatekeeper.sh/')) return `/apis/${obj.apiVersion}/${obj.kind.toLowerCase()}`;
-  const k = KIND_PATHS[obj.kind];
-  if (!k) return undefined;
-  return k.namespaced ? `${k.prefix}/namespaces/${obj.metadata.namespace ?? 'default'}/${k.plural}` : `${k.prefix}/${k.plural}`;
-}
+export type { KubeObject };
+export { collectionPath };
 
 /** Server-side dry-run create (`dryRun=All`): admission runs, nothing is persisted. */
 export async function dryRunCreate(kube: Kube, obj: KubeObject): Promise<RawResponse> {
   const path = collectionPath(obj);
-  const resource = KIND_PATHS[obj.kind]?.plural ?? obj.kind;
+  const resource = kindInfo(obj.kind)?.plural ?? obj.kind;
   if (!path) throw new Error(`no API path known for kind ${obj.kind}`);
   return rawRequest(kube, { verb: 'create (dry-run)', resource, namespace: obj.metadata.namespace }, { method: 'POST', path, query: { dryRun: 'All', fieldManager: 'stack-scan' }, body: obj });
 }

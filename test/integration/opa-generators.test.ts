@@ -21,7 +21,8 @@
 // files that are not example_allowed*/example_disallowed* (update.yaml, *_ephemeral,
 // disallowed_all.yaml) are not submitted: the API rejects ephemeralContainers on
 // create, and UPDATE reviews are not creates.
-import { KIND_GROUPS } from '../../functions/opa-scan/match.ts';
+import { groupOf } from '../../lib/k8s/kinds.ts';
+import { matchesKind } from '../../functions/opa-scan/match.ts';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
@@ -120,12 +121,8 @@ async function expectDenied(obj: KubeObject, constraint: string, what: string): 
   return names;
 }
 
-const KIND_GROUP = KIND_GROUPS;
-
 function kindMatches(m: Match, kind: string): boolean {
-  if (!m.kinds?.length) return true;
-  const g = KIND_GROUP[kind];
-  return m.kinds.some((k) => (!k.apiGroups?.length || k.apiGroups.includes('*') || k.apiGroups.includes(g)) && (!k.kinds?.length || k.kinds.includes('*') || k.kinds.includes(kind)));
+  return matchesKind(m, groupOf(kind) ?? '', kind);
 }
 
 function toConstraint(doc: any): Constraint {

@@ -16,7 +16,7 @@ import {
   type NetworkPolicySpec,
   type Protocol,
 } from '../../functions/network-scan/engine.ts';
-import { cidrContains, compileIpBlock, formatIp, parseCidr, parseIp } from '../../functions/network-scan/cidr.ts';
+import { cidrContains, compileIpBlock, formatIp, parseCidr, parseIp } from '../../lib/k8s/cidr.ts';
 import { buildSyntheticStack, evaluateMatrix } from '../../bench/network-engine.ts';
 
 const s = suite('network-engine');

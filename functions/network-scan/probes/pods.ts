@@ -41,6 +41,7 @@ import type * as k8s from '@kubernetes/client-node';
 import { ScanError, toReportError, type ReportError } from '../../../lib/errors.ts';
 import type { Kube } from '../../../lib/kube/client.ts';
 import { rawRequest, statusError, type RawResponse } from '../../../lib/kube/raw.ts';
+import { PROBE_SERVICE_ACCOUNT } from '../../../lib/k8s/labels.ts';
 
 // ---------------------------------------------------------------- constants
 
@@ -61,7 +62,7 @@ export const OVERRIDDEN_ANNOTATION = 'stack-scan.io/overridden-labels';
 
 /** Container names start with this (ephemeral containers cannot carry labels). */
 export const PROBE_CONTAINER_PREFIX = 'stack-scan-probe';
-export const DEFAULT_PROBE_SERVICE_ACCOUNT = 'stack-scan-probe';
+export const DEFAULT_PROBE_SERVICE_ACCOUNT = PROBE_SERVICE_ACCOUNT;
 /** The non-root uid/gid the probe runs as (the "nonroot" user of distroless images). */
 export const PROBE_UID = 65532;
 export const EPHEMERAL_PATCH_CONTENT_TYPE = 'application/strategic-merge-patch+json';

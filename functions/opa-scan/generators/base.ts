@@ -15,9 +15,11 @@
  * It stays neutral where a constraint asks for something specific (e.g. the
  * `stacktic.io/imageSigned` label is ImageSigningPolicy's comply() job).
  */
+import { apiVersionOf, kindInfo } from '../../../lib/k8s/kinds.ts';
+import { isLabelValue, PROBE_SERVICE_ACCOUNT, toLabelValue } from '../../../lib/k8s/labels.ts';
 import type { Resource } from './types.ts';
 
-export const PROBE_SERVICE_ACCOUNT = 'stack-scan-probe';
+export { isLabelValue, PROBE_SERVICE_ACCOUNT, toLabelValue };
 export const BASE_IMAGE = 'registry.k8s.io/pause:3.10';
 export const BASE_PORT = 8080;
 export const NAME_LABEL = 'app.kubernetes.io/name';
@@ -34,35 +36,8 @@ export const WORKLOAD_KINDS: readonly string[] = ['Pod', 'Deployment', 'Stateful
 /** Every kind baseResource can build. */
 export const BUILDABLE_KINDS: readonly string[] = [...WORKLOAD_KINDS, 'Namespace', 'Service', 'NetworkPolicy', 'Role', 'ClusterRole'];
 
-const API_VERSION: Record<string, string> = {
-  Pod: 'v1',
-  Namespace: 'v1',
-  Service: 'v1',
-  Deployment: 'apps/v1',
-  StatefulSet: 'apps/v1',
-  DaemonSet: 'apps/v1',
-  ReplicaSet: 'apps/v1',
-  Job: 'batch/v1',
-  CronJob: 'batch/v1',
-  NetworkPolicy: 'networking.k8s.io/v1',
-  Role: 'rbac.authorization.k8s.io/v1',
-  ClusterRole: 'rbac.authorization.k8s.io/v1',
-};
-
-export const CLUSTER_SCOPED_KINDS = new Set(['Namespace', 'ClusterRole']);
-
-const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
-
-/** Whether `v` is a valid Kubernetes label value (at most 63 characters, alphanumeric at both ends). */
-export function isLabelValue(v: string): boolean {
-  return v.length <= 63 && LABEL_VALUE.test(v);
-}
-
-/** A valid label value derived from `s` (a resource name can be longer than a label value may be). */
-export function toLabelValue(s: string): string {
-  const v = s.slice(0, 63).replace(/[^-A-Za-z0-9_.]/g, '-').replace(/^[^A-Za-z0-9]+/, '').replace(/[^A-Za-z0-9]+$/, '');
-  return v || 'stack-scan';
-}
+/** Kinds baseResource builds without a namespace (from the shared table of kinds). */
+export const CLUSTER_SCOPED_KINDS: ReadonlySet<string> = new Set(BUILDABLE_KINDS.filter((k) => kindInfo(k)?.namespaced === false));
 
 /** A deep copy (resources are plain JSON). */
 export function clone<T>(x: T): T {
@@ -111,7 +86,7 @@ function basePodSpec(restartPolicy?: string): Record<string, any> {
  * `namespace` is ignored for cluster-scoped kinds.
  */
 export function baseResource(kind: string, name: string, namespace: string | undefined, labels: Record<string, string>): Resource | undefined {
-  const apiVersion = API_VERSION[kind];
+  const apiVersion = BUILDABLE_KINDS.includes(kind) ? apiVersionOf(kind) : undefined;
   if (!apiVersion) return undefined;
   const appName = labels[NAME_LABEL] ?? toLabelValue(name);
   const allLabels = { ...labels, [NAME_LABEL]: appName };
