@@ -22,6 +22,7 @@ import { executeProbes, localRunner, type ProbeRunner } from './probes/execute.t
 import { judgeProbes, summarizeProbes } from './probes/judge.ts';
 import { planProbes, type PodInfo, type ServiceInfo } from './probes/plan.ts';
 import { clusterRunner, probeSettingsFromEnv, type ProbeSettings } from './probes/cluster-runner.ts';
+import { mergeScores } from '../../lib/scan/score.ts';
 import type { ScanDefinition, ScanOutcome } from '../../lib/scan/scaffold.ts';
 import { INTERNET } from '../../lib/topology/expected.ts';
 import { loadTopologyAndPolicies, topologySettings, type TopologySettings } from '../../lib/topology/settings.ts';
@@ -158,7 +159,7 @@ export function networkScan(given?: NetworkScanSettings): ScanDefinition<Mode> {
       errors.push(...exec.errors);
       const findings = judgeProbes(tests, exec.results);
       const probes = summarizeProbes(findings);
-      const score = probes.pass_rate === null ? report.score : report.score === null ? probes.pass_rate : Math.round(((report.score + probes.pass_rate) / 2) * 10) / 10;
+      const score = mergeScores(report.score, probes.pass_rate);
       return {
         score,
         summary: { ...report.summary, light_score: report.score, probes },

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { toReportError, type ReportError } from '../../lib/errors.ts';
 import { makeKube, type Kube } from '../../lib/kube/client.ts';
 import { rawRequest, statusError } from '../../lib/kube/raw.ts';
+import { mergeScores } from '../../lib/scan/score.ts';
 import type { ScanDefinition, ScanOutcome } from '../../lib/scan/scaffold.ts';
 import { intSetting } from '../../lib/scan/settings.ts';
 import { loadTopology, topologySettings, type TopologySettings } from '../../lib/topology/settings.ts';
@@ -117,7 +118,7 @@ export function opaScan(given?: OpaScanSettings): ScanDefinition<Mode> {
       errors.push(...executed.errors);
       const { findings, conflicts } = judgeFull(executed.executed);
       const enforcement = enforcementScore(findings);
-      const score = enforcement === null ? light.score : light.score === null ? enforcement : Math.round(((light.score + enforcement) / 2) * 10) / 10;
+      const score = mergeScores(light.score, enforcement);
       return {
         score,
         summary: { ...light.summary, light_score: light.score, enforcement_score: enforcement, verdicts: countVerdicts(findings), conflicts: conflicts.length, orphans_swept: swept },
