@@ -13,7 +13,7 @@
 import { createServer, type Server } from 'node:net';
 import { execFile } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
-import { nmapArgs, runLocalNmap, type ProbeTarget } from '../lib/probe/nmap.ts';
+import { nmapArgs, runLocalNmap, type ProbeTarget } from '../lib/tools/nmap.ts';
 
 const HOSTS = 5;
 const LISTENERS_PER_HOST = 4;

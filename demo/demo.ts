@@ -92,7 +92,7 @@ try {
 
   // Serve every scan as `npm start` does, and call it over HTTP.
   const topology = { metadata: { path: SAMPLE, setting: 'STACK_METADATA' } };
-  const full = { ...fullSettingsFromEnv({}), runner: 'local' as const, localHosts: hostMap, hostTimeoutMs: 3000 };
+  const full = { ...fullSettingsFromEnv({}), runner: 'local' as const, localHosts: new Map(Object.entries(hostMap)), hostTimeoutMs: 3000 };
   const app = combinedApp([mount(networkScan({ topology, kubeconfig: cp.kubeconfigPath, full })), mount(opaScan({ topology, kubeconfig: cp.kubeconfigPath, concurrency: 8 }))]);
   const port: number = await new Promise((resolve) => {
     http = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => resolve(info.port));

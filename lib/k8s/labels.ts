@@ -26,6 +26,8 @@ export const MANAGED_BY: Readonly<Record<string, string>> = Object.freeze({ [MAN
 export const RUN_LABEL = 'stack-scan.io/run';
 /** What an object is for (e.g. `opa-dry-run`, `network-probe`). */
 export const PURPOSE_LABEL = 'stack-scan.io/purpose';
+/** Creation time in ms (creationTimestamp only has seconds). */
+export const CREATED_ANNOTATION = 'stack-scan.io/created';
 /** ISO time after which any later run may delete the object (creation + the scan's own timeout). */
 export const EXPIRES_ANNOTATION = 'stack-scan.io/expires';
 /** The ServiceAccount the scans' scratch pods run as (created where missing, with the labels above). */

@@ -38,7 +38,7 @@ async function options(kube: Kube) {
 }
 
 /** Parse `299 - "text"` warning header values. */
-export function parseWarnings(values: string | string[] | undefined): string[] {
+export function parseWarningHeaders(values: string | string[] | undefined): string[] {
   const list = Array.isArray(values) ? values : values ? [values] : [];
   const out: string[] = [];
   for (const v of list) {
@@ -96,7 +96,7 @@ export async function rawRequest(
             } catch {
               /* keep text */
             }
-            resolve({ status: res.statusCode ?? 0, warnings: parseWarnings(res.headers.warning), body });
+            resolve({ status: res.statusCode ?? 0, warnings: parseWarningHeaders(res.headers.warning), body });
           });
           res.on('error', reject);
         },

@@ -14,15 +14,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { toReportError, type ReportError } from '../errors.ts';
-import { EXPIRES_ANNOTATION, MANAGED_BY, MANAGED_BY_KEY, MANAGED_BY_VALUE, PROBE_SERVICE_ACCOUNT, PURPOSE_LABEL, RUN_LABEL } from '../k8s/labels.ts';
+import { CREATED_ANNOTATION, EXPIRES_ANNOTATION, MANAGED_BY, MANAGED_BY_KEY, MANAGED_BY_VALUE, PROBE_SERVICE_ACCOUNT, PURPOSE_LABEL, RUN_LABEL } from '../k8s/labels.ts';
 import type { KubeObject, ObjectMeta } from '../k8s/types.ts';
 import type { Kube } from './client.ts';
 import { createObject, deleteObject, getObject, listObjects, statusText, type ObjectRef } from './api.ts';
 import { statusError } from './raw.ts';
 import { ScanError } from '../errors.ts';
 
-/** Creation time in ms (creationTimestamp only has seconds). */
-export const CREATED_ANNOTATION = 'stack-scan.io/created';
+export { CREATED_ANNOTATION };
 /** Objects made before expiries existed: swept this long after creation. */
 export const LEGACY_TTL_MS = 15 * 60_000;
 

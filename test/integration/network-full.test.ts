@@ -45,7 +45,7 @@ s.after(async () => {
 });
 
 s('probes every layer with one nmap run per source and gives verdicts', async () => {
-  const full = { ...fullSettingsFromEnv({}), runner: 'local' as const, localHosts: hosts, hostTimeoutMs: 3000 };
+  const full = { ...fullSettingsFromEnv({}), runner: 'local' as const, localHosts: new Map(Object.entries(hosts)), hostTimeoutMs: 3000 };
   const app = scanApp(networkScan({ topology: { metadata: { path: STACK, setting: 'STACK_METADATA' } }, kubeconfig: testCluster().kubeconfigPath, full }));
   const res = await app.request('/network_scan?mode=full');
   assert.is(res.status, 200);

@@ -8,29 +8,23 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { makeKube, type Kube } from '../../lib/kube/client.ts';
 import { apiGet, rawRequest, type KubeObject } from '../../lib/kube/raw.ts';
-import { nmapArgs } from '../../lib/probe/nmap.ts';
-import {
-  CREATED_ANNOTATION,
-  ephemeralProbeContainer,
-  fallbackProbePod,
-  findSourcePod,
-  PROBE_SELECTOR,
-  probeWithEphemeral,
-  probeWithPod,
-  RUN_LABEL,
-  sweepProbeObjects,
-  type ProbePod,
-} from '../../functions/network-scan/probes/pods.ts';
+import { nmapArgs } from '../../lib/tools/nmap.ts';
+import { CREATED_ANNOTATION, ephemeralProbeContainer, fallbackProbePod, PROBE_SELECTOR, RUN_LABEL, type ProbePod } from '../../functions/network-scan/probes/pod-specs.ts';
+import { findSourcePod, probeWithEphemeral, probeWithPod } from '../../functions/network-scan/probes/cluster-probe.ts';
+import { ScratchRun, sweepExpired } from '../../lib/kube/scratch.ts';
+import { EXPIRES_ANNOTATION } from '../../lib/k8s/labels.ts';
 import { testCluster } from '../support/cluster.ts';
 import { installPolicies, yamlDir } from '../../harness/cluster/gatekeeper.ts';
 import { adminKube, apply, namespace, remove, waitFor } from '../support/k8s.ts';
 
 const rand = () => randomBytes(3).toString('hex');
+const scratchOf = (kube: Kube, runId: string, ttlMs = 60_000) => new ScratchRun(kube, { purpose: 'network-probe', runId, ttlMs });
 const IMAGE = 'ghcr.io/stacktic/nmap:7.93';
 const args = nmapArgs([{ id: 't', host: 'minio.minio.svc.cluster.local', port: 9000, protocol: 'TCP' }], { hostTimeoutMs: 5000 });
 
@@ -130,7 +124,7 @@ s('RBAC without patch on pods/ephemeralcontainers (or create on serviceaccounts)
   assert.is((await getPod(admin, NS, 'source-b')).spec!.ephemeralContainers, undefined, 'nothing was added');
 
   const pod = fallbackProbePod({ source: { namespace: NS, labels: { app: 'llama' } }, image: IMAGE, args, runId: RUN, deadlineSeconds: 60 });
-  const viaPod = await probeWithPod(limited, pod, { timeoutMs: 5000 });
+  const viaPod = await probeWithPod(limited, scratchOf(limited, RUN), pod, { timeoutMs: 5000 });
   assert.ok('error' in viaPod && viaPod.forbidden === true, JSON.stringify(viaPod));
   if ('error' in viaPod) assert.match(viaPod.error, /serviceaccounts/);
   assert.is((await listOurs(admin, 'pods', NS)).length, 0);
@@ -209,7 +203,7 @@ s('probeWithPod without a kubelet: times out quickly with a clear error; pod and
   const run = `tp${rand()}`;
   const pod = fallbackProbePod({ source: { namespace: NS, labels: { app: 'minio' } }, image: IMAGE, args, runId: run, deadlineSeconds: 60 });
   const t0 = Date.now();
-  const probing = probeWithPod(kube, pod, { timeoutMs: 2500, pollMs: 200 });
+  const probing = probeWithPod(kube, scratchOf(kube, run), pod, { timeoutMs: 2500, pollMs: 200 });
   // While it runs: the pod exists, owned by (hence never adopted by anything but) our ServiceAccount.
   const seen = await waitFor('the probe pod', async () => (await listOurs(kube, 'pods', NS, `,${RUN_LABEL}=${run}`))[0], 2500, 50);
   const sa = (await listOurs(kube, 'serviceaccounts', NS, `,${RUN_LABEL}=${run}`))[0];
@@ -220,6 +214,8 @@ s('probeWithPod without a kubelet: times out quickly with a clear error; pod and
   assert.is(sa.metadata.name, 'stack-scan-probe');
   assert.is(sa.automountServiceAccountToken, false);
   assert.ok(sa.metadata.annotations[CREATED_ANNOTATION]);
+  assert.ok(Date.parse(sa.metadata.annotations[EXPIRES_ANNOTATION]) > Date.now(), 'the ServiceAccount carries an expiry');
+  assert.ok(Date.parse(seen.metadata.annotations[EXPIRES_ANNOTATION]) > Date.now(), 'the pod carries an expiry');
   assert.equal(seen.metadata.ownerReferences, [{ apiVersion: 'v1', kind: 'ServiceAccount', name: 'stack-scan-probe', uid: sa.metadata.uid, controller: true }]);
   assert.ok(seen.metadata.annotations[CREATED_ANNOTATION]);
 
@@ -237,59 +233,81 @@ s('concurrent probes in one namespace share the ServiceAccount; the last one del
   const kube = adminKube();
   const run = `cc${rand()}`;
   const mk = (app: string) => fallbackProbePod({ source: { namespace: NS, labels: { app } }, image: IMAGE, args, runId: run, deadlineSeconds: 60 });
+  const scratch = scratchOf(kube, run);
   const outs = await Promise.all([
-    probeWithPod(kube, mk('a'), { timeoutMs: 800, pollMs: 100 }),
-    probeWithPod(kube, mk('b'), { timeoutMs: 1600, pollMs: 100 }),
-    probeWithPod(kube, mk('c'), { timeoutMs: 2400, pollMs: 100 }),
+    probeWithPod(kube, scratch, mk('a'), { timeoutMs: 800, pollMs: 100 }),
+    probeWithPod(kube, scratch, mk('b'), { timeoutMs: 1600, pollMs: 100 }),
+    probeWithPod(kube, scratch, mk('c'), { timeoutMs: 2400, pollMs: 100 }),
   ]);
+  assert.equal(await scratch.cleanup(), [], 'nothing left to clean up');
   for (const o of outs) assert.ok('error' in o && o.timedOut && !o.cleanupError, JSON.stringify(o));
   assert.equal(await listOurs(kube, 'pods', NS, `,${RUN_LABEL}=${run}`), []);
   assert.equal(await listOurs(kube, 'serviceaccounts', NS, `,${RUN_LABEL}=${run}`), []);
 });
 
-s('sweepProbeObjects: removes what a crashed run left, spares the current run, then removes a given run', async () => {
+s('sweepExpired: removes what expired (also objects from before expiries existed), spares the current run and the unexpired', async () => {
   const kube = adminKube();
   const old = `old${rand()}`;
   const cur = `cur${rand()}`;
   const hourAgo = new Date(Date.now() - 3600_000).toISOString();
-  const oldPod = fallbackProbePod({ source: { namespace: NS, labels: { app: 'redis' } }, image: IMAGE, args, runId: old, deadlineSeconds: 60 });
-  oldPod.metadata.annotations[CREATED_ANNOTATION] = hourAgo;
-  await createPod(kube, oldPod);
-  await apply(kube, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: `sa-${old}`, namespace: NS, labels: { ...oldPod.metadata.labels }, annotations: { [CREATED_ANNOTATION]: hourAgo } } });
-  const curPod = fallbackProbePod({ source: { namespace: NS, labels: { app: 'redis' } }, image: IMAGE, args, runId: cur, deadlineSeconds: 60 });
-  curPod.metadata.annotations[CREATED_ANNOTATION] = hourAgo;
-  await createPod(kube, curPod);
-  // A fresh one of another run: too young to sweep.
+  const stamp = (p: ProbePod, expires: string | undefined, created = hourAgo) => {
+    p.metadata.annotations[CREATED_ANNOTATION] = created;
+    if (expires) p.metadata.annotations[EXPIRES_ANNOTATION] = expires;
+    return p;
+  };
+  const mk = (runId: string) => fallbackProbePod({ source: { namespace: NS, labels: { app: 'redis' } }, image: IMAGE, args, runId, deadlineSeconds: 60 });
+  await createPod(kube, stamp(mk(old), hourAgo));
+  await apply(kube, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: `sa-${old}`, namespace: NS, labels: { ...mk(old).metadata.labels }, annotations: { [CREATED_ANNOTATION]: hourAgo, [EXPIRES_ANNOTATION]: hourAgo } } });
+  const legacy = `legacy${rand()}`;
+  await createPod(kube, stamp(mk(legacy), undefined));
+  await createPod(kube, stamp(mk(cur), hourAgo));
   const young = `young${rand()}`;
-  await createPod(kube, fallbackProbePod({ source: { namespace: NS, labels: { app: 'redis' } }, image: IMAGE, args, runId: young, deadlineSeconds: 60 }));
+  await createPod(kube, stamp(mk(young), new Date(Date.now() + 600_000).toISOString(), new Date().toISOString()));
 
-  const first = await sweepProbeObjects(kube, { olderThanMs: 10 * 60_000, exceptRun: cur });
+  const first = await sweepExpired(kube, { exceptRun: cur });
   assert.equal(first.errors, []);
   const mine = (r: typeof first) => r.deleted.filter((d) => d.namespace === NS);
-  assert.equal(mine(first).map((d) => d.kind), ['Pod', 'ServiceAccount']);
+  assert.equal(mine(first).map((d) => d.kind), ['Pod', 'Pod', 'ServiceAccount']);
   assert.equal(await listOurs(kube, 'pods', NS, `,${RUN_LABEL}=${old}`), []);
+  assert.equal(await listOurs(kube, 'pods', NS, `,${RUN_LABEL}=${legacy}`), []);
   assert.equal(await listOurs(kube, 'serviceaccounts', NS, `,${RUN_LABEL}=${old}`), []);
   assert.is((await listOurs(kube, 'pods', NS, `,${RUN_LABEL}=${cur}`)).length, 1, 'the current run is spared');
-  assert.is((await listOurs(kube, 'pods', NS)).length, 2, 'the young pod is spared');
+  assert.is((await listOurs(kube, 'pods', NS, `,${RUN_LABEL}=${young}`)).length, 1, 'the unexpired pod is spared');
 
-  const second = await sweepProbeObjects(kube, { olderThanMs: 24 * 3600_000, run: cur });
-  assert.equal(second.errors, []);
-  assert.equal(mine(second).map((d) => d.kind), ['Pod']);
-  assert.equal(await listOurs(kube, 'pods', NS, `,${RUN_LABEL}=${cur}`), []);
-
-  const third = await sweepProbeObjects(kube, { olderThanMs: 24 * 3600_000, run: young });
-  assert.equal(third.errors, []);
-  assert.equal(mine(third).map((d) => d.kind), ['Pod']);
-  // Nothing of ours is left in the namespace.
+  // An hour later, with no run in progress, everything of ours has expired.
+  const later = await sweepExpired(kube, { now: Date.now() + 3600_000 });
+  assert.equal(later.errors, []);
+  assert.equal(mine(later).map((d) => d.kind), ['Pod', 'Pod']);
   assert.equal(await listOurs(kube, 'pods', NS), []);
   assert.equal(await listOurs(kube, 'serviceaccounts', NS), []);
 });
 
+s('a run killed with SIGKILL leaves labelled, expiring objects; the next run sweeps them all', async () => {
+  const kube = adminKube();
+  const run = `kill${rand()}`;
+  const script = join(import.meta.dirname, '../support/scratch-victim.ts');
+  const child = spawn(process.execPath, ['--import', 'tsx', script, testCluster().kubeconfigPath, NS, run], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (c) => (out += c));
+  await waitFor('the victim to create its objects', async () => out.includes('ready'), 30_000, 100);
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
+  assert.is((await listOurs(kube, 'pods', NS, `,${RUN_LABEL}=${run}`)).length, 1, 'the killed run left its pod');
+  assert.is((await listOurs(kube, 'serviceaccounts', NS, `,${RUN_LABEL}=${run}`)).length, 1, 'and its ServiceAccount');
+  // Its objects expire after the victim's own timeout (1 s); the next run's sweep removes them.
+  await new Promise((r) => setTimeout(r, 1200));
+  const next = await sweepExpired(kube, { exceptRun: `next${rand()}` });
+  assert.equal(next.errors, []);
+  assert.ok(next.deleted.some((d) => d.kind === 'Pod' && d.namespace === NS), JSON.stringify(next.deleted));
+  assert.equal(await listOurs(kube, 'pods', NS, `,${RUN_LABEL}=${run}`), []);
+  assert.equal(await listOurs(kube, 'serviceaccounts', NS, `,${RUN_LABEL}=${run}`), []);
+});
+
 s('a sweep without cluster-wide list rights reports the 403 instead of throwing', async () => {
   const limited = makeKube(await testCluster().userKubeconfig(`nobody-${rand()}`));
-  const out = await sweepProbeObjects(limited, { olderThanMs: 0 });
+  const out = await sweepExpired(limited);
   assert.equal(out.deleted, []);
-  assert.equal(out.errors.map((e) => [e.step, e.status]), [['sweep: list pods', 403], ['sweep: list serviceaccounts', 403]]);
+  assert.equal(out.errors.map((e) => [e.step, e.status]), [['sweep: list Pods of earlier runs', 403], ['sweep: list ServiceAccounts of earlier runs', 403]]);
 });
 
 s.run();
@@ -389,7 +407,7 @@ g('the fallback pod (and its ServiceAccount) are admitted: no denial', async () 
   assert.is(res.status, 201, `denied: ${JSON.stringify(res.body)}`);
   assert.equal(res.warnings, []);
   // For real, through probeWithPod: admission passes, then the (kubelet-less) timeout.
-  const out = await probeWithPod(kube, gkPod(), { timeoutMs: 1500, pollMs: 200 });
+  const out = await probeWithPod(kube, scratchOf(kube, `gk${rand()}`), gkPod(), { timeoutMs: 1500, pollMs: 200 });
   assert.ok('error' in out && out.timedOut === true && !out.forbidden, JSON.stringify(out));
   assert.equal(await listOurs(kube, 'pods', GNS), []);
   assert.equal(await listOurs(kube, 'serviceaccounts', GNS), []);

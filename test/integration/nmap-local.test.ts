@@ -14,7 +14,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NmapError, runLocalNmap, type ProbeTarget } from '../../lib/probe/nmap.ts';
+import { NmapError, runLocalNmap, type ProbeTarget } from '../../lib/tools/nmap.ts';
 
 const CI = process.env.CI === 'true';
 const NS = `stackscan-test-${process.pid}`;

@@ -5,21 +5,19 @@ import * as assert from 'uvu/assert';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ScanError } from '../../lib/errors.ts';
-import { nmapArgs, parseNmapXml } from '../../lib/probe/nmap.ts';
+import { nmapArgs, parseNmapXml, splitNmapLog } from '../../lib/tools/nmap.ts';
+import { DEFAULT_PROBE_IMAGE, probeSettingsFromEnv } from '../../functions/network-scan/settings.ts';
 import { matchesSelector, type LabelSelector } from '../../functions/network-scan/engine.ts';
 import {
   CONTROLLER_LABELS,
-  DEFAULT_PROBE_IMAGE,
   ephemeralContainerPatch,
   ephemeralProbeContainer,
   fallbackProbePod,
   OVERRIDDEN_ANNOTATION,
   PROBE_SELECTOR,
   probeContainerName,
-  probeSettingsFromEnv,
-  splitNmapLog,
   STRIPPED_ANNOTATION,
-} from '../../functions/network-scan/probes/pods.ts';
+} from '../../functions/network-scan/probes/pod-specs.ts';
 
 const args = nmapArgs(
   [
@@ -195,9 +193,9 @@ const st = suite('network probe: settings');
 
 st('defaults; the pod deadline follows the timeout', () => {
   const s = probeSettingsFromEnv({});
-  assert.equal(s, { image: DEFAULT_PROBE_IMAGE, timeoutMs: 60_000, deadlineSeconds: 90, concurrency: 10 });
+  assert.equal(s, { image: DEFAULT_PROBE_IMAGE, timeoutMs: 60_000, deadlineSeconds: 90, concurrency: 10, maxEphemeralPerPod: 3 });
   const t = probeSettingsFromEnv({ NETWORK_PROBE_IMAGE: 'registry.k8s.io/e2e-test-images/nmap:1.0', NETWORK_PROBE_TIMEOUT_MS: '120000', NETWORK_PROBE_CONCURRENCY: '3' });
-  assert.equal(t, { image: 'registry.k8s.io/e2e-test-images/nmap:1.0', timeoutMs: 120_000, deadlineSeconds: 150, concurrency: 3 });
+  assert.equal(t, { image: 'registry.k8s.io/e2e-test-images/nmap:1.0', timeoutMs: 120_000, deadlineSeconds: 150, concurrency: 3, maxEphemeralPerPod: 3 });
 });
 
 st('invalid values are a 422 naming the variable', () => {

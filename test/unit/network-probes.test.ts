@@ -1,12 +1,14 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { deriveExpected, INTERNET } from '../../lib/topology/expected.ts';
+import { deriveExpected } from '../../lib/topology/expected.ts';
 import { loadStackMetadata } from '../../lib/topology/stack-metadata.ts';
-import { planProbes, sample, bySource, type ServiceInfo } from '../../functions/network-scan/probes/plan.ts';
+import { planProbes, sample, bySource, targetListens, type ServiceInfo } from '../../functions/network-scan/probes/plan.ts';
 import { judgeProbes, summarizeProbes, verdictFor } from '../../functions/network-scan/probes/judge.ts';
 import { renderPolicy, STACK_NAMESPACE_LABEL } from '../../functions/network-scan/render.ts';
-import type { ProbeResult } from '../../lib/probe/nmap.ts';
+import { PolicyEngine } from '../../functions/network-scan/engine.ts';
+import { internetEgress } from '../../functions/network-scan/scan.ts';
+import type { ProbeResult } from '../../lib/tools/nmap.ts';
 
 const SHARED = join(import.meta.dirname, '../../../shared/samples/stacktic/llama_base/stack-metadata.yaml');
 const topo = await loadStackMetadata({ path: SHARED, setting: 'STACK_METADATA' });
@@ -17,7 +19,7 @@ const services: ServiceInfo[] = topo.components
   .filter((c) => c.ports.length)
   .map((c) => ({ name: c.name, namespace: c.namespace!, ports: c.ports.map((p) => ({ port: p })), selector: { 'app.kubernetes.io/name': c.name }, endpoints: 1 }));
 services.push({ name: 'kube-dns', namespace: 'kube-system', ports: [{ port: 53 }], selector: { 'k8s-app': 'kube-dns' }, endpoints: 2 });
-const base = { topology: topo, policies, namespaces, services, pods: [], internetEgress: INTERNET, maxNegative: 200, seed: 1 };
+const base = { topology: topo, engine: new PolicyEngine(policies, namespaces), services, pods: [], internetEgress, maxNegative: 200, seed: 1 };
 
 const s = suite('network full: probe plan and verdicts');
 
@@ -60,7 +62,7 @@ s('negative tests: every unlinked pair in small stacks, a seeded reproducible sa
 s('verdicts: PASS, FAIL with blocking analysis, SECURITY_RISK, BLOCKED, NO_SERVICE, UNDECIDED', () => {
   // Drop the redis ingress policy from the cluster: the engine then explains the block.
   const broken = policies.filter((p) => p.metadata.name !== 'redis--from--flowise--ingress--ports--6379');
-  const tests = planProbes({ ...base, policies: broken });
+  const tests = planProbes({ ...base, engine: new PolicyEngine(broken, namespaces) });
   const pick = (id: string) => tests.find((t) => t.id === id)!;
   const link = pick('link:flowise->redis:6379');
   const neg = tests.find((t) => t.layer === 'negative')!;
@@ -81,7 +83,11 @@ s('verdicts: PASS, FAIL with blocking analysis, SECURITY_RISK, BLOCKED, NO_SERVI
   assert.equal(verdictFor(neg, { state: 'filtered', reason: 'no-response' }).verdict, 'BLOCKED');
   assert.equal(verdictFor({ ...ok, serviceEndpoints: 0 }, { state: 'closed', reason: 'conn-refused' }).verdict, 'NO_SERVICE');
   assert.equal(verdictFor({ ...ok, serviceEndpoints: 'no-service' }, { state: 'closed', reason: 'conn-refused' }).verdict, 'NO_SERVICE');
-  assert.equal(verdictFor(ok, { state: 'closed', reason: 'conn-refused' }).verdict, 'PASS');
+  // `closed` is decided by what the API says of the target (kube-router REJECTs look like a reset):
+  assert.equal(verdictFor({ ...ok, targetListens: null }, { state: 'closed', reason: 'conn-refused' }).verdict, 'UNDECIDED');
+  assert.equal(verdictFor({ ...ok, targetListens: true }, { state: 'closed', reason: 'conn-refused' }).verdict, 'FAIL');
+  assert.equal(verdictFor({ ...neg, targetListens: true }, { state: 'closed', reason: 'conn-refused' }).verdict, 'BLOCKED');
+  assert.match(verdictFor({ ...neg, targetListens: null, serviceEndpoints: null }, { state: 'closed', reason: 'conn-refused' }).reason, 'could not be read');
   assert.equal(verdictFor(ok, undefined).verdict, 'UNDECIDED');
 });
 
@@ -94,6 +100,31 @@ s('most negative tests open: the CNI is probably not enforcing', () => {
   const good = new Map<string, ProbeResult>(tests.map((t) => [t.id, { state: t.expect === 'open' ? 'open' : 'filtered', reason: 'x' }]));
   const ok = summarizeProbes(judgeProbes(tests, good));
   assert.equal([ok.cni_enforcing, ok.pass_rate], [true, 100]);
+});
+
+s('services or pods that could not be read are unknown, never "no service"', () => {
+  const tests = planProbes({ ...base, services: null, pods: null });
+  assert.ok(tests.length > 0);
+  assert.ok(tests.filter((t) => t.layer !== 'internet').every((t) => t.serviceEndpoints === null && t.targetListens === null));
+  const t = tests.find((x) => x.layer === 'link')!;
+  assert.is(verdictFor(t, { state: 'closed', reason: 'conn-refused' }).verdict, 'UNDECIDED');
+});
+
+s('targetListens: ready endpoints and a declared container port (by number or name)', () => {
+  const svc: ServiceInfo = { name: 'redis', namespace: 'redis', ports: [{ port: 6379, targetPort: 'redis' }], selector: { app: 'redis' }, endpoints: 1 };
+  const pod = { name: 'redis-0', namespace: 'redis', labels: { app: 'redis' }, ready: true, ports: [{ name: 'redis', port: 6379, protocol: 'TCP' as const }] };
+  assert.is(targetListens(svc, 6379, [pod]), true);
+  assert.is(targetListens({ ...svc, ports: [{ port: 6379, targetPort: 6379 }] }, 6379, [pod]), true);
+  assert.is(targetListens({ ...svc, ports: [{ port: 6379, targetPort: 7000 }] }, 6379, [pod]), null);
+  assert.is(targetListens({ ...svc, endpoints: 0 }, 6379, [pod]), false);
+  assert.is(targetListens(svc, 6379, null), null);
+  assert.is(targetListens(svc, 6379, [{ ...pod, ready: false }]), null);
+});
+
+s('component types that are prototype keys do not crash the plan', () => {
+  for (const type of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf']) {
+    assert.is(internetEgress(type), undefined, type);
+  }
 });
 
 s.run();

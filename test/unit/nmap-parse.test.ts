@@ -15,7 +15,7 @@ import {
   type NmapArgsOptions,
   type NmapResult,
   type ProbeTarget,
-} from '../../lib/probe/nmap.ts';
+} from '../../lib/tools/nmap.ts';
 
 const dir = resolve(import.meta.dirname, '../fixtures/nmap');
 

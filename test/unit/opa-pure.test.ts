@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { parseDenials, readAdmission } from '../../functions/opa-scan/denials.ts';
 import { constraintMatches, matchesNamespace, namespaceGlob } from '../../functions/opa-scan/match.ts';
 import { judgeFull, enforcementScore, type Executed } from '../../functions/opa-scan/full.ts';
-import { parseWarnings } from '../../lib/kube/raw.ts';
+import { parseWarningHeaders } from '../../lib/kube/raw.ts';
 
 const d = suite('opa: denial parsing');
 
@@ -37,7 +37,7 @@ d('admission outcome: admitted, denied, or an error that is no decision', () => 
 });
 
 d('warning headers: quoted texts with escapes, several per header', () => {
-  assert.equal(parseWarnings(['299 - "[c1] image \\"x:latest\\" uses latest"', '299 - "a", 299 - "b"']), ['[c1] image "x:latest" uses latest', 'a', 'b']);
+  assert.equal(parseWarningHeaders(['299 - "[c1] image \\"x:latest\\" uses latest"', '299 - "a", 299 - "b"']), ['[c1] image "x:latest" uses latest', 'a', 'b']);
 });
 
 const m = suite('opa: match semantics');

@@ -14,16 +14,39 @@
  */
 import pLimit from 'p-limit';
 import { toReportError, type ReportError } from '../../../lib/errors.ts';
-import { normalizeHost, runLocalNmap, type ProbeResult, type ProbeTarget } from '../../../lib/probe/nmap.ts';
+import { normalizeHost, runLocalNmap, type ProbeResult, type ProbeTarget } from '../../../lib/tools/nmap.ts';
 import { bySource, type ProbeSource, type ProbeTest } from './plan.ts';
 
 export interface ProbeRunner {
   name: string;
-  run(source: ProbeSource, targets: ProbeTarget[], signal?: AbortSignal): Promise<{ results: Map<string, ProbeResult>; via: string }>;
+  /**
+   * Probe every target from `source`. Every target gets a result (unknown with the reason when
+   * it could not be probed); `error` says what went wrong for the report's errors[].
+   */
+  run(source: ProbeSource, targets: ProbeTarget[], signal?: AbortSignal): Promise<{ results: Map<string, ProbeResult>; via: string; error?: string }>;
+}
+
+/**
+ * Targets nmap may be given, and a result for each one that may not: a host that is
+ * neither an IP address nor a DNS name is UNDECIDED alone, never its whole source.
+ */
+export function splitValidTargets(targets: ProbeTarget[]): { valid: ProbeTarget[]; results: Map<string, ProbeResult> } {
+  const valid: ProbeTarget[] = [];
+  const results = new Map<string, ProbeResult>();
+  for (const t of targets) {
+    try {
+      normalizeHost(t.host);
+      if (t.protocol !== 'TCP' || !Number.isInteger(t.port) || t.port < 1 || t.port > 65535) throw new Error(`invalid port ${t.port}/${t.protocol}`);
+      valid.push(t);
+    } catch (err) {
+      results.set(t.id, { state: 'unknown', reason: `target rejected: ${(err as Error).message}` });
+    }
+  }
+  return { valid, results };
 }
 
 export interface LocalRunnerOptions {
-  hostMap: Record<string, string>;
+  hostMap: ReadonlyMap<string, string>;
   hostTimeoutMs: number;
   connectTimeoutMs?: number;
   nmapPath?: string;
@@ -33,15 +56,15 @@ export function localRunner(opts: LocalRunnerOptions): ProbeRunner {
   return {
     name: 'local',
     async run(_source, targets, signal) {
-      const results = new Map<string, ProbeResult>();
+      const { valid, results } = splitValidTargets(targets.map((t) => ({ ...t, host: opts.hostMap.get(t.host.toLowerCase()) ?? t.host })));
       const mapped: ProbeTarget[] = [];
-      for (const t of targets) {
-        const host = opts.hostMap[t.host] ?? t.host;
-        if (normalizeHost(host).isName) {
-          results.set(t.id, { state: 'unknown', reason: `cannot resolve ${t.host} from outside the cluster without sending a DNS query; map it in NETWORK_PROBE_LOCAL_HOSTS` });
+      for (const t of valid) {
+        const original = targets.find((x) => x.id === t.id)!;
+        if (normalizeHost(t.host).isName) {
+          results.set(t.id, { state: 'unknown', reason: `cannot resolve ${original.host} from outside the cluster without sending a DNS query; map it in NETWORK_PROBE_LOCAL_HOSTS` });
           continue;
         }
-        mapped.push({ ...t, host });
+        mapped.push(t);
       }
       const out = await runLocalNmap(mapped, { hostTimeoutMs: opts.hostTimeoutMs, connectTimeoutMs: opts.connectTimeoutMs, nmapPath: opts.nmapPath, signal });
       for (const [id, r] of out.results) results.set(id, r);
@@ -70,7 +93,8 @@ export async function executeProbes(tests: ProbeTest[], runner: ProbeRunner, con
         try {
           const out = await runner.run(group[0].source, targets, signal);
           for (const [id, r] of out.results) results.set(id, r);
-          sources.push({ source: key, via: out.via, targets: targets.length, duration_ms: Date.now() - t0 });
+          if (out.error) errors.push({ step: `probe from ${key}`, code: 'probe_failed', message: out.error });
+          sources.push({ source: key, via: out.via, targets: targets.length, duration_ms: Date.now() - t0, ...(out.error ? { error: out.error } : {}) });
         } catch (err) {
           const e = toReportError(`probe from ${key}`, err);
           errors.push(e);

@@ -6,9 +6,15 @@
  *   SECURITY_RISK should be blocked but is reachable
  *   NO_SERVICE    closed, and the target Service has no endpoints or does not exist
  *   UNDECIDED     the probe could not tell (nmap error, unresolved name, timeout)
- * A "closed" port answered with a reset: the network path is open, nothing listens.
+ *
+ * `closed` (connection refused) is ambiguous to a connect scan: a port nothing listens
+ * on answers with a reset, and so does an enforcer that REJECTs (kube-router, and others,
+ * answer with ICMP port-unreachable, which connect() also reports as refused); Calico and
+ * Cilium drop instead (`filtered`). So `closed` is read with what the API says about the
+ * target: no Service or no ready endpoint → NO_SERVICE; the API says a ready pod declares
+ * the port (targetListens) → refused on the path → blocked; otherwise UNDECIDED, saying why.
  */
-import type { ProbeResult } from '../../../lib/probe/nmap.ts';
+import type { ProbeResult } from '../../../lib/tools/nmap.ts';
 import type { ProbeTest } from './plan.ts';
 
 export type ProbeVerdict = 'PASS' | 'FAIL' | 'SECURITY_RISK' | 'BLOCKED' | 'NO_SERVICE' | 'UNDECIDED';
@@ -34,10 +40,19 @@ export function verdictFor(t: ProbeTest, r: ProbeResult | undefined): { verdict:
   if (r.state === 'closed' && (t.serviceEndpoints === 'no-service' || t.serviceEndpoints === 0)) {
     return { verdict: 'NO_SERVICE', reason: t.serviceEndpoints === 'no-service' ? 'closed: the target Service does not exist' : 'closed: the target Service has no ready endpoints' };
   }
-  const reachable = r.state === 'open' || r.state === 'closed';
-  const note = r.state === 'closed' ? ' (reachable, but nothing listens on the port)' : '';
-  if (t.expect === 'open') return reachable ? { verdict: 'PASS', reason: `${r.state}${note}` } : { verdict: 'FAIL', reason: `${r.state}: ${r.reason}` };
-  return reachable ? { verdict: 'SECURITY_RISK', reason: `${r.state}${note}: should be blocked` } : { verdict: 'BLOCKED', reason: `${r.state}: ${r.reason}` };
+  if (r.state === 'closed') {
+    if (t.targetListens !== true) {
+      return {
+        verdict: 'UNDECIDED',
+        reason: `closed (${r.reason}): a connection refused by a rejecting NetworkPolicy enforcer and a port nothing listens on look the same to a connect scan, and the API does not show a ready pod declaring this port${t.serviceEndpoints === null ? ' (the target Service or its endpoints could not be read)' : ''}`,
+      };
+    }
+    const why = `refused (${r.reason}) although a ready pod behind the Service declares this port: rejected on the path (e.g. kube-router REJECTs with ICMP port-unreachable)`;
+    return t.expect === 'open' ? { verdict: 'FAIL', reason: why } : { verdict: 'BLOCKED', reason: why };
+  }
+  const reachable = r.state === 'open';
+  if (t.expect === 'open') return reachable ? { verdict: 'PASS', reason: r.state } : { verdict: 'FAIL', reason: `${r.state}: ${r.reason}` };
+  return reachable ? { verdict: 'SECURITY_RISK', reason: `${r.state}: should be blocked` } : { verdict: 'BLOCKED', reason: `${r.state}: ${r.reason}` };
 }
 
 function blockingAnalysis(t: ProbeTest): string {

@@ -10,8 +10,11 @@
  * | intra-namespace | to the component's own service within its namespace | open        |
  * | negative        | pairs of stack namespaces with no link             | blocked     |
  */
+import type { PodInfo } from '../../../lib/k8s/types.ts';
 import type { Topology } from '../../../lib/topology/types.ts';
-import { PolicyEngine, type Endpoint, type NamespaceInfo, type NetworkPolicy, type Verdict } from '../engine.ts';
+import type { Endpoint, PolicyEngine, Verdict } from '../engine.ts';
+
+export type { PodInfo };
 
 export type Layer = 'link' | 'exception' | 'internet' | 'intra-namespace' | 'negative';
 
@@ -23,15 +26,6 @@ export interface ServiceInfo {
   selector: Record<string, string>;
   /** Ready endpoint addresses; null when unknown. */
   endpoints: number | null;
-}
-
-export interface PodInfo {
-  name: string;
-  namespace: string;
-  labels: Record<string, string>;
-  ip?: string;
-  ready: boolean;
-  ports: { name: string; port: number; protocol?: 'TCP' | 'UDP' | 'SCTP' }[];
 }
 
 export interface ProbeSource {
@@ -53,20 +47,28 @@ export interface ProbeTest {
   expect: 'open' | 'blocked';
   /** What the live policies allow, per the engine. */
   engine: { allowed: boolean; verdict: Verdict };
-  /** The service behind the target: null when none exists. */
+  /** Ready endpoints of the Service behind the target: 'no-service' when none exists, null when unknown. */
   serviceEndpoints: number | null | 'no-service';
+  /**
+   * Whether the API says something listens on the target port: the Service has ready endpoints and
+   * a backing pod declares the container port the Service port maps to. null: unknown. A connect
+   * scan's `closed` (connection refused) only means "blocked by a rejecting enforcer" when this is true.
+   */
+  targetListens: boolean | null;
 }
 
 export interface PlanInput {
   topology: Topology;
-  policies: NetworkPolicy[];
-  namespaces: NamespaceInfo[];
-  services: ServiceInfo[];
-  pods: PodInfo[];
+  /** The NetworkPolicy engine over the live policies, compiled once per scan. */
+  engine: PolicyEngine;
+  /** null when the Services could not be read (every target's service is then unknown). */
+  services: ServiceInfo[] | null;
+  /** null when the pods could not be read. */
+  pods: PodInfo[] | null;
   /** External host for the internet layer; unset: the layer is not run. */
   externalTarget?: string;
   /** Component types with an internet exception: the egress ports it opens. */
-  internetEgress: Readonly<Record<string, { ports: number[]; directions: string[] }>>;
+  internetEgress: (type: string) => { ports: readonly number[]; directions: readonly string[] } | undefined;
   /** Most negative pairs to test; beyond it a seeded sample. */
   maxNegative: number;
   seed: number;
@@ -96,28 +98,42 @@ export function sample<T>(items: T[], n: number, seed: number): T[] {
   return a.slice(0, n);
 }
 
-function serviceFor(services: ServiceInfo[], component: string, namespace: string, port: number | null): ServiceInfo | undefined {
-  const inNs = services.filter((s) => s.namespace === namespace);
+function serviceFor(services: ServiceInfo[] | null, component: string, namespace: string, port: number | null): ServiceInfo | undefined {
+  const inNs = (services ?? []).filter((s) => s.namespace === namespace);
   return inNs.find((s) => s.name === component) ?? inNs.find((s) => port !== null && s.ports.some((p) => p.port === port)) ?? undefined;
 }
 
 function sourceFor(component: string, namespace: string, input: PlanInput): ProbeSource {
   const svc = serviceFor(input.services, component, namespace, null);
   const sel = svc?.selector ?? {};
-  const pod = input.pods.find((p) => p.namespace === namespace && p.ready && Object.keys(sel).length > 0 && Object.entries(sel).every(([k, v]) => p.labels[k] === v));
+  const pod = (input.pods ?? []).find((p) => p.namespace === namespace && p.ready && Object.keys(sel).length > 0 && Object.entries(sel).every(([k, v]) => p.labels[k] === v));
   if (pod) return { component, namespace, labels: pod.labels, identity: 'pod', pod: pod.name };
   if (Object.keys(sel).length) return { component, namespace, labels: sel, identity: 'service-selector' };
   return { component, namespace, labels: {}, identity: 'namespace-only' };
 }
 
-function dstEndpoint(svc: ServiceInfo | undefined, namespace: string, pods: PodInfo[]): Endpoint {
+const selects = (sel: Record<string, string>, p: PodInfo) => Object.keys(sel).length > 0 && Object.entries(sel).every(([k, v]) => p.labels[k] === v);
+
+/** Does a ready pod behind `svc` declare the container port that service port `port` maps to? */
+export function targetListens(svc: ServiceInfo | undefined, port: number, pods: PodInfo[] | null): boolean | null {
+  if (!svc || pods === null || svc.endpoints === null) return null;
+  if (svc.endpoints === 0) return false;
+  const sp = svc.ports.find((p) => p.port === port && (p.protocol ?? 'TCP') === 'TCP');
+  if (!sp) return null;
+  const target = sp.targetPort ?? sp.port;
+  const backing = pods.filter((p) => p.namespace === svc.namespace && p.ready && selects(svc.selector, p));
+  if (!backing.length) return null;
+  return backing.some((p) => p.ports.some((cp) => (typeof target === 'number' || /^\d+$/.test(target) ? cp.port === Number(target) : cp.name === target) && (cp.protocol ?? 'TCP') === 'TCP')) ? true : null;
+}
+
+function dstEndpoint(svc: ServiceInfo | undefined, namespace: string, pods: PodInfo[] | null): Endpoint {
   const sel = svc?.selector ?? {};
-  const pod = pods.find((p) => p.namespace === namespace && Object.keys(sel).length > 0 && Object.entries(sel).every(([k, v]) => p.labels[k] === v));
+  const pod = (pods ?? []).find((p) => p.namespace === namespace && Object.keys(sel).length > 0 && Object.entries(sel).every(([k, v]) => p.labels[k] === v));
   return { namespace, labels: pod?.labels ?? sel, ip: pod?.ip, ports: pod?.ports };
 }
 
 export function planProbes(input: PlanInput): ProbeTest[] {
-  const engine = new PolicyEngine(input.policies, input.namespaces);
+  const engine = input.engine;
   const tests: ProbeTest[] = [];
   const comps = input.topology.components.filter((c) => c.namespace);
   const add = (layer: Layer, source: ProbeSource, target: ProbeTest['target'], expect: 'open' | 'blocked', dst: Endpoint, svc: ServiceInfo | undefined | 'external') => {
@@ -129,7 +145,8 @@ export function planProbes(input: PlanInput): ProbeTest[] {
       target,
       expect,
       engine: { allowed: verdict.allowed, verdict },
-      serviceEndpoints: svc === 'external' ? null : svc ? svc.endpoints : 'no-service',
+      serviceEndpoints: svc === 'external' ? null : svc ? svc.endpoints : input.services === null ? null : 'no-service',
+      targetListens: svc === 'external' ? null : targetListens(svc, target.port, input.pods),
     });
   };
   const svcTarget = (component: string, namespace: string, port: number) => {
@@ -147,8 +164,8 @@ export function planProbes(input: PlanInput): ProbeTest[] {
   // exception: DNS and the kube-api, once per stack namespace (from its first component)
   const firstByNs = new Map<string, (typeof comps)[number]>();
   for (const c of comps) if (!firstByNs.has(c.namespace!)) firstByNs.set(c.namespace!, c);
-  const dns = input.services.find((s) => s.namespace === 'kube-system' && (s.name === 'kube-dns' || s.name === 'coredns'));
-  const api = input.services.find((s) => s.namespace === 'default' && s.name === 'kubernetes');
+  const dns = (input.services ?? []).find((s) => s.namespace === 'kube-system' && (s.name === 'kube-dns' || s.name === 'coredns'));
+  const api = (input.services ?? []).find((s) => s.namespace === 'default' && s.name === 'kubernetes');
   for (const [ns, c] of firstByNs) {
     const src = sourceFor(c.name, ns, input);
     const dnsName = dns?.name ?? 'kube-dns';
@@ -156,7 +173,7 @@ export function planProbes(input: PlanInput): ProbeTest[] {
     add('exception', src, { component: 'kubernetes', namespace: 'default', host: 'kubernetes.default.svc.cluster.local', port: 443, protocol: 'TCP', ...(api ? { service: 'kubernetes' } : {}) }, 'open', { namespace: 'default', labels: {} }, api);
     if (input.externalTarget) {
       for (const port of [80, 443]) {
-        const allowed = comps.some((x) => x.namespace === ns && input.internetEgress[x.type]?.directions.includes('egress') && input.internetEgress[x.type].ports.includes(port));
+        const allowed = comps.some((x) => x.namespace === ns && !!input.internetEgress(x.type)?.directions.includes('egress') && !!input.internetEgress(x.type)?.ports.includes(port));
         add('internet', src, { host: input.externalTarget, port, protocol: 'TCP' }, allowed ? 'open' : 'blocked', { ip: input.externalTarget }, 'external');
       }
     }

@@ -590,3 +590,39 @@ async function execNmap(run: NmapRun, opts: LocalNmapOptions): Promise<LocalNmap
   }
   return { family: run.family, command, durationMs, stderr, parsed };
 }
+
+/**
+ * Split a container log (stdout and stderr interleaved line by line, as the
+ * kubelet stores them) into nmap's XML (stdout, `-oX -`) and the rest
+ * (stderr: warnings, `Failed to resolve "x".`). nmap's XML puts every element
+ * on lines starting with `<`, except the text of `<output>` elements, which is
+ * kept whole; other lines between `<?xml` and `</nmaprun>` are stderr.
+ */
+export function splitNmapLog(log: string): { xml: string; stderr: string } {
+  const lines = log.split('\n');
+  const start = lines.findIndex((l) => /^\s*<(\?xml|nmaprun\b)/.test(l));
+  if (start < 0) return { xml: '', stderr: log.trim() };
+  let end = -1;
+  for (let i = lines.length - 1; i >= start; i--) {
+    if (lines[i].includes('</nmaprun>')) {
+      end = i;
+      break;
+    }
+  }
+  if (end < 0) end = lines.length - 1; // truncated: the parser says so
+  const xml: string[] = [];
+  const err: string[] = [...lines.slice(0, start)];
+  let inOutput = false;
+  for (let i = start; i <= end; i++) {
+    const l = lines[i];
+    if (inOutput) {
+      xml.push(l);
+      if (l.includes('</output>')) inOutput = false;
+    } else if (/^\s*</.test(l)) {
+      xml.push(l);
+      if (/<output\b/.test(l) && !l.includes('</output>') && !/<output\b[^>]*\/>/.test(l)) inOutput = true;
+    } else err.push(l);
+  }
+  err.push(...lines.slice(end + 1));
+  return { xml: xml.join('\n') + '\n', stderr: err.filter((l) => l.trim()).join('\n') };
+}
