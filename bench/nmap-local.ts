@@ -13,7 +13,8 @@
 import { createServer, type Server } from 'node:net';
 import { execFile } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
-import { nmapArgs, runLocalNmap, type ProbeTarget } from '../lib/tools/nmap.ts';
+import { nmapArgs, type ProbeTarget } from '../lib/tools/nmap.ts';
+import { runLocalNmap } from '../lib/tools/nmap-local.ts';
 
 const HOSTS = 5;
 const LISTENERS_PER_HOST = 4;

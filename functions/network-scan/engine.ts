@@ -12,6 +12,10 @@
 // Not modelled: same-pod and host-network traffic, node/kubelet exceptions,
 // Service (ClusterIP/NodePort) translation, the (alpha) AdminNetworkPolicy APIs,
 // CNI-specific behaviour such as whether ipBlock applies to pod IPs.
+//
+// Why this file is long: it is the whole of NetworkPolicy's semantics (peers, ports,
+// named ports, policy types, isolation per direction, explanations) in one pure module,
+// tested by one truth-table suite; the shared vocabulary it builds on is in lib/k8s.
 
 import { compileIpBlock, parseIp, type IpAddress, type IpBlockMatcher } from '../../lib/k8s/cidr.ts';
 import { compileSelector, namespaceLabels, type LabelPredicate } from '../../lib/k8s/selectors.ts';

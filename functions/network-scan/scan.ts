@@ -64,6 +64,7 @@ export function networkScan(given?: NetworkScanSettings): ScanDefinition<Mode> {
       const sources = {
         expected_from: expected.source,
         expected_file: expected.file,
+        expected_because: expected.reason ?? null,
         metadata: settings.topology.metadata.path,
         cluster: kube.server,
         warnings: topology.warnings,
@@ -79,13 +80,13 @@ export function networkScan(given?: NetworkScanSettings): ScanDefinition<Mode> {
       }
       const snapshot: ClusterSnapshot = { policies, namespaces };
       const engine = new PolicyEngine(policies, namespaces ?? []);
-      const report = judgeLight(topology, expected, snapshot);
+      const report = judgeLight(topology, expected, snapshot, engine);
       if (mode === 'light' || !full) return { score: report.score, summary: report.summary, results: report.results, errors, sources };
 
       // Full mode: real TCP probes from each source, explained by the same engine.
       const workloads = await readWorkloads(kube);
       errors.push(...workloads.errors);
-      const tests = planProbes({ topology, engine, services: workloads.services, pods: workloads.pods, externalTarget: full.externalTarget, internetEgress, maxNegative: full.maxNegative, seed: full.seed });
+      const tests = planProbes({ topology, engine, services: workloads.services, pods: workloads.pods, templates: workloads.templates, externalTarget: full.externalTarget, internetEgress, maxNegative: full.maxNegative, seed: full.seed });
       const scratch = new ScratchRun(kube, { purpose: 'network-probe', ttlMs });
       let swept = 0;
       let runner: ProbeRunner;

@@ -11,11 +11,23 @@ import type { Kube } from '../../lib/kube/client.ts';
 import type { PodInfo, Protocol } from '../../lib/k8s/types.ts';
 import type { ServiceInfo } from './probes/plan.ts';
 
+/** A controller's pod template: its labels are what the source's pods carry (and passed admission with). */
+export interface PodTemplateInfo {
+  kind: string;
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+}
+
 export interface Workloads {
   services: ServiceInfo[] | null;
   pods: PodInfo[] | null;
+  /** Pod templates of Deployments, StatefulSets and DaemonSets; null when none could be read. */
+  templates: PodTemplateInfo[] | null;
   errors: ReportError[];
 }
+
+type Controller = { metadata?: { name?: string; namespace?: string }; spec?: { template?: { metadata?: { labels?: Record<string, string> } } } };
 
 const isReady = (p: k8s.V1Pod) => p.status?.phase === 'Running' && (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 
@@ -33,11 +45,20 @@ export function toPodInfo(p: k8s.V1Pod): PodInfo {
 
 export async function readWorkloads(kube: Kube): Promise<Workloads> {
   const errors: ReportError[] = [];
-  const [svcs, slices, pods] = await Promise.allSettled([
+  const [svcs, slices, pods, ...controllers] = await Promise.allSettled([
     listObjects<k8s.V1Service>(kube, 'Service'),
     listObjects<k8s.V1EndpointSlice>(kube, 'EndpointSlice'),
     listObjects<k8s.V1Pod>(kube, 'Pod'),
+    listObjects<Controller>(kube, 'Deployment'),
+    listObjects<Controller>(kube, 'StatefulSet'),
+    listObjects<Controller>(kube, 'DaemonSet'),
   ]);
+  const kinds = ['Deployment', 'StatefulSet', 'DaemonSet'];
+  const templates: PodTemplateInfo[] = [];
+  controllers.forEach((r, i) => {
+    if (r.status === 'rejected') errors.push(toReportError(`list ${kinds[i].toLowerCase()}s (probe pods for sources without a running pod get only the Service selector's labels)`, r.reason));
+    else for (const c of r.value) templates.push({ kind: kinds[i], name: c.metadata?.name ?? '', namespace: c.metadata?.namespace ?? '', labels: { ...(c.spec?.template?.metadata?.labels ?? {}) } });
+  });
   if (svcs.status === 'rejected') errors.push(toReportError('list services (probe targets without their Service: NO_SERVICE cannot be decided)', svcs.reason));
   if (slices.status === 'rejected') errors.push(toReportError('list endpointslices (ready endpoints unknown: refused connections are UNDECIDED)', slices.reason));
   if (pods.status === 'rejected') errors.push(toReportError('list pods (probe identities from Service selectors only)', pods.reason));
@@ -62,5 +83,5 @@ export async function readWorkloads(kube: Kube): Promise<Workloads> {
           endpoints: ready ? (ready.get(`${s.metadata?.namespace}/${s.metadata?.name}`) ?? 0) : null,
         }))
       : null;
-  return { services, pods: pods.status === 'fulfilled' ? pods.value.map(toPodInfo) : null, errors };
+  return { services, pods: pods.status === 'fulfilled' ? pods.value.map(toPodInfo) : null, templates: controllers.some((r) => r.status === 'fulfilled') ? templates : null, errors };
 }

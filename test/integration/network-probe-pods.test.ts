@@ -413,6 +413,20 @@ g('the fallback pod (and its ServiceAccount) are admitted: no denial', async () 
   assert.equal(await listOurs(kube, 'serviceaccounts', GNS), []);
 });
 
+g('a probe pod refused by admission is reported as a denial naming the constraints (probes UNDECIDED), not as an internal error', async () => {
+  const kube = adminKube();
+  const { 'stacktic.io/imageSigned': _signed, ...unsigned } = SOURCE_LABELS;
+  const out = await probeWithPod(kube, scratchOf(kube, `gd${rand()}`), gkPod(unsigned), { timeoutMs: 1500, pollMs: 200 });
+  assert.ok('error' in out, JSON.stringify(out));
+  if (!('error' in out)) return;
+  assert.ok(out.denial, JSON.stringify(out));
+  assert.ok(out.denial!.constraints.some((c) => c.name === 'stack-images-signed'), JSON.stringify(out.denial));
+  assert.match(out.error, 'refused by admission: [stack-images-signed]');
+  assert.not.ok(out.forbidden, 'a denial is not an RBAC refusal: no fallback loop');
+  assert.equal(await listOurs(kube, 'pods', GNS), []);
+  assert.equal(await listOurs(kube, 'serviceaccounts', GNS), [], 'the ServiceAccount is released after a denial too');
+});
+
 g('the ephemeral probe container is admitted into a stack pod; a non-hardened one is denied (forbidden → fallback)', async () => {
   const kube = adminKube();
   // A stack pod that passes the constraints stands in for the source's pod.

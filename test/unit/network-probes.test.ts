@@ -110,6 +110,14 @@ s('services or pods that could not be read are unknown, never "no service"', () 
   assert.is(verdictFor(t, { state: 'closed', reason: 'conn-refused' }).verdict, 'UNDECIDED');
 });
 
+s('a source without a running pod probes with its controller\'s pod template labels, else the Service selector', () => {
+  const tpl = { kind: 'Deployment', name: 'flowise', namespace: 'flowise', labels: { 'app.kubernetes.io/name': 'flowise', 'stacktic.io/imageSigned': 'true', 'app.kubernetes.io/part-of': 'llama' } };
+  const withTpl = planProbes({ ...base, templates: [tpl] }).find((t) => t.id === 'link:flowise->redis:6379')!;
+  assert.equal([withTpl.source.identity, withTpl.source.template, withTpl.source.labels], ['pod-template', 'Deployment/flowise', tpl.labels]);
+  const other = planProbes({ ...base, templates: [{ ...tpl, labels: { 'app.kubernetes.io/name': 'other' } }] }).find((t) => t.id === 'link:flowise->redis:6379')!;
+  assert.is(other.source.identity, 'service-selector');
+});
+
 s('targetListens: ready endpoints and a declared container port (by number or name)', () => {
   const svc: ServiceInfo = { name: 'redis', namespace: 'redis', ports: [{ port: 6379, targetPort: 'redis' }], selector: { app: 'redis' }, endpoints: 1 };
   const pod = { name: 'redis-0', namespace: 'redis', labels: { app: 'redis' }, ready: true, ports: [{ name: 'redis', port: 6379, protocol: 'TCP' as const }] };

@@ -14,7 +14,8 @@
  */
 import pLimit from 'p-limit';
 import { toReportError, type ReportError } from '../../../lib/errors.ts';
-import { normalizeHost, runLocalNmap, type ProbeResult, type ProbeTarget } from '../../../lib/tools/nmap.ts';
+import { normalizeHost, type ProbeResult, type ProbeTarget } from '../../../lib/tools/nmap.ts';
+import { runLocalNmap } from '../../../lib/tools/nmap-local.ts';
 import { bySource, type ProbeSource, type ProbeTest } from './plan.ts';
 
 export interface ProbeRunner {

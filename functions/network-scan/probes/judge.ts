@@ -22,7 +22,7 @@ export type ProbeVerdict = 'PASS' | 'FAIL' | 'SECURITY_RISK' | 'BLOCKED' | 'NO_S
 export interface ProbeFinding {
   id: string;
   layer: ProbeTest['layer'];
-  source: { component: string; namespace: string; identity: string; pod?: string };
+  source: { component: string; namespace: string; identity: string; pod?: string; template?: string };
   target: ProbeTest['target'];
   expect: 'open' | 'blocked';
   engine_predicts: 'open' | 'blocked';
@@ -77,7 +77,7 @@ export function judgeProbes(tests: ProbeTest[], results: Map<string, ProbeResult
     return {
       id: t.id,
       layer: t.layer,
-      source: { component: t.source.component, namespace: t.source.namespace, identity: t.source.identity, ...(t.source.pod ? { pod: t.source.pod } : {}) },
+      source: { component: t.source.component, namespace: t.source.namespace, identity: t.source.identity, ...(t.source.pod ? { pod: t.source.pod } : {}), ...(t.source.template ? { template: t.source.template } : {}) },
       target: t.target,
       expect: t.expect,
       engine_predicts: predicts,

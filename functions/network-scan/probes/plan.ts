@@ -34,9 +34,15 @@ export interface ProbeSource {
   namespace: string;
   /** Labels the probe carries: those of a running pod of the component, or the selector of its Service. */
   labels: Record<string, string>;
-  /** Where the labels came from, so the report says how the identity was chosen. */
-  identity: 'pod' | 'service-selector' | 'namespace-only';
+  /**
+   * Where the labels came from, so the report says how the identity was chosen: a running pod,
+   * the pod template of the controller behind the Service (all its labels: what the source's pods
+   * carry and passed admission with), or the Service's selector alone.
+   */
+  identity: 'pod' | 'pod-template' | 'service-selector' | 'namespace-only';
   pod?: string;
+  /** identity pod-template: `Kind/name` of the controller. */
+  template?: string;
 }
 
 export interface ProbeTest {
@@ -65,6 +71,8 @@ export interface PlanInput {
   services: ServiceInfo[] | null;
   /** null when the pods could not be read. */
   pods: PodInfo[] | null;
+  /** Pod templates of the stack's controllers (optional; null or absent when unknown). */
+  templates?: { kind: string; name: string; namespace: string; labels: Record<string, string> }[] | null;
   /** External host for the internet layer; unset: the layer is not run. */
   externalTarget?: string;
   /** Component types with an internet exception: the egress ports it opens. */
@@ -108,6 +116,8 @@ function sourceFor(component: string, namespace: string, input: PlanInput): Prob
   const sel = svc?.selector ?? {};
   const pod = (input.pods ?? []).find((p) => p.namespace === namespace && p.ready && Object.keys(sel).length > 0 && Object.entries(sel).every(([k, v]) => p.labels[k] === v));
   if (pod) return { component, namespace, labels: pod.labels, identity: 'pod', pod: pod.name };
+  const tpl = Object.keys(sel).length ? (input.templates ?? []).filter((t) => t.namespace === namespace && Object.entries(sel).every(([k, v]) => t.labels[k] === v)).sort((a, b) => `${a.kind}/${a.name}`.localeCompare(`${b.kind}/${b.name}`))[0] : undefined;
+  if (tpl) return { component, namespace, labels: tpl.labels, identity: 'pod-template', template: `${tpl.kind}/${tpl.name}` };
   if (Object.keys(sel).length) return { component, namespace, labels: sel, identity: 'service-selector' };
   return { component, namespace, labels: {}, identity: 'namespace-only' };
 }
