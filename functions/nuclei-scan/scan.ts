@@ -1,0 +1,138 @@
+/**
+ * The nuclei scan: `GET /nuclei_scan?mode=light|full|network|ssl` (default light).
+ *   plan    — targets from the topology only (plan.ts), mapped through SCAN_HOST_MAP
+ *   execute — one nuclei process for all targets, one protocol, `-jsonl` streamed (lib/tools/nuclei.ts)
+ *   judge   — reached / unreachable / findings / score (judge.ts)
+ *   report  — the common envelope; secrets from the metadata redacted everywhere (secrets.ts)
+ *
+ * On abort (client gone, NUCLEI_SCAN_TIMEOUT_MS spent) nuclei's process group is killed
+ * and the report holds what was found so far plus a `timeout`/`cancelled` error.
+ */
+import { readFile } from 'node:fs/promises';
+import { ScanError, toReportError, type ReportError } from '../../lib/errors.ts';
+import { abortError, type ScanDefinition, type ScanOutcome } from '../../lib/scan/scaffold.ts';
+import { describeFailure } from '../../lib/tools/run.ts';
+import { resolversFromResolvConf, runNuclei, type NucleiRun } from '../../lib/tools/nuclei.ts';
+import { parseYaml, readTextFile } from '../../lib/topology/files.ts';
+import { loadTopology } from '../../lib/topology/settings.ts';
+import { loadApisixRoutes, type ApisixRoutes } from './apisix.ts';
+import { Judge } from './judge.ts';
+import { MODES, planTargets, type NucleiMode } from './plan.ts';
+import { collectSecrets, redact, redactDeep } from './secrets.ts';
+import { nucleiSettingsFromEnv, type NucleiScanSettings } from './settings.ts';
+
+/** Default total time per mode (the issue's seed budgets), overridable by NUCLEI_SCAN_TIMEOUT_MS. */
+export const NUCLEI_TIMEOUTS_MS: Readonly<Record<NucleiMode, number>> = { light: 3 * 60_000, full: 15 * 60_000, network: 5 * 60_000, ssl: 60_000 };
+
+function booleanParam(params: Record<string, string>, name: string): boolean {
+  const raw = params[name];
+  if (raw === undefined || raw === '' || raw === 'false') return false;
+  if (raw === 'true') return true;
+  throw new ScanError(400, { code: 'invalid_parameter', message: `query parameter ${name} must be 'true' or 'false'; got '${raw.slice(0, 40)}'`, details: [{ path: name, message: "'true' or 'false'" }] });
+}
+
+/** Without settings they are read from the environment on each request (a bad value is a 422, not a crash). */
+export function nucleiScan(given?: NucleiScanSettings | (() => NucleiScanSettings)): ScanDefinition<NucleiMode> {
+  return {
+    name: 'nuclei',
+    path: '/nuclei_scan',
+    modes: MODES,
+    defaultMode: 'light',
+    params: { evidence: "'true' adds each finding's request and response (4 KB each; default false)" },
+    timeoutMs: NUCLEI_TIMEOUTS_MS,
+    async run({ mode, params, signal }): Promise<ScanOutcome> {
+      const includeRaw = booleanParam(params, 'evidence');
+      const settings = typeof given === 'function' ? given() : (given ?? nucleiSettingsFromEnv());
+      const topology = await loadTopology(settings.topology);
+      const metaText = await readTextFile(settings.topology.metadata);
+      const secrets = collectSecrets(parseYaml(metaText, settings.topology.metadata).value);
+      const errors: ReportError[] = [];
+      let apisix: ApisixRoutes | undefined;
+      if (settings.apisixRoutes) apisix = await loadApisixRoutes(settings.apisixRoutes);
+
+      let resolvers: string[] = [];
+      let dns = settings.dns;
+      if (dns === 'system') {
+        try {
+          resolvers = resolversFromResolvConf(await readFile(settings.resolvConf, 'utf8'));
+        } catch (err) {
+          errors.push(toReportError(`read ${settings.resolvConf}`, err));
+        }
+        if (!resolvers.length) {
+          // Without explicit resolvers nuclei would ask public ones: never. Only mapped names and IPs are scanned.
+          errors.push({ step: 'dns', code: 'no_resolvers', message: `no nameserver in ${settings.resolvConf}: host names not in SCAN_HOST_MAP are not scanned` });
+          dns = 'off';
+        }
+      }
+
+      const plan = planTargets(topology, mode, { hostMap: settings.hostMap, dns, routeScheme: settings.routeScheme, apisix });
+      const judge = new Judge(plan, includeRaw);
+      let run: NucleiRun | undefined;
+      const started = Date.now();
+      if (plan.inputs.size && plan.tags.length) {
+        run = await runNuclei(
+          {
+            bin: settings.bin,
+            templatesDir: settings.templatesDir,
+            protocol: plan.protocol,
+            tags: plan.tags,
+            rateLimit: settings.rateLimit,
+            concurrency: settings.concurrency,
+            bulkSize: settings.bulkSize,
+            requestTimeoutS: settings.requestTimeoutS,
+            retries: settings.retries,
+            resolvers: dns === 'system' ? resolvers : [],
+            interactshUrl: settings.interactshUrl,
+            includeRaw,
+          },
+          [...plan.inputs.keys()],
+          { onEvent: (ev) => judge.add(ev), signal },
+        );
+      }
+      const j = judge.result();
+      errors.push(...j.errors);
+      if (!plan.inputs.size) errors.push({ step: 'plan', code: 'no_targets', message: `no ${mode} target could be scanned (see results.targets and results.skipped)` });
+      if (run) {
+        const t = run.tool;
+        if (t.aborted || signal.aborted) errors.push(abortError(signal, 'nuclei'));
+        else if (t.missing) errors.push({ step: 'nuclei', code: 'tool_missing', message: describeFailure('nuclei', t) });
+        else if (t.timedOut || t.exitCode !== 0) errors.push({ step: 'nuclei', code: 'tool_failed', message: describeFailure('nuclei', t) });
+      }
+      const outcome: ScanOutcome = {
+        score: j.score,
+        summary: { mode, protocol: plan.protocol, ...j.summary, ...(run && (run.tool.aborted || signal.aborted) ? { partial: true } : {}) },
+        results: {
+          targets: j.targets,
+          skipped: plan.skipped,
+          run: {
+            protocol: plan.protocol,
+            tags: plan.tags,
+            inputs: plan.inputs.size,
+            ran: !!run,
+            ...(run
+              ? {
+                  exit_code: run.tool.exitCode,
+                  duration_ms: Math.round(run.tool.durationMs),
+                  events: run.events,
+                  unparsed_lines: run.badLines,
+                  unattributed_events: judge.unattributed,
+                }
+              : { duration_ms: Date.now() - started }),
+          },
+        },
+        findings: j.findings,
+        errors: errors.map((e) => ({ ...e, message: redact(e.message, secrets) })),
+        sources: {
+          metadata: settings.topology.metadata.path,
+          ...(apisix ? { apisix_routes: apisix.file } : {}),
+          templates_dir: settings.templatesDir,
+          nuclei: settings.bin,
+          dns,
+          host_map_entries: settings.hostMap.byHost.size + settings.hostMap.byHostPort.size,
+          warnings: topology.warnings,
+        },
+      };
+      return redactDeep(outcome, secrets);
+    },
+  };
+}
