@@ -4,7 +4,7 @@
  *
  *   STACK_METADATA, NETWORKPOLICY_MANIFEST   the topology (lib/topology/settings.ts)
  *   NETWORK_PROBE_RUNNER          cluster (default) | local
- *   NETWORK_PROBE_LOCAL_HOSTS     JSON {"name": "ip"} for the local runner (no DNS query is ever sent)
+ *   SCAN_HOST_MAP (or NETWORK_PROBE_LOCAL_HOSTS) JSON {"name": "ip"} for the local runner (lib/scan/hosts.ts; no DNS query is ever sent)
  *   NETWORK_PROBE_EXTERNAL_TARGET host (IP or DNS name) for the internet layer; unset: the layer is not run
  *   NETWORK_PROBE_CONCURRENCY     sources probed at once (default 10)
  *   NETWORK_PROBE_MAX_NEGATIVE    most unlinked namespace pairs tested (default 200; a seeded sample beyond)
@@ -14,7 +14,7 @@
  *   NETWORK_PROBE_TIMEOUT_MS      how long one in-cluster probe may take (default 60000)
  *   NETWORK_PROBE_MAX_EPHEMERAL   most ephemeral probe containers of ours on one pod; beyond, a probe pod (default 3)
  */
-import { ScanError } from '../../lib/errors.ts';
+import { hostMapFromEnv, type HostMap } from '../../lib/scan/hosts.ts';
 import { intSetting, invalidSetting } from '../../lib/scan/settings.ts';
 import { normalizeHost } from '../../lib/tools/nmap.ts';
 import { topologySettings, type TopologySettings } from '../../lib/topology/settings.ts';
@@ -34,8 +34,8 @@ export interface ProbeSettings {
 
 export interface FullModeSettings {
   runner: 'cluster' | 'local';
-  /** Explicit name → address mapping (keys and values validated). */
-  localHosts: ReadonlyMap<string, string>;
+  /** Explicit name → address mapping for the local runner (lib/scan/hosts.ts). */
+  localHosts: HostMap;
   externalTarget?: string;
   concurrency: number;
   maxNegative: number;
@@ -81,23 +81,6 @@ function hostSetting(name: string, raw: string): string {
   }
 }
 
-export function parseHostMap(name: string, raw: string | undefined): Map<string, string> {
-  const out = new Map<string, string>();
-  if (!raw?.trim()) return out;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch (err) {
-    throw new ScanError(422, { code: 'invalid_setting', message: `${name} must be a JSON object mapping host names to IP addresses: ${(err as Error).message}`, setting: name });
-  }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ScanError(422, { code: 'invalid_setting', message: `${name} must be a JSON object mapping host names to IP addresses`, setting: name });
-  for (const [k, v] of Object.entries(parsed)) {
-    if (typeof v !== 'string') throw new ScanError(422, { code: 'invalid_setting', message: `${name}: the address of ${JSON.stringify(k)} must be a string`, setting: name });
-    out.set(hostSetting(name, k), hostSetting(name, v));
-  }
-  return out;
-}
-
 export function fullSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): FullModeSettings {
   const runner = (env.NETWORK_PROBE_RUNNER ?? '').trim() || 'cluster';
   if (runner !== 'cluster' && runner !== 'local') throw invalidSetting('NETWORK_PROBE_RUNNER', "'cluster' or 'local'", env.NETWORK_PROBE_RUNNER);
@@ -105,7 +88,7 @@ export function fullSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): FullM
   const external = env.NETWORK_PROBE_EXTERNAL_TARGET?.trim();
   return {
     runner,
-    localHosts: parseHostMap('NETWORK_PROBE_LOCAL_HOSTS', env.NETWORK_PROBE_LOCAL_HOSTS),
+    localHosts: hostMapFromEnv(env, ['NETWORK_PROBE_LOCAL_HOSTS']),
     ...(external ? { externalTarget: hostSetting('NETWORK_PROBE_EXTERNAL_TARGET', external) } : {}),
     concurrency: probe.concurrency,
     maxNegative: intSetting(env, 'NETWORK_PROBE_MAX_NEGATIVE', 200, 0, 10_000),

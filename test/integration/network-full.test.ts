@@ -7,6 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
+import { parseHostMap } from '../../lib/scan/hosts.ts';
 import { scanApp } from '../../lib/scan/scaffold.ts';
 import { deriveExpected } from '../../lib/topology/expected.ts';
 import { loadStackMetadata } from '../../lib/topology/stack-metadata.ts';
@@ -45,7 +46,7 @@ s.after(async () => {
 });
 
 s('probes every layer with one nmap run per source and gives verdicts', async () => {
-  const full = { ...fullSettingsFromEnv({}), runner: 'local' as const, localHosts: new Map(Object.entries(hosts)), hostTimeoutMs: 3000 };
+  const full = { ...fullSettingsFromEnv({}), runner: 'local' as const, localHosts: parseHostMap(JSON.stringify(hosts)), hostTimeoutMs: 3000 };
   const app = scanApp(networkScan({ topology: { metadata: { path: STACK, setting: 'STACK_METADATA' } }, kubeconfig: testCluster().kubeconfigPath, full }));
   const res = await app.request('/network_scan?mode=full');
   assert.is(res.status, 200);
@@ -87,6 +88,50 @@ s('a bad setting is a 422 naming the variable', async () => {
     if (prev === undefined) delete process.env.NETWORK_PROBE_CONCURRENCY;
     else process.env.NETWORK_PROBE_CONCURRENCY = prev;
   }
+});
+
+s('NETWORK_PROBE_EXTERNAL_TARGET that is not a host (argument injection) is a 422 before any probe', async () => {
+  for (const bad of ['-iL /etc/shadow', '--script=x', '10.0.0.1 -oN out']) {
+    const prev = process.env.NETWORK_PROBE_EXTERNAL_TARGET;
+    process.env.NETWORK_PROBE_EXTERNAL_TARGET = bad;
+    try {
+      const app = scanApp(networkScan({ topology: { metadata: { path: STACK, setting: 'STACK_METADATA' } }, kubeconfig: testCluster().kubeconfigPath }));
+      const res = await app.request('/network_scan?mode=full');
+      assert.is(res.status, 422, bad);
+      const body = await res.json();
+      assert.is(body.error.setting, 'NETWORK_PROBE_EXTERNAL_TARGET');
+    } finally {
+      if (prev === undefined) delete process.env.NETWORK_PROBE_EXTERNAL_TARGET;
+      else process.env.NETWORK_PROBE_EXTERNAL_TARGET = prev;
+    }
+  }
+});
+
+s('an account that may read policies but not workloads: the full report keeps the light part, names each denied read, and decides nothing it cannot see', async () => {
+  const kube = adminKube();
+  const user = 'netpol-only';
+  await apply(kube, { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'netpol-reader' }, rules: [{ apiGroups: [''], resources: ['namespaces'], verbs: ['list', 'get'] }, { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['list', 'get'] }] } as any);
+  await apply(kube, { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'netpol-reader-only' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'netpol-reader' }, subjects: [{ kind: 'User', name: user, apiGroup: 'rbac.authorization.k8s.io' }] } as any);
+  const full = { ...fullSettingsFromEnv({}), runner: 'local' as const, localHosts: parseHostMap(JSON.stringify(hosts)), hostTimeoutMs: 3000 };
+  const kubeconfig = await testCluster().userKubeconfig(user);
+  const app = scanApp(networkScan({ topology: { metadata: { path: STACK, setting: 'STACK_METADATA' } }, kubeconfig, full }));
+  let body: any;
+  // RBAC takes effect asynchronously: wait (bounded) until the light part is readable.
+  for (let i = 0; i < 40; i++) {
+    const res = await app.request('/network_scan?mode=full');
+    assert.is(res.status, 200);
+    body = await res.json();
+    if (body.summary.light_score !== undefined && body.summary.light_score !== null) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.is(body.summary.light_score, 100, 'the light part that succeeded is kept');
+  const denied = body.errors.filter((e: any) => e.status === 403).map((e: any) => e.step);
+  for (const what of ['list services', 'list endpointslices', 'list pods']) assert.ok(denied.some((d: string) => d.startsWith(what)), `${what} in ${denied.join(' | ')}`);
+  assert.ok(body.findings.length > 0);
+  assert.is(body.findings.filter((f: any) => f.verdict === 'NO_SERVICE').length, 0, 'an unreadable Service is unknown, never "no service"');
+  const apiDb = body.findings.find((x: any) => x.id === 'link:api->db:15432');
+  assert.equal([apiDb.result, apiDb.verdict], ['closed', 'UNDECIDED']);
+  assert.match(apiDb.reason, /could not be read/);
 });
 
 s.run();

@@ -9,6 +9,7 @@ import { renderPolicy, STACK_NAMESPACE_LABEL } from '../../functions/network-sca
 import { PolicyEngine } from '../../functions/network-scan/engine.ts';
 import { internetEgress } from '../../functions/network-scan/scan.ts';
 import type { ProbeResult } from '../../lib/tools/nmap.ts';
+import { splitValidTargets } from '../../functions/network-scan/probes/execute.ts';
 
 const SHARED = join(import.meta.dirname, '../../../shared/samples/stacktic/llama_base/stack-metadata.yaml');
 const topo = await loadStackMetadata({ path: SHARED, setting: 'STACK_METADATA' });
@@ -116,6 +117,19 @@ s('a source without a running pod probes with its controller\'s pod template lab
   assert.equal([withTpl.source.identity, withTpl.source.template, withTpl.source.labels], ['pod-template', 'Deployment/flowise', tpl.labels]);
   const other = planProbes({ ...base, templates: [{ ...tpl, labels: { 'app.kubernetes.io/name': 'other' } }] }).find((t) => t.id === 'link:flowise->redis:6379')!;
   assert.is(other.source.identity, 'service-selector');
+});
+
+s('one bad target is rejected alone, with its reason', () => {
+  const { valid, results } = splitValidTargets([
+    { id: 'a', host: 'redis.redis.svc.cluster.local', port: 6379, protocol: 'TCP' },
+    { id: 'b', host: 'bad name.ns.svc.cluster.local', port: 80, protocol: 'TCP' },
+    { id: 'c', host: '-iL', port: 80, protocol: 'TCP' },
+    { id: 'd', host: '10.0.0.7', port: 70000, protocol: 'TCP' },
+    { id: 'e', host: '10.0.0.8', port: 443, protocol: 'TCP' },
+  ]);
+  assert.equal(valid.map((t) => t.id), ['a', 'e']);
+  assert.equal([...results.keys()], ['b', 'c', 'd']);
+  for (const r of results.values()) assert.equal([r.state, r.reason.startsWith('target rejected: ')], ['unknown', true]);
 });
 
 s('targetListens: ready endpoints and a declared container port (by number or name)', () => {

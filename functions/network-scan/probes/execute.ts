@@ -8,7 +8,7 @@
  *    (functions/network-scan/probes/pods.ts);
  *  - local: nmap on this host (tests, and users scanning from outside the
  *    cluster). Cluster DNS names cannot be resolved from outside, so the local
- *    runner only probes names mapped to addresses by NETWORK_PROBE_LOCAL_HOSTS
+ *    runner only probes names mapped to addresses by SCAN_HOST_MAP (or NETWORK_PROBE_LOCAL_HOSTS)
  *    (JSON object name → IP) and IP literals; any other name is UNDECIDED and no
  *    DNS query is sent.
  */
@@ -16,6 +16,7 @@ import pLimit from 'p-limit';
 import { toReportError, type ReportError } from '../../../lib/errors.ts';
 import { normalizeHost, type ProbeResult, type ProbeTarget } from '../../../lib/tools/nmap.ts';
 import { runLocalNmap } from '../../../lib/tools/nmap-local.ts';
+import { resolveTarget, type HostMap } from '../../../lib/scan/hosts.ts';
 import { bySource, type ProbeSource, type ProbeTest } from './plan.ts';
 
 export interface ProbeRunner {
@@ -47,7 +48,7 @@ export function splitValidTargets(targets: ProbeTarget[]): { valid: ProbeTarget[
 }
 
 export interface LocalRunnerOptions {
-  hostMap: ReadonlyMap<string, string>;
+  hostMap: HostMap;
   hostTimeoutMs: number;
   connectTimeoutMs?: number;
   nmapPath?: string;
@@ -57,15 +58,16 @@ export function localRunner(opts: LocalRunnerOptions): ProbeRunner {
   return {
     name: 'local',
     async run(_source, targets, signal) {
-      const { valid, results } = splitValidTargets(targets.map((t) => ({ ...t, host: opts.hostMap.get(t.host.toLowerCase()) ?? t.host })));
+      const { valid, results } = splitValidTargets(targets);
       const mapped: ProbeTarget[] = [];
       for (const t of valid) {
-        const original = targets.find((x) => x.id === t.id)!;
-        if (normalizeHost(t.host).isName) {
-          results.set(t.id, { state: 'unknown', reason: `cannot resolve ${original.host} from outside the cluster without sending a DNS query; map it in NETWORK_PROBE_LOCAL_HOSTS` });
+        // The local runner never sends a DNS query: mapped names and IP literals only.
+        const r = resolveTarget(opts.hostMap, t.host, t.port, 'off');
+        if (r.kind !== 'address') {
+          results.set(t.id, { state: 'unknown', reason: `cannot resolve ${t.host} from outside the cluster without sending a DNS query; map it in ${opts.hostMap.setting}` });
           continue;
         }
-        mapped.push(t);
+        mapped.push({ ...t, host: r.host, port: r.port });
       }
       const out = await runLocalNmap(mapped, { hostTimeoutMs: opts.hostTimeoutMs, connectTimeoutMs: opts.connectTimeoutMs, nmapPath: opts.nmapPath, signal });
       for (const [id, r] of out.results) results.set(id, r);
