@@ -2,7 +2,8 @@
  * Gatekeeper's `spec.match` semantics (pure): does a constraint apply to an
  * object of a kind, in a namespace with labels, carrying labels?
  */
-import { matchesSelector } from '../../lib/k8s/selectors.ts';
+import { matchesSelector, namespaceLabels } from '../../lib/k8s/selectors.ts';
+import type { NamespaceInfo } from '../../lib/k8s/types.ts';
 import type { Constraint, Match } from './generators/types.ts';
 
 /** Gatekeeper namespace patterns allow a trailing `*` (prefix) and a leading `*` (suffix). */
@@ -13,19 +14,15 @@ export function namespaceGlob(pattern: string, ns: string): boolean {
   return pattern === ns;
 }
 
-export interface NamespaceLabels {
-  name: string;
-  labels: Record<string, string>;
-}
-
-const withName = (ns: NamespaceLabels) => ({ 'kubernetes.io/metadata.name': ns.name, ...ns.labels });
+/** A namespace and its labels (the shared lib/k8s vocabulary). */
+export type NamespaceLabels = NamespaceInfo;
 
 /** Does the match's namespace scope include this namespace (kinds and labels aside)? */
 export function matchesNamespace(m: Match, ns: NamespaceLabels): boolean {
   if (m.scope === 'Cluster') return false;
   if (m.namespaces?.length && !m.namespaces.some((p) => namespaceGlob(p, ns.name))) return false;
   if (m.excludedNamespaces?.some((p) => namespaceGlob(p, ns.name))) return false;
-  if (m.namespaceSelector && !matchesSelector(m.namespaceSelector, withName(ns))) return false;
+  if (m.namespaceSelector && !matchesSelector(m.namespaceSelector, namespaceLabels(ns))) return false;
   return true;
 }
 

@@ -168,6 +168,23 @@ const libraryCases: LibraryCase[] = [];
   }
 }
 
+// Kinds the shared library lacks: our templates with the library's documented semantics
+// (test/fixtures/gatekeeper/library-semantics); a real library template, when present, wins.
+{
+  const dir = join(ROOT, 'test/fixtures/gatekeeper/library-semantics');
+  const have = new Set(libraryTemplates.map((t: any) => t.spec.crd.spec.names.kind));
+  for (const f of readdirSync(dir).filter((x) => x.endsWith('.yaml')).sort()) {
+    const [template, doc] = yaml.loadAll(readFileSync(join(dir, f), 'utf8')) as any[];
+    if (have.has(template.spec.crd.spec.names.kind)) continue;
+    libraryTemplates.push(template);
+    const id = `semantics-${basename(f, '.yaml')}`;
+    const match = (doc.spec.match ??= {});
+    match.namespaces = [LIB_NS];
+    match.labelSelector = { matchLabels: { [CASE_LABEL]: id } };
+    libraryCases.push({ id, template: basename(f, '.yaml'), doc, constraint: toConstraint(doc), allowed: [], disallowed: [] });
+  }
+}
+
 const stackticTemplates = readdirSync(STACKTIC_TEMPLATES).map((f) => readYaml(join(STACKTIC_TEMPLATES, f)));
 const demoDocs = readdirSync(DEMO_CONSTRAINTS).map((f) => readYaml(join(DEMO_CONSTRAINTS, f)));
 const demo = demoDocs.map(toConstraint);
@@ -199,7 +216,7 @@ const EXPECTED_UNTESTABLE: Record<string, RegExp> = { full_wildcard: /exempt by 
 // ---------------------------------------------------------------------------
 
 s.before(async () => {
-  kube = makeKube(testCluster().kubeconfigPath);
+  kube = await makeKube(testCluster().kubeconfigPath);
   for (const [ns, labels] of [
     [LIB_NS, {}],
     [STK_NS, { 'stacktic.io/namespace': STK_NS }],

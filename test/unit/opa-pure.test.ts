@@ -2,7 +2,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseDenials, readAdmission } from '../../functions/opa-scan/denials.ts';
 import { constraintMatches, matchesNamespace, namespaceGlob } from '../../functions/opa-scan/match.ts';
-import { judgeFull, enforcementScore, type Executed } from '../../functions/opa-scan/full.ts';
+import { judgeFull, enforcementScore } from '../../functions/opa-scan/judge.ts';
+import type { Executed } from '../../functions/opa-scan/execute.ts';
 import { parseWarningHeaders } from '../../lib/kube/raw.ts';
 
 const d = suite('opa: denial parsing');

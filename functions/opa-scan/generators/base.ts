@@ -34,7 +34,7 @@ export const BASE_RESOURCES = {
 const TEMPLATE_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'ReplicationController']);
 export const WORKLOAD_KINDS: readonly string[] = ['Pod', 'Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob'];
 /** Every kind baseResource can build. */
-export const BUILDABLE_KINDS: readonly string[] = [...WORKLOAD_KINDS, 'Namespace', 'Service', 'NetworkPolicy', 'Role', 'ClusterRole'];
+export const BUILDABLE_KINDS: readonly string[] = [...WORKLOAD_KINDS, 'Namespace', 'Service', 'NetworkPolicy', 'Role', 'ClusterRole', 'Ingress'];
 
 /** Kinds baseResource builds without a namespace (from the shared table of kinds). */
 export const CLUSTER_SCOPED_KINDS: ReadonlySet<string> = new Set(BUILDABLE_KINDS.filter((k) => kindInfo(k)?.namespaced === false));
@@ -135,6 +135,9 @@ export function baseResource(kind: string, name: string, namespace: string | und
           },
         ],
       };
+      break;
+    case 'Ingress':
+      r.spec = { rules: [{ host: `${appName.toLowerCase()}.stack-scan.invalid`, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: appName.toLowerCase(), port: { number: 80 } } } }] } }] };
       break;
     case 'Role':
     case 'ClusterRole':

@@ -4,6 +4,9 @@
  * summarised on each generator below. Pod-spec rules apply to a Pod's spec and
  * to the pod template of Deployment, StatefulSet, DaemonSet, ReplicaSet, Job
  * (spec.template) and CronJob (spec.jobTemplate.spec.template).
+ *
+ * Over 400 lines on purpose: one generator per Stacktic template (eleven siblings of
+ * the same shape, each with its rule summarised above it); split, they would be read apart.
  */
 import type { Constraint, Generator, Resource, ViolateResult } from './types.ts';
 import {
@@ -27,7 +30,7 @@ import {
   stringList,
   toLabelValue,
 } from './base.ts';
-import { cpuMilli, memMilli } from './library.ts';
+import { cpuMilli, memMilli } from './quantities.ts';
 
 const untestable = (reason: string): ViolateResult => ({ untestable: reason });
 

@@ -8,18 +8,15 @@
  *
  * Adding a kind: write a `Generator` in this folder and list it in index.ts.
  */
-import type { KubeObject } from '../../../lib/kube/raw.ts';
+import type { KubeObject, LabelSelector } from '../../../lib/k8s/types.ts';
+
+export type { LabelSelector };
 
 export type Resource = KubeObject & { spec?: any; [k: string]: any };
 
 export interface MatchKind {
   apiGroups?: string[];
   kinds?: string[];
-}
-
-export interface LabelSelector {
-  matchLabels?: Record<string, string>;
-  matchExpressions?: { key: string; operator: string; values?: string[] }[];
 }
 
 /** A constraint's `spec.match` (Gatekeeper). */
