@@ -14,9 +14,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
+import { parseHostMap } from '../lib/scan/hosts.ts';
 import { makeKube } from '../lib/kube/client.ts';
 import { combinedApp, mount } from '../lib/scan/serve.ts';
-import { deriveExpected } from '../lib/topology/expected.ts';
+import { loadNetworkPolicyDir } from '../lib/topology/expected.ts';
 import { loadStackMetadata } from '../lib/topology/stack-metadata.ts';
 import { fullSettingsFromEnv, networkScan } from '../functions/network-scan/scan.ts';
 import { renderPolicy, STACK_NAMESPACE_LABEL } from '../functions/network-scan/render.ts';
@@ -26,13 +27,15 @@ import { installPolicies, yamlDir } from '../harness/cluster/gatekeeper.ts';
 import { apply, namespace } from '../harness/cluster/objects.ts';
 
 const ROOT = join(import.meta.dirname, '..');
-const SAMPLE = join(ROOT, '../shared/samples/stacktic/llama_base/stack-metadata.yaml');
+// The project's own demo stack, in Stacktic's format, with the policies Stacktic generates for it.
+const SAMPLE = join(ROOT, 'demo/stack/stack-metadata.yaml');
+const GENERATED = join(ROOT, 'demo/stack/networkpolicy');
 const REPORTS = join(ROOT, 'reports');
 const log = (line: string) => console.log(line);
 
-const MISSING = ['minio--from--llama--ingress--ports--9000', 'cnpg--exception--system--egress--ports--53'];
-const DRIFTED = 'flowise--to--redis--egress--ports--6379';
-const UNLABELLED = 'qdrant';
+const MISSING = ['minio--from--strimzi--ingress--ports--9000', 'postgresql--exception--system--egress--ports--53'];
+const DRIFTED = 'shop--to--postgresql--egress--ports--5432';
+const UNLABELLED = 'grafana';
 
 async function listen(host: string, port: number): Promise<Server | undefined> {
   const srv = createServer((s) => s.destroy());
@@ -55,7 +58,7 @@ const listeners: Server[] = [];
 let http: ReturnType<typeof serve> | undefined;
 let failed = false;
 try {
-  const kube = makeKube(cp.kubeconfigPath);
+  const kube = await makeKube(cp.kubeconfigPath);
   const topo = await loadStackMetadata({ path: SAMPLE, setting: 'STACK_METADATA' });
   log(`demo stack "${topo.stack}": ${topo.namespaces.length} namespaces, ${topo.links.length} links`);
 
@@ -73,16 +76,16 @@ try {
     }
   }
 
-  // The generated policies, with deliberate damage.
+  // The generated policies (demo/stack/networkpolicy/, as Stacktic writes them), with deliberate damage.
   const stack = new Set(topo.namespaces);
-  const expected = deriveExpected(topo, SAMPLE).policies;
+  const expected = (await loadNetworkPolicyDir({ path: GENERATED, setting: 'NETWORKPOLICY_DIR' })).policies;
   for (const e of expected) {
     if (MISSING.includes(e.name)) continue;
-    const p = renderPolicy(e, stack) as any;
-    if (e.name === DRIFTED) p.spec.egress[0].ports = [{ protocol: 'TCP', port: 6380 }];
+    const p = structuredClone(renderPolicy(e, stack)) as any;
+    if (e.name === DRIFTED) p.spec.egress[0].ports = [{ protocol: 'TCP', port: 5433 }];
     await apply(kube, p);
   }
-  await apply(kube, { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'debug-allow-all', namespace: 'llama' }, spec: { podSelector: {}, ingress: [{}] } } as any);
+  await apply(kube, { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'debug-allow-all', namespace: 'shop' }, spec: { podSelector: {}, ingress: [{}] } } as any);
   log(`applied ${expected.length - MISSING.length} of ${expected.length} expected NetworkPolicies (${MISSING.length} missing, 1 drifted, 1 extra; namespace ${UNLABELLED} unlabelled)`);
 
   const templates = yamlDir(join(ROOT, 'functions/opa-scan/stacktic/templates'));
@@ -92,7 +95,7 @@ try {
 
   // Serve every scan as `npm start` does, and call it over HTTP.
   const topology = { metadata: { path: SAMPLE, setting: 'STACK_METADATA' } };
-  const full = { ...fullSettingsFromEnv({}), runner: 'local' as const, localHosts: new Map(Object.entries(hostMap)), hostTimeoutMs: 3000 };
+  const full = { ...fullSettingsFromEnv({}), runner: 'local' as const, localHosts: parseHostMap(JSON.stringify(hostMap)), hostTimeoutMs: 3000 };
   const app = combinedApp([mount(networkScan({ topology, kubeconfig: cp.kubeconfigPath, full })), mount(opaScan({ topology, kubeconfig: cp.kubeconfigPath, concurrency: 8 }))]);
   const port: number = await new Promise((resolve) => {
     http = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => resolve(info.port));

@@ -1,39 +1,56 @@
 /**
- * Renders an expected policy as the NetworkPolicy Stacktic would generate:
- * `podSelector: {}`, stack peers selected by `stacktic.io/namespace`, system
- * peers (kube-system, default) by `kubernetes.io/metadata.name`. Used for the
- * remediation manifest of missing policies, and by the demo and tests.
+ * Renders an expected policy as the NetworkPolicy Stacktic generates:
+ * `podSelector: {}`, one rule whose peer is a namespaceSelector on one label
+ * (`stacktic.io/namespace` for stack namespaces unless the rule says otherwise,
+ * `kubernetes.io/metadata.name` for system namespaces), or no peer list at all
+ * for `internet--any`. A policy read from a generated file renders as that
+ * file's spec, unchanged. Used for the remediation of missing policies, the
+ * judge's comparison, the demo stack's files and the tests.
  */
+import yaml from 'js-yaml';
 import type { ExpectedPolicy } from '../../lib/topology/expected.ts';
-import type { NetworkPolicy, NetworkPolicyPeer } from './engine.ts';
+import type { NetworkPolicy, NetworkPolicyPeer, NetworkPolicySpec } from './engine.ts';
 
 export const STACK_NAMESPACE_LABEL = 'stacktic.io/namespace';
+const NAME_LABEL = 'kubernetes.io/metadata.name';
 
 export interface RenderedPolicy extends NetworkPolicy {
   apiVersion: 'networking.k8s.io/v1';
   kind: 'NetworkPolicy';
-  metadata: { name: string; namespace: string; labels: Record<string, string> };
+  metadata: { name: string; namespace: string; labels?: Record<string, string> };
+  spec: NetworkPolicySpec;
 }
 
 function renderPeer(e: ExpectedPolicy, stackNamespaces: ReadonlySet<string>): NetworkPolicyPeer[] | undefined {
   const peer = e.peer!;
   if ('any' in peer) return undefined; // no peer list: any peer
   if ('ipBlock' in peer) return [{ ipBlock: { cidr: peer.ipBlock.cidr, ...(peer.ipBlock.except?.length ? { except: peer.ipBlock.except } : {}) } }];
-  const label = stackNamespaces.has(peer.namespace) ? STACK_NAMESPACE_LABEL : 'kubernetes.io/metadata.name';
-  return [{ namespaceSelector: { matchLabels: { [label]: peer.namespace } }, podSelector: {} }];
+  const label = peer.label ?? (stackNamespaces.has(peer.namespace) ? STACK_NAMESPACE_LABEL : NAME_LABEL);
+  return [{ namespaceSelector: { matchLabels: { [label]: peer.namespace } } }];
 }
 
-export function renderPolicy(e: ExpectedPolicy, stackNamespaces: ReadonlySet<string>): RenderedPolicy {
+/** The spec only (what the judge compares). */
+export function renderSpec(e: ExpectedPolicy, stackNamespaces: ReadonlySet<string>): NetworkPolicySpec {
+  if (e.origin) return e.origin.spec as NetworkPolicySpec;
   const type = e.direction === 'ingress' ? 'Ingress' : 'Egress';
-  const base: RenderedPolicy = {
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'NetworkPolicy',
-    metadata: { name: e.name, namespace: e.namespace, labels: { 'app.kubernetes.io/managed-by': 'stacktic', 'stacktic.io/category': e.category } },
-    spec: { podSelector: {}, policyTypes: [type] },
-  };
-  if (e.category === 'default-deny') return base;
+  if (e.category === 'default-deny') return { podSelector: {}, policyTypes: [type] };
   const peers = renderPeer(e, stackNamespaces);
   const ports = e.ports.map((p) => ({ protocol: p.protocol, port: p.port }));
-  const rule = { ...(ports.length ? { ports } : {}), ...(peers ? (e.direction === 'ingress' ? { from: peers } : { to: peers }) : {}) };
-  return { ...base, spec: { ...base.spec, [e.direction]: [rule] } };
+  const rule = { ...(peers ? (e.direction === 'ingress' ? { from: peers } : { to: peers }) : {}), ...(ports.length ? { ports } : {}) };
+  return { podSelector: {}, policyTypes: [type], [e.direction]: [rule] };
+}
+
+/** The whole object; `name` defaults to the file's name (generated-file source), else the expected (suffix-less) name. */
+export function renderPolicy(e: ExpectedPolicy, stackNamespaces: ReadonlySet<string>, name = e.origin?.name ?? e.name): RenderedPolicy {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name, namespace: e.namespace },
+    spec: renderSpec(e, stackNamespaces),
+  };
+}
+
+/** YAML text in the layout of Stacktic's generated files (block style, sequences not indented). */
+export function renderYaml(p: RenderedPolicy): string {
+  return yaml.dump(p, { noArrayIndent: true, lineWidth: -1, quotingType: '"', sortKeys: false, flowLevel: -1 }).replace(/podSelector: \{\}\n/g, 'podSelector: {}\n');
 }

@@ -1,30 +1,59 @@
 /**
- * Where the topology files are. Every scan reads the same settings:
- *   STACK_METADATA          path to Stacktic's stack-metadata.yaml (default ./stack-metadata.yaml)
- *   NETWORKPOLICY_MANIFEST  path to networkpolicy-manifest.json; when unset, the file of that
- *                           name beside stack-metadata.yaml is used if it exists, otherwise the
- *                           expected policies are derived from the metadata.
+ * Where the topology files are, and how they may be read. Every scan reads the same settings:
+ *   STACK_METADATA             path to Stacktic's stack-metadata.yaml (default ./stack-metadata.yaml)
+ *   NETWORKPOLICY_MANIFEST     path to networkpolicy-manifest.json (our own schema)
+ *   NETWORKPOLICY_DIR          directory of generated NetworkPolicy YAML (Stacktic's networkpolicy/ folder)
+ *   STACK_FILE_MAX_BYTES       largest input file read (default 10485760 = 10 MiB)
+ *   STACK_FILE_READ_TIMEOUT_MS longest one file read may take (default 5000)
+ *   STACK_MAX_WARNINGS         duplicate-key warnings listed per file; the rest are counted (default 50)
+ *
+ * The expected NetworkPolicy set comes from the first of:
+ *   1. NETWORKPOLICY_MANIFEST, when set (it must then exist);
+ *   2. NETWORKPOLICY_DIR, when set (it must then exist);
+ *   3. networkpolicy-manifest.json beside stack-metadata.yaml;
+ *   4. networkpolicy/ beside stack-metadata.yaml (Stacktic's layout);
+ *   5. derivation from the metadata with Stacktic's generator rules.
+ * The report's `sources` says which was used and why.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { deriveExpected, loadManifest, type ExpectedSet } from './expected.ts';
-import type { FileRef } from './files.ts';
+import { intSetting } from '../scan/settings.ts';
+import { deriveExpected, loadManifest, loadNetworkPolicyDir, type ExpectedSet } from './expected.ts';
+import { DEFAULT_LIMITS, MAX_BYTES_SETTING, MAX_WARNINGS_SETTING, READ_TIMEOUT_SETTING, type FileLimits, type FileRef } from './files.ts';
 import { loadStackMetadata } from './stack-metadata.ts';
 import type { Topology } from './types.ts';
 
 export const METADATA_SETTING = 'STACK_METADATA';
 export const MANIFEST_SETTING = 'NETWORKPOLICY_MANIFEST';
+export const POLICY_DIR_SETTING = 'NETWORKPOLICY_DIR';
 
 export interface TopologySettings {
   metadata: FileRef;
   /** Set when the user named a manifest explicitly: it must then exist. */
   manifest?: FileRef;
+  /** Set when the user named a policy directory explicitly: it must then exist. */
+  policyDir?: FileRef;
+  /** Reading limits for every input file (DEFAULT_LIMITS when absent). */
+  limits?: FileLimits;
+}
+
+/** The file-reading limits, parsed up front: a bad value is a 422 naming the variable. */
+export function fileLimits(env: NodeJS.ProcessEnv = process.env): FileLimits {
+  return {
+    maxBytes: intSetting(env, MAX_BYTES_SETTING, DEFAULT_LIMITS.maxBytes, 1024, 1024 * 1024 * 1024),
+    readTimeoutMs: intSetting(env, READ_TIMEOUT_SETTING, DEFAULT_LIMITS.readTimeoutMs, 100, 600_000),
+    maxWarnings: intSetting(env, MAX_WARNINGS_SETTING, DEFAULT_LIMITS.maxWarnings, 0, 100_000),
+  };
 }
 
 export function topologySettings(env: NodeJS.ProcessEnv = process.env): TopologySettings {
+  const limits = fileLimits(env);
   return {
-    metadata: { path: resolve(env[METADATA_SETTING] || 'stack-metadata.yaml'), setting: METADATA_SETTING },
-    ...(env[MANIFEST_SETTING] ? { manifest: { path: resolve(env[MANIFEST_SETTING]!), setting: MANIFEST_SETTING } } : {}),
+    metadata: { path: resolve(env[METADATA_SETTING] || 'stack-metadata.yaml'), setting: METADATA_SETTING, limits },
+    ...(env[MANIFEST_SETTING] ? { manifest: { path: resolve(env[MANIFEST_SETTING]!), setting: MANIFEST_SETTING, limits } } : {}),
+    ...(env[POLICY_DIR_SETTING] ? { policyDir: { path: resolve(env[POLICY_DIR_SETTING]!), setting: POLICY_DIR_SETTING, limits } } : {}),
+    limits,
   };
 }
 
@@ -33,15 +62,93 @@ export interface LoadedTopology {
   expected: ExpectedSet;
 }
 
+const withLimits = (ref: FileRef, limits?: FileLimits): FileRef => (ref.limits || !limits ? ref : { ...ref, limits });
+
 export async function loadTopology(settings: TopologySettings): Promise<Topology> {
-  return loadStackMetadata(settings.metadata);
+  return loadStackMetadata(withLimits(settings.metadata, settings.limits));
 }
 
-/** The topology plus the expected NetworkPolicy set, from the manifest or derived. */
+const isDir = (p: string) => {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+};
+
+/** The expected NetworkPolicy set by the precedence above, with the reason it was chosen. */
+export async function loadExpected(settings: TopologySettings, topology: Topology): Promise<ExpectedSet> {
+  const limits = settings.limits;
+  if (settings.manifest) return { ...(await loadManifest(withLimits(settings.manifest, limits))), reason: `${MANIFEST_SETTING} is set` };
+  if (settings.policyDir) return { ...(await loadNetworkPolicyDir(withLimits(settings.policyDir, limits))), reason: `${POLICY_DIR_SETTING} is set` };
+  const here = dirname(settings.metadata.path);
+  const manifest = join(here, 'networkpolicy-manifest.json');
+  if (existsSync(manifest)) return { ...(await loadManifest({ path: manifest, setting: MANIFEST_SETTING, limits })), reason: 'networkpolicy-manifest.json found beside the metadata' };
+  const dir = join(here, 'networkpolicy');
+  if (isDir(dir)) return { ...(await loadNetworkPolicyDir({ path: dir, setting: POLICY_DIR_SETTING, limits })), reason: 'networkpolicy/ found beside the metadata' };
+  return { ...deriveExpected(topology, settings.metadata.path), reason: `no manifest or policy directory (set ${MANIFEST_SETTING} or ${POLICY_DIR_SETTING}); derived from the metadata with Stacktic's generator rules` };
+}
+
+/**
+ * What the loaded files were, for the cache: path, inode, size and times of the
+ * metadata, of the manifest or policy directory the precedence could pick, and
+ * of every file in that directory. Any change to any of them is a new version.
+ */
+async function versionOf(settings: TopologySettings): Promise<string | null> {
+  const here = dirname(settings.metadata.path);
+  const paths = [settings.metadata.path, settings.manifest?.path ?? join(here, 'networkpolicy-manifest.json')];
+  const dir = settings.policyDir?.path ?? join(here, 'networkpolicy');
+  const parts: string[] = [JSON.stringify([settings.manifest?.path, settings.policyDir?.path, settings.limits])];
+  const stamp = async (p: string) => {
+    try {
+      const st = await stat(p);
+      parts.push(`${p}\0${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`);
+      return st;
+    } catch {
+      parts.push(`${p}\0-`);
+      return null;
+    }
+  };
+  for (const p of paths) await stamp(p);
+  const d = await stamp(dir);
+  if (d?.isDirectory()) {
+    let names: string[];
+    try {
+      names = (await readdir(dir)).filter((n) => /\.ya?ml$/i.test(n)).sort();
+    } catch {
+      return null;
+    }
+    if (names.length > 5000) return null; // not worth the stats: load afresh
+    await Promise.all(names.map(async (n) => {
+      const st = await stat(join(dir, n)).catch(() => null);
+      parts.push(`${n}\0${st ? `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}` : '-'}`);
+    }));
+  }
+  return parts.sort().join('\n');
+}
+
+/** Loaded topologies by file version (a few entries): a scan repeated on unchanged files parses nothing. */
+const cache = new Map<string, LoadedTopology>();
+const CACHE_ENTRIES = 4;
+
+/**
+ * The topology plus the expected NetworkPolicy set. The expected set's
+ * warnings (duplicate keys in generated files, unknown component types) are
+ * appended to the topology's, so every report lists them in `sources.warnings`.
+ * The result is cached by file version (see versionOf) and must be treated as
+ * read-only by callers.
+ */
 export async function loadTopologyAndPolicies(settings: TopologySettings): Promise<LoadedTopology> {
+  const version = await versionOf(settings);
+  const hit = version === null ? undefined : cache.get(version);
+  if (hit) return hit;
   const topology = await loadTopology(settings);
-  if (settings.manifest) return { topology, expected: await loadManifest(settings.manifest) };
-  const beside = join(dirname(settings.metadata.path), 'networkpolicy-manifest.json');
-  if (existsSync(beside)) return { topology, expected: await loadManifest({ path: beside, setting: MANIFEST_SETTING }) };
-  return { topology, expected: deriveExpected(topology, settings.metadata.path) };
+  const expected = await loadExpected(settings, topology);
+  if (expected.warnings?.length) topology.warnings.push(...expected.warnings);
+  const loaded = { topology, expected };
+  if (version !== null) {
+    cache.set(version, loaded);
+    while (cache.size > CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
+  }
+  return loaded;
 }

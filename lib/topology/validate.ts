@@ -8,7 +8,8 @@ export function validateFile<S extends v.GenericSchema>(schema: S, value: unknow
   if (result.success) return result.output;
   const details = result.issues.map((issue) => ({
     path: v.getDotPath(issue) ?? '(root)',
-    message: issue.message,
+    // Never echo the file's content: valibot's default messages end with "but received <value>".
+    message: issue.message.replace(/,? but received .*$/s, ''),
   }));
   throw new ScanError(422, {
     code: 'schema_violation',

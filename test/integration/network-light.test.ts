@@ -1,57 +1,73 @@
-// The network scan's light mode against the real kube-apiserver: a Stacktic stack's
-// namespaces and generated policies, then one policy deleted, one changed, one extra
-// added, one namespace without its stacktic label, and an RBAC-limited user.
+// The network scan's light mode against the real kube-apiserver on the project's own demo stack
+// (demo/stack: Stacktic's format, with the policies Stacktic generates for it): the generated
+// policies with one deleted, one changed, one extra, one namespace without its stacktic label,
+// and an RBAC-limited user.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { join } from 'node:path';
 import { scanApp } from '../../lib/scan/scaffold.ts';
-import { deriveExpected } from '../../lib/topology/expected.ts';
+import { loadNetworkPolicyDir } from '../../lib/topology/expected.ts';
 import { loadStackMetadata } from '../../lib/topology/stack-metadata.ts';
 import { networkScan } from '../../functions/network-scan/scan.ts';
 import { renderPolicy, STACK_NAMESPACE_LABEL } from '../../functions/network-scan/render.ts';
+import { DEMO_METADATA, DEMO_POLICIES } from '../../demo/stack/generate.ts';
 import { testCluster } from '../support/cluster.ts';
 import { adminKube, apply, namespace } from '../support/k8s.ts';
 
-const SAMPLE = join(import.meta.dirname, '../../../shared/samples/stacktic/llama_base/stack-metadata.yaml');
-const s = suite('network light: real API server');
-const topoSettings = { metadata: { path: SAMPLE, setting: 'STACK_METADATA' } };
+const s = suite('network light: real API server, demo stack');
+const topoSettings = { metadata: { path: DEMO_METADATA, setting: 'STACK_METADATA' } };
+const MISSING = 'minio--from--strimzi--ingress--ports--9000';
+const DRIFTED = 'shop--to--postgresql--egress--ports--5432';
 
 s.before(async () => {
   const kube = adminKube();
   const topo = await loadStackMetadata(topoSettings.metadata);
   const stack = new Set(topo.namespaces);
-  for (const ns of topo.namespaces) await apply(kube, namespace(ns, ns === 'redis' ? {} : { [STACK_NAMESPACE_LABEL]: ns }));
-  for (const e of deriveExpected(topo, SAMPLE).policies) {
-    if (e.name === 'minio--from--llama--ingress--ports--9000') continue; // missing
-    const p = renderPolicy(e, stack);
-    if (e.name === 'flowise--to--cnpg--egress--ports--5432') (p.spec as any).egress[0].ports = [{ protocol: 'TCP', port: 5433 }]; // drifted
+  for (const ns of topo.namespaces) {
+    await apply(kube, namespace(ns, ns === 'grafana' ? {} : { [STACK_NAMESPACE_LABEL]: ns }));
+    await kube.networking.deleteCollectionNamespacedNetworkPolicy({ namespace: ns }); // another suite's leftovers
+  }
+  for (const e of (await loadNetworkPolicyDir({ path: DEMO_POLICIES, setting: 'NETWORKPOLICY_DIR' })).policies) {
+    if (e.name === MISSING) continue;
+    const p = structuredClone(renderPolicy(e, stack));
+    if (e.name === DRIFTED) (p.spec as any).egress[0].ports = [{ protocol: 'TCP', port: 5433 }];
     await apply(kube, p as any);
   }
-  await apply(kube, { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'debug-allow-all', namespace: 'llama' }, spec: { podSelector: {}, ingress: [{}] } }); // extra
+  await apply(kube, { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'debug-allow-all', namespace: 'shop' }, spec: { podSelector: {}, ingress: [{}] } });
 });
 
-s('reports missing, drifted, extra and a selector that matches nothing', async () => {
+s.after(async () => {
+  const kube = adminKube();
+  const topo = await loadStackMetadata(topoSettings.metadata);
+  for (const ns of topo.namespaces) await kube.networking.deleteCollectionNamespacedNetworkPolicy({ namespace: ns });
+});
+
+s('reports missing, drifted, extra, an allow-all and the selectors that match nothing', async () => {
   const app = scanApp(networkScan({ topology: topoSettings, kubeconfig: testCluster().kubeconfigPath }));
   const res = await app.request('/network_scan?mode=light');
   assert.is(res.status, 200);
   const body = await res.json();
   assert.equal(body.errors, []);
-  assert.is(body.sources.expected_from, 'stack-metadata');
+  assert.equal([body.sources.expected_from, body.sources.expected_because], ['networkpolicy-dir', 'networkpolicy/ found beside the metadata']);
   assert.is(body.sources.cluster, testCluster().server);
   const by = (name: string) => body.results.expected.find((x: any) => x.name === name);
-  assert.is(by('minio--from--llama--ingress--ports--9000').status, 'missing');
-  assert.is(by('flowise--to--cnpg--egress--ports--5432').status, 'drifted');
-  assert.equal(body.results.extra, [{ name: 'debug-allow-all', namespace: 'llama' }]);
-  assert.is(body.summary.missing, 1);
-  assert.is(body.summary.drifted, 1);
-  assert.is(body.summary.found, body.summary.expected - 2);
-  assert.is(body.score, Math.round((1000 * (body.summary.expected - 2)) / body.summary.expected) / 10);
-  const empties = body.results.empty_selectors.map((e: any) => `${e.namespace}/${e.policy}`);
-  assert.ok(empties.includes('flowise/flowise--to--redis--egress--ports--6379'), empties.join(', '));
-  assert.ok(empties.includes('redis/redis--all--redis--ingress--ports--redis'));
-  assert.ok(empties.every((e: string) => e.includes('redis')), 'only selectors for the unlabelled namespace');
-  const link = body.results.links.find((l: any) => l.from === 'llama' && l.to === 'minio');
-  assert.equal([link.egress, link.ingress, link.bidirectional], ['found', 'missing', false]);
+  assert.is(by(MISSING).status, 'missing');
+  assert.equal([by(DRIFTED).status, by(DRIFTED).drift], ['drifted', ['grants more: egress TCP/5433 to namespace postgresql', 'lacks: egress TCP/5432 to namespace postgresql']]);
+  assert.equal(body.results.extra, [{ name: 'debug-allow-all', namespace: 'shop' }]);
+  assert.equal([body.summary.missing, body.summary.drifted, body.summary.renamed, body.summary.found], [1, 1, 0, body.summary.expected - 2]);
+  const kinds = body.results.rule_findings.filter((f: any) => f.severity !== 'info').map((f: any) => `${f.severity}:${f.kind}:${f.namespace}/${f.policy}`).sort();
+  assert.equal(kinds, [
+    'critical:peer-everyone:shop/debug-allow-all',
+    'low:selector-matches-nothing:grafana/grafana--all--grafana--egress--ports--grafana--nr6',
+    'low:selector-matches-nothing:grafana/grafana--all--grafana--ingress--ports--grafana--nr5',
+    'low:selector-matches-nothing:prometheus/prometheus--exception--app--egress--ports--9093--nr59',
+    'low:selector-matches-nothing:prometheus/prometheus--exception--app--egress--ports--9153--nr58',
+    'low:selector-matches-nothing:prometheus/prometheus--exception--app--egress--ports--9419--nr60',
+    'medium:name-ports-mismatch:shop/shop--to--postgresql--egress--ports--5432--nr46',
+  ]);
+  assert.is(body.score, Math.round((1000 * (body.summary.expected - 2 - 5 * 0.25)) / (body.summary.expected + 1)) / 10);
+  const link = body.results.links.find((l: any) => l.from_sub_component === 'orders-events');
+  assert.equal([link.egress, link.ingress, link.bidirectional, link.live.allowed], ['found', 'missing', false, false]);
+  assert.equal(body.results.link_findings.map((f: any) => `${f.from}>${f.to}`), ['apisix>kafka', 'grafana>prometheus']);
 });
 
 s('an RBAC-limited user: the 403 names the verb and resource in errors', async () => {

@@ -1,0 +1,89 @@
+/**
+ * Network light mode at scale, against the local control plane: 100 namespaces, 1,000 links and
+ * 2,600 NetworkPolicies (exactly what the derivation expects for the generated stack), each light
+ * run measured against a baseline in the same run: a bare LIST of the same NetworkPolicies and
+ * namespaces (the two calls light mode makes). Target: light mode ≤ 1.3× the bare LIST.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import yaml from 'js-yaml';
+import pLimit from 'p-limit';
+import { listNamespaces, listNetworkPolicies, makeKube } from '../lib/kube/client.ts';
+import { runScan } from '../lib/scan/scaffold.ts';
+import { deriveExpected } from '../lib/topology/expected.ts';
+import { loadStackMetadata } from '../lib/topology/stack-metadata.ts';
+import { networkScan } from '../functions/network-scan/scan.ts';
+import { renderPolicy, STACK_NAMESPACE_LABEL } from '../functions/network-scan/render.ts';
+import { startControlPlane } from '../harness/cluster/index.ts';
+import { apply, namespace } from '../harness/cluster/objects.ts';
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+export interface NetworkLightBenchRow {
+  namespaces: number;
+  links: number;
+  policies: number;
+  lightMs: number;
+  listMs: number;
+  ratio: number;
+}
+
+/** A Stacktic-layout stack: `n` components in their own namespaces, each linked to the next `linksEach`. */
+export function benchMetadata(n = 100, linksEach = 10): string {
+  const type = (i: number) => (i < 20 ? 'grafana' : i < 40 ? 'cert_manager' : 'postgresql');
+  const comp = (i: number) => ({ group: 'bench', type: type(i), name: `c${i}`, attributes: { namespace: `bench-${i}`, port: String(10000 + i) }, links_to: {}, links_from: {}, parent: null });
+  const components: Record<string, unknown> = {};
+  for (let i = 0; i < n; i++) {
+    const links: Record<string, unknown> = {};
+    for (let k = 1; k <= linksEach; k++) {
+      const j = (i + k) % n;
+      links[`c${j}`] = { group: 'bench-link', type: `${type(i)}-${type(j)}`, attributes: {}, component: comp(j), from_component: null };
+    }
+    components[`c${i}`] = { ...comp(i), links_to: links, sub_components: {} };
+  }
+  return yaml.dump({ default_context: { project_slug: 'bench', components, configuration: { system_name: 'bench' } } }, { lineWidth: -1 });
+}
+
+export async function main(runs = 5): Promise<NetworkLightBenchRow> {
+  const dir = mkdtempSync(join(tmpdir(), 'stack-scan-bench-light-'));
+  const cp = await startControlPlane({ gatekeeper: false });
+  try {
+    const path = join(dir, 'stack-metadata.yaml');
+    writeFileSync(path, benchMetadata());
+    const topo = await loadStackMetadata({ path, setting: 'STACK_METADATA' });
+    const expected = deriveExpected(topo, path).policies;
+    const kube = await makeKube(cp.kubeconfigPath);
+    const limit = pLimit(16);
+    await Promise.all(topo.namespaces.map((ns) => limit(() => apply(kube, namespace(ns, { [STACK_NAMESPACE_LABEL]: ns })))));
+    const stack = new Set(topo.namespaces);
+    await Promise.all(expected.map((e, i) => limit(() => apply(kube, { ...renderPolicy(e, stack, `${e.name}--nr${i}`) } as any))));
+
+    const def = networkScan({ topology: { metadata: { path, setting: 'STACK_METADATA' } }, kubeconfig: cp.kubeconfigPath });
+    const light: number[] = [];
+    const list: number[] = [];
+    let policies = 0;
+    for (let i = 0; i < runs + 1; i++) {
+      const t0 = performance.now();
+      const report = await runScan(def, 'light');
+      const t1 = performance.now();
+      const [, ps] = await Promise.all([listNamespaces(kube), listNetworkPolicies(kube)]);
+      const t2 = performance.now();
+      const sum = report.summary as { expected: number; found: number };
+      if (sum.found !== sum.expected || report.errors.length) throw new Error(`bench stack not as expected: ${sum.found} of ${sum.expected} found, ${JSON.stringify(report.errors)}`);
+      policies = ps.length;
+      if (i === 0) continue; // warm-up
+      light.push(t1 - t0);
+      list.push(t2 - t1);
+    }
+    const row = { namespaces: topo.namespaces.length, links: topo.links.length, policies, lightMs: Math.round(median(light)), listMs: Math.round(median(list)), ratio: Math.round((median(light) / median(list)) * 100) / 100 };
+    console.log(JSON.stringify({ bench: 'network-light', ...row }));
+    console.log(`network-light: ${row.namespaces} namespaces, ${row.links} links, ${row.policies} policies: light mode ${row.lightMs} ms vs bare LIST ${row.listMs} ms → ${row.ratio}× — ${row.ratio <= 1.3 ? 'meets' : 'MISSES'} the ≤ 1.3× target`);
+    return row;
+  } finally {
+    await cp.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) await main();
