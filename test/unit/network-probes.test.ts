@@ -11,7 +11,8 @@ import { internetEgress } from '../../functions/network-scan/scan.ts';
 import type { ProbeResult } from '../../lib/tools/nmap.ts';
 import { splitValidTargets } from '../../functions/network-scan/probes/execute.ts';
 
-const SHARED = join(import.meta.dirname, '../../../shared/samples/stacktic/llama_base/stack-metadata.yaml');
+// The project's own demo stack (demo/stack), in Stacktic's format.
+const SHARED = join(import.meta.dirname, '../../demo/stack/stack-metadata.yaml');
 const topo = await loadStackMetadata({ path: SHARED, setting: 'STACK_METADATA' });
 const stack = new Set(topo.namespaces);
 const policies = deriveExpected(topo, SHARED).policies.map((e) => renderPolicy(e, stack));
@@ -27,18 +28,17 @@ const s = suite('network full: probe plan and verdicts');
 s('the plan covers every layer; the engine agrees with the generated policies', () => {
   const tests = planProbes({ ...base, externalTarget: '192.0.2.10' });
   const layers = (l: string) => tests.filter((t) => t.layer === l);
-  assert.is(layers('link').length, 6);
-  assert.is(layers('exception').length, 18, 'DNS + kube-api from 9 namespaces');
-  assert.is(layers('internet').length, 18);
-  assert.is(layers('intra-namespace').length, 6, 'every component with a port');
-  assert.ok(layers('negative').length > 20);
+  assert.is(layers('link').length, 7, 'every link with a port (apisix→kafka and grafana→prometheus have none in the metadata)');
+  assert.is(layers('exception').length, 16, 'DNS + kube-api from 8 namespaces');
+  assert.is(layers('internet').length, 16);
+  assert.is(layers('intra-namespace').length, 4, 'every component with a port');
+  assert.ok(layers('negative').length > 10, `negative tests: ${layers('negative').length}`);
   // Generated Stacktic policies allow exactly what the topology expects:
   for (const t of tests) assert.is(t.engine.allowed, t.expect === 'open', `${t.id}: engine ${t.engine.allowed}, expected ${t.expect}`);
-  const link = tests.find((t) => t.id === 'link:flowise->redis:6379')!;
-  assert.equal([link.target.host, link.source.identity, link.source.labels], ['redis.redis.svc.cluster.local', 'service-selector', { 'app.kubernetes.io/name': 'flowise' }]);
-  assert.is(tests.find((t) => t.layer === 'internet' && t.source.namespace === 'argocd' && t.target.port === 443)!.expect, 'open');
-  assert.is(tests.find((t) => t.layer === 'internet' && t.source.namespace === 'argocd' && t.target.port === 80)!.expect, 'blocked', 'argo_cd opens 443 only');
-  assert.is(tests.find((t) => t.layer === 'internet' && t.source.namespace === 'redis' && t.target.port === 443)!.expect, 'blocked');
+  const link = tests.find((t) => t.id === 'link:shop->postgresql:5432')!;
+  assert.equal([link.target.host, link.source.identity, link.source.labels], ['postgresql.postgresql.svc.cluster.local', 'service-selector', { 'app.kubernetes.io/name': 'shop' }]);
+  assert.is(tests.find((t) => t.layer === 'internet' && t.source.namespace === 'cert-manager' && t.target.port === 443)!.expect, 'open');
+  assert.is(tests.find((t) => t.layer === 'internet' && t.source.namespace === 'shop' && t.target.port === 443)!.expect, 'blocked', 'a flowise component has no internet exception');
 });
 
 s('one nmap invocation per source: tests grouped by source', () => {
@@ -61,13 +61,13 @@ s('negative tests: every unlinked pair in small stacks, a seeded reproducible sa
 });
 
 s('verdicts: PASS, FAIL with blocking analysis, SECURITY_RISK, BLOCKED, NO_SERVICE, UNDECIDED', () => {
-  // Drop the redis ingress policy from the cluster: the engine then explains the block.
-  const broken = policies.filter((p) => p.metadata.name !== 'redis--from--flowise--ingress--ports--6379');
+  // Drop the postgresql ingress policy from the cluster: the engine then explains the block.
+  const broken = policies.filter((p) => p.metadata.name !== 'postgresql--from--shop--ingress--ports--5432');
   const tests = planProbes({ ...base, engine: new PolicyEngine(broken, namespaces) });
   const pick = (id: string) => tests.find((t) => t.id === id)!;
-  const link = pick('link:flowise->redis:6379');
+  const link = pick('link:shop->postgresql:5432');
   const neg = tests.find((t) => t.layer === 'negative')!;
-  const ok = pick('link:flowise->cnpg:5432');
+  const ok = pick('link:shop->minio:9000');
   const results = new Map<string, ProbeResult>([
     [link.id, { state: 'filtered', reason: 'no-response' }],
     [neg.id, { state: 'open', reason: 'syn-ack' }],
@@ -78,7 +78,7 @@ s('verdicts: PASS, FAIL with blocking analysis, SECURITY_RISK, BLOCKED, NO_SERVI
   assert.is(byId(ok.id).verdict, 'PASS');
   const fail = byId(link.id);
   assert.is(fail.verdict, 'FAIL');
-  assert.match(fail.analysis!, /ingress at redis: /);
+  assert.match(fail.analysis!, /ingress at postgresql: /);
   assert.is(fail.policy_mismatch, true, 'the live policies no longer allow what the topology expects');
   assert.is(byId(neg.id).verdict, 'SECURITY_RISK');
   assert.equal(verdictFor(neg, { state: 'filtered', reason: 'no-response' }).verdict, 'BLOCKED');
@@ -112,10 +112,10 @@ s('services or pods that could not be read are unknown, never "no service"', () 
 });
 
 s('a source without a running pod probes with its controller\'s pod template labels, else the Service selector', () => {
-  const tpl = { kind: 'Deployment', name: 'flowise', namespace: 'flowise', labels: { 'app.kubernetes.io/name': 'flowise', 'stacktic.io/imageSigned': 'true', 'app.kubernetes.io/part-of': 'llama' } };
-  const withTpl = planProbes({ ...base, templates: [tpl] }).find((t) => t.id === 'link:flowise->redis:6379')!;
-  assert.equal([withTpl.source.identity, withTpl.source.template, withTpl.source.labels], ['pod-template', 'Deployment/flowise', tpl.labels]);
-  const other = planProbes({ ...base, templates: [{ ...tpl, labels: { 'app.kubernetes.io/name': 'other' } }] }).find((t) => t.id === 'link:flowise->redis:6379')!;
+  const tpl = { kind: 'Deployment', name: 'shop', namespace: 'shop', labels: { 'app.kubernetes.io/name': 'shop', 'stacktic.io/imageSigned': 'true', 'app.kubernetes.io/part-of': 'demo' } };
+  const withTpl = planProbes({ ...base, templates: [tpl] }).find((t) => t.id === 'link:shop->postgresql:5432')!;
+  assert.equal([withTpl.source.identity, withTpl.source.template, withTpl.source.labels], ['pod-template', 'Deployment/shop', tpl.labels]);
+  const other = planProbes({ ...base, templates: [{ ...tpl, labels: { 'app.kubernetes.io/name': 'other' } }] }).find((t) => t.id === 'link:shop->postgresql:5432')!;
   assert.is(other.source.identity, 'service-selector');
 });
 
