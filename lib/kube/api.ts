@@ -6,32 +6,37 @@
  * name the shape they expect (`getObject<V1Pod>`), defaulting to KubeObject.
  */
 import { ScanError } from '../errors.ts';
-import { apiPrefix, collectionPath, kindInfo } from '../k8s/kinds.ts';
+import { apiPrefix, collectionPath, kindInfo, type KindInfo } from '../k8s/kinds.ts';
 import type { KubeObject } from '../k8s/types.ts';
 import type { CallSite, Kube } from './client.ts';
 import { rawRequest, statusError, type RawResponse } from './raw.ts';
 
+/** A kind of the shared table by name, or any kind's API coordinates (Gatekeeper's, or found by discovery). */
+export type KindRef = string | KindInfo;
+
 export interface ObjectRef {
-  kind: string;
+  kind: KindRef;
   namespace?: string;
   name: string;
 }
 
-/** A resource name for error messages: `pods`, `networkpolicies.networking.k8s.io`. */
-export function resourceName(kind: string): string {
-  const k = kindInfo(kind);
-  if (!k) return kind;
+const kindName = (kind: KindRef) => (typeof kind === 'string' ? kind : kind.kind);
+
+/** A resource name for error messages and RBAC: `pods`, `networkpolicies.networking.k8s.io`. */
+export function resourceName(kind: KindRef): string {
+  const k = typeof kind === 'string' ? kindInfo(kind) : kind;
+  if (!k) return kindName(kind);
   return k.group ? `${k.plural}.${k.group}` : k.plural;
 }
 
-function info(kind: string) {
-  const k = kindInfo(kind);
-  if (!k) throw new ScanError(500, { code: 'internal', message: `no API path known for kind ${kind}` });
+function info(kind: KindRef): KindInfo {
+  const k = typeof kind === 'string' ? kindInfo(kind) : kind;
+  if (!k) throw new ScanError(500, { code: 'internal', message: `no API path known for kind ${kindName(kind)}` });
   return k;
 }
 
 /** The path of a collection: namespaced (`namespace` given), across all namespaces, or cluster-scoped. */
-export function listPath(kind: string, namespace?: string): string {
+export function listPath(kind: KindRef, namespace?: string): string {
   const k = info(kind);
   const prefix = apiPrefix(k.group ? `${k.group}/${k.version}` : k.version);
   return k.namespaced && namespace !== undefined ? `${prefix}/namespaces/${encodeURIComponent(namespace)}/${k.plural}` : `${prefix}/${k.plural}`;
@@ -39,12 +44,13 @@ export function listPath(kind: string, namespace?: string): string {
 
 export function objectPath(ref: ObjectRef, subresource?: string): string {
   const k = info(ref.kind);
-  if (k.namespaced && ref.namespace === undefined) throw new ScanError(500, { code: 'internal', message: `${ref.kind} ${ref.name} needs a namespace` });
+  if (k.namespaced && ref.namespace === undefined) throw new ScanError(500, { code: 'internal', message: `${k.kind} ${ref.name} needs a namespace` });
   return `${listPath(ref.kind, k.namespaced ? ref.namespace : undefined)}/${encodeURIComponent(ref.name)}${subresource ? `/${subresource}` : ''}`;
 }
 
-function site(verb: string, kind: string, namespace?: string): CallSite {
-  return { verb, resource: resourceName(kind), ...(namespace !== undefined ? { namespace } : {}) };
+function site(verb: string, kind: KindRef, namespace?: string): CallSite {
+  const namespaced = typeof kind === 'string' ? kindInfo(kind)?.namespaced !== false : kind.namespaced;
+  return { verb, resource: resourceName(kind), ...(namespace !== undefined && namespaced ? { namespace } : {}) };
 }
 
 /** GET one object; undefined when it does not exist (404). */
@@ -61,16 +67,31 @@ export interface ListOptions {
   namespace?: string;
   labelSelector?: string;
   fieldSelector?: string;
+  /** Objects per page (default 500). */
+  limit?: number;
+  /** At most this many pages (default 1,000). */
+  maxPages?: number;
 }
 
-/** LIST objects of a kind (all pages). */
-export async function listObjects<T = KubeObject>(kube: Kube, kind: string, opts: ListOptions = {}): Promise<T[]> {
+export interface Page<T> {
+  items: T[];
+  /** More objects exist than were read. */
+  truncated: boolean;
+}
+
+/** LIST objects of a kind: all pages up to `maxPages`. */
+export async function listObjects<T = KubeObject>(kube: Kube, kind: KindRef, opts: ListOptions = {}): Promise<T[]> {
+  return (await listPage<T>(kube, kind, opts)).items;
+}
+
+/** LIST objects of a kind, saying whether `maxPages` cut the list short. */
+export async function listPage<T = KubeObject>(kube: Kube, kind: KindRef, opts: ListOptions = {}): Promise<Page<T>> {
   const s = site('list', kind, opts.namespace);
   const items: T[] = [];
   let cont: string | undefined;
-  // Bounded: at most 1,000 pages of 500.
-  for (let page = 0; page < 1000; page++) {
-    const query: Record<string, string> = { limit: '500' };
+  const maxPages = opts.maxPages ?? 1000;
+  for (let page = 0; page < maxPages; page++) {
+    const query: Record<string, string> = { limit: String(opts.limit ?? 500) };
     if (opts.labelSelector) query.labelSelector = opts.labelSelector;
     if (opts.fieldSelector) query.fieldSelector = opts.fieldSelector;
     if (cont) query.continue = cont;
@@ -81,7 +102,7 @@ export async function listObjects<T = KubeObject>(kube: Kube, kind: string, opts
     cont = body.metadata?.continue;
     if (!cont) break;
   }
-  return items;
+  return { items, truncated: !!cont };
 }
 
 export interface WriteResult<T> {
@@ -92,11 +113,14 @@ export interface WriteResult<T> {
   response: RawResponse;
 }
 
-/** POST an object. Non-2xx answers are returned, not thrown (a denial is a result). */
-export async function createObject<T = KubeObject>(kube: Kube, obj: KubeObject, opts: { dryRun?: boolean } = {}): Promise<WriteResult<T>> {
-  const path = collectionPath(obj);
+/**
+ * POST an object (its kind from the shared table, or `opts.kind` for any other). Non-2xx
+ * answers are returned, not thrown (a denial is a result).
+ */
+export async function createObject<T = KubeObject>(kube: Kube, obj: KubeObject, opts: { dryRun?: boolean; kind?: KindInfo } = {}): Promise<WriteResult<T>> {
+  const path = opts.kind ? listPath(opts.kind, opts.kind.namespaced ? (obj.metadata.namespace ?? 'default') : undefined) : collectionPath(obj);
   if (!path) throw new ScanError(500, { code: 'internal', message: `no API path known for kind ${obj.kind}` });
-  const s = site(opts.dryRun ? 'create (dry-run)' : 'create', obj.kind, obj.metadata.namespace);
+  const s = site(opts.dryRun ? 'create (dry-run)' : 'create', opts.kind ?? obj.kind, obj.metadata.namespace);
   const res = await rawRequest(kube, s, { method: 'POST', path, query: { fieldManager: 'stack-scan', ...(opts.dryRun ? { dryRun: 'All' } : {}) }, body: obj });
   return { status: res.status, warnings: res.warnings, response: res, ...(res.status < 300 ? { object: res.body as T } : {}) };
 }

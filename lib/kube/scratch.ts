@@ -183,7 +183,7 @@ export function expiryOf(meta: ObjectMeta | undefined): number {
 }
 
 export interface SweepResult {
-  deleted: ObjectRef[];
+  deleted: { kind: string; namespace?: string; name: string }[];
   errors: ReportError[];
 }
 
