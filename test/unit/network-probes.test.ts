@@ -84,6 +84,9 @@ s('verdicts: PASS, FAIL with blocking analysis, SECURITY_RISK, BLOCKED, NO_SERVI
   assert.equal(verdictFor(neg, { state: 'filtered', reason: 'no-response' }).verdict, 'BLOCKED');
   assert.equal(verdictFor({ ...ok, serviceEndpoints: 0 }, { state: 'closed', reason: 'conn-refused' }).verdict, 'NO_SERVICE');
   assert.equal(verdictFor({ ...ok, serviceEndpoints: 'no-service' }, { state: 'closed', reason: 'conn-refused' }).verdict, 'NO_SERVICE');
+  // kube-proxy drops traffic to a Service without endpoints: filtered says nothing about the policies.
+  assert.equal(verdictFor({ ...neg, serviceEndpoints: 0 }, { state: 'filtered', reason: 'no-response' }).verdict, 'NO_SERVICE');
+  assert.equal(verdictFor({ ...neg, serviceEndpoints: 0 }, { state: 'open', reason: 'syn-ack' }).verdict, 'SECURITY_RISK');
   // `closed` is decided by what the API says of the target (kube-router REJECTs look like a reset):
   assert.equal(verdictFor({ ...ok, targetListens: null }, { state: 'closed', reason: 'conn-refused' }).verdict, 'UNDECIDED');
   assert.equal(verdictFor({ ...ok, targetListens: true }, { state: 'closed', reason: 'conn-refused' }).verdict, 'FAIL');
@@ -141,6 +144,8 @@ s('targetListens: ready endpoints and a declared container port (by number or na
   assert.is(targetListens({ ...svc, endpoints: 0 }, 6379, [pod]), false);
   assert.is(targetListens(svc, 6379, null), null);
   assert.is(targetListens(svc, 6379, [{ ...pod, ready: false }]), null);
+  // A Service without a selector (default/kubernetes): its published ready endpoint is the listener.
+  assert.is(targetListens({ name: 'kubernetes', namespace: 'default', ports: [{ port: 443, targetPort: 6443 }], selector: {}, endpoints: 1 }, 443, []), true);
 });
 
 s('component types that are prototype keys do not crash the plan', () => {

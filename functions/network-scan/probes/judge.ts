@@ -4,7 +4,7 @@
  *   BLOCKED       an expected block, confirmed (filtered)
  *   FAIL          should connect but cannot; with the engine's blocking analysis
  *   SECURITY_RISK should be blocked but is reachable
- *   NO_SERVICE    closed, and the target Service has no endpoints or does not exist
+ *   NO_SERVICE    not open, and the target Service has no ready endpoints or does not exist
  *   UNDECIDED     the probe could not tell (nmap error, unresolved name, timeout)
  *
  * `closed` (connection refused) is ambiguous to a connect scan: a port nothing listens
@@ -37,8 +37,10 @@ export interface ProbeFinding {
 
 export function verdictFor(t: ProbeTest, r: ProbeResult | undefined): { verdict: ProbeVerdict; reason: string } {
   if (!r || r.state === 'unknown') return { verdict: 'UNDECIDED', reason: r?.reason ?? 'no result for this target' };
-  if (r.state === 'closed' && (t.serviceEndpoints === 'no-service' || t.serviceEndpoints === 0)) {
-    return { verdict: 'NO_SERVICE', reason: t.serviceEndpoints === 'no-service' ? 'closed: the target Service does not exist' : 'closed: the target Service has no ready endpoints' };
+  // Nothing can answer behind a missing Service or one without ready endpoints: whatever nmap saw
+  // (a reset, or a drop by kube-proxy's no-endpoint rule) says nothing about the policies.
+  if (r.state !== 'open' && (t.serviceEndpoints === 'no-service' || t.serviceEndpoints === 0)) {
+    return { verdict: 'NO_SERVICE', reason: `${r.state}: ${t.serviceEndpoints === 'no-service' ? 'the target Service does not exist' : 'the target Service has no ready endpoints'}` };
   }
   if (r.state === 'closed') {
     if (t.targetListens !== true) {

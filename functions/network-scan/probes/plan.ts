@@ -109,6 +109,9 @@ export function targetListens(svc: ServiceInfo | undefined, port: number, pods: 
   if (svc.endpoints === 0) return false;
   const sp = svc.ports.find((p) => p.port === port && (p.protocol ?? 'TCP') === 'TCP');
   if (!sp) return null;
+  // A Service without a selector publishes its endpoints by hand (e.g. default/kubernetes: the
+  // API server itself): a ready endpoint is the listener.
+  if (Object.keys(svc.selector).length === 0) return true;
   const target = sp.targetPort ?? sp.port;
   const backing = pods.filter((p) => p.namespace === svc.namespace && p.ready && selects(svc.selector, p));
   if (!backing.length) return null;
