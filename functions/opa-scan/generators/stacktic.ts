@@ -5,7 +5,7 @@
  * to the pod template of Deployment, StatefulSet, DaemonSet, ReplicaSet, Job
  * (spec.template) and CronJob (spec.jobTemplate.spec.template).
  *
- * Over 400 lines on purpose: one generator per Stacktic template (eleven siblings of
+ * Why this file is long: one generator per Stacktic template (eleven siblings of
  * the same shape, each with its rule summarised above it); split, they would be read apart.
  */
 import type { Constraint, Generator, Resource, ViolateResult } from './types.ts';
