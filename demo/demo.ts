@@ -25,6 +25,8 @@ import { opaScan } from '../functions/opa-scan/scan.ts';
 import { startControlPlane } from '../harness/cluster/index.ts';
 import { installPolicies, yamlDir } from '../harness/cluster/gatekeeper.ts';
 import { apply, namespace } from '../harness/cluster/objects.ts';
+import { kubescapeDemo } from './kubescape.ts';
+import { runNucleiDemo } from './nuclei.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 // The project's own demo stack, in Stacktic's format, with the policies Stacktic generates for it.
@@ -47,7 +49,8 @@ async function listen(host: string, port: number): Promise<Server | undefined> {
 
 const t0 = Date.now();
 // A fresh clone has no binaries yet: build them (cached; a no-op when up to date), and nmap for the probes.
-execFileSync('bash', [join(ROOT, 'harness/build.sh')], { stdio: 'inherit' });
+// Only what the demo runs (the real node's programs are built by harness/build.sh node, when wanted).
+execFileSync('bash', [join(ROOT, 'harness/build.sh'), 'controlplane', 'gatekeeper', 'kubescape', 'nuclei'], { stdio: 'inherit' });
 try {
   execFileSync('nmap', ['--version'], { stdio: 'ignore' });
 } catch {
@@ -128,6 +131,16 @@ try {
   const widths = [14, 6, 6];
   console.log(`\n${'scan'.padEnd(widths[0])} ${'mode'.padEnd(widths[1])} ${'score'.padEnd(widths[2])} key counts`);
   for (const r of rows) console.log(`${r[0].padEnd(widths[0])} ${r[1].padEnd(widths[1])} ${r[2].padEnd(widths[2])} ${r[3]}`);
+
+  // Kubescape: NSA and MITRE per stack namespace, on its own demo workloads in the same cluster.
+  log('\n== kubescape (light and full) on the demo workloads');
+  const ks = await kubescapeDemo({ kubeconfig: cp.kubeconfigPath, reportsDir: REPORTS, log });
+  if (ks.failed) failed = true;
+
+  // Nuclei: light and ssl against local services with planted weaknesses (its own demo stack).
+  log('\n== nuclei (light and ssl) against local demo services');
+  const nuclei = await runNucleiDemo({ log, reportsDir: REPORTS });
+  for (const [mode, r] of Object.entries(nuclei)) log(`nuclei ${mode}: score ${r.score}, ${(r.findings ?? []).length} findings, ${r.errors.length} errors`);
   console.log(`\nJSON reports: ${REPORTS}/ (demo took ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 } catch (err) {
   failed = true;
