@@ -90,6 +90,26 @@ export interface ControlPlane {
   stop(): Promise<void>;
   /** Writes a kubeconfig for `user` (client cert CN=user, O=groups) and returns its path. */
   userKubeconfig(user: string, groups?: string[]): Promise<string>;
+  /**
+   * Issues a certificate signed by the cluster CA (CN=cn, O=groups; usages; SANs such as
+   * 'IP:10.244.0.1') and returns the paths of its PEM files. Used by harness/node.
+   */
+  issueCert(name: string, cn: string, groups: string[], usage: ('serverAuth' | 'clientAuth')[], sans?: string[]): Promise<{ cert: string; key: string }>;
+  /** The service-account signing key pair (PEM): kube-controller-manager needs the private key. */
+  serviceAccountKey: { key: string; pub: string };
+  /** The Service CIDR (--service-cluster-ip-range). */
+  serviceCidr: string;
+}
+
+/**
+ * Options for a control plane that a real node (harness/node) joins: the API server listens on
+ * `address` (the node's bridge IP, so pods reach it through the `kubernetes` Service) instead of
+ * 127.0.0.1, authorizes with Node,RBAC plus NodeRestriction, keeps the ServiceAccount admission
+ * plugin (kube-controller-manager creates the default ServiceAccounts), and calls kubelets with
+ * a client certificate (group system:masters) verified against the cluster CA.
+ */
+export interface NodeApiOptions {
+  address: string;
 }
 
 export interface StartOptions {
@@ -99,6 +119,8 @@ export interface StartOptions {
   log?: (line: string) => void;
   /** Where kube-apiserver, etcd and gatekeeper are (default <repo>/.cache/bin). */
   binDir?: string;
+  /** Prepare the API server for a real node (harness/node); default: none. */
+  node?: NodeApiOptions;
 }
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
@@ -532,14 +554,18 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
     const pki = new Pki(join(dir, 'pki'));
     await pki.init();
     await pki.ca('ca', 'stackscan-kubernetes-ca');
+    const nodeAddr = opts.node?.address;
+    if (nodeAddr !== undefined && !/^\d{1,3}(\.\d{1,3}){3}$/.test(nodeAddr)) throw new Error(`node.address must be an IPv4 address; got ${JSON.stringify(nodeAddr)}`);
+    const bindAddr = nodeAddr ?? '127.0.0.1';
     await Promise.all([
       pki.leaf('apiserver', 'ca', '/CN=kube-apiserver', ['serverAuth'], [
-        'IP:127.0.0.1', `IP:${SERVICE_IP}`, 'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default',
+        'IP:127.0.0.1', `IP:${SERVICE_IP}`, ...(nodeAddr ? [`IP:${nodeAddr}`] : []), 'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default',
         'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local',
       ]),
       pki.leaf('admin', 'ca', subject('admin', ['system:masters']), ['clientAuth']),
       pki.rsaKeyPair('sa'),
       withGatekeeper ? pki.ca('gatekeeper-ca', 'gatekeeper-ca') : undefined,
+      nodeAddr ? pki.leaf('apiserver-kubelet-client', 'ca', subject('kube-apiserver-kubelet-client', ['system:masters']), ['clientAuth']) : undefined,
     ]);
     const caPath = pki.path('ca.crt');
     const ca = await readFile(caPath, 'utf8');
@@ -570,24 +596,34 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
 
     // --- kube-apiserver
     const t2 = Date.now();
-    const server = `https://127.0.0.1:${apiPort}`;
+    const server = `https://${bindAddr}:${apiPort}`;
     const apiserver = spawnProc('kube-apiserver', [
       `--etcd-servers=${etcdUrl}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
+      `--bind-address=${bindAddr}`,
+      `--advertise-address=${bindAddr}`,
       `--secure-port=${apiPort}`,
       `--cert-dir=${join(dir, 'apiserver-certs')}`,
       `--tls-cert-file=${pki.path('apiserver.crt')}`,
       `--tls-private-key-file=${pki.path('apiserver.key')}`,
       `--client-ca-file=${caPath}`,
-      '--authorization-mode=RBAC',
+      ...(nodeAddr
+        ? [
+            '--authorization-mode=Node,RBAC',
+            '--enable-admission-plugins=NodeRestriction',
+            `--kubelet-client-certificate=${pki.path('apiserver-kubelet-client.crt')}`,
+            `--kubelet-client-key=${pki.path('apiserver-kubelet-client.key')}`,
+            `--kubelet-certificate-authority=${caPath}`,
+            '--kubelet-preferred-address-types=InternalIP',
+          ]
+        : ['--authorization-mode=RBAC']),
       `--service-account-issuer=https://kubernetes.default.svc.cluster.local`,
       `--service-account-key-file=${pki.path('sa.pub')}`,
       `--service-account-signing-key-file=${pki.path('sa.key')}`,
       `--service-cluster-ip-range=${SERVICE_CIDR}`,
       '--allow-privileged=true',
-      // No kube-controller-manager, so no "default" ServiceAccount would ever exist (see top).
-      '--disable-admission-plugins=ServiceAccount',
+      // No kube-controller-manager, so no "default" ServiceAccount would ever exist (see top);
+      // with a real node, kube-controller-manager runs and the plugin stays on.
+      ...(nodeAddr ? [] : ['--disable-admission-plugins=ServiceAccount']),
       '--profiling=false',
       '--v=1',
     ]);
@@ -707,6 +743,13 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
         );
         return p;
       },
+      async issueCert(name, cn, groups, usage, sans = []) {
+        if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new Error(`issueCert: name must be a file name; got ${JSON.stringify(name)}`);
+        await pki.leaf(name, 'ca', subject(cn, groups), usage, sans);
+        return { cert: pki.path(`${name}.crt`), key: pki.path(`${name}.key`) };
+      },
+      serviceAccountKey: { key: pki.path('sa.key'), pub: pki.path('sa.pub') },
+      serviceCidr: SERVICE_CIDR,
     };
     return cp;
   } catch (e) {
