@@ -78,6 +78,9 @@ try {
       if (srv) listeners.push(srv);
     }
   }
+  // The API exception (443 to kubernetes.default) reaches the real local API server; cluster DNS has no
+  // stand-in here, so the DNS probes stay UNDECIDED (the local runner never sends a DNS query).
+  hostMap['kubernetes.default.svc.cluster.local:443'] = new URL(cp.server).host;
 
   // The generated policies (demo/stack/networkpolicy/, as Stacktic writes them), with deliberate damage.
   const stack = new Set(topo.namespaces);

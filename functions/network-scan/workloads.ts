@@ -64,12 +64,14 @@ export async function readWorkloads(kube: Kube): Promise<Workloads> {
   if (pods.status === 'rejected') errors.push(toReportError('list pods (probe identities from Service selectors only)', pods.reason));
 
   let ready: Map<string, number> | null = null;
+  const ips = new Map<string, string[]>();
   if (slices.status === 'fulfilled') {
     ready = new Map();
     for (const sl of slices.value) {
       const key = `${sl.metadata?.namespace}/${sl.metadata?.labels?.['kubernetes.io/service-name']}`;
-      const n = (sl.endpoints ?? []).filter((e) => e.conditions?.ready !== false).reduce((a, e) => a + (e.addresses?.length ?? 0), 0);
-      ready.set(key, (ready.get(key) ?? 0) + n);
+      const addrs = (sl.endpoints ?? []).filter((e) => e.conditions?.ready !== false).flatMap((e) => e.addresses ?? []);
+      ready.set(key, (ready.get(key) ?? 0) + addrs.length);
+      if (addrs.length) ips.set(key, [...(ips.get(key) ?? []), ...addrs]);
     }
   }
   const services =
@@ -81,6 +83,7 @@ export async function readWorkloads(kube: Kube): Promise<Workloads> {
           ports: (s.spec?.ports ?? []).map((p) => ({ port: p.port, ...(p.name ? { name: p.name } : {}), ...(p.protocol ? { protocol: p.protocol } : {}), ...(p.targetPort !== undefined ? { targetPort: p.targetPort as number | string } : {}) })),
           selector: { ...(s.spec?.selector ?? {}) },
           endpoints: ready ? (ready.get(`${s.metadata?.namespace}/${s.metadata?.name}`) ?? 0) : null,
+          ...(ips.has(`${s.metadata?.namespace}/${s.metadata?.name}`) ? { endpointIps: ips.get(`${s.metadata?.namespace}/${s.metadata?.name}`)! } : {}),
         }))
       : null;
   return { services, pods: pods.status === 'fulfilled' ? pods.value.map(toPodInfo) : null, templates: controllers.some((r) => r.status === 'fulfilled') ? templates : null, errors };

@@ -49,7 +49,8 @@ export function verdictFor(t: ProbeTest, r: ProbeResult | undefined): { verdict:
         reason: `closed (${r.reason}): a connection refused by a rejecting NetworkPolicy enforcer and a port nothing listens on look the same to a connect scan, and the API does not show a ready pod declaring this port${t.serviceEndpoints === null ? ' (the target Service or its endpoints could not be read)' : ''}`,
       };
     }
-    const why = `refused (${r.reason}) although a ready pod behind the Service declares this port: rejected on the path (e.g. kube-router REJECTs with ICMP port-unreachable)`;
+    const listener = t.targetListensVia === 'endpoint' ? 'the Service (without a selector) has a ready endpoint' : 'a ready pod behind the Service declares this port';
+    const why = `refused (${r.reason}) although ${listener}: rejected on the path (e.g. kube-router REJECTs with ICMP port-unreachable)`;
     return t.expect === 'open' ? { verdict: 'FAIL', reason: why } : { verdict: 'BLOCKED', reason: why };
   }
   const reachable = r.state === 'open';

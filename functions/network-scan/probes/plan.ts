@@ -26,6 +26,8 @@ export interface ServiceInfo {
   selector: Record<string, string>;
   /** Ready endpoint addresses; null when unknown. */
   endpoints: number | null;
+  /** The ready endpoints' IPs, when known (used for Services whose endpoints are not pods, e.g. default/kubernetes). */
+  endpointIps?: string[];
 }
 
 export interface ProbeSource {
@@ -49,7 +51,8 @@ export interface ProbeTest {
   id: string;
   layer: Layer;
   source: ProbeSource;
-  target: { component?: string; namespace?: string; host: string; port: number; protocol: 'TCP'; service?: string };
+  /** `endpoint_port`: where the Service forwards (when it differs): what NetworkPolicy sees. */
+  target: { component?: string; namespace?: string; host: string; port: number; protocol: 'TCP'; service?: string; endpoint_port?: number };
   expect: 'open' | 'blocked';
   /** What the live policies allow, per the engine. */
   engine: { allowed: boolean; verdict: Verdict };
@@ -61,6 +64,8 @@ export interface ProbeTest {
    * scan's `closed` (connection refused) only means "blocked by a rejecting enforcer" when this is true.
    */
   targetListens: boolean | null;
+  /** How targetListens was decided: a declared container port of a ready pod, or a selector-less Service's ready endpoint. */
+  targetListensVia?: 'pod-port' | 'endpoint';
 }
 
 export interface PlanInput {
@@ -118,6 +123,15 @@ export function targetListens(svc: ServiceInfo | undefined, port: number, pods: 
   return backing.some((p) => p.ports.some((cp) => (typeof target === 'number' || /^\d+$/.test(target) ? cp.port === Number(target) : cp.name === target) && (cp.protocol ?? 'TCP') === 'TCP')) ? true : null;
 }
 
+/** The port a Service port forwards to (its targetPort: a number, or a container port name of the backing pod). */
+export function endpointPort(svc: ServiceInfo, port: number, podPorts: readonly { name: string; port: number }[] | undefined): number {
+  const t = svc.ports.find((p) => p.port === port && (p.protocol ?? 'TCP') === 'TCP')?.targetPort;
+  if (t === undefined) return port;
+  if (typeof t === 'number') return t;
+  if (/^\d+$/.test(t)) return Number(t);
+  return podPorts?.find((p) => p.name === t)?.port ?? port;
+}
+
 function dstEndpoint(svc: ServiceInfo | undefined, namespace: string, pods: PodInfo[] | null): Endpoint {
   const sel = svc?.selector ?? {};
   const pod = (pods ?? []).find((p) => p.namespace === namespace && Object.keys(sel).length > 0 && Object.entries(sel).every(([k, v]) => p.labels[k] === v));
@@ -129,7 +143,10 @@ export function planProbes(input: PlanInput): ProbeTest[] {
   const tests: ProbeTest[] = [];
   const comps = input.topology.components.filter((c) => c.namespace);
   const add = (layer: Layer, source: ProbeSource, target: ProbeTest['target'], expect: 'open' | 'blocked', dst: Endpoint, svc: ServiceInfo | undefined | 'external') => {
-    const verdict = engine.evaluate({ namespace: source.namespace, labels: source.labels }, dst, target.port, 'TCP');
+    // NetworkPolicy is enforced after the Service's DNAT: on the endpoint's port, not the Service port.
+    const port = svc && svc !== 'external' ? endpointPort(svc, target.port, dst.ports) : target.port;
+    if (port !== target.port) target = { ...target, endpoint_port: port };
+    const verdict = engine.evaluate({ namespace: source.namespace, labels: source.labels }, dst, port, 'TCP');
     tests.push({
       id: `${layer}:${source.component}->${target.component ?? target.host}:${target.port}`,
       layer,
@@ -139,6 +156,7 @@ export function planProbes(input: PlanInput): ProbeTest[] {
       engine: { allowed: verdict.allowed, verdict },
       serviceEndpoints: svc === 'external' ? null : svc ? svc.endpoints : input.services === null ? null : 'no-service',
       targetListens: svc === 'external' ? null : targetListens(svc, target.port, input.pods),
+      ...(svc && svc !== 'external' ? { targetListensVia: Object.keys(svc.selector).length ? ('pod-port' as const) : ('endpoint' as const) } : {}),
     });
   };
   const svcTarget = (component: string, namespace: string, port: number) => {
@@ -162,7 +180,9 @@ export function planProbes(input: PlanInput): ProbeTest[] {
     const src = sourceFor(c.name, ns, input);
     const dnsName = dns?.name ?? 'kube-dns';
     add('exception', src, { component: dnsName, namespace: 'kube-system', host: `${dnsName}.kube-system.svc.cluster.local`, port: 53, protocol: 'TCP', ...(dns ? { service: dns.name } : {}) }, 'open', dstEndpoint(dns, 'kube-system', input.pods), dns);
-    add('exception', src, { component: 'kubernetes', namespace: 'default', host: 'kubernetes.default.svc.cluster.local', port: 443, protocol: 'TCP', ...(api ? { service: 'kubernetes' } : {}) }, 'open', { namespace: 'default', labels: {} }, api);
+    // The API server is not a pod in `default`: after the DNAT it is the endpoint's address (a node or a
+    // managed control plane), which only ipBlock (or allow-all) egress rules can match.
+    add('exception', src, { component: 'kubernetes', namespace: 'default', host: 'kubernetes.default.svc.cluster.local', port: 443, protocol: 'TCP', ...(api ? { service: 'kubernetes' } : {}) }, 'open', api?.endpointIps?.length ? { ip: api.endpointIps[0] } : {}, api);
     if (input.externalTarget) {
       for (const port of [80, 443]) {
         const allowed = comps.some((x) => x.namespace === ns && !!input.internetEgress(x.type)?.directions.includes('egress') && !!input.internetEgress(x.type)?.ports.includes(port));
