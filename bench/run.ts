@@ -16,5 +16,7 @@ console.log('\n== kubescape light: strategies vs the seed (one run per namespace
 await (await import('./kubescape.ts')).main();
 console.log('\n== nuclei light through the scan vs bare nuclei, same targets and templates (target ≤ 1.2×)');
 await (await import('./nuclei.ts')).main();
+console.log('\n== network full on the real node: wall time vs the slowest single source (target ≤ 1.5×; needs root)');
+await (await import('./network-node.ts')).main();
 console.log('\n== cold start: each bundled function vs its tsx entry (targets: ≤ 150 ms to /healthz, ≤ 70 MB after one light scan)');
 await (await import('./cold-start.ts')).main();
