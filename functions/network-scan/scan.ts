@@ -58,7 +58,7 @@ export function networkScan(given?: NetworkScanSettings): ScanDefinition<Mode> {
       const ttlMs = scanTimeoutMs(definition, mode);
 
       const { topology, expected } = await loadTopologyAndPolicies(settings.topology);
-      const kube = makeKube(settings.kubeconfig);
+      const kube = await makeKube(settings.kubeconfig);
       const errors: ReportError[] = [];
       const { namespaces, policies } = await readPolicies(kube, errors);
       const sources = {

@@ -13,6 +13,7 @@
  *   NETWORK_PROBE_IMAGE           image providing nmap, for the cluster runner
  *   NETWORK_PROBE_TIMEOUT_MS      how long one in-cluster probe may take (default 60000)
  *   NETWORK_PROBE_MAX_EPHEMERAL   most ephemeral probe containers of ours on one pod; beyond, a probe pod (default 3)
+ *   NETWORK_PROBE_SETTLE_MS       a probe pod waits this long before nmap runs, for the enforcer to see it (default 3000)
  */
 import { hostMapFromEnv, type HostMap } from '../../lib/scan/hosts.ts';
 import { intSetting, invalidSetting } from '../../lib/scan/settings.ts';
@@ -30,6 +31,8 @@ export interface ProbeSettings {
   concurrency: number;
   /** Ephemeral containers cannot be removed: beyond this many of ours on a pod, probe with a pod instead. */
   maxEphemeralPerPod: number;
+  /** A probe pod waits this long before nmap runs, for the enforcer to take the new pod into account (NETWORK_PROBE_SETTLE_MS). */
+  settleMs: number;
 }
 
 export interface FullModeSettings {
@@ -69,7 +72,8 @@ export function probeSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Prob
   const timeoutMs = intSetting(env, 'NETWORK_PROBE_TIMEOUT_MS', 60_000, 1_000, 3_600_000);
   const concurrency = intSetting(env, 'NETWORK_PROBE_CONCURRENCY', 10, 1, 100);
   const maxEphemeralPerPod = intSetting(env, 'NETWORK_PROBE_MAX_EPHEMERAL', 3, 0, 50);
-  return { image, timeoutMs, deadlineSeconds: Math.ceil(timeoutMs / 1000) + 30, concurrency, maxEphemeralPerPod };
+  const settleMs = intSetting(env, 'NETWORK_PROBE_SETTLE_MS', 3000, 0, 60_000);
+  return { image, timeoutMs, deadlineSeconds: Math.ceil((timeoutMs + settleMs) / 1000) + 30, concurrency, maxEphemeralPerPod, settleMs };
 }
 
 /** A host nmap may be given: an IP address or a DNS name, never an option. */

@@ -4,11 +4,15 @@
  *
  * Config: the in-cluster service account when running in a pod, otherwise
  * KUBECONFIG or ~/.kube/config. A scan may pass an explicit kubeconfig path.
+ *
+ * @kubernetes/client-node is heavy (tens of MB, hundreds of ms to load): it is imported
+ * on the first makeKube/loadKubeConfig, never at start, so a function's cold start and
+ * its /healthz stay light (bench/cold-start.ts). Hence both are async.
  */
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import * as k8s from '@kubernetes/client-node';
+import type * as K8s from '@kubernetes/client-node';
 import { ScanError } from '../errors.ts';
 
 const SA_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
@@ -17,7 +21,39 @@ function noCluster(why: string): ScanError {
   return new ScanError(503, { code: 'cluster_unconfigured', message: `no Kubernetes cluster is reachable: ${why}`, setting: 'KUBECONFIG' });
 }
 
-export function loadKubeConfig(kubeconfigPath?: string): k8s.KubeConfig {
+/** What client.ts needs of @kubernetes/client-node (lib/kube/client-node.ts re-exports it). */
+export type ClientNode = Pick<typeof K8s, 'KubeConfig' | 'CoreV1Api' | 'NetworkingV1Api'>;
+let clientNodeModule: Promise<ClientNode> | undefined;
+/** @kubernetes/client-node's classes, imported once, on first use. */
+export function clientNode(): Promise<ClientNode> {
+  return (clientNodeModule ??= import('./client-node.ts'));
+}
+
+/**
+ * A non-2xx answer of the API server, shaped as client-node's ApiException (code, body,
+ * headers), so raw requests fail like generated-client calls without loading client-node.
+ */
+export class ApiFailure extends Error {
+  constructor(
+    readonly code: number,
+    readonly body: unknown,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(`HTTP-Code: ${code}`);
+    this.name = 'ApiFailure';
+  }
+}
+
+/** client-node's ApiException or our ApiFailure: a numeric HTTP code and a body. */
+function isApiException(err: unknown): err is { code: number; body: unknown } {
+  return err instanceof Error && typeof (err as { code?: unknown }).code === 'number' && 'body' in err;
+}
+
+export async function loadKubeConfig(kubeconfigPath?: string): Promise<K8s.KubeConfig> {
+  return loadKubeConfigWith(await clientNode(), kubeconfigPath);
+}
+
+function loadKubeConfigWith(k8s: ClientNode, kubeconfigPath?: string): K8s.KubeConfig {
   const kc = new k8s.KubeConfig();
   const inCluster = !kubeconfigPath && !!process.env.KUBERNETES_SERVICE_HOST && existsSync(SA_TOKEN);
   const file = kubeconfigPath ?? (process.env.KUBECONFIG || join(homedir(), '.kube', 'config'));
@@ -45,14 +81,19 @@ export function loadKubeConfig(kubeconfigPath?: string): k8s.KubeConfig {
 }
 
 export interface Kube {
-  config: k8s.KubeConfig;
+  config: K8s.KubeConfig;
   server: string;
-  core: k8s.CoreV1Api;
-  networking: k8s.NetworkingV1Api;
+  core: K8s.CoreV1Api;
+  networking: K8s.NetworkingV1Api;
 }
 
-export function makeKube(kubeconfigPath?: string): Kube {
-  const config = loadKubeConfig(kubeconfigPath);
+export async function makeKube(kubeconfigPath?: string): Promise<Kube> {
+  return makeKubeWith(await clientNode(), kubeconfigPath);
+}
+
+/** makeKube for callers that imported client-node themselves (tests, harness): synchronous. */
+export function makeKubeWith(k8s: ClientNode, kubeconfigPath?: string): Kube {
+  const config = loadKubeConfigWith(k8s, kubeconfigPath);
   return {
     config,
     server: config.getCurrentCluster()!.server,
@@ -87,7 +128,7 @@ function statusMessage(body: unknown): string | undefined {
 export function kubeError(site: CallSite, err: unknown, server?: string): ScanError {
   if (err instanceof ScanError) return err;
   const scope = site.namespace ? `in namespace ${site.namespace}` : 'at cluster scope';
-  if (err instanceof k8s.ApiException) {
+  if (isApiException(err)) {
     const msg = statusMessage(err.body);
     if (err.code === 401) return new ScanError(401, { code: 'unauthenticated', message: `the API server rejected our credentials (401) while trying to ${site.verb} ${site.resource}: ${msg ?? 'Unauthorized'}` });
     if (err.code === 403)
@@ -128,7 +169,7 @@ export async function listNamespaces(kube: Kube): Promise<NamespaceInfo[]> {
 }
 
 /** Every NetworkPolicy in the cluster, in one call. */
-export async function listNetworkPolicies(kube: Kube): Promise<k8s.V1NetworkPolicy[]> {
+export async function listNetworkPolicies(kube: Kube): Promise<K8s.V1NetworkPolicy[]> {
   const list = await kubeCall(kube, { verb: 'list', resource: 'networkpolicies.networking.k8s.io' }, () => kube.networking.listNetworkPolicyForAllNamespaces());
   return list.items;
 }

@@ -6,9 +6,8 @@
  */
 import https from 'node:https';
 import http from 'node:http';
-import { ApiException } from '@kubernetes/client-node';
 import type { Kube } from './client.ts';
-import { kubeError, type CallSite } from './client.ts';
+import { ApiFailure, kubeError, type CallSite } from './client.ts';
 import { collectionPath, kindInfo } from '../k8s/kinds.ts';
 import type { KubeObject } from '../k8s/types.ts';
 
@@ -133,5 +132,5 @@ export async function apiGet<T = any>(kube: Kube, site: CallSite, path: string, 
 /** A non-2xx raw response as the same ScanError a client-node call would give. */
 export function statusError(site: CallSite, res: RawResponse, server?: string) {
   const body = typeof res.body === 'string' ? res.body : JSON.stringify(res.body ?? '');
-  return kubeError(site, Object.assign(new ApiException(res.status, 'request failed', body, {})), server);
+  return kubeError(site, new ApiFailure(res.status, body), server);
 }

@@ -10,11 +10,15 @@
  *     `cancelled` error. A scan that does not return within a grace period after
  *     that is answered with a 504;
  *   - a ScanError becomes its status with a JSON body; anything else a 500 with a
- *     message, never a stack.
+ *     message, never a stack;
+ *   - `POST /` takes a CloudEvent `io.stacktic.scan.requested` (lib/scan/events.ts) and
+ *     runs the scan through the same coalescer and timeout, replying with an event.
  */
 import { Hono } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import * as v from 'valibot';
 import { ScanError, type ErrorInfo, type ReportError } from '../errors.ts';
+import { COMPLETED_TYPE, EventRejected, FAILED_TYPE, receiveEvent, replyEvent, REQUESTED_TYPE, scanRequestOf } from './events.ts';
 import { invalidSetting } from './settings.ts';
 
 export interface ScanOutcome {
@@ -224,7 +228,6 @@ export function scanApp<M extends string>(def: ScanDefinition<M>): ScanApp {
 
   app.get('/healthz', (c) => c.json({ status: 'ok', scan: def.name }));
 
-
   // Hono answers HEAD with the GET handler: a HEAD must never start a scan.
   app.get(def.path, async (c) => {
     if (c.req.method === 'HEAD') return c.body(null, 405, { Allow: 'GET' });
@@ -253,17 +256,40 @@ export function scanApp<M extends string>(def: ScanDefinition<M>): ScanApp {
     query.delete('mode');
     const params: Record<string, string> = Object.create(null);
     for (const [k, val] of query) params[k] = val;
+    const [body, status] = await answer(parsed.output, params, c.req.raw.signal);
+    return c.json(body, status);
+  });
+
+  /** Run (or join) a scan; the JSON body and status every way of asking gets. */
+  async function answer(mode: M, params: Record<string, string>, clientSignal: AbortSignal): Promise<[object, ContentfulStatusCode]> {
     try {
-      const timeoutMs = scanTimeoutMs(def, parsed.output);
-      const settled = await coalescer.request(parsed.output, params, timeoutMs, c.req.raw.signal);
-      if (settled.ok) return c.json(settled.report);
+      const timeoutMs = scanTimeoutMs(def, mode);
+      const settled = await coalescer.request(mode, params, timeoutMs, clientSignal);
+      if (settled.ok) return [settled.report, 200];
       throw settled.error;
     } catch (err) {
-      if (err instanceof ScanError) return c.json(errorBody(err.status, err.info), err.status as 400);
+      if (err instanceof ScanError) return [errorBody(err.status, err.info), err.status as ContentfulStatusCode];
       console.error(`${def.name} scan failed:`, err);
-      return c.json(errorBody(500, { code: 'internal', message: `${def.name} scan failed: ${err instanceof Error ? err.message : String(err)}` }), 500);
+      return [errorBody(500, { code: 'internal', message: `${def.name} scan failed: ${err instanceof Error ? err.message : String(err)}` }), 500];
     }
+  }
+
+  // CloudEvents (lib/scan/events.ts): `io.stacktic.scan.requested` runs the scan through the
+  // same coalescer and timeout as GET and replies `…completed` with the report or `…failed`.
+  app.post('/', async (c) => {
+    let received;
+    let request;
+    try {
+      received = await receiveEvent(c.req.raw);
+      request = scanRequestOf(received.event, def);
+    } catch (err) {
+      if (err instanceof EventRejected) return c.json(err.body(), 400);
+      throw err;
+    }
+    const [body, status] = await answer(request.mode as M, request.params, c.req.raw.signal);
+    return replyEvent({ scan: def.name, mode: request.mode, request: received.event, contentMode: received.mode, type: status === 200 ? COMPLETED_TYPE : FAILED_TYPE, data: body });
   });
+  app.all('/', (c) => c.json(errorBody(405, { code: 'method_not_allowed', message: `${c.req.method} is not allowed on /; POST a CloudEvent of type ${REQUESTED_TYPE}, or GET ${def.path}?mode=${def.defaultMode}` }), 405, { Allow: 'POST' }));
 
   app.all(def.path, (c) => c.json(errorBody(405, { code: 'method_not_allowed', message: `${c.req.method} is not allowed on ${def.path}; use GET ${def.path}?mode=${def.defaultMode}` }), 405, { Allow: 'GET' }));
   app.notFound((c) => c.json(notFoundBody(c.req.method, c.req.path, `try GET ${def.path}?mode=${def.defaultMode}`), 404));

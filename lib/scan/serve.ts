@@ -4,8 +4,10 @@
  * mounts every function's app in one process, as the APISIX route does in a cluster,
  * and owns `/`, `/healthz` and the JSON 404/405 for paths no function serves.
  */
-import { serve } from '@hono/node-server';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Hono } from 'hono';
+import { EventRejected, receiveEvent, REQUESTED_TYPE, SCAN_EXTENSION, scanOf } from './events.ts';
 import { errorBody, notFoundBody, scanApp, type ScanDefinition } from './scaffold.ts';
 
 export interface MountedScan {
@@ -16,14 +18,33 @@ export interface MountedScan {
 export function combinedApp(scans: MountedScan[]): Hono {
   const app = new Hono();
   const list = () => scans.map(({ definition: d }) => ({ scan: d.name, path: d.path, modes: d.modes, default_mode: d.defaultMode }));
+  const byName = new Map(scans.map((s) => [s.definition.name, s]));
+  const names = scans.map((s) => s.definition.name).join(', ');
+  const hint = `scans: ${scans.map((s) => `GET ${s.definition.path}?mode=${s.definition.defaultMode}`).join(', ')}; or POST / a CloudEvent ${REQUESTED_TYPE} with extension ${SCAN_EXTENSION} = one of ${names}`;
   app.get('/', (c) => c.json({ scans: list() }));
   app.get('/healthz', (c) => c.json({ status: 'ok', scans: scans.map((s) => s.definition.name) }));
+  // CloudEvents: routed by the event's `scan` extension to that function's own POST /.
+  app.post('/', async (c) => {
+    const raw = c.req.raw;
+    const body = await raw.arrayBuffer();
+    let target: MountedScan | undefined;
+    try {
+      const { event } = await receiveEvent(new Request(raw.url, { method: 'POST', headers: raw.headers, body }));
+      const scan = scanOf(event);
+      if (scan === undefined) throw new EventRejected('missing_scan', `the event has no '${SCAN_EXTENSION}' extension attribute; this server runs several scans: set it to one of ${names}`, [{ path: SCAN_EXTENSION, message: `one of ${names}` }]);
+      target = byName.get(scan);
+      if (!target) throw new EventRejected('unknown_scan', `no scan '${scan.slice(0, 60)}' here; the ${SCAN_EXTENSION} extension must be one of ${names}`, [{ path: SCAN_EXTENSION, message: `one of ${names}` }]);
+    } catch (err) {
+      if (err instanceof EventRejected) return c.json(err.body(), 400);
+      throw err;
+    }
+    return target.app.fetch(new Request(raw.url, { method: 'POST', headers: raw.headers, body, signal: raw.signal }));
+  });
+  app.all('/', (c) => c.json(errorBody(405, { code: 'method_not_allowed', message: `${c.req.method} is not allowed on /; ${hint}` }), 405, { Allow: 'GET, POST' }));
   for (const s of scans) {
-    // Each function's own routes (its scan path and its 405s); its /healthz is shadowed by ours.
+    // Each function's own routes (its scan path and its 405s); its /healthz and / are shadowed by ours.
     app.route('/', s.app);
   }
-  const hint = `scans: ${scans.map((s) => `GET ${s.definition.path}?mode=${s.definition.defaultMode}`).join(', ')}`;
-  app.all('/', (c) => c.json(errorBody(405, { code: 'method_not_allowed', message: `${c.req.method} is not allowed on /; ${hint}` }), 405, { Allow: 'GET' }));
   app.notFound((c) => c.json(notFoundBody(c.req.method, c.req.path, hint), 404));
   app.onError((err, c) => {
     console.error('stack-scan: unhandled error:', err);
@@ -40,6 +61,12 @@ export function listenSettings(env: NodeJS.ProcessEnv = process.env): { port: nu
   return { port, hostname: env.HOST?.trim() || '0.0.0.0' };
 }
 
+/**
+ * Serve an app on PORT/HOST. `GET /healthz` is answered by the HTTP server itself: Knative's
+ * probes (and the cold-start clock) never wait for the request adapter, fetch's Request and
+ * Response (undici) or anything a scan loads; every other request goes to the app through
+ * @hono/node-server's listener, imported on the first one.
+ */
 export function serveApp(app: Hono, label: string) {
   let listen;
   try {
@@ -48,14 +75,36 @@ export function serveApp(app: Hono, label: string) {
     console.error(`stack-scan: ${(e as Error).message}`);
     process.exit(2);
   }
-  const server = serve({ fetch: app.fetch, port: listen.port, hostname: listen.hostname }, (info) => {
-    console.log(`stack-scan: ${label} on ${listen.hostname}:${info.port}`);
+  const health = JSON.stringify({ status: 'ok', serves: label });
+  let listener: Promise<(req: IncomingMessage, res: ServerResponse) => unknown> | undefined;
+  const server = createServer((req, res) => {
+    if (req.method === 'GET' && (req.url === '/healthz' || req.url?.startsWith('/healthz?'))) {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(health) });
+      res.end(health);
+      return;
+    }
+    listener ??= import('@hono/node-server').then((m) => m.getRequestListener(app.fetch));
+    listener.then(
+      (l) => l(req, res),
+      (err: Error) => {
+        console.error('stack-scan: cannot load the HTTP adapter:', err);
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(errorBody(500, { code: 'internal', message: 'the HTTP adapter could not be loaded' })));
+      },
+    );
   });
   server.on('error', (e: NodeJS.ErrnoException) => {
     console.error(`stack-scan: cannot listen on ${listen.hostname}:${listen.port} (HOST, PORT): ${e.code ?? ''} ${e.message}`);
     process.exit(2);
   });
-  const shutdown = () => server.close(() => process.exit(0));
+  server.listen(listen.port, listen.hostname, () => {
+    const port = (server.address() as AddressInfo).port;
+    console.log(`stack-scan: ${label} on ${listen.hostname}:${port}`);
+  });
+  const shutdown = () => {
+    server.close(() => process.exit(0));
+    server.closeIdleConnections();
+  };
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
   return server;

@@ -114,7 +114,7 @@ s('RBAC without patch on pods/ephemeralcontainers (or create on serviceaccounts)
   await apply(admin, { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'pod-reader', namespace: NS }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] }] } as KubeObject);
   await apply(admin, { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: `pod-reader-${user}`, namespace: NS }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'pod-reader' }, subjects: [{ kind: 'User', name: user, apiGroup: 'rbac.authorization.k8s.io' }] } as KubeObject);
   await apply(admin, plainPod(NS, 'source-b', { app: 'llama' }));
-  const limited = makeKube(await testCluster().userKubeconfig(user));
+  const limited = await makeKube(await testCluster().userKubeconfig(user));
   // RBAC takes effect asynchronously (authorizer cache): wait until the user can read the pod.
   await waitFor('the Role to take effect', async () => (await rawRequest(limited, { verb: 'get', resource: 'pods' }, { method: 'GET', path: `/api/v1/namespaces/${NS}/pods/source-b` })).status === 200);
 
@@ -304,7 +304,7 @@ s('a run killed with SIGKILL leaves labelled, expiring objects; the next run swe
 });
 
 s('a sweep without cluster-wide list rights reports the 403 instead of throwing', async () => {
-  const limited = makeKube(await testCluster().userKubeconfig(`nobody-${rand()}`));
+  const limited = await makeKube(await testCluster().userKubeconfig(`nobody-${rand()}`));
   const out = await sweepExpired(limited);
   assert.equal(out.deleted, []);
   assert.equal(out.errors.map((e) => [e.step, e.status]), [['sweep: list Pods of earlier runs', 403], ['sweep: list ServiceAccounts of earlier runs', 403]]);
@@ -332,7 +332,8 @@ let templates: KubeObject[] = [];
 let constraints: KubeObject[] = [];
 const preexisting = new Set<string>(); // templates and constraints that were there before: left in place
 
-const gkPod = (labels = SOURCE_LABELS) => fallbackProbePod({ source: { namespace: GNS, labels }, image: IMAGE, args, runId: GRUN, deadlineSeconds: 60 });
+// With the settle init container, as the cluster runner builds it: every container is admitted.
+const gkPod = (labels = SOURCE_LABELS) => fallbackProbePod({ source: { namespace: GNS, labels }, image: IMAGE, args, runId: GRUN, deadlineSeconds: 60, settleMs: 3000 });
 
 async function dryRun(kube: Kube, pod: ProbePod) {
   return rawRequest(kube, { verb: 'create (dry-run)', resource: 'pods', namespace: GNS }, { method: 'POST', path: `/api/v1/namespaces/${GNS}/pods`, query: { dryRun: 'All' }, body: pod });

@@ -6,7 +6,7 @@ import { ScratchRun } from '../../lib/kube/scratch.ts';
 import { fallbackProbePod } from '../../functions/network-scan/probes/pod-specs.ts';
 
 const [kubeconfig, ns, runId] = process.argv.slice(2);
-const kube = makeKube(kubeconfig);
+const kube = await makeKube(kubeconfig);
 const scratch = new ScratchRun(kube, { purpose: 'network-probe', runId, ttlMs: 1000 });
 const uid = await scratch.acquireServiceAccount(ns);
 const pod = fallbackProbePod({ source: { namespace: ns, labels: { app: 'victim' } }, image: 'localhost/none:1', args: ['-V'], runId, deadlineSeconds: 60 });

@@ -16,6 +16,7 @@ import {
   OVERRIDDEN_ANNOTATION,
   PROBE_SELECTOR,
   probeContainerName,
+  settleArgs,
   STRIPPED_ANNOTATION,
 } from '../../functions/network-scan/probes/pod-specs.ts';
 
@@ -97,6 +98,17 @@ e('refuses an empty image and non-string args', () => {
 e.run();
 
 const f = suite('network probe: fallback pod');
+
+f('with a settle time, an init container of the probe image waits on its own loopback before nmap runs', () => {
+  const pod = fallbackProbePod({ source: { namespace: 'shop', labels: { app: 'shop' } }, image: 'localhost/nmap:7.93', args, runId: 'abc123', deadlineSeconds: 60, settleMs: 2500 });
+  const init = pod.spec.initContainers!;
+  assert.is(init.length, 1);
+  assert.equal([init[0].image, init[0].command, init[0].args], ['localhost/nmap:7.93', ['nmap'], settleArgs(2500)]);
+  assert.ok(settleArgs(2500).includes('1250ms') && settleArgs(2500).at(-1) === '127.0.0.1', 'loopback only, two delays of half the time');
+  assert.equal(init[0].securityContext, pod.spec.containers[0].securityContext);
+  assert.equal(init[0].resources, pod.spec.containers[0].resources);
+  assert.is(fallbackProbePod({ source: { namespace: 'shop', labels: {} }, image: 'x:1', args, runId: 'abc123', deadlineSeconds: 60 }).spec.initContainers, undefined);
+});
 
 f('keeps the selecting labels, strips every controller label, adds ours', () => {
   const p = pod();
@@ -193,9 +205,9 @@ const st = suite('network probe: settings');
 
 st('defaults; the pod deadline follows the timeout', () => {
   const s = probeSettingsFromEnv({});
-  assert.equal(s, { image: DEFAULT_PROBE_IMAGE, timeoutMs: 60_000, deadlineSeconds: 90, concurrency: 10, maxEphemeralPerPod: 3 });
+  assert.equal(s, { image: DEFAULT_PROBE_IMAGE, timeoutMs: 60_000, deadlineSeconds: 93, concurrency: 10, maxEphemeralPerPod: 3, settleMs: 3000 });
   const t = probeSettingsFromEnv({ NETWORK_PROBE_IMAGE: 'registry.k8s.io/e2e-test-images/nmap:1.0', NETWORK_PROBE_TIMEOUT_MS: '120000', NETWORK_PROBE_CONCURRENCY: '3' });
-  assert.equal(t, { image: 'registry.k8s.io/e2e-test-images/nmap:1.0', timeoutMs: 120_000, deadlineSeconds: 150, concurrency: 3, maxEphemeralPerPod: 3 });
+  assert.equal(t, { image: 'registry.k8s.io/e2e-test-images/nmap:1.0', timeoutMs: 120_000, deadlineSeconds: 153, concurrency: 3, maxEphemeralPerPod: 3, settleMs: 3000 });
 });
 
 st('invalid values are a 422 naming the variable', () => {

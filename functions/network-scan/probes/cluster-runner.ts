@@ -42,8 +42,8 @@ export function clusterRunner(kube: Kube, scratch: ScratchRun, settings: ProbeSe
           if ('error' in outcome && (outcome.forbidden || outcome.unsupported)) why = ' (ephemeral containers refused)';
         } else if (pod) why = ` (pod ${pod.namespace}/${pod.name} already has ${settings.maxEphemeralPerPod} ephemeral probe containers of ours: NETWORK_PROBE_MAX_EPHEMERAL)`;
         if (!outcome || ('error' in outcome && (outcome.forbidden || outcome.unsupported))) {
-          const spec = fallbackProbePod({ source: { namespace: source.namespace, labels: source.labels, name: source.component }, image: settings.image, args: run.args, runId: scratch.runId, deadlineSeconds: settings.deadlineSeconds });
-          outcome = await probeWithPod(kube, scratch, spec, { timeoutMs: settings.timeoutMs, signal });
+          const spec = fallbackProbePod({ source: { namespace: source.namespace, labels: source.labels, name: source.component }, image: settings.image, args: run.args, runId: scratch.runId, deadlineSeconds: settings.deadlineSeconds, settleMs: settings.settleMs });
+          outcome = await probeWithPod(kube, scratch, spec, { timeoutMs: settings.timeoutMs + settings.settleMs, signal });
           if ('xml' in outcome) vias.push(`probe pod in ${source.namespace}${why}`);
         }
         if ('error' in outcome) {

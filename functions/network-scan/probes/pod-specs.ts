@@ -173,6 +173,21 @@ export interface FallbackPodOptions {
   deadlineSeconds: number;
   /** Default `stack-scan-probe`; probeWithPod creates it when missing. */
   serviceAccountName?: string;
+  /**
+   * Wait this long before nmap runs (an init container, default 0): an enforcer such as kube-router
+   * adds a NEW pod's address to its rules a moment after the pod starts; probing earlier sees a path
+   * that is neither yet allowed nor yet restricted (seen on the real node).
+   */
+  settleMs?: number;
+}
+
+/**
+ * The settle step, with nothing but the probe image: nmap connect-probing two ports of the pod's own
+ * loopback with `--scan-delay` between them (loopback is never subject to NetworkPolicy). nmap waits the
+ * delay twice for two ports (measured: 5.0 s for 2500 ms), hence half of `ms`.
+ */
+export function settleArgs(ms: number): string[] {
+  return ['-sT', '-Pn', '-n', '-p', '1-2', '--max-retries', '0', '--scan-delay', `${Math.max(1, Math.round(ms / 2))}ms`, '127.0.0.1'];
 }
 
 /**
@@ -232,6 +247,22 @@ export function fallbackProbePod(opts: FallbackPodOptions): ProbePod {
       hostIPC: false,
       terminationGracePeriodSeconds: 5,
       securityContext: { runAsNonRoot: true, runAsUser: PROBE_UID, runAsGroup: PROBE_UID, seccompProfile: { type: 'RuntimeDefault' } },
+      ...(opts.settleMs && opts.settleMs > 0
+        ? {
+            initContainers: [
+              {
+                name: 'settle',
+                image: opts.image,
+                imagePullPolicy: 'IfNotPresent',
+                command: ['nmap'],
+                args: settleArgs(opts.settleMs),
+                terminationMessagePolicy: 'FallbackToLogsOnError',
+                securityContext: containerSecurityContext(),
+                resources: { requests: { ...PROBE_RESOURCES.requests }, limits: { ...PROBE_RESOURCES.limits } },
+              },
+            ],
+          }
+        : {}),
       containers: [
         {
           name: 'nmap',

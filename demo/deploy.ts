@@ -1,0 +1,64 @@
+/**
+ * The deploy part of the demo: the third way of use, CloudEvents, against the combined
+ * server the demo already runs (as a Knative Broker's Trigger would deliver them), and what
+ * `kubectl apply -k knative/overlays/example` would create (rendered by the real kustomize
+ * when `bash harness/build.sh kustomize` has built it). No ../shared needed.
+ *
+ *   import { deployDemo } from './deploy.ts';
+ *   const { failed } = await deployDemo({ base: 'http://127.0.0.1:<port>', log });
+ *
+ * `base` serves combinedApp with the network and opa scans mounted (demo/demo.ts).
+ */
+import { CloudEvent, HTTP, type CloudEventV1 } from 'cloudevents';
+import { REQUESTED_TYPE } from '../lib/scan/events.ts';
+import { EXAMPLE_OVERLAY, kustomizeBuild, kustomizeMissing } from '../knative/render.ts';
+
+export interface DeployDemoOptions {
+  /** URL of a running combined server (npm start, or the demo's). */
+  base: string;
+  log?: (line: string) => void;
+}
+
+async function send(base: string, message: { headers: Record<string, unknown>; body: unknown }): Promise<{ status: number; event?: CloudEventV1<any>; error?: string }> {
+  const res = await fetch(`${base}/`, { method: 'POST', headers: message.headers as Record<string, string>, body: message.body as string });
+  const text = await res.text();
+  if (res.status !== 200) return { status: res.status, error: JSON.parse(text).error?.message };
+  const headers: Record<string, string> = {};
+  res.headers.forEach((v, k) => (headers[k] = v));
+  const ev = HTTP.toEvent<any>({ headers, body: text });
+  return { status: res.status, event: Array.isArray(ev) ? ev[0] : ev };
+}
+
+export async function deployDemo(opts: DeployDemoOptions): Promise<{ failed: boolean }> {
+  const log = opts.log ?? ((l: string) => console.log(l));
+  let failed = false;
+  const requests: [string, 'binary' | 'structured', string][] = [
+    ['network', 'binary', 'light'],
+    ['opa', 'structured', 'light'],
+  ];
+  for (const [scan, mode, scanMode] of requests) {
+    const ev = new CloudEvent({ type: REQUESTED_TYPE, source: '/stack-scan/demo', subject: 'demo stack', datacontenttype: 'application/json', data: { mode: scanMode }, scan });
+    const r = await send(opts.base, mode === 'binary' ? HTTP.binary(ev) : HTTP.structured(ev));
+    if (!r.event) {
+      failed = true;
+      log(`event ${scan} (${mode} mode): HTTP ${r.status} ${r.error ?? ''}`);
+      continue;
+    }
+    const d = r.event.data;
+    log(`event ${REQUESTED_TYPE} scan=${scan} (${mode} mode) → ${r.event.type} from ${r.event.source}, subject ${r.event.subject}: score ${d?.score ?? d?.error?.message}`);
+    if (r.event.type !== 'io.stacktic.scan.completed') failed = true;
+  }
+  const wrong = await send(opts.base, HTTP.binary(new CloudEvent({ type: REQUESTED_TYPE, source: '/stack-scan/demo', data: { mode: 'deep' }, scan: 'network' })));
+  log(`a wrong mode: HTTP ${wrong.status}: ${wrong.error}`);
+  if (wrong.status !== 400) failed = true;
+
+  const missing = kustomizeMissing();
+  if (missing) log(`knative/: not rendered (${missing})`);
+  else {
+    const objs = kustomizeBuild(EXAMPLE_OVERLAY);
+    const kinds = new Map<string, number>();
+    for (const o of objs) kinds.set(o.kind, (kinds.get(o.kind) ?? 0) + 1);
+    log(`kubectl apply -k knative/overlays/example would create ${objs.length} objects: ${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ')}`);
+  }
+  return { failed };
+}

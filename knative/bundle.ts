@@ -1,0 +1,72 @@
+/**
+ * `npm run build`: one ESM file per function (dist/<function>.mjs, from functions/<function>/main.ts)
+ * and the combined server (dist/server.mjs), bundled by esbuild for Node 20; the container
+ * images (Containerfile) run these. Heavy modules (@kubernetes/client-node, the cloudevents
+ * SDK) are imported dynamically by the code on first use: without code splitting esbuild keeps
+ * them in the same file but evaluates them only then, so start-up and /healthz stay light.
+ *
+ * Trap: @kubernetes/client-node's dependencies call `require("stream")` etc.; in an ESM bundle
+ * that needs a real `require`, given by the banner (createRequire), or the bundle crashes at
+ * start with `Dynamic require of "stream" is not supported`.
+ *
+ *   npm run build                  all functions and the server
+ *   npx tsx knative/bundle.ts network-scan opa-scan   some of them
+ */
+import { build, type Metafile } from 'esbuild';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { FUNCTIONS, ROOT } from './render.ts';
+
+export const DIST = join(ROOT, 'dist');
+export const BANNER = "import { createRequire as __stackScanCreateRequire } from 'node:module'; const require = __stackScanCreateRequire(import.meta.url);";
+
+export interface Bundle {
+  name: string;
+  entry: string;
+  outfile: string;
+  bytes: number;
+}
+
+export function entries(names: string[] = [...FUNCTIONS, 'server']): { name: string; entry: string }[] {
+  return names.map((name) => ({ name, entry: name === 'server' ? join(ROOT, 'functions/server.ts') : join(ROOT, 'functions', name, 'main.ts') }));
+}
+
+export async function bundle(names?: string[], outdir = DIST): Promise<Bundle[]> {
+  mkdirSync(outdir, { recursive: true });
+  const out: Bundle[] = [];
+  for (const { name, entry } of entries(names)) {
+    const outfile = join(outdir, `${name}.mjs`);
+    rmSync(outfile, { force: true });
+    const res = await build({
+      entryPoints: [entry],
+      outfile,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      // Prefer packages' ESM builds: jsonc-parser's `main` is a UMD file whose require()s of its
+      // own modules esbuild cannot follow (`Cannot find module './impl/format'` at start).
+      mainFields: ['module', 'main'],
+      minify: true,
+      keepNames: true,
+      sourcemap: 'linked',
+      legalComments: 'linked',
+      banner: { js: BANNER },
+      metafile: true,
+      logLevel: 'warning',
+    });
+    const meta = res.metafile as Metafile;
+    const bytes = Object.entries(meta.outputs).find(([f]) => f.endsWith('.mjs'))?.[1].bytes ?? 0;
+    out.push({ name, entry: relative(ROOT, entry), outfile, bytes });
+  }
+  return out;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const names = process.argv.slice(2);
+  const t0 = Date.now();
+  const done = await bundle(names.length ? names : undefined);
+  for (const b of done) console.log(`${relative(ROOT, b.outfile).padEnd(28)} ${(b.bytes / 1024).toFixed(0).padStart(6)} KiB  from ${b.entry}`);
+  console.log(`bundled ${done.length} in ${Date.now() - t0} ms`);
+}
