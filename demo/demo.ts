@@ -28,6 +28,7 @@ import { apply, namespace } from '../harness/cluster/objects.ts';
 import { kubescapeDemo } from './kubescape.ts';
 import { runNucleiDemo } from './nuclei.ts';
 import { nodeNetworkDemo } from './node.ts';
+import { deployDemo } from './deploy.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 // The project's own demo stack, in Stacktic's format, with the policies Stacktic generates for it.
@@ -137,6 +138,10 @@ try {
   const widths = [14, 6, 6];
   console.log(`\n${'scan'.padEnd(widths[0])} ${'mode'.padEnd(widths[1])} ${'score'.padEnd(widths[2])} key counts`);
   for (const r of rows) console.log(`${r[0].padEnd(widths[0])} ${r[1].padEnd(widths[1])} ${r[2].padEnd(widths[2])} ${r[3]}`);
+
+  // The third way of use: CloudEvents to the same server, and what the Knative overlay would create.
+  log('\n== CloudEvents and deployment manifests');
+  if ((await deployDemo({ base, log })).failed) failed = true;
 
   // Kubescape: NSA and MITRE per stack namespace, on its own demo workloads in the same cluster.
   log('\n== kubescape (light and full) on the demo workloads');
