@@ -25,8 +25,9 @@
  *                             ServiceAccounts, its Namespace objects): `true` (default) or `false`
  *   KUBECONFIG, STACK_METADATA  as for every scan
  */
-import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
-import { delimiter, join, resolve } from 'node:path';
+import { findOnPath, isExecutable } from '../../lib/tools/run.ts';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { ScanError } from '../../lib/errors.ts';
 import { intSetting, invalidSetting } from '../../lib/scan/settings.ts';
 import { topologySettings, type TopologySettings } from '../../lib/topology/settings.ts';
@@ -50,20 +51,12 @@ export interface KubescapeSettings {
   clusterScope: boolean;
 }
 
-function executable(p: string): boolean {
-  try {
-    accessSync(p, constants.X_OK);
-    return statSync(p).isFile();
-  } catch {
-    return false;
-  }
-}
+const executable = isExecutable;
 
 /** `kubescape` on PATH, else the harness build, else the bare name (reported missing when run). */
 export function defaultKubescapeBin(env: NodeJS.ProcessEnv = process.env): string {
-  for (const dir of (env.PATH ?? '').split(delimiter)) {
-    if (dir && executable(join(dir, 'kubescape'))) return join(dir, 'kubescape');
-  }
+  const onPath = findOnPath('kubescape', env);
+  if (onPath) return onPath;
   const built = join(REPO_ROOT, '.cache/bin/kubescape');
   return executable(built) ? built : 'kubescape';
 }

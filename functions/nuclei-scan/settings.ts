@@ -19,7 +19,8 @@
  *   NUCLEI_SCAN_TIMEOUT_MS    total time per mode (lib/scan/scaffold.ts; defaults in scan.ts)
  *   SCAN_HOST_MAP, SCAN_DNS   explicit host mapping and DNS policy (lib/scan/hosts.ts)
  */
-import { accessSync, constants, existsSync, readdirSync, statSync } from 'node:fs';
+import { findOnPath, isExecutable } from '../../lib/tools/run.ts';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { ScanError } from '../../lib/errors.ts';
 import { dnsModeFromEnv, hostMapFromEnv, type DnsMode, type HostMap } from '../../lib/scan/hosts.ts';
@@ -92,14 +93,7 @@ export function checkTemplatesDir(raw: string | undefined): string {
   return dir;
 }
 
-function executable(p: string): boolean {
-  try {
-    accessSync(p, constants.X_OK);
-    return statSync(p).isFile();
-  } catch {
-    return false;
-  }
-}
+const executable = isExecutable;
 
 export function findNucleiBin(raw: string | undefined, env: NodeJS.ProcessEnv): string {
   if (raw?.trim()) {
@@ -109,7 +103,7 @@ export function findNucleiBin(raw: string | undefined, env: NodeJS.ProcessEnv): 
     throw new ScanError(503, { code: 'tool_missing', message: `${BIN_SETTING}='${p}' is not an executable file; build nuclei with: bash harness/build.sh nuclei`, setting: BIN_SETTING });
   }
   if (executable(DEFAULT_NUCLEI_BIN)) return DEFAULT_NUCLEI_BIN;
-  const onPath = (env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, 'nuclei')).find(executable);
+  const onPath = findOnPath('nuclei', env);
   if (onPath) return onPath;
   throw new ScanError(503, { code: 'tool_missing', message: `nuclei was not found (${DEFAULT_NUCLEI_BIN} or PATH); build it with: bash harness/build.sh nuclei, or set ${BIN_SETTING}`, setting: BIN_SETTING });
 }

@@ -7,6 +7,8 @@
  * Never throws for a program that ran and failed: the caller reads exitCode,
  * timedOut, aborted and missing and decides what to report.
  */
+import { accessSync, constants, statSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { execa } from 'execa';
 
 export interface RunToolOptions {
@@ -146,4 +148,19 @@ export function describeFailure(name: string, r: ToolResult): string {
           : `${name} was killed by ${r.signal}`;
   const tail = r.stderrTail.trim().split('\n').slice(-5).join(' | ');
   return tail ? `${how}: ${tail}` : how;
+}
+
+/** An existing regular file this process may execute. */
+export function isExecutable(p: string): boolean {
+  try {
+    accessSync(p, constants.X_OK);
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The first executable `name` in PATH's directories, if any. */
+export function findOnPath(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return (env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, name)).find(isExecutable);
 }
