@@ -7,7 +7,7 @@ import { endpointPort, planProbes, sample, bySource, targetListens, type Service
 import { judgeProbes, summarizeProbes, verdictFor } from '../../functions/network-scan/probes/judge.ts';
 import { renderPolicy, STACK_NAMESPACE_LABEL } from '../../functions/network-scan/render.ts';
 import { PolicyEngine } from '../../functions/network-scan/engine.ts';
-import { internetEgress } from '../../functions/network-scan/scan.ts';
+import { internetEgress, memoLight, snapshotKey } from '../../functions/network-scan/scan.ts';
 import type { ProbeResult } from '../../lib/tools/nmap.ts';
 import { splitValidTargets } from '../../functions/network-scan/probes/execute.ts';
 
@@ -152,6 +152,22 @@ s('the engine judges the endpoint port (after the DNAT), and the API server by i
   const t = planProbes({ ...base, services: [...services, api] }).find((x) => x.id === 'exception:shop->kubernetes:443')!;
   assert.equal([t.target.endpoint_port, t.targetListens, t.targetListensVia, t.engine.allowed], [6443, true, 'endpoint', false]);
   assert.match(verdictFor(t, { state: 'closed', reason: 'conn-refused' }).reason, 'without a selector) has a ready endpoint');
+});
+
+s('the light judgement is reused only while the expected set and every live object are unchanged', () => {
+  const expected = {};
+  const pol = (rv: string) => ({ metadata: { name: 'p', namespace: 'shop', uid: 'u1', resourceVersion: rv }, spec: {} });
+  const ns = [{ name: 'shop', labels: { 'stacktic.io/namespace': 'shop' } }];
+  let calls = 0;
+  const judge = () => ({ n: ++calls }) as never;
+  assert.is(memoLight(expected, { policies: [pol('1')], namespaces: ns }, judge).cached, false);
+  assert.is(memoLight(expected, { policies: [pol('1')], namespaces: ns }, judge).cached, true);
+  assert.is(memoLight(expected, { policies: [pol('2')], namespaces: ns }, judge).cached, false, 'a new resourceVersion');
+  assert.is(memoLight(expected, { policies: [pol('2')], namespaces: [{ name: 'shop', labels: {} }] }, judge).cached, false, 'a namespace label changed');
+  assert.is(memoLight(expected, { policies: [pol('2')], namespaces: null }, judge).cached, false, 'namespaces unreadable');
+  assert.is(memoLight({}, { policies: [pol('2')], namespaces: ns }, judge).cached, false, 'another expected set (file version)');
+  assert.is(calls, 5);
+  assert.is.not(snapshotKey({ policies: [{ metadata: { name: 'a' }, spec: {} }], namespaces: [] }), snapshotKey({ policies: [{ metadata: { name: 'a' }, spec: { policyTypes: ['Ingress'] } }], namespaces: [] }), 'objects without uid are keyed by content');
 });
 
 s('targetListens: ready endpoints and a declared container port (by number or name)', () => {
