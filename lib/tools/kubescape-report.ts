@@ -381,6 +381,15 @@ export function validRelation(r: KsResource): boolean {
   return true;
 }
 
+/** Count one resource's result for a control: a failure the caller treats as passed (an exclusion) counts as passed. */
+function count(k: { passed: number; failed: number; skipped: number; excluded: number }, status: KsStatus, controlId: string, rid: string, opts: SplitOptions): void {
+  const st = status === 'failed' && opts.treatAsPassed?.(controlId, rid) ? 'passed' : status;
+  if (st === 'failed') k.failed++;
+  else if (st === 'skipped') k.skipped++;
+  else if (st === 'excluded') k.excluded++;
+  else k.passed++;
+}
+
 /**
  * Per-namespace framework scores from one report made with
  * `--include-namespaces ns1,ns2,…`, equal to what kubescape reports for each
@@ -405,12 +414,7 @@ export function splitByNamespace(report: KsReport, frameworkName: string, namesp
       if (!byNs) per.set(c.controlId, (byNs = new Map()));
       let k = byNs.get(ns);
       if (!k) byNs.set(ns, (k = { passed: 0, failed: 0, skipped: 0, excluded: 0 }));
-      let st = c.status;
-      if (st === 'failed' && opts.treatAsPassed?.(c.controlId, rid)) st = 'passed';
-      if (st === 'failed') k.failed++;
-      else if (st === 'skipped') k.skipped++;
-      else if (st === 'excluded') k.excluded++;
-      else k.passed++;
+      count(k, c.status, c.controlId, rid, opts);
     }
   }
   for (const ns of namespaces) {
@@ -463,12 +467,7 @@ export function combinedFrameworkScore(reports: KsReport[], frameworkName: strin
         if (!fw.controls.has(c.controlId)) continue;
         let k = per.get(c.controlId);
         if (!k) per.set(c.controlId, (k = { passed: 0, failed: 0, skipped: 0, excluded: 0 }));
-        let st = c.status;
-        if (st === 'failed' && opts.treatAsPassed?.(c.controlId, rid)) st = 'passed';
-        if (st === 'failed') k.failed++;
-        else if (st === 'skipped') k.skipped++;
-        else if (st === 'excluded') k.excluded++;
-        else k.passed++;
+        count(k, c.status, c.controlId, rid, opts);
       }
     }
   }
