@@ -58,7 +58,7 @@ files('a FIFO as STACK_METADATA is a prompt 422 naming the setting, not a hang',
   execFileSync('mkfifo', [fifo]);
   const t0 = Date.now();
   const err = await rejects(loadStackMetadata(ref(fifo)));
-  assert.ok(Date.now() - t0 < 1000);
+  assert.ok(Date.now() - t0 < 5000, 'no hang: a FIFO is refused before any read');
   assert.equal([err.status, err.info.code, err.info.setting], [422, 'file_not_regular', 'STACK_METADATA']);
   assert.match(err.message, /FIFO/);
 });
@@ -92,7 +92,7 @@ files('duplicate keys: the first N listed, the rest counted', async () => {
   const text = `a:\n${Array.from({ length: 5000 }, () => '  k: 1').join('\n')}\n`;
   const t0 = Date.now();
   const r = parseYaml(text, { path: 'dups.yaml', setting: 'X', limits: { maxBytes: 1 << 20, readTimeoutMs: 1000, maxWarnings: 10 } });
-  assert.ok(Date.now() - t0 < 2000);
+  assert.ok(Date.now() - t0 < 10_000, 'bounded (1M duplicates took 15 s and 450 MB before)');
   assert.is(r.duplicateKeys, 4999);
   assert.is(r.warnings.length, 11);
   assert.match(r.warnings[10], /4989 more duplicate keys not listed \(4999 in all; STACK_MAX_WARNINGS/);
