@@ -165,7 +165,8 @@ try {
 
 // Full network mode on a real node: real pods, kube-router enforcing the generated policies, nmap in the
 // source pods. Without it (not root, or STACKSCAN_DEMO_NODE=0) the table above is loopback only.
-if (!failed) {
+if (!failed && process.env.STACKSCAN_DEMO_NODE === '0') log('\nreal node not used: STACKSCAN_DEMO_NODE=0');
+else if (!failed) {
   log('\n== network full on a real node (kubelet, containerd, kube-router enforcing NetworkPolicy)');
   const node = await nodeNetworkDemo({ metadataPath: SAMPLE, log });
   if (node.ok) {

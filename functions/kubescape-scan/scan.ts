@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ReportError } from '../../lib/errors.ts';
-import { loadKubeConfig } from '../../lib/kube/client.ts';
+import { makeKube } from '../../lib/kube/client.ts';
 import { abortError, type ScanDefinition, type ScanOutcome } from '../../lib/scan/scaffold.ts';
 import { loadTopology } from '../../lib/topology/settings.ts';
 import { BUILTIN_EXCLUSIONS, loadExclusionsFile, type ExclusionRule } from './exclusions.ts';
@@ -40,7 +40,7 @@ export function kubescapeScan(given?: KubescapeSettings): ScanDefinition<Mode> {
       const exclusions: ExclusionRule[] = [...BUILTIN_EXCLUSIONS, ...(settings.exclusionsFile ? await loadExclusionsFile(settings.exclusionsFile) : [])];
       const topology = await loadTopology(settings.topology);
       const kubeconfig = kubeconfigFor(settings);
-      const server = (await loadKubeConfig(kubeconfig)).getCurrentCluster()!.server;
+      const server = (await makeKube(kubeconfig)).server;
       const executed = await executeKubescape(topology.namespaces, {
         bin: settings.bin,
         kubeconfig,

@@ -5,15 +5,19 @@
  * Config: the in-cluster service account when running in a pod, otherwise
  * KUBECONFIG or ~/.kube/config. A scan may pass an explicit kubeconfig path.
  *
- * @kubernetes/client-node is heavy (tens of MB, hundreds of ms to load): it is imported
- * on the first makeKube/loadKubeConfig, never at start, so a function's cold start and
- * its /healthz stay light (bench/cold-start.ts). Hence both are async.
+ * @kubernetes/client-node is heavy (about 20 MB and hundreds of ms to load, paid by every
+ * scale-from-zero request): kubeconfigs are read by lib/kube/kubeconfig.ts, and client-node is
+ * imported only for what that reader does not handle (several files in KUBECONFIG, exec or
+ * auth-provider plugins, …). API calls go through lib/kube/raw.ts either way.
  */
 import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type * as K8s from '@kubernetes/client-node';
+import type { RequestOptions } from 'node:https';
 import { ScanError } from '../errors.ts';
+import { listObjects } from './api.ts';
+import { inClusterConnection, readKubeconfig, type Connection } from './kubeconfig.ts';
 
 const SA_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
@@ -22,7 +26,7 @@ function noCluster(why: string): ScanError {
 }
 
 /** What client.ts needs of @kubernetes/client-node (lib/kube/client-node.ts re-exports it). */
-export type ClientNode = Pick<typeof K8s, 'KubeConfig' | 'CoreV1Api' | 'NetworkingV1Api'>;
+export type ClientNode = Pick<typeof K8s, 'KubeConfig'>;
 let clientNodeModule: Promise<ClientNode> | undefined;
 /** @kubernetes/client-node's classes, imported once, on first use. */
 export function clientNode(): Promise<ClientNode> {
@@ -81,10 +85,53 @@ function loadKubeConfigWith(k8s: ClientNode, kubeconfigPath?: string): K8s.KubeC
 }
 
 export interface Kube {
-  config: K8s.KubeConfig;
   server: string;
-  core: K8s.CoreV1Api;
-  networking: K8s.NetworkingV1Api;
+  /** Fills TLS material and the Authorization header into request options (lib/kube/raw.ts). */
+  applyTo(opts: RequestOptions): Promise<void>;
+}
+
+function fromClientNode(kc: K8s.KubeConfig): Kube {
+  return { server: kc.getCurrentCluster()!.server, applyTo: (o) => kc.applyToHTTPSOptions(o) };
+}
+
+function fromConnection(c: Connection): Kube {
+  return { server: c.server, applyTo: async (o) => c.apply(o) };
+}
+
+/** The kubeconfig files in use, or null in a pod (the service account). Throws 503 when none exists. */
+function configFiles(kubeconfigPath?: string): string[] | null {
+  const inCluster = !kubeconfigPath && !process.env.KUBECONFIG && !!process.env.KUBERNETES_SERVICE_HOST && existsSync(SA_TOKEN);
+  if (inCluster) return null;
+  const file = kubeconfigPath ?? (process.env.KUBECONFIG || join(homedir(), '.kube', 'config'));
+  const files = file.split(':').filter(Boolean);
+  if (!files.some((f) => existsSync(f))) {
+    throw noCluster(kubeconfigPath || process.env.KUBECONFIG ? `the kubeconfig ${file} does not exist (set KUBECONFIG to a readable kubeconfig)` : 'not running in a pod, KUBECONFIG is unset and ~/.kube/config does not exist');
+  }
+  return files;
+}
+
+/** Without client-node, when the light reader handles the configuration; undefined otherwise. */
+function lightKube(kubeconfigPath?: string): Kube | undefined {
+  const files = configFiles(kubeconfigPath);
+  if (files === null) {
+    const c = inClusterConnection();
+    return c && fromConnection(c);
+  }
+  if (files.length !== 1) return undefined;
+  let c: Connection | undefined;
+  try {
+    c = readKubeconfig(files[0]);
+  } catch (err) {
+    throw new ScanError(422, { code: 'kubeconfig_invalid', message: `cannot load the kubeconfig ${files[0]}: ${(err as Error).message.split('\n')[0]}`, file: files[0], setting: 'KUBECONFIG' });
+  }
+  return c && fromConnection(c);
+}
+
+/** A client for tests and the harness (simple kubeconfigs only): synchronous. */
+export function makeKubeSync(kubeconfigPath: string): Kube {
+  const k = lightKube(kubeconfigPath);
+  if (!k) throw new Error(`makeKubeSync: ${kubeconfigPath} needs client-node (use makeKube)`);
+  return k;
 }
 
 /**
@@ -106,7 +153,7 @@ export async function makeKube(kubeconfigPath?: string): Promise<Kube> {
   }).join('|');
   const hit = kubes.get(key);
   if (hit && hit.stamp === stamp) return hit.kube;
-  const kube = makeKubeWith(await clientNode(), kubeconfigPath);
+  const kube = lightKube(kubeconfigPath) ?? fromClientNode(loadKubeConfigWith(await clientNode(), kubeconfigPath));
   kubes.delete(key);
   kubes.set(key, { stamp, kube });
   if (kubes.size > 16) kubes.delete(kubes.keys().next().value!);
@@ -114,17 +161,6 @@ export async function makeKube(kubeconfigPath?: string): Promise<Kube> {
 }
 
 const kubes = new Map<string, { stamp: string; kube: Kube }>();
-
-/** makeKube for callers that imported client-node themselves (tests, harness): synchronous. */
-export function makeKubeWith(k8s: ClientNode, kubeconfigPath?: string): Kube {
-  const config = loadKubeConfigWith(k8s, kubeconfigPath);
-  return {
-    config,
-    server: config.getCurrentCluster()!.server,
-    core: config.makeApiClient(k8s.CoreV1Api),
-    networking: config.makeApiClient(k8s.NetworkingV1Api),
-  };
-}
 
 /** What a call does, so a failure can name the verb and resource a person must grant. */
 export interface CallSite {
@@ -188,12 +224,11 @@ export interface NamespaceInfo {
 }
 
 export async function listNamespaces(kube: Kube): Promise<NamespaceInfo[]> {
-  const list = await kubeCall(kube, { verb: 'list', resource: 'namespaces' }, () => kube.core.listNamespace());
-  return list.items.map((ns) => ({ name: ns.metadata!.name!, labels: { ...(ns.metadata?.labels ?? {}) } }));
+  const items = await listObjects<K8s.V1Namespace>(kube, 'Namespace');
+  return items.map((ns) => ({ name: ns.metadata!.name!, labels: { ...(ns.metadata?.labels ?? {}) } }));
 }
 
-/** Every NetworkPolicy in the cluster, in one call. */
+/** Every NetworkPolicy in the cluster (raw JSON: ingress peers under `from`). */
 export async function listNetworkPolicies(kube: Kube): Promise<K8s.V1NetworkPolicy[]> {
-  const list = await kubeCall(kube, { verb: 'list', resource: 'networkpolicies.networking.k8s.io' }, () => kube.networking.listNetworkPolicyForAllNamespaces());
-  return list.items;
+  return listObjects<K8s.V1NetworkPolicy>(kube, 'NetworkPolicy');
 }

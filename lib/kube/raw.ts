@@ -25,7 +25,7 @@ async function options(kube: Kube) {
   if (!p) {
     p = (async () => {
       const base: https.RequestOptions = {};
-      await kube.config.applyToHTTPSOptions(base);
+      await kube.applyTo(base);
       const url = new URL(kube.server);
       const agentOpts = { keepAlive: true, maxSockets: 32, ca: base.ca, cert: base.cert, key: base.key, rejectUnauthorized: base.rejectUnauthorized };
       base.agent = url.protocol === 'https:' ? new https.Agent(agentOpts) : new http.Agent({ keepAlive: true, maxSockets: 32 });

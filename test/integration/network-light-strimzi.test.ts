@@ -13,7 +13,7 @@ import { loadStackMetadata } from '../../lib/topology/stack-metadata.ts';
 import { networkScan } from '../../functions/network-scan/scan.ts';
 import { renderPolicy, STACK_NAMESPACE_LABEL } from '../../functions/network-scan/render.ts';
 import { testCluster } from '../support/cluster.ts';
-import { adminKube, apply, namespace, remove } from '../support/k8s.ts';
+import { adminKube, deleteNetworkPolicies, apply, namespace, remove } from '../support/k8s.ts';
 
 const SAMPLE = join(import.meta.dirname, '../../../shared/samples/stacktic/strimzi_basic_setup');
 const s = suite('network light: real API server, Stacktic strimzi sample');
@@ -62,7 +62,7 @@ if (!existsSync(SAMPLE)) {
     namespaces.push(...topo.namespaces);
     for (const ns of topo.namespaces) {
       await apply(kube, namespace(ns, { [STACK_NAMESPACE_LABEL]: ns }));
-      await kube.networking.deleteCollectionNamespacedNetworkPolicy({ namespace: ns }); // another suite's leftovers
+      await deleteNetworkPolicies(kube, ns); // another suite's leftovers
     }
     const dir = await loadNetworkPolicyDir(topology.policyDir);
     policies = dir.policies.map((e) => renderPolicy(e, new Set(topo.namespaces)));
@@ -71,7 +71,7 @@ if (!existsSync(SAMPLE)) {
 
   s.after(async () => {
     const kube = adminKube();
-    for (const ns of namespaces) await kube.networking.deleteCollectionNamespacedNetworkPolicy({ namespace: ns });
+    for (const ns of namespaces) await deleteNetworkPolicies(kube, ns);
   });
 
   s('the 69 generated policies applied unchanged: every one found, exactly the broken rules flagged', async () => {

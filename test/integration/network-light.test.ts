@@ -11,7 +11,7 @@ import { networkScan } from '../../functions/network-scan/scan.ts';
 import { renderPolicy, STACK_NAMESPACE_LABEL } from '../../functions/network-scan/render.ts';
 import { DEMO_METADATA, DEMO_POLICIES } from '../../demo/stack/generate.ts';
 import { testCluster } from '../support/cluster.ts';
-import { adminKube, apply, namespace } from '../support/k8s.ts';
+import { adminKube, deleteNetworkPolicies, apply, namespace } from '../support/k8s.ts';
 
 const s = suite('network light: real API server, demo stack');
 const topoSettings = { metadata: { path: DEMO_METADATA, setting: 'STACK_METADATA' } };
@@ -24,7 +24,7 @@ s.before(async () => {
   const stack = new Set(topo.namespaces);
   for (const ns of topo.namespaces) {
     await apply(kube, namespace(ns, ns === 'grafana' ? {} : { [STACK_NAMESPACE_LABEL]: ns }));
-    await kube.networking.deleteCollectionNamespacedNetworkPolicy({ namespace: ns }); // another suite's leftovers
+    await deleteNetworkPolicies(kube, ns); // another suite's leftovers
   }
   for (const e of (await loadNetworkPolicyDir({ path: DEMO_POLICIES, setting: 'NETWORKPOLICY_DIR' })).policies) {
     if (e.name === MISSING) continue;
@@ -38,7 +38,7 @@ s.before(async () => {
 s.after(async () => {
   const kube = adminKube();
   const topo = await loadStackMetadata(topoSettings.metadata);
-  for (const ns of topo.namespaces) await kube.networking.deleteCollectionNamespacedNetworkPolicy({ namespace: ns });
+  for (const ns of topo.namespaces) await deleteNetworkPolicies(kube, ns);
 });
 
 s('reports missing, drifted, extra, an allow-all and the selectors that match nothing', async () => {
