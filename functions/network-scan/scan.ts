@@ -19,12 +19,14 @@ import { INTERNET } from '../../lib/topology/expected.ts';
 import { loadTopologyAndPolicies } from '../../lib/topology/settings.ts';
 import { PolicyEngine } from './engine.ts';
 import { judgeLight, type ClusterSnapshot } from './light.ts';
-import { clusterRunner } from './probes/cluster-runner.ts';
-import { executeProbes, localRunner, type ProbeRunner } from './probes/execute.ts';
-import { judgeProbes, summarizeProbes } from './probes/judge.ts';
-import { planProbes } from './probes/plan.ts';
+import type { ProbeRunner } from './probes/execute.ts';
 import { networkSettingsFromEnv, type NetworkScanSettings } from './settings.ts';
-import { readWorkloads } from './workloads.ts';
+
+/** Full mode's modules (probe plan, runners, nmap, execa), loaded on the first full scan only: light stays small. */
+const fullMode = () =>
+  Promise.all([import('./probes/cluster-runner.ts'), import('./probes/execute.ts'), import('./probes/judge.ts'), import('./probes/plan.ts'), import('./workloads.ts')]).then(
+    ([runner, execute, judge, plan, workloads]) => ({ ...runner, ...execute, ...judge, ...plan, ...workloads }),
+  );
 
 export { fullSettingsFromEnv, networkSettingsFromEnv, type FullModeSettings, type NetworkScanSettings } from './settings.ts';
 
@@ -117,6 +119,7 @@ export function networkScan(given?: NetworkScanSettings): ScanDefinition<Mode> {
       if (mode === 'light' || !full) return { score: report.score, summary: report.summary, results: report.results, errors, sources: { ...sources, judgement: judged.cached ? 'reused (cluster unchanged since the last scan)' : 'computed' } };
 
       // Full mode: real TCP probes from each source, explained by the same engine.
+      const { clusterRunner, executeProbes, localRunner, judgeProbes, summarizeProbes, planProbes, readWorkloads } = await fullMode();
       const workloads = await readWorkloads(kube);
       errors.push(...workloads.errors);
       engine ??= new PolicyEngine(policies, namespaces ?? []);

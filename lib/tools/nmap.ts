@@ -20,7 +20,7 @@
 // literals go to the `-6` run, IPv4 literals and DNS names to the IPv4 run
 // (nmap resolves names to their IPv4 address without `-6`; a name with only
 // AAAA records then comes back 'unknown', reason "unresolved").
-import { isIP } from 'node:net';
+import { canonicalV6, normalizeHost, type AddressFamily } from './nmap-hosts.ts';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 
 // ---------------------------------------------------------------- types
@@ -98,7 +98,7 @@ export interface NmapResult {
   hostCounts?: { up: number; down: number; total: number };
 }
 
-export type AddressFamily = 4 | 6;
+export type { AddressFamily };
 
 export interface NmapRun {
   family: AddressFamily;
@@ -108,30 +108,7 @@ export interface NmapRun {
 
 // ---------------------------------------------------------------- args
 
-const DNS_NAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$/;
-
-/** Host as passed to nmap: IPv6 brackets removed. Throws on anything nmap could
- *  read as an option, a range, a CIDR block or a list. */
-export function normalizeHost(host: string): { host: string; family: AddressFamily; isName: boolean } {
-  const h = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-  const ip = isIP(h);
-  if (ip === 4) return { host: h, family: 4, isName: false };
-  if (ip === 6) {
-    if (h.includes('%')) throw new Error(`nmap target host ${JSON.stringify(host)}: scoped IPv6 addresses are not supported`);
-    return { host: canonicalV6(h), family: 6, isName: false };
-  }
-  // A DNS name: letters, digits, '-', '_' in dot-separated labels, and the last
-  // label must contain a letter (so nmap's "10.0.0.1-5" octet ranges are refused).
-  const last = h.replace(/\.$/, '').split('.').pop() ?? '';
-  if (!DNS_NAME.test(h) || h.startsWith('-') || !/[A-Za-z]/.test(last)) {
-    throw new Error(`nmap target host ${JSON.stringify(host)} is neither an IP address nor a DNS name`);
-  }
-  return { host: h.toLowerCase(), family: 4, isName: true };
-}
-
-function canonicalV6(a: string): string {
-  return new URL(`http://[${a}]/`).hostname.slice(1, -1);
-}
+export { normalizeHost };
 
 function checkTarget(t: ProbeTarget): void {
   if (t.protocol !== 'TCP') throw new Error(`nmap target ${t.id}: protocol ${String(t.protocol)} is not supported (TCP only)`);

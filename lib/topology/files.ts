@@ -87,7 +87,9 @@ export async function readTextFile(ref: FileRef): Promise<string> {
     if (!again.isFile()) throw unreadable(ref, `is ${kindOf(again)}, not a regular file; set ${ref.setting} to the path of a regular file`, 'file_not_regular');
     const chunks: Buffer[] = [];
     let total = 0;
-    const buf = Buffer.alloc(Math.min(limits.maxBytes + 1, 1 << 20));
+    // Sized to the file (plus one byte, to see growth), not 1 MiB per file: a folder of small policy files
+    // would otherwise cost a megabyte each (RSS a scale-from-zero function pays).
+    const buf = Buffer.allocUnsafe(Math.min(limits.maxBytes + 1, Math.max(again.size + 1, 4096), 1 << 20));
     for (;;) {
       if (timer.signal.aborted) throw unreadable(ref, `could not be read within ${limits.readTimeoutMs} ms; raise ${READ_TIMEOUT_SETTING} or check the file system`, 'file_read_timeout', READ_TIMEOUT_SETTING);
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);
