@@ -49,6 +49,18 @@ mkdir -p "$BIN"
 # The version a go.mod requires for a module (first "require" match).
 modver() { awk -v m="$2" '($1 == m || ($1 == "require" && $2 == m)) { print ($1 == m ? $2 : $3); exit }' "$1/go.mod"; }
 sha() { sha256sum | cut -d' ' -f1; }
+
+# The ldflags that make a k8s.io/kubernetes binary report its version (kube-apiserver, kubelet, …).
+k8s_ldflags() {
+  local v="$1" major minor flags="-s -w" p
+  major="$(echo "${v#v}" | cut -d. -f1)"
+  minor="$(echo "${v#v}" | cut -d. -f2)"
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    flags+=" -X $p.gitVersion=$v -X $p.gitMajor=$major -X $p.gitMinor=$minor"
+    if [[ $p == k8s.io/component-base/version ]]; then flags+=" -X $p.gitTreeState=clean"; fi
+  done
+  echo "$flags"
+}
 now() { date +%s; }
 
 # build <name> <package> <ldflags> <label> [version-probe-regex] [VAR=value ...]
