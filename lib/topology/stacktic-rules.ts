@@ -1,7 +1,7 @@
 /**
  * Stacktic's NetworkPolicy generator, as one data table a reader can check
  * against Stacktic's own output. Every row names the generated file(s) that
- * show it in ../shared/samples/stacktic/strimzi_basic_setup/networkpolicy/
+ * show it in the real Stacktic sample strimzi_basic_setup (its networkpolicy/ folder, kept with the shared test samples, not in this repository)
  * (`nrNN` is the generator's sequence number in the file name).
  *
  * Policy names are Stacktic's without the `--nrNN` suffix (matching ignores it).
