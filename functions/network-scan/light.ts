@@ -510,16 +510,53 @@ const worst = (fs: RuleFinding[]): Severity | 'none' => fs.reduce<Severity | 'no
 const isFound = (s: PolicyStatus) => s === 'found' || s === 'renamed';
 
 /**
+ * What the judgement derives from one live policy alone (its plain copy, canonical form and rule
+ * findings), kept per uid and resourceVersion: after a change in the cluster only the changed
+ * policies are worked out again. Findings also depend on the namespaces' labels (selectors that
+ * match nothing), so they are kept with the namespaces they were computed for. Bounded.
+ */
+interface PolicyMemo {
+  plain: NetworkPolicy;
+  canon: Canonical;
+  findings?: RuleFinding[];
+  findingsFor?: string;
+}
+const POLICY_MEMO = new Map<string, PolicyMemo>();
+const POLICY_MEMO_MAX = 50_000;
+
+function policyMemo(raw: NetworkPolicy): PolicyMemo {
+  const meta = raw.metadata as { uid?: string; resourceVersion?: string } | null | undefined;
+  const key = meta?.uid && meta.resourceVersion ? `${meta.uid}/${meta.resourceVersion}` : undefined;
+  const hit = key ? POLICY_MEMO.get(key) : undefined;
+  if (hit) return hit;
+  const plain = plainPolicy(raw);
+  const m: PolicyMemo = { plain, canon: canonical(plain.spec, nsOf(plain)) };
+  if (key) {
+    if (POLICY_MEMO.size >= POLICY_MEMO_MAX) POLICY_MEMO.clear();
+    POLICY_MEMO.set(key, m);
+  }
+  return m;
+}
+
+/**
  * @param engine the scan's PolicyEngine, compiled once over `snap` and shared with the probe plan.
  */
 export function judgeLight(topo: Topology, expected: ExpectedSet, snap: ClusterSnapshot, engine: PolicyEngine): LightReport {
   const stackNs = new Set(topo.namespaces);
   for (const e of expected.policies) stackNs.add(e.namespace);
-  const inStack = snap.policies.filter((p) => stackNs.has(nsOf(p))).map(plainPolicy);
+  const inStack: NetworkPolicy[] = [];
   const canon = new Map<NetworkPolicy, Canonical>();
-  for (const p of inStack) canon.set(p, canonical(p.spec, nsOf(p)));
+  const memos = new Map<NetworkPolicy, PolicyMemo>();
+  for (const raw of snap.policies) {
+    if (!stackNs.has(nsOf(raw))) continue;
+    const m = policyMemo(raw);
+    inStack.push(m.plain);
+    canon.set(m.plain, m.canon);
+    memos.set(m.plain, m);
+  }
+  const nsKey = snap.namespaces ? snap.namespaces.map((n) => `${n.name}\u0000${JSON.stringify(n.labels ?? {})}`).join('\n') : '\u0000unknown';
   const topoNs = new Set(topo.namespaces);
-  const wantCanon = expected.policies.map((e) => expectedCanonical(e, topoNs));
+  const wantCanon = expectedForms(expected, topoNs);
 
   // Same-named groups on both sides.
   const liveByName = new Map<string, NetworkPolicy[]>();
@@ -618,7 +655,13 @@ export function judgeLight(topo: Topology, expected: ExpectedSet, snap: ClusterS
   for (const p of inStack) {
     const i = claimed.get(p);
     const e = i === undefined ? undefined : expected.policies[i];
-    const fs = ruleFindings(p, canon.get(p)!, selects);
+    const m = memos.get(p)!;
+    if (m.findingsFor !== nsKey) {
+      m.findings = ruleFindings(p, canon.get(p)!, selects);
+      m.findingsFor = nsKey;
+    }
+    // Copies: the lines of the expected file are added below, per run.
+    const fs = m.findings!.map((f) => ({ ...f }));
     if (e?.origin) for (const f of fs) Object.assign(f, lineFor(f, e));
     if (fs.length) findingsOf.set(p, fs);
     findings.push(...fs);
@@ -698,14 +741,22 @@ export function judgeLight(topo: Topology, expected: ExpectedSet, snap: ClusterS
   };
 }
 
-/**
- * Each declared cross-namespace link against the expected set: which expected
- * policy allows its egress side and which its ingress side (by grants, so any
- * source of expected policies works), their status in the cluster, and the
- * live verdict of the engine.
- */
-function linkCoverage(topo: Topology, expected: ExpectedSet, wantCanon: Canonical[], results: ExpectedResult[], engine: PolicyEngine | null): { links: LinkCoverage[]; linkFindings: LinkFinding[] } {
-  // Index: namespace + direction + peer → expected indexes and the ports they grant that peer.
+/** The expected set's canonical forms, computed once per expected set (one file version). */
+const FORMS = new WeakMap<ExpectedSet, { topo: string; forms: Canonical[] }>();
+function expectedForms(expected: ExpectedSet, topoNs: ReadonlySet<string>): Canonical[] {
+  const topo = [...topoNs].join('\n');
+  const hit = FORMS.get(expected);
+  if (hit && hit.topo === topo) return hit.forms;
+  const forms = expected.policies.map((e) => expectedCanonical(e, topoNs));
+  FORMS.set(expected, { topo, forms });
+  return forms;
+}
+
+/** Index of the expected grants: namespace + direction + peer → expected indexes and the ports they grant. Once per expected set. */
+const GRANT_INDEX = new WeakMap<Canonical[], Map<string, { i: number; port: string }[]>>();
+function grantIndex(expected: ExpectedSet, wantCanon: Canonical[]): Map<string, { i: number; port: string }[]> {
+  const hit = GRANT_INDEX.get(wantCanon);
+  if (hit) return hit;
   const index = new Map<string, { i: number; port: string }[]>();
   wantCanon.forEach((c, i) => {
     const ns = expected.policies[i].namespace;
@@ -719,6 +770,18 @@ function linkCoverage(topo: Topology, expected: ExpectedSet, wantCanon: Canonica
       }
     }
   });
+  GRANT_INDEX.set(wantCanon, index);
+  return index;
+}
+
+/**
+ * Each declared cross-namespace link against the expected set: which expected
+ * policy allows its egress side and which its ingress side (by grants, so any
+ * source of expected policies works), their status in the cluster, and the
+ * live verdict of the engine.
+ */
+function linkCoverage(topo: Topology, expected: ExpectedSet, wantCanon: Canonical[], results: ExpectedResult[], engine: PolicyEngine | null): { links: LinkCoverage[]; linkFindings: LinkFinding[] } {
+  const index = grantIndex(expected, wantCanon);
   const side = (ns: string, d: Direction, peerNs: string, port: number | null): PolicyStatus | 'not-expected' => {
     const want = port === null ? '*/*' : `TCP/${port}`;
     let best: PolicyStatus | 'not-expected' = 'not-expected';
