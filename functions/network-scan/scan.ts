@@ -20,6 +20,7 @@ import { loadTopologyAndPolicies } from '../../lib/topology/settings.ts';
 import { PolicyEngine } from './engine.ts';
 import { judgeLight, type ClusterSnapshot } from './light.ts';
 import type { ProbeRunner } from './probes/execute.ts';
+import { PROBE_PURPOSE } from './probes/pod-specs.ts';
 import { networkSettingsFromEnv, type NetworkScanSettings } from './settings.ts';
 
 /** Full mode's modules (probe plan, runners, nmap, execa), loaded on the first full scan only: light stays small. */
@@ -124,7 +125,7 @@ export function networkScan(given?: NetworkScanSettings): ScanDefinition<Mode> {
       errors.push(...workloads.errors);
       engine ??= new PolicyEngine(policies, namespaces ?? []);
       const tests = planProbes({ topology, engine, services: workloads.services, pods: workloads.pods, templates: workloads.templates, externalTarget: full.externalTarget, internetEgress, maxNegative: full.maxNegative, seed: full.seed });
-      const scratch = new ScratchRun(kube, { purpose: 'network-probe', ttlMs });
+      const scratch = new ScratchRun(kube, { purpose: PROBE_PURPOSE, ttlMs });
       let swept = 0;
       let runner: ProbeRunner;
       if (full.runner === 'local') runner = localRunner({ hostMap: full.localHosts, hostTimeoutMs: full.hostTimeoutMs });

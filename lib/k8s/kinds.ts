@@ -59,11 +59,6 @@ export function apiPrefix(apiVersion: string): string {
   return apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
 }
 
-/** The group of an apiVersion (`apps/v1` → `apps`, `v1` → ""). */
-export function groupOfApiVersion(apiVersion: string): string {
-  return apiVersion.includes('/') ? apiVersion.split('/')[0] : '';
-}
-
 /**
  * The collection path for creating `obj`; undefined for a kind we do not know.
  * Gatekeeper's ConstraintTemplates and constraints (cluster-scoped, plural = lowercase kind) are known too.

@@ -26,10 +26,10 @@ function noCluster(why: string): ScanError {
 }
 
 /** What client.ts needs of @kubernetes/client-node (lib/kube/client-node.ts re-exports it). */
-export type ClientNode = Pick<typeof K8s, 'KubeConfig'>;
+type ClientNode = Pick<typeof K8s, 'KubeConfig'>;
 let clientNodeModule: Promise<ClientNode> | undefined;
-/** @kubernetes/client-node's classes, imported once, on first use. */
-export function clientNode(): Promise<ClientNode> {
+/** @kubernetes/client-node's KubeConfig, imported once, on first use. */
+function clientNode(): Promise<ClientNode> {
   return (clientNodeModule ??= import('./client-node.ts'));
 }
 
@@ -53,35 +53,23 @@ function isApiException(err: unknown): err is { code: number; body: unknown } {
   return err instanceof Error && typeof (err as { code?: unknown }).code === 'number' && 'body' in err;
 }
 
-export async function loadKubeConfig(kubeconfigPath?: string): Promise<K8s.KubeConfig> {
-  return loadKubeConfigWith(await clientNode(), kubeconfigPath);
+/**
+ * Where the configuration comes from: the in-cluster service account (in a pod, without
+ * KUBECONFIG and without an explicit path), or kubeconfig files. Throws 503 when none exists
+ * (client-node would fall back to http://localhost:8080; say plainly that nothing is configured).
+ */
+function configSource(kubeconfigPath?: string): { inCluster: true } | { inCluster: false; files: string[] } {
+  if (!kubeconfigPath && !process.env.KUBECONFIG && !!process.env.KUBERNETES_SERVICE_HOST && existsSync(SA_TOKEN)) return { inCluster: true };
+  const file = kubeconfigPath ?? (process.env.KUBECONFIG || join(homedir(), '.kube', 'config'));
+  const files = file.split(':').filter(Boolean);
+  if (!files.some((f) => existsSync(f))) {
+    throw noCluster(kubeconfigPath || process.env.KUBECONFIG ? `the kubeconfig ${file} does not exist (set KUBECONFIG to a readable kubeconfig)` : 'not running in a pod, KUBECONFIG is unset and ~/.kube/config does not exist');
+  }
+  return { inCluster: false, files };
 }
 
-function loadKubeConfigWith(k8s: ClientNode, kubeconfigPath?: string): K8s.KubeConfig {
-  const kc = new k8s.KubeConfig();
-  const inCluster = !kubeconfigPath && !!process.env.KUBERNETES_SERVICE_HOST && existsSync(SA_TOKEN);
-  const file = kubeconfigPath ?? (process.env.KUBECONFIG || join(homedir(), '.kube', 'config'));
-  if (!inCluster) {
-    // client-node would fall back to http://localhost:8080; say plainly that nothing is configured instead.
-    const files = file.split(':').filter(Boolean);
-    if (!files.some((f) => existsSync(f))) {
-      throw noCluster(kubeconfigPath || process.env.KUBECONFIG ? `the kubeconfig ${file} does not exist (set KUBECONFIG to a readable kubeconfig)` : 'not running in a pod, KUBECONFIG is unset and ~/.kube/config does not exist');
-    }
-  }
-  try {
-    if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
-    else if (inCluster) kc.loadFromCluster();
-    else kc.loadFromDefault();
-  } catch (err) {
-    throw new ScanError(422, {
-      code: 'kubeconfig_invalid',
-      message: `cannot load the kubeconfig ${kubeconfigPath ?? process.env.KUBECONFIG ?? '~/.kube/config'}: ${(err as Error).message}`,
-      file: kubeconfigPath ?? process.env.KUBECONFIG,
-      setting: 'KUBECONFIG',
-    });
-  }
-  if (!kc.getCurrentCluster()) throw noCluster(`the kubeconfig ${file} has no current cluster`);
-  return kc;
+function invalidKubeconfig(file: string | undefined, err: unknown): ScanError {
+  return new ScanError(422, { code: 'kubeconfig_invalid', message: `cannot load the kubeconfig ${file ?? '~/.kube/config'}: ${(err as Error).message.split('\n')[0]}`, file, setting: 'KUBECONFIG' });
 }
 
 export interface Kube {
@@ -90,46 +78,38 @@ export interface Kube {
   applyTo(opts: RequestOptions): Promise<void>;
 }
 
-function fromClientNode(kc: K8s.KubeConfig): Kube {
-  return { server: kc.getCurrentCluster()!.server, applyTo: (o) => kc.applyToHTTPSOptions(o) };
-}
-
-function fromConnection(c: Connection): Kube {
-  return { server: c.server, applyTo: async (o) => c.apply(o) };
-}
-
-/** The kubeconfig files in use, or null in a pod (the service account). Throws 503 when none exists. */
-function configFiles(kubeconfigPath?: string): string[] | null {
-  const inCluster = !kubeconfigPath && !process.env.KUBECONFIG && !!process.env.KUBERNETES_SERVICE_HOST && existsSync(SA_TOKEN);
-  if (inCluster) return null;
-  const file = kubeconfigPath ?? (process.env.KUBECONFIG || join(homedir(), '.kube', 'config'));
-  const files = file.split(':').filter(Boolean);
-  if (!files.some((f) => existsSync(f))) {
-    throw noCluster(kubeconfigPath || process.env.KUBECONFIG ? `the kubeconfig ${file} does not exist (set KUBECONFIG to a readable kubeconfig)` : 'not running in a pod, KUBECONFIG is unset and ~/.kube/config does not exist');
-  }
-  return files;
-}
-
 /** Without client-node, when the light reader handles the configuration; undefined otherwise. */
-function lightKube(kubeconfigPath?: string): Kube | undefined {
-  const files = configFiles(kubeconfigPath);
-  if (files === null) {
-    const c = inClusterConnection();
-    return c && fromConnection(c);
-  }
-  if (files.length !== 1) return undefined;
+function lightKube(src: ReturnType<typeof configSource>): Kube | undefined {
   let c: Connection | undefined;
-  try {
-    c = readKubeconfig(files[0]);
-  } catch (err) {
-    throw new ScanError(422, { code: 'kubeconfig_invalid', message: `cannot load the kubeconfig ${files[0]}: ${(err as Error).message.split('\n')[0]}`, file: files[0], setting: 'KUBECONFIG' });
+  if (src.inCluster) c = inClusterConnection();
+  else if (src.files.length === 1) {
+    try {
+      c = readKubeconfig(src.files[0]);
+    } catch (err) {
+      throw invalidKubeconfig(src.files[0], err);
+    }
   }
-  return c && fromConnection(c);
+  return c && { server: c.server, applyTo: async (o) => c.apply(o) };
+}
+
+/** Through client-node, for what the light reader leaves (several files, exec or auth-provider plugins, …). */
+async function clientNodeKube(src: ReturnType<typeof configSource>, kubeconfigPath?: string): Promise<Kube> {
+  const kc = new (await clientNode()).KubeConfig();
+  try {
+    if (src.inCluster) kc.loadFromCluster();
+    else if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
+    else kc.loadFromDefault();
+  } catch (err) {
+    throw invalidKubeconfig(kubeconfigPath ?? process.env.KUBECONFIG, err);
+  }
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw noCluster(`the kubeconfig ${kubeconfigPath ?? process.env.KUBECONFIG ?? '~/.kube/config'} has no current cluster`);
+  return { server: cluster.server, applyTo: (o) => kc.applyToHTTPSOptions(o) };
 }
 
 /** A client for tests and the harness (simple kubeconfigs only): synchronous. */
 export function makeKubeSync(kubeconfigPath: string): Kube {
-  const k = lightKube(kubeconfigPath);
+  const k = lightKube(configSource(kubeconfigPath));
   if (!k) throw new Error(`makeKubeSync: ${kubeconfigPath} needs client-node (use makeKube)`);
   return k;
 }
@@ -140,20 +120,20 @@ export function makeKubeSync(kubeconfigPath: string): Kube {
  * the API server instead of a new TLS handshake each. At most 16 are kept.
  */
 export async function makeKube(kubeconfigPath?: string): Promise<Kube> {
-  const files = (kubeconfigPath ?? (process.env.KUBERNETES_SERVICE_HOST && existsSync(SA_TOKEN) && !process.env.KUBECONFIG ? SA_TOKEN : process.env.KUBECONFIG || join(homedir(), '.kube', 'config')))
-    .split(':')
-    .filter(Boolean);
+  const src = configSource(kubeconfigPath);
   const key = `${kubeconfigPath ?? ''}\n${process.env.KUBECONFIG ?? ''}\n${process.env.KUBERNETES_SERVICE_HOST ?? ''}`;
-  const stamp = files.map((f) => {
-    try {
-      return `${f}@${statSync(f).mtimeMs}`;
-    } catch {
-      return `${f}@missing`;
-    }
-  }).join('|');
+  const stamp = (src.inCluster ? [SA_TOKEN] : src.files)
+    .map((f) => {
+      try {
+        return `${f}@${statSync(f).mtimeMs}`;
+      } catch {
+        return `${f}@missing`;
+      }
+    })
+    .join('|');
   const hit = kubes.get(key);
   if (hit && hit.stamp === stamp) return hit.kube;
-  const kube = lightKube(kubeconfigPath) ?? fromClientNode(loadKubeConfigWith(await clientNode(), kubeconfigPath));
+  const kube = lightKube(src) ?? (await clientNodeKube(src, kubeconfigPath));
   kubes.delete(key);
   kubes.set(key, { stamp, kube });
   if (kubes.size > 16) kubes.delete(kubes.keys().next().value!);
@@ -209,21 +189,7 @@ export function kubeError(site: CallSite, err: unknown, server?: string): ScanEr
   return new ScanError(500, { code: 'internal', message: `${site.verb} ${site.resource} failed: ${(err as Error).message ?? String(err)}` });
 }
 
-/** Run one API call; failures become ScanErrors naming the verb and resource. */
-export async function kubeCall<T>(kube: Pick<Kube, 'server'>, site: CallSite, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw kubeError(site, err, kube.server);
-  }
-}
-
-export interface NamespaceInfo {
-  name: string;
-  labels: Record<string, string>;
-}
-
-export async function listNamespaces(kube: Kube): Promise<NamespaceInfo[]> {
+export async function listNamespaces(kube: Kube): Promise<{ name: string; labels: Record<string, string> }[]> {
   const items = await listObjects<K8s.V1Namespace>(kube, 'Namespace');
   return items.map((ns) => ({ name: ns.metadata!.name!, labels: { ...(ns.metadata?.labels ?? {}) } }));
 }

@@ -52,10 +52,6 @@ export function isHostName(s: string): boolean {
   return HOST_NAME.test(s) && !s.split('.').some((l) => l.endsWith('-'));
 }
 
-export function isIpLiteral(s: string): boolean {
-  return isIP(s) !== 0;
-}
-
 /** `host:port` with IPv6 in brackets. */
 export function hostPort(host: string, port: number): string {
   return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;

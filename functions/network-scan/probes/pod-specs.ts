@@ -37,19 +37,20 @@
  * scan (`-sT`) needs no capability (no NET_RAW), so every capability is dropped.
  */
 import type * as k8s from '@kubernetes/client-node';
-import { CREATED_ANNOTATION, MANAGED_BY_KEY, PROBE_SERVICE_ACCOUNT, PURPOSE_LABEL, RUN_LABEL } from '../../../lib/k8s/labels.ts';
+import { CREATED_ANNOTATION, MANAGED_BY, MANAGED_BY_KEY, PROBE_SERVICE_ACCOUNT, PURPOSE_LABEL, RUN_LABEL } from '../../../lib/k8s/labels.ts';
+import { selectorString } from '../../../lib/k8s/selectors.ts';
 
 export { PURPOSE_LABEL, RUN_LABEL };
 
 // ---------------------------------------------------------------- constants
 
 export const MANAGED_BY_LABEL = MANAGED_BY_KEY;
+/** The purpose of everything a network probe creates (the ScratchRun's purpose too). */
+export const PROBE_PURPOSE = 'network-probe';
 /** Labels on every object a network probe creates. */
-export const PROBE_LABELS: Readonly<Record<string, string>> = { [MANAGED_BY_LABEL]: 'stack-scan', [PURPOSE_LABEL]: 'network-probe' };
-/** The label selector sweepProbeObjects lists with. */
-export const PROBE_SELECTOR = Object.entries(PROBE_LABELS)
-  .map(([k, v]) => `${k}=${v}`)
-  .join(',');
+export const PROBE_LABELS: Readonly<Record<string, string>> = { ...MANAGED_BY, [PURPOSE_LABEL]: PROBE_PURPOSE };
+/** The label selector of the network scan's probe objects. */
+export const PROBE_SELECTOR = selectorString(PROBE_LABELS);
 export { CREATED_ANNOTATION };
 export const SOURCE_ANNOTATION = 'stack-scan.io/source';
 export const STRIPPED_ANNOTATION = 'stack-scan.io/stripped-labels';
