@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { ScanError, toReportError, type ReportError } from '../../lib/errors.ts';
 import { listNamespaces, listNetworkPolicies, makeKube, type Kube } from '../../lib/kube/client.ts';
 import { ScratchRun, sweepExpired } from '../../lib/kube/scratch.ts';
-import { scanTimeoutMs, type ScanDefinition, type ScanOutcome } from '../../lib/scan/scaffold.ts';
+import type { ScanDefinition, ScanOutcome } from '../../lib/scan/scaffold.ts';
 import { mergeScores } from '../../lib/scan/score.ts';
 import { INTERNET } from '../../lib/topology/expected.ts';
 import { loadTopologyAndPolicies } from '../../lib/topology/settings.ts';
@@ -78,17 +78,15 @@ async function readPolicies(kube: Kube, errors: ReportError[]) {
 
 /** Without settings, they are read from the environment on each request, so a bad value is a 422, not a crash. */
 export function networkScan(given?: NetworkScanSettings): ScanDefinition<Mode> {
-  const definition: ScanDefinition<Mode> = {
+  return {
     name: 'network',
     path: '/network_scan',
     modes: ['light', 'full'],
     defaultMode: 'light',
     timeoutMs: { light: 120_000, full: 900_000 },
-    async run({ mode, signal }): Promise<ScanOutcome> {
-      const env = given ? undefined : networkSettingsFromEnv();
-      const settings = given ?? env!;
+    async run({ mode, signal, timeoutMs: ttlMs }): Promise<ScanOutcome> {
+      const settings = given ?? networkSettingsFromEnv();
       const full = mode === 'full' ? (settings.full ?? networkSettingsFromEnv().full) : undefined;
-      const ttlMs = scanTimeoutMs(definition, mode);
 
       const { topology, expected } = await loadTopologyAndPolicies(settings.topology);
       const kube = await makeKube(settings.kubeconfig);
@@ -154,5 +152,4 @@ export function networkScan(given?: NetworkScanSettings): ScanDefinition<Mode> {
       };
     },
   };
-  return definition;
 }

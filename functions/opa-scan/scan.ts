@@ -12,7 +12,7 @@ import { PROBE_SERVICE_ACCOUNT } from '../../lib/k8s/labels.ts';
 import { matchesSelector, namespaceLabels } from '../../lib/k8s/selectors.ts';
 import { makeKube, type Kube } from '../../lib/kube/client.ts';
 import { ScratchRun, sweepExpired } from '../../lib/kube/scratch.ts';
-import { scanTimeoutMs, type ScanDefinition, type ScanOutcome } from '../../lib/scan/scaffold.ts';
+import type { ScanDefinition, ScanOutcome } from '../../lib/scan/scaffold.ts';
 import { mergeScores } from '../../lib/scan/score.ts';
 import { loadTopology } from '../../lib/topology/settings.ts';
 import { executeFull } from './execute.ts';
@@ -48,20 +48,18 @@ interface FullInput {
 
 async function runFull({ kube, inv, light, stackNamespaces, settings, ttlMs, signal, errors }: FullInput): Promise<Omit<ScanOutcome, 'sources'>> {
   const scratch = new ScratchRun(kube, { purpose: 'opa-dry-run', ttlMs });
-  const swept = await sweepExpired(kube, { exceptRun: scratch.runId });
-  errors.push(...swept.errors);
-
   const sees = webhookSees(inv);
   const planned = planFull({ constraints: inv.constraints, namespaces: inv.namespaces, stackNamespaces, runId: scratch.runId, replay: settings.replay !== false, webhookSees: sees });
-  const replayed = await prepareReplays(kube, planned, {
+  // The sweep of expired objects of earlier runs is not on the way to the dry-runs: it runs beside the replay reads.
+  const [swept, replayed] = await Promise.all([sweepExpired(kube, { exceptRun: scratch.runId }), prepareReplays(kube, planned, {
     runId: scratch.runId,
     namespaces: new Map(inv.namespaces.map((n) => [n.name, n])),
     constraints: new Map(inv.constraints.map((c) => [c.name, c])),
     stackNamespaces,
     sees,
     signal,
-  });
-  errors.push(...replayed.errors);
+  })]);
+  errors.push(...swept.errors, ...replayed.errors);
   const plans = replayed.plans;
 
   // Generated pods name the probe ServiceAccount: it must exist where the ServiceAccount admission plugin runs.
@@ -99,14 +97,13 @@ async function runFull({ kube, inv, light, stackNamespaces, settings, ttlMs, sig
 
 /** Without settings, they are read from the environment on each request, so a bad value is a 422, not a crash. */
 export function opaScan(given?: OpaScanSettings): ScanDefinition<Mode> {
-  const def: ScanDefinition<Mode> = {
+  return {
     name: 'opa',
     path: '/opa_scan',
     modes: ['light', 'full'],
     defaultMode: 'light',
-    async run({ mode, signal }): Promise<ScanOutcome> {
+    async run({ mode, signal, timeoutMs: ttlMs }): Promise<ScanOutcome> {
       const settings = given ?? opaSettingsFromEnv();
-      const ttlMs = scanTimeoutMs(def, mode);
       const topology = await loadTopology(settings.topology);
       const kube = await makeKube(settings.kubeconfig);
       const inv = await readInventory(kube, { namespace: settings.gatekeeperNamespace });
@@ -119,5 +116,4 @@ export function opaScan(given?: OpaScanSettings): ScanDefinition<Mode> {
       return { ...(await runFull({ kube, inv, light, stackNamespaces: topology.namespaces, settings, ttlMs, signal, errors })), sources };
     },
   };
-  return def;
 }

@@ -47,6 +47,8 @@ export interface ScanContext<M extends string> {
   params: Record<string, string>;
   /** Aborted on timeout or when no client waits any more; `signal.reason` is a ScanAbort. */
   signal: AbortSignal;
+  /** This run's total time budget (ms): also the expiry of what the scan creates. */
+  timeoutMs: number;
 }
 
 export interface ScanDefinition<M extends string = string> {
@@ -120,9 +122,9 @@ export function scanTimeoutMs<M extends string>(def: ScanDefinition<M>, mode: M,
 }
 
 /** Run a scan directly (no HTTP) and wrap its outcome in the envelope. */
-export async function runScan<M extends string>(def: ScanDefinition<M>, mode: M, params: Record<string, string> = {}, signal = new AbortController().signal): Promise<ScanReport> {
+export async function runScan<M extends string>(def: ScanDefinition<M>, mode: M, params: Record<string, string> = {}, signal = new AbortController().signal, timeoutMs = scanTimeoutMs(def, mode)): Promise<ScanReport> {
   const started = Date.now();
-  const outcome = await def.run({ mode, params, signal });
+  const outcome = await def.run({ mode, params, signal, timeoutMs });
   const errors = [...outcome.errors];
   if (signal.aborted && !errors.some((e) => e.code === 'timeout' || e.code === 'cancelled')) errors.push(abortError(signal));
   return {
@@ -174,7 +176,7 @@ export class Coalescer<M extends string> {
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(new ScanAbort('timeout', `the scan exceeded its total time of ${timeoutMs} ms (${timeoutSettingName(this.def)}); the report holds what was done by then`)), timeoutMs);
       this.stats.runs++;
-      const result: Promise<Settled> = runScan(this.def, mode, params, controller.signal).then(
+      const result: Promise<Settled> = runScan(this.def, mode, params, controller.signal, timeoutMs).then(
         (report) => ({ ok: true as const, report }),
         (error: unknown) => ({ ok: false as const, error }),
       );
