@@ -75,6 +75,26 @@ function scoreSetting(env: NodeJS.ProcessEnv, name: string, def: number): number
  * broken exceptions or controls-inputs file (other scores): check them first.
  */
 export function checkArtifacts(dir: string): void {
+  // Checked once per version of the files (name, size, mtime): every request parses settings, and
+  // the artifacts are about 600 KB of JSON.
+  const version = ARTIFACT_FILES.map((f) => {
+    try {
+      const st = statSync(join(dir, f));
+      return `${f}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      return `${f}:-`;
+    }
+  }).join('|');
+  if (checked.get(dir) === version) return;
+  checkArtifactFiles(dir);
+  checked.set(dir, version);
+}
+
+const ARTIFACT_FILES = [...FRAMEWORKS.map((f) => `${f}.json`), 'exceptions.json', 'controls-inputs.json', 'attack-tracks.json'];
+/** Artifact directories that passed checkArtifactFiles, with the version of their files then. */
+const checked = new Map<string, string>();
+
+function checkArtifactFiles(dir: string): void {
   const bad = (file: string, why: string) =>
     new ScanError(422, { code: 'invalid_setting', message: `KUBESCAPE_ARTIFACTS_DIR: ${join(dir, file)} ${why}; copy kubescape's artifacts there (see functions/kubescape-scan/artifacts/)`, setting: 'KUBESCAPE_ARTIFACTS_DIR', file: join(dir, file) });
   const read = (file: string): unknown => {

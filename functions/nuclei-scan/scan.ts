@@ -13,12 +13,11 @@ import { ScanError, toReportError, type ReportError } from '../../lib/errors.ts'
 import { abortError, type ScanDefinition, type ScanOutcome } from '../../lib/scan/scaffold.ts';
 import { describeFailure } from '../../lib/tools/run.ts';
 import { resolversFromResolvConf, runNuclei, type NucleiRun } from '../../lib/tools/nuclei.ts';
-import { parseYaml, readTextFile } from '../../lib/topology/files.ts';
-import { loadTopology } from '../../lib/topology/settings.ts';
+import { loadMetadata } from '../../lib/topology/settings.ts';
 import { loadApisixRoutes, type ApisixRoutes } from './apisix.ts';
 import { Judge } from './judge.ts';
 import { MODES, planTargets, type NucleiMode } from './plan.ts';
-import { collectSecrets, redact, redactDeep } from './secrets.ts';
+import { collectSecrets, redactDeep } from './secrets.ts';
 import { nucleiSettingsFromEnv, type NucleiScanSettings } from './settings.ts';
 
 /** Default total time per mode (the seed budgets), overridable by NUCLEI_SCAN_TIMEOUT_MS. */
@@ -43,9 +42,8 @@ export function nucleiScan(given?: NucleiScanSettings | (() => NucleiScanSetting
     async run({ mode, params, signal }): Promise<ScanOutcome> {
       const includeRaw = booleanParam(params, 'evidence');
       const settings = typeof given === 'function' ? given() : (given ?? nucleiSettingsFromEnv());
-      const topology = await loadTopology(settings.topology);
-      const metaText = await readTextFile(settings.topology.metadata);
-      const secrets = collectSecrets(parseYaml(metaText, settings.topology.metadata).value);
+      const { topology, document } = await loadMetadata(settings.topology);
+      const secrets = collectSecrets(document);
       const errors: ReportError[] = [];
       let apisix: ApisixRoutes | undefined;
       if (settings.apisixRoutes) apisix = await loadApisixRoutes(settings.apisixRoutes);
@@ -121,7 +119,7 @@ export function nucleiScan(given?: NucleiScanSettings | (() => NucleiScanSetting
           },
         },
         findings: j.findings,
-        errors: errors.map((e) => ({ ...e, message: redact(e.message, secrets) })),
+        errors, // redacted with the rest below
         sources: {
           metadata: settings.topology.metadata.path,
           ...(apisix ? { apisix_routes: apisix.file } : {}),

@@ -9,7 +9,6 @@
  */
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { execa } from 'execa';
 
 export interface RunToolOptions {
   signal?: AbortSignal;
@@ -60,6 +59,8 @@ export async function runTool(file: string, args: string[], opts: RunToolOptions
   const started = performance.now();
   const tailMax = opts.stderrTailChars ?? 4000;
   const keep = opts.keepStdout ?? true;
+  // execa is loaded on the first run, not at start: every function imports this module (cold start).
+  const { execa } = await import('execa');
   if (opts.signal?.aborted) {
     return { file, args, exitCode: null, signal: null, stdout: '', stderrTail: '', durationMs: 0, timedOut: false, aborted: true, missing: false };
   }

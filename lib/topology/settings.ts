@@ -20,8 +20,8 @@ import { readdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { intSetting } from '../scan/settings.ts';
 import { deriveExpected, loadManifest, loadNetworkPolicyDir, type ExpectedSet } from './expected.ts';
-import { DEFAULT_LIMITS, MAX_BYTES_SETTING, MAX_WARNINGS_SETTING, READ_TIMEOUT_SETTING, type FileLimits, type FileRef } from './files.ts';
-import { loadStackMetadata } from './stack-metadata.ts';
+import { DEFAULT_LIMITS, MAX_BYTES_SETTING, MAX_WARNINGS_SETTING, parseYaml, READ_TIMEOUT_SETTING, readTextFile, type FileLimits, type FileRef } from './files.ts';
+import { normaliseMetadata } from './stack-metadata.ts';
 import type { Topology } from './types.ts';
 
 export const METADATA_SETTING = 'STACK_METADATA';
@@ -65,7 +65,30 @@ export interface LoadedTopology {
 const withLimits = (ref: FileRef, limits?: FileLimits): FileRef => (ref.limits || !limits ? ref : { ...ref, limits });
 
 export async function loadTopology(settings: TopologySettings): Promise<Topology> {
-  return loadStackMetadata(withLimits(settings.metadata, settings.limits));
+  return (await loadMetadata(settings)).topology;
+}
+
+/** Parsed metadata files by version (path, inode, size, times, limits): a scan repeated on an unchanged file parses nothing. */
+const metadataCache = new Map<string, { topology: Topology; document: unknown }>();
+
+/**
+ * The topology and the parsed document it was read from (for what the topology does not keep, such as
+ * secret attributes to redact), cached by the file's version. Both must be treated as read-only.
+ */
+export async function loadMetadata(settings: TopologySettings): Promise<{ topology: Topology; document: unknown }> {
+  const ref = withLimits(settings.metadata, settings.limits);
+  const st = await stat(ref.path).catch(() => null);
+  const version = st?.isFile() ? `${ref.path}\0${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}\0${JSON.stringify(settings.limits ?? null)}` : null;
+  const hit = version === null ? undefined : metadataCache.get(version);
+  if (hit) return hit;
+  // readTextFile refuses what is not a regular file, with the setting named.
+  const { value, warnings } = parseYaml(await readTextFile(ref), ref);
+  const loaded = { topology: normaliseMetadata(value, ref, warnings), document: value };
+  if (version !== null) {
+    metadataCache.set(version, loaded);
+    while (metadataCache.size > CACHE_ENTRIES) metadataCache.delete(metadataCache.keys().next().value!);
+  }
+  return loaded;
 }
 
 const isDir = (p: string) => {
@@ -118,7 +141,6 @@ async function versionOf(settings: TopologySettings): Promise<string | null> {
     } catch {
       return null;
     }
-    if (names.length > 5000) return null; // not worth the stats: load afresh
     await Promise.all(names.map(async (n) => {
       const st = await stat(join(dir, n)).catch(() => null);
       parts.push(`${n}\0${st ? `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}` : '-'}`);
@@ -142,9 +164,10 @@ export async function loadTopologyAndPolicies(settings: TopologySettings): Promi
   const version = await versionOf(settings);
   const hit = version === null ? undefined : cache.get(version);
   if (hit) return hit;
-  const topology = await loadTopology(settings);
-  const expected = await loadExpected(settings, topology);
-  if (expected.warnings?.length) topology.warnings.push(...expected.warnings);
+  const metadata = await loadTopology(settings);
+  const expected = await loadExpected(settings, metadata);
+  // A copy: the cached metadata's own warnings stay as they are.
+  const topology = expected.warnings?.length ? { ...metadata, warnings: [...metadata.warnings, ...expected.warnings] } : metadata;
   const loaded = { topology, expected };
   if (version !== null) {
     cache.set(version, loaded);
