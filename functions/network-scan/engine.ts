@@ -18,6 +18,7 @@
 // tested by one truth-table suite; the shared vocabulary it builds on is in lib/k8s.
 
 import { compileIpBlock, parseIp, type IpAddress, type IpBlockMatcher } from '../../lib/k8s/cidr.ts';
+import { policyDirections } from '../../lib/k8s/networkpolicy.ts';
 import { compileSelector, namespaceLabels, type LabelPredicate } from '../../lib/k8s/selectors.ts';
 import { NAMESPACE_NAME_LABEL, type ContainerPortInfo, type Direction, type LabelSelector, type Labels, type NamespaceInfo, type Protocol } from '../../lib/k8s/types.ts';
 
@@ -172,17 +173,6 @@ function asPortNumber(port: number | string): number | undefined {
   return /^\d+$/.test(port) ? Number(port) : undefined;
 }
 
-/**
- * Effective policyTypes: explicit ones win; otherwise Ingress, plus Egress
- * when the spec has egress rules (the API server's defaulting, which tests
- * `len(egress) != 0`).
- */
-function effectiveTypes(spec: NetworkPolicySpec): { ingress: boolean; egress: boolean } {
-  const explicit = spec.policyTypes ?? [];
-  if (explicit.length > 0) return { ingress: explicit.includes('Ingress'), egress: explicit.includes('Egress') };
-  return { ingress: true, egress: (spec.egress?.length ?? 0) > 0 };
-}
-
 /** Compiles policies; collects warnings about constructs the API server would reject. */
 class PolicyCompiler {
   readonly warnings: string[] = [];
@@ -193,7 +183,8 @@ class PolicyCompiler {
     const namespace = policy.metadata?.namespace ?? 'default';
     const ref: PolicyRef = { namespace, name: policy.metadata?.name ?? '<unnamed>' };
     const spec = policy.spec ?? {};
-    const types = effectiveTypes(spec);
+    const dirs = policyDirections(spec);
+    const types = { ingress: dirs.includes('ingress'), egress: dirs.includes('egress') };
     const at = `${ref.namespace}/${ref.name}`;
     return {
       namespace,

@@ -34,7 +34,8 @@
 import { baseName, type Category, type Direction, type ExpectedPolicy, type ExpectedSet } from '../../lib/topology/expected.ts';
 import { CATEGORIES } from '../../lib/topology/expected.ts';
 import type { Link, Topology } from '../../lib/topology/types.ts';
-import { compileSelector, namespaceLabels } from '../../lib/k8s/selectors.ts';
+import { policyDirections } from '../../lib/k8s/networkpolicy.ts';
+import { namespaceSelectorCheck } from '../../lib/k8s/selectors.ts';
 import { NAMESPACE_NAME_LABEL } from '../../lib/k8s/types.ts';
 import type { LabelSelector, NamespaceInfo, NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec, PolicyEngine } from './engine.ts';
 import { renderSpec, STACK_NAMESPACE_LABEL } from './render.ts';
@@ -227,13 +228,6 @@ function portKey(p: NetworkPolicyPort): string {
   return `${proto(p.protocol)}/${p.port}${p.endPort ? `-${p.endPort}` : ''}`;
 }
 
-/** policyTypes with the API's defaulting: Ingress always, Egress when egress rules exist. */
-export function effectiveTypes(p: { spec?: NetworkPolicySpec | null }): Direction[] {
-  const explicit = p.spec?.policyTypes;
-  if (explicit && explicit.length) return [...new Set(explicit.map((t) => String(t).toLowerCase() as Direction))].sort();
-  return p.spec?.egress && p.spec.egress.length ? ['egress', 'ingress'] : ['ingress'];
-}
-
 interface Rule {
   peers: NetworkPolicyPeer[] | null; // null: no peer list = any peer
   ports: NetworkPolicyPort[] | null; // null: all ports
@@ -270,7 +264,7 @@ function sortedUnique(xs: string[]): string[] {
 }
 
 function canonical(spec: NetworkPolicySpec | null | undefined, ns: string): Canonical {
-  const types = effectiveTypes({ spec });
+  const types = policyDirections(spec);
   const grants: Record<Direction, string[]> = { ingress: [], egress: [] };
   const parsed: Record<Direction, Rule[]> = { ingress: NO_RULES, egress: NO_RULES };
   for (const d of types) {
@@ -289,16 +283,10 @@ function canonical(spec: NetworkPolicySpec | null | undefined, ns: string): Cano
   return { pod, types, grants, rules: parsed, key };
 }
 
-/** The canonical form of an expected policy: built directly, or from the file's spec. */
+/** The canonical form of an expected policy: from the spec it renders to, as for a live policy. */
 function expectedCanonical(e: ExpectedPolicy, stackNs: ReadonlySet<string>): Canonical {
-  if (e.origin || e.category === 'default-deny' || !e.peer) return canonical(renderSpec(e, stackNs), e.namespace);
-  const peer = 'namespace' in e.peer ? `ns:${e.peer.namespace}` : 'any' in e.peer ? 'any' : peerKey({ ipBlock: e.peer.ipBlock }, e.namespace);
-  const ports = e.ports.length ? e.ports.map((x) => `${x.protocol}/${x.port}`) : ['*/*'];
-  const grants: Record<Direction, string[]> = { ingress: [], egress: [] };
-  grants[e.direction] = sortedUnique(ports.map((x) => `${peer}|${x}`));
-  const pod = '{}';
-  const types = [e.direction];
-  return { pod, types, grants, rules: { ingress: NO_RULES, egress: NO_RULES }, key: `${pod}\u0001${types.join(',')}\u0001${grants.ingress.join('\u0002')}\u0001${grants.egress.join('\u0002')}` };
+  // One path for every source (the form is computed once per file version: expectedForms).
+  return canonical(renderSpec(e, stackNs), e.namespace);
 }
 
 const PEER_WIDTH = (k: string) => (k === 'any' ? 2 : k === 'all-namespaces' ? 1 : 0);
@@ -634,22 +622,7 @@ export function judgeLight(topo: Topology, expected: ExpectedSet, snap: ClusterS
   const extra = extraPolicies.map((p) => ({ name: nameOf(p), namespace: nsOf(p) }));
 
   // Rule-level findings on every live policy in the stack's namespaces.
-  let selects: SelectorCheck | null = null;
-  if (snap.namespaces) {
-    const labels = snap.namespaces.map((n) => namespaceLabels(n));
-    const cache = new Map<string, boolean>();
-    selects = (sel) => {
-      const ml = sel.matchLabels ? Object.keys(sel.matchLabels) : [];
-      const k = ml.length === 1 && !sel.matchExpressions?.length ? `${ml[0]}=${Object.getOwnPropertyDescriptor(sel.matchLabels!, ml[0])!.value}` : selectorKey(sel);
-      let v = cache.get(k);
-      if (v === undefined) {
-        const match = compileSelector(sel);
-        v = labels.some((l) => match(l));
-        cache.set(k, v);
-      }
-      return v;
-    };
-  }
+  const selects: SelectorCheck | null = snap.namespaces ? namespaceSelectorCheck(snap.namespaces) : null;
   const findings: RuleFinding[] = [];
   const findingsOf = new Map<NetworkPolicy, RuleFinding[]>();
   for (const p of inStack) {

@@ -11,8 +11,9 @@ import yaml from 'js-yaml';
 import type { ExpectedPolicy } from '../../lib/topology/expected.ts';
 import type { NetworkPolicy, NetworkPolicyPeer, NetworkPolicySpec } from './engine.ts';
 
-export const STACK_NAMESPACE_LABEL = 'stacktic.io/namespace';
-const NAME_LABEL = 'kubernetes.io/metadata.name';
+import { NAME_LABEL, STACK_LABEL as STACK_NAMESPACE_LABEL } from '../../lib/topology/stacktic-rules.ts';
+
+export { STACK_NAMESPACE_LABEL };
 
 export interface RenderedPolicy extends NetworkPolicy {
   apiVersion: 'networking.k8s.io/v1';

@@ -59,6 +59,24 @@ export function selectsAnyNamespace(selector: LabelSelector, namespaces: readonl
   return namespaces.some((ns) => match(namespaceLabels(ns)));
 }
 
+/**
+ * selectsAnyNamespace for many selectors over one set of namespaces: the namespaces' labels are
+ * computed once and each distinct selector is answered once.
+ */
+export function namespaceSelectorCheck(namespaces: readonly NamespaceInfo[]): (selector: LabelSelector) => boolean {
+  const labels = namespaces.map(namespaceLabels);
+  const cache = new Map<string, boolean>();
+  return (selector) => {
+    const k = JSON.stringify(selector);
+    let v = cache.get(k);
+    if (v === undefined) {
+      const match = compileSelector(selector);
+      cache.set(k, (v = labels.some((l) => match(l))));
+    }
+    return v;
+  };
+}
+
 /** `k=v,k2=v2` for a label selector query parameter. */
 export function selectorString(labels: Labels): string {
   return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');

@@ -12,9 +12,10 @@ import * as v from 'valibot';
 import { ScanError } from '../errors.ts';
 import { isDns1123Label } from '../k8s/labels.ts';
 import { DEFAULT_LIMITS, parseJson, parseYaml, readTextFile, type FileRef } from './files.ts';
-import { fill, LINK_RULES, LINK_TYPE_RULES, NAME_LABEL, NAMESPACE_RULES, STACK_LABEL, TYPE_RULES, type PolicyRule } from './stacktic-rules.ts';
+import { fill, LINK_RULES, LINK_TYPE_RULES, NAMESPACE_RULES, TYPE_RULES, type PolicyRule } from './stacktic-rules.ts';
 import { validateFile } from './validate.ts';
 import type { Direction, Protocol, Topology } from './types.ts';
+import { policyDirections } from '../k8s/networkpolicy.ts';
 
 export type { Direction };
 export const CATEGORIES = ['link', 'exception', 'internet', 'intra-namespace', 'default-deny', 'other'] as const;
@@ -297,13 +298,6 @@ function checkPolicy(doc: Obj): { path: string; message: string }[] {
   return problems;
 }
 
-/** Effective policy types (the API's defaulting): Ingress always, Egress when egress rules exist. */
-function typesOf(spec: Obj): Direction[] {
-  const t = own(spec, 'policyTypes');
-  if (Array.isArray(t) && t.length) return t.map((x) => String(x).toLowerCase() as Direction);
-  const eg = own(spec, 'egress');
-  return Array.isArray(eg) && eg.length ? ['ingress', 'egress'] : ['ingress'];
-}
 
 /**
  * Loads every `*.yaml`/`*.yml` file of a directory as an expected policy,
@@ -347,7 +341,7 @@ export async function loadNetworkPolicyDir(ref: FileRef): Promise<ExpectedSet> {
     const meta = own(value, 'metadata') as Obj;
     const spec = own(value, 'spec') as Obj;
     const policyName = own(meta, 'name') as string;
-    const types = typesOf(spec);
+    const types = policyDirections(spec);
     const ruleLines = { ingress: [] as number[], egress: [] as number[] };
     const portLines = { ingress: [] as number[][], egress: [] as number[][] };
     for (const d of ['ingress', 'egress'] as const) {
@@ -388,4 +382,3 @@ function linkOfName(n: string): { from: string; to: string } {
   return { from: '', to: '' };
 }
 
-export { NAME_LABEL, STACK_LABEL };

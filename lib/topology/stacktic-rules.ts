@@ -13,9 +13,10 @@
  * `Map`s: a type called `constructor` or `__proto__` is just an unknown type.
  */
 import type { Direction, Protocol } from './types.ts';
+import { NAMESPACE_NAME_LABEL as NAME_LABEL } from '../k8s/types.ts';
 
 export const STACK_LABEL = 'stacktic.io/namespace';
-export const NAME_LABEL = 'kubernetes.io/metadata.name';
+export { NAME_LABEL };
 
 export type RuleCategory = 'link' | 'exception' | 'internet' | 'intra-namespace';
 
