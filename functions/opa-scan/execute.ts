@@ -10,7 +10,6 @@ import { toReportError, type ReportError } from '../../lib/errors.ts';
 import { readAdmission, type Admission } from '../../lib/kube/admission.ts';
 import { createObject } from '../../lib/kube/api.ts';
 import type { Kube } from '../../lib/kube/client.ts';
-import { dryRun } from './gatekeeper-api.ts';
 import type { Resource } from './generators/types.ts';
 import type { PlannedTest } from './plan.ts';
 
@@ -33,11 +32,7 @@ export async function executeFull(kube: Kube, plans: PlannedTest[], concurrency 
         return undefined;
       }
       try {
-        if (plan.api) {
-          const res = await dryRun(kube, plan.api, r);
-          return readAdmission(res.status, res.body, res.warnings);
-        }
-        const res = await createObject(kube, r, { dryRun: true });
+        const res = await createObject(kube, r, { dryRun: true, ...(plan.api ? { kind: plan.api } : {}) });
         return readAdmission(res.status, res.response.body, res.warnings);
       } catch (err) {
         errors.push(toReportError(`dry-run ${r.kind} for constraint ${plan.constraint}`, err));

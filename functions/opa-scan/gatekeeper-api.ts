@@ -6,9 +6,8 @@
  */
 import type { KindInfo } from '../../lib/k8s/kinds.ts';
 import type { KubeObject } from '../../lib/k8s/types.ts';
-import { createObject, getObject, listPage as apiListPage, resourceName, type Page } from '../../lib/kube/api.ts';
+import { listPage as apiListPage, type Page } from '../../lib/kube/api.ts';
 import type { Kube } from '../../lib/kube/client.ts';
-import type { RawResponse } from '../../lib/kube/raw.ts';
 
 export { KindResolver } from '../../lib/kube/discovery.ts';
 export type { Page };
@@ -22,9 +21,6 @@ export const CONSTRAINT_TEMPLATES: ApiResource = { group: 'templates.gatekeeper.
 export function constraintResource(kind: string): ApiResource {
   return { group: 'constraints.gatekeeper.sh', version: 'v1beta1', kind, plural: kind.toLowerCase(), namespaced: false };
 }
-
-/** `pods`, `k8srequiredlabels.constraints.gatekeeper.sh`: what RBAC calls the resource. */
-export const rbacName = (r: ApiResource) => resourceName(r);
 
 export const apiVersionString = (r: Pick<ApiResource, 'group' | 'version'>) => (r.group ? `${r.group}/${r.version}` : r.version);
 
@@ -41,14 +37,4 @@ export async function listPage<T = KubeObject>(kube: Kube, r: ApiResource, opts:
 /** Every object of a kind (pages of 500, at most 20 pages). Used for templates and constraints. */
 export async function listAll<T = KubeObject>(kube: Kube, r: ApiResource): Promise<T[]> {
   return (await apiListPage<T>(kube, r, { maxPages: 20 })).items;
-}
-
-/** GET one object; undefined when it does not exist. */
-export async function getOne<T = KubeObject>(kube: Kube, r: ApiResource, name: string, namespace?: string): Promise<T | undefined> {
-  return getObject<T>(kube, { kind: r, name, ...(namespace !== undefined ? { namespace } : {}) });
-}
-
-/** Server-side dry-run create (`dryRun=All`). The answer is returned whatever its status (a denial is a result). */
-export async function dryRun(kube: Kube, r: ApiResource, obj: KubeObject): Promise<RawResponse> {
-  return (await createObject(kube, obj, { dryRun: true, kind: r })).response;
 }

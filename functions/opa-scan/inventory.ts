@@ -8,7 +8,7 @@
 import { ScanError, toReportError, type ReportError } from '../../lib/errors.ts';
 import type { KubeObject, LabelSelector } from '../../lib/k8s/types.ts';
 import { getObject, listObjects } from '../../lib/kube/api.ts';
-import type { Kube } from '../../lib/kube/client.ts';
+import { listNamespaces, type Kube } from '../../lib/kube/client.ts';
 import { CONSTRAINT_TEMPLATES, constraintResource, listAll } from './gatekeeper-api.ts';
 import type { Constraint, Match } from './generators/types.ts';
 import type { NamespaceLabels } from './match.ts';
@@ -150,7 +150,7 @@ export async function readInventory(kube: Kube, opts: { namespace?: string } = {
   const [crd, webhookList, namespaces, templateList] = await Promise.all([
     r.read('get the constrainttemplates CRD', ['presence'], async () => !!(await getObject(kube, { kind: 'CustomResourceDefinition', name: 'constrainttemplates.templates.gatekeeper.sh' })), false),
     r.read('list validatingwebhookconfigurations', ['presence', 'webhooks'], () => listObjects<WebhookConfigObject>(kube, 'ValidatingWebhookConfiguration'), []),
-    r.read('list namespaces', ['namespaces'], () => listObjects(kube, 'Namespace'), []),
+    r.read('list namespaces', ['namespaces'], () => listNamespaces(kube), []),
     r.read('list constrainttemplates', ['presence', 'templates', 'constraints'], async () => {
       const items = await listAll<TemplateObject>(kube, CONSTRAINT_TEMPLATES);
       templatesServed = true; // a 404 (CRD absent) throws before this line
@@ -174,7 +174,7 @@ export async function readInventory(kube: Kube, opts: { namespace?: string } = {
       });
     }
   }
-  const nsNames = new Set(namespaces.value.map((n) => n.metadata.name));
+  const nsNames = new Set(namespaces.value.map((n) => n.name));
   const webhookNs = webhooks.find((w) => w.namespace)?.namespace;
   // Without the namespace list, every candidate is tried (a 404 or 403 there is then recorded as such).
   const search = [...new Set([...candidates, ...(webhookNs ? [webhookNs] : [])])].filter((n) => !namespaces.ok || nsNames.has(n));
@@ -232,7 +232,7 @@ export async function readInventory(kube: Kube, opts: { namespace?: string } = {
     signals: { crds: crd.ok ? crd.value : null, webhooks, deployments, pods, services },
     templates: templates.sort((a, b) => a.name.localeCompare(b.name)),
     constraints,
-    namespaces: namespaces.value.map((n) => ({ name: n.metadata.name, labels: { ...(n.metadata.labels ?? {}) } })),
+    namespaces: namespaces.value,
     incomplete: [...r.incomplete].sort(),
     errors: r.errors,
   };

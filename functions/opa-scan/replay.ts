@@ -17,7 +17,8 @@ import { groupOf, kindInfo } from '../../lib/k8s/kinds.ts';
 import { MANAGED_BY_KEY, MANAGED_BY_VALUE } from '../../lib/k8s/labels.ts';
 import type { KubeObject } from '../../lib/k8s/types.ts';
 import type { Kube } from '../../lib/kube/client.ts';
-import { apiVersionString, getOne, KindResolver, listPage, type ApiResource, type Page } from './gatekeeper-api.ts';
+import { getObject } from '../../lib/kube/api.ts';
+import { apiVersionString, KindResolver, listPage, type ApiResource, type Page } from './gatekeeper-api.ts';
 import type { Resource } from './generators/types.ts';
 import type { AuditedViolation, ConstraintInfo } from './inventory.ts';
 import { constraintMatches, type NamespaceLabels } from './match.ts';
@@ -105,7 +106,7 @@ class Reads {
   get(api: ApiResource, name: string, namespace?: string) {
     const key = `${apiVersionString(api)}|${api.plural}|${namespace ?? ''}|${name}`;
     let p = this.objects.get(key);
-    if (!p) this.objects.set(key, (p = getOne(this.kube, api, name, namespace)));
+    if (!p) this.objects.set(key, (p = getObject(this.kube, { kind: api, name, ...(namespace !== undefined ? { namespace } : {}) })));
     return p;
   }
   list(api: ApiResource, namespace?: string) {

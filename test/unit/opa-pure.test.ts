@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseDenials, readAdmission } from '../../functions/opa-scan/denials.ts';
+import { parseDenials, readAdmission } from '../../lib/kube/admission.ts';
 import { constraintMatches, matchesNamespace, namespaceGlob } from '../../functions/opa-scan/match.ts';
 import { judgeFull, enforcementScore } from '../../functions/opa-scan/judge.ts';
 import type { Executed } from '../../functions/opa-scan/execute.ts';

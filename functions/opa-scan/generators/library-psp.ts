@@ -4,7 +4,7 @@
  * Like every library template that reads `input.review.object.spec`, they judge a
  * Pod's own spec only: `resourceKinds` is ['Pod'] (see library.ts).
  */
-import type { Constraint, Generator, Resource } from './types.ts';
+import type { Constraint, Generator } from './types.ts';
 import { clone, containers, forbidEscalation, isExemptImage, param, podSpecs, securityContext, stringList } from './base.ts';
 import { ALL_CONTAINERS, allExempt, checked, POD_ONLY, target, untestable } from './library-common.ts';
 

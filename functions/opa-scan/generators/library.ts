@@ -17,11 +17,10 @@
  *   violate() returns `{ untestable: reason }`, since no valid resource exists.
  */
 import type { Constraint, Generator, Resource } from './types.ts';
-import { BASE_IMAGE, BASE_PORT, BASE_RESOURCES, BUILDABLE_KINDS, NAME_LABEL, clone, containers, formatImage, isExemptImage, isImageRef, isLabelValue, labelsOf, parseImage, stringList, toLabelValue } from './base.ts';
-import { ALL_CONTAINERS, allExempt, CHECKED, POD_ONLY, target, untestable } from './library-common.ts';
+import { BASE_IMAGE, BASE_PORT, BUILDABLE_KINDS, NAME_LABEL, clone, containers, formatImage, isExemptImage, isImageRef, labelsOf, parseImage, stringList, toLabelValue } from './base.ts';
+import { ALL_CONTAINERS, allExempt, POD_ONLY, target, untestable } from './library-common.ts';
 import { PSP_GENERATORS } from './library-psp.ts';
 import { containerLimits, containerRequests, ephemeralStorageLimit } from './library-resources.ts';
-import { capRequest, cpuMilli, formatBytes, formatCpu, memMilli } from './quantities.ts';
 import { labelValueMatching, labelValueNotMatching, toJsRegExp } from './regex.ts';
 
 // ---------------------------------------------------------------------------
@@ -249,27 +248,31 @@ const requiredLabels: Generator = {
 // ---------------------------------------------------------------------------
 // services
 
-/** K8sBlockNodePort: a Service must not be of type NodePort. */
-const blockNodePort: Generator = {
-  kind: 'K8sBlockNodePort',
-  resourceKinds: ['Service'],
-  comply(r) {
-    const x = clone(r);
-    if (x.kind === 'Service' && x.spec?.type === 'NodePort') {
-      x.spec.type = 'ClusterIP';
-      for (const p of x.spec.ports ?? []) delete p.nodePort;
-    }
-    return x;
-  },
-  violate(r) {
-    if (r.kind !== 'Service') return untestable(`K8sBlockNodePort only judges Services, not a ${r.kind}`);
-    const x = clone(r);
-    x.spec ??= {};
-    x.spec.type = 'NodePort';
-    return x;
-  },
-};
+/** A generator for a rule "a Service must not be of type `type`" (comply: ClusterIP without node ports). */
+function blockServiceType(kind: string, type: 'NodePort' | 'LoadBalancer'): Generator {
+  return {
+    kind,
+    resourceKinds: ['Service'],
+    comply(r) {
+      const x = clone(r);
+      if (x.kind === 'Service' && x.spec?.type === type) {
+        x.spec.type = 'ClusterIP';
+        for (const p of x.spec.ports ?? []) delete p.nodePort;
+      }
+      return x;
+    },
+    violate(r) {
+      if (r.kind !== 'Service') return untestable(`${kind} only judges Services, not a ${r.kind}`);
+      const x = clone(r);
+      x.spec ??= {};
+      x.spec.type = type;
+      return x;
+    },
+  };
+}
 
+/** K8sBlockNodePort: a Service must not be of type NodePort. */
+const blockNodePort = blockServiceType('K8sBlockNodePort', 'NodePort');
 
 // ---------------------------------------------------------------------------
 // disallowed repos
@@ -323,25 +326,7 @@ const blockWildcardIngress: Generator = {
 };
 
 /** K8sBlockLoadBalancer: a Service must not be of type LoadBalancer. */
-const blockLoadBalancer: Generator = {
-  kind: 'K8sBlockLoadBalancer',
-  resourceKinds: ['Service'],
-  comply(r) {
-    const x = clone(r);
-    if (x.kind === 'Service' && x.spec?.type === 'LoadBalancer') {
-      x.spec.type = 'ClusterIP';
-      for (const p of x.spec.ports ?? []) delete p.nodePort;
-    }
-    return x;
-  },
-  violate(r) {
-    if (r.kind !== 'Service') return untestable(`K8sBlockLoadBalancer only judges Services, not a ${r.kind}`);
-    const x = clone(r);
-    x.spec ??= {};
-    x.spec.type = 'LoadBalancer';
-    return x;
-  },
-};
+const blockLoadBalancer = blockServiceType('K8sBlockLoadBalancer', 'LoadBalancer');
 
 export const LIBRARY_GENERATORS: readonly Generator[] = [
   ...PSP_GENERATORS,

@@ -84,8 +84,7 @@ const securityContextPolicy: Generator = {
       const sc = securityContext(k);
       if (sc.runAsNonRoot === false) sc.runAsNonRoot = true;
       if (sc.runAsUser === 0) sc.runAsUser = 65532;
-      sc.allowPrivilegeEscalation = false;
-      if (sc.privileged === true) sc.privileged = false; // the API rejects privileged with allowPrivilegeEscalation false
+      forbidEscalation(k); // (the API rejects privileged with allowPrivilegeEscalation false)
       sc.readOnlyRootFilesystem = true;
     }
     return x;
