@@ -21,6 +21,7 @@ import { startControlPlane } from '../harness/cluster/index.ts';
 import { DEMO_METADATA } from '../demo/stack/generate.ts';
 import { DEMO_METADATA as NUCLEI_METADATA, FIXTURE_TEMPLATES, startDemoServices } from '../demo/nuclei/services.ts';
 import { BUNDLED_ARTIFACTS_DIR } from '../functions/kubescape-scan/settings.ts';
+import { median } from './stats.ts';
 
 const KILL_MS = 180_000;
 const GOAL_MS = 150;
@@ -36,11 +37,6 @@ export interface ColdStartRow {
   lightStatus: number | null;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
 /** The machine's floor: a bare Node HTTP server answering /healthz (no framework, no scan). */

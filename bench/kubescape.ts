@@ -14,8 +14,8 @@ import { kubescapeScan } from '../functions/kubescape-scan/scan.ts';
 import { BUNDLED_ARTIFACTS_DIR, defaultKubescapeBin, type KubescapeSettings, type Strategy } from '../functions/kubescape-scan/settings.ts';
 import { startControlPlane } from '../harness/cluster/index.ts';
 import { DEMO_METADATA, installDemoStack } from '../demo/kubescape/stack.ts';
+import { median } from './stats.ts';
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export interface KubescapeBenchRow {
   strategy: string;

@@ -16,6 +16,7 @@ import {
 /** Deterministic PRNG (mulberry32), shared with the probe plan's seeded sampling. */
 export { prng as mulberry32 } from '../functions/network-scan/probes/plan.ts';
 import { prng as mulberry32 } from '../lib/scan/sample.ts';
+import { median, round } from './stats.ts';
 
 /** A synthetic cluster: policies, namespaces, and one representative pod per namespace. */
 export interface SyntheticStack {
@@ -118,13 +119,8 @@ export interface NetworkEngineBench {
   readonly meetsTarget: boolean;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
 
-const round = (ms: number) => Math.round(ms * 1000) / 1000;
+const round3 = (ms: number) => round(ms, 3);
 
 /** Runs the benchmark (fresh engine each run), prints a JSON line and a readable line, returns the figures. */
 export function main(runs = 7): NetworkEngineBench {
@@ -152,10 +148,10 @@ export function main(runs = 7): NetworkEngineBench {
     evaluations,
     allowed,
     runs,
-    buildMs: round(median(builds)),
-    matrixMs: round(median(matrices)),
-    totalMs: round(totalMs),
-    perEvaluationUs: round((median(matrices) * 1000) / evaluations),
+    buildMs: round3(median(builds)),
+    matrixMs: round3(median(matrices)),
+    totalMs: round3(totalMs),
+    perEvaluationUs: round3((median(matrices) * 1000) / evaluations),
     targetMs: 1000,
     meetsTarget: totalMs < 1000,
   };

@@ -17,8 +17,8 @@ import { networkScan } from '../functions/network-scan/scan.ts';
 import { renderPolicy, STACK_NAMESPACE_LABEL } from '../functions/network-scan/render.ts';
 import { startControlPlane } from '../harness/cluster/index.ts';
 import { apply, namespace } from '../harness/cluster/objects.ts';
+import { median } from './stats.ts';
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export interface NetworkLightBenchRow {
   namespaces: number;

@@ -15,6 +15,7 @@ import { execFile } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { nmapArgs, type ProbeTarget } from '../lib/tools/nmap.ts';
 import { runLocalNmap } from '../lib/tools/nmap-local.ts';
+import { median, round } from './stats.ts';
 
 const HOSTS = 5;
 const LISTENERS_PER_HOST = 4;
@@ -39,12 +40,6 @@ export interface NmapLocalBench {
   nmapVersion?: string;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 
 function listen(host: string, port = 0): Promise<Server> {
   const srv = createServer((c) => c.destroy());

@@ -22,6 +22,7 @@ import { planTargets } from '../functions/nuclei-scan/plan.ts';
 import { loadApisixRoutes } from '../functions/nuclei-scan/apisix.ts';
 import { loadStackMetadata } from '../lib/topology/stack-metadata.ts';
 import { DEMO_APISIX, DEMO_METADATA, FIXTURE_TEMPLATES, startDemoServices } from '../demo/nuclei/services.ts';
+import { median, round } from './stats.ts';
 
 const KILL_MS = 120_000;
 const TARGET = 1.2;
@@ -38,12 +39,6 @@ export interface NucleiBench {
   findings: number;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 
 export async function main(runs = 5): Promise<NucleiBench> {
   const services = await startDemoServices();

@@ -20,11 +20,11 @@ import { opaScan, webhookSees } from '../functions/opa-scan/scan.ts';
 import { startControlPlane } from '../harness/cluster/index.ts';
 import { installPolicies, yamlDir } from '../harness/cluster/gatekeeper.ts';
 import { apply, namespace, remove, waitFor } from '../harness/cluster/objects.ts';
+import { median } from './stats.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const STACK = join(ROOT, 'test/fixtures/topology/opa-stack.yaml');
 const STACK_NS = ['opa-it-shop', 'opa-it-db'];
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export interface OpaBenchRow {
   case: string;

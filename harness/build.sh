@@ -47,7 +47,13 @@ fi
 mkdir -p "$BIN"
 
 # The version a go.mod requires for a module (first "require" match).
-modver() { awk -v m="$2" '($1 == m || ($1 == "require" && $2 == m)) { print ($1 == m ? $2 : $3); exit }' "$1/go.mod"; }
+# Fails (and, under set -e, stops the build) when the go.mod does not pin the module.
+modver() {
+  local v
+  v="$(awk -v m="$2" '($1 == m || ($1 == "require" && $2 == m)) { print ($1 == m ? $2 : $3); exit }' "$1/go.mod")"
+  [[ -n "$v" ]] || { echo "error: $1/go.mod does not pin $2" >&2; return 1; }
+  echo "$v"
+}
 sha() { sha256sum | cut -d' ' -f1; }
 
 # The ldflags that make a k8s.io/kubernetes binary report its version (kube-apiserver, kubelet, …).

@@ -73,6 +73,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import yaml from 'js-yaml';
+import { killGroup, ownerAlive, ownerId, readFileSafe } from '../proc.ts';
 
 const execFileP = promisify(execFile);
 
@@ -170,18 +171,6 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function killGroup(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, sig); // its own process group (spawned detached)
-  } catch {
-    try {
-      process.kill(pid, sig);
-    } catch {
-      /* gone */
-    }
-  }
-}
-
 /** Synchronous last-resort cleanup (process exit / signals): SIGKILL everything, remove dirs. */
 function cleanupAllSync(): void {
   for (const l of live) {
@@ -210,26 +199,12 @@ function installHooks(): void {
   }
 }
 
-function procStartTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
-
 function procCmdline(pid: number): string | undefined {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
   } catch {
     return undefined;
   }
-}
-
-/** Owner identity: pid plus start time, so a recycled pid is not mistaken for the owner. */
-function ownerId(pid = process.pid): string {
-  return `${pid} ${procStartTime(pid) ?? ''}`.trim();
 }
 
 /**
@@ -261,7 +236,7 @@ export function sweepOrphans(log: (line: string) => void = () => {}): void {
       } catch {
         continue;
       }
-    } else if (ownerPid && isAlive(ownerPid) && ownerId(ownerPid) === owner) {
+    } else if (ownerPid && isAlive(ownerPid) && ownerAlive(owner)) {
       continue; // a live run (maybe this very process)
     }
     let files: string[] = [];
@@ -282,14 +257,6 @@ export function sweepOrphans(log: (line: string) => void = () => {}): void {
     }
     rmSync(dir, { recursive: true, force: true });
     log(`removed orphaned control-plane dir ${dir}`);
-  }
-}
-
-function readFileSafe(p: string): string {
-  try {
-    return readFileSync(p, 'utf8');
-  } catch {
-    return '';
   }
 }
 

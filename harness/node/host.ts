@@ -16,6 +16,9 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ownerAlive, ownerId, procStartTime, readFileSafe } from '../proc.ts';
+
+export { ownerAlive, ownerId, procStartTime };
 
 export const STATE_FILE = '/run/stackscan-node.json';
 export const BRIDGE = 'stackscan0';
@@ -88,24 +91,6 @@ export function readSysctl(p: string): string | undefined {
 
 export function writeSysctl(p: string, v: string): void {
   writeFileSync(join('/proc/sys', p), `${v}\n`);
-}
-
-export function procStartTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
-
-export function ownerId(pid = process.pid): string {
-  return `${pid} ${procStartTime(pid) ?? ''}`.trim();
-}
-
-export function ownerAlive(owner: string): boolean {
-  const pid = Number(owner.split(' ')[0]);
-  return !!pid && ownerId(pid) === owner;
 }
 
 export function cgroupControllers(): string[] {
@@ -366,13 +351,7 @@ export function undoHost(st: NodeState, log: (l: string) => void = () => {}): st
   })();
   const victims = new Set<number>();
   for (const f of pidfiles) {
-    const pid = Number((() => {
-      try {
-        return readFileSync(join(st.dir, f), 'utf8').trim();
-      } catch {
-        return '';
-      }
-    })());
+    const pid = Number(readFileSafe(join(st.dir, f)).trim());
     if (pid && alive(pid) && (readFileSafe(`/proc/${pid}/cmdline`).includes(st.dir))) victims.add(pid);
   }
   for (const c of st.createdCgroups) for (const pid of cgroupProcs(c)) victims.add(pid);
@@ -428,14 +407,6 @@ export function undoHost(st: NodeState, log: (l: string) => void = () => {}): st
   else left.push(`dir ${st.dir} (still has mounts)`);
   if (!left.length) rmSync(STATE_FILE, { force: true });
   return left;
-}
-
-function readFileSafe(p: string): string {
-  try {
-    return readFileSync(p, 'utf8');
-  } catch {
-    return '';
-  }
 }
 
 /** Sweep a killed run: when STATE_FILE names an owner that is gone, undo it. Throws when a live run owns the node. */

@@ -27,6 +27,7 @@ import { DEFAULT_BIN_DIR, REPO_ROOT, startControlPlane, type ControlPlane } from
 import { apply } from '../cluster/objects.ts';
 import { makeKube, type Kube } from '../../lib/kube/client.ts';
 import { apiGet } from '../../lib/kube/raw.ts';
+import { findOnPath } from '../../lib/tools/run.ts';
 import {
   BRIDGE, HARNESS_CHAIN, KUBE_ROUTER, NODE_IP, POD_CIDR, cleanIpsets, cleanIptables, hostConflicts, recordHost, sweepNode, undoHost, writeState, writeSysctl, type NodeState,
 } from './host.ts';
@@ -97,14 +98,7 @@ export function nodePreflight(binDir = DEFAULT_BIN_DIR, opts: { enforcer?: boole
   if (cp.length) return `missing ${cp.join(', ')} in ${binDir}: run harness/build.sh controlplane`;
   const imgs = Object.keys(IMAGES).filter((i) => !existsSync(join(IMAGES_DIR, `${i}.tar`)));
   if (imgs.length) return `missing image archives ${imgs.map((i) => `${i}.tar`).join(', ')} in ${IMAGES_DIR}: run harness/node/images.sh`;
-  const cmds = COMMANDS.filter((c) => {
-    try {
-      execFileSync('sh', ['-c', `command -v ${c}`], { stdio: 'ignore' });
-      return false;
-    } catch {
-      return true;
-    }
-  });
+  const cmds = COMMANDS.filter((c) => !findOnPath(c));
   if (cmds.length) return `missing commands ${cmds.join(', ')}: run harness/install-system-deps.sh`;
   if (!existsSync('/proc/sys/net/bridge/bridge-nf-call-iptables')) return 'the kernel has no bridge netfilter (br_netfilter): kube-proxy and kube-router cannot see bridged pod traffic';
   if (!existsSync('/sys/fs/cgroup/memory') && !existsSync('/sys/fs/cgroup/cgroup.controllers')) return 'no cgroup filesystem under /sys/fs/cgroup';
@@ -384,10 +378,12 @@ export async function startNodeCluster(opts: NodeStartOptions = {}): Promise<Nod
     // --- control plane on the node IP
     cp = await startControlPlane({ gatekeeper: opts.gatekeeper ?? false, log, binDir, node: { address: NODE_IP } });
     const kube = await makeKube(cp.kubeconfigPath);
-    const server = cp.server;
     const caPath = cp.caPath;
 
     // --- certificates and kubeconfigs
+    // Each component's kubeconfig, in the node's dir: the sweep of a killed run recognises the node's
+    // processes by their command lines naming that dir (cp.userKubeconfig would write into the cp dir).
+    const server = cp.server;
     const kc = async (name: string, cn: string, groups: string[]) => {
       const c = await cp!.issueCert(name, cn, groups, ['clientAuth']);
       const p = join(dir, `${name}.kubeconfig`);
@@ -547,9 +543,7 @@ export async function startNodeCluster(opts: NodeStartOptions = {}): Promise<Nod
     const t3 = Date.now();
     for (const o of coreDnsObjects(cp.serviceCidr)) await apply(kube, o as never);
     await waitUntil('CoreDNS to be Ready (kube-dns endpoints)', TIMEOUT.coredns, async () => {
-      const sl = await apiGet(kube, { verb: 'list', resource: 'endpointslices' }, '/apis/discovery.k8s.io/v1/namespaces/kube-system/endpointslices', { labelSelector: 'kubernetes.io/service-name=kube-dns' });
-      const ready = (sl.items ?? []).flatMap((s: { endpoints?: { conditions?: { ready?: boolean } }[] }) => s.endpoints ?? []).filter((e: { conditions?: { ready?: boolean } }) => e.conditions?.ready);
-      if (!ready.length) {
+      if (!(await readyEndpoints(kube, 'kube-system', 'kube-dns'))) {
         const pods = await apiGet(kube, { verb: 'list', resource: 'pods' }, '/api/v1/namespaces/kube-system/pods', { labelSelector: 'k8s-app=kube-dns' });
         throw new Error(`no ready endpoint; pods: ${(pods.items ?? []).map((p: any) => `${p.metadata.name} ${p.status?.phase} ${JSON.stringify(p.status?.containerStatuses?.[0]?.state ?? {})}`).join('; ') || 'none'}`);
       }
@@ -671,3 +665,9 @@ function coreDnsObjects(serviceCidr: string): object[] {
 }
 
 export type { Kube };
+
+/** Ready endpoints of a Service, from its EndpointSlices. */
+export async function readyEndpoints(kube: Kube, ns: string, svc: string): Promise<number> {
+  const sl = await apiGet(kube, { verb: 'list', resource: 'endpointslices' }, `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, { labelSelector: `kubernetes.io/service-name=${svc}` });
+  return (sl.items ?? []).flatMap((x: { endpoints?: { conditions?: { ready?: boolean } }[] }) => x.endpoints ?? []).filter((e: { conditions?: { ready?: boolean } }) => e.conditions?.ready).length;
+}

@@ -3,12 +3,13 @@
 // components) and a Service; the stack's namespaces labelled as Stacktic does; the generated
 // NetworkPolicies (optionally minus some, plus extras). Used by the node tests, demo and bench.
 import type { Kube } from '../../lib/kube/client.ts';
-import { apiGet } from '../../lib/kube/raw.ts';
 import type { Topology } from '../../lib/topology/types.ts';
 import { deriveExpected } from '../../lib/topology/expected.ts';
 import { renderPolicy, STACK_NAMESPACE_LABEL } from '../../functions/network-scan/render.ts';
 import { apply, namespace, waitFor } from '../cluster/objects.ts';
-import { IMAGES } from './index.ts';
+import { IMAGES, readyEndpoints } from './index.ts';
+
+export { readyEndpoints };
 
 export interface StackOptions {
   /** Expected policy names not to apply (a removed policy). */
@@ -71,11 +72,6 @@ export async function deployStack(kube: Kube, topo: Topology, metadataPath: stri
   }
   for (const o of opts.extra ?? []) await apply(kube, o as never);
   return { running, policies: n };
-}
-
-export async function readyEndpoints(kube: Kube, ns: string, svc: string): Promise<number> {
-  const sl = await apiGet(kube, { verb: 'list', resource: 'endpointslices' }, `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, { labelSelector: `kubernetes.io/service-name=${svc}` });
-  return (sl.items ?? []).flatMap((x: { endpoints?: { conditions?: { ready?: boolean } }[] }) => x.endpoints ?? []).filter((e: { conditions?: { ready?: boolean } }) => e.conditions?.ready).length;
 }
 
 /** Wait until every running component's Service has a ready endpoint, then for kube-router to catch up. */

@@ -1,7 +1,6 @@
 # Sourced by harness/go/node/build.sh with MOD_DIR set: kubelet, kube-controller-manager,
 # kube-scheduler, kube-proxy from the same k8s.io/kubernetes pin as kube-apiserver.
 K8S_VERSION="$(modver "$MOD_DIR" k8s.io/kubernetes)"
-[[ -n "$K8S_VERSION" ]] || { echo "error: cannot read the k8s.io/kubernetes pin from $MOD_DIR/go.mod" >&2; exit 1; }
 # The version the binaries report (the same for every binary of this pin).
 K8S_LDFLAGS="$(k8s_ldflags "$K8S_VERSION")"
 for b in kubelet kube-scheduler kube-controller-manager kube-proxy; do
