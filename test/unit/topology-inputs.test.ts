@@ -172,7 +172,7 @@ values('namespaces must be DNS-1123 labels', async () => {
     const err = await rejects(loadStackMetadata(ref(p)));
     assert.is(err.info.code, 'schema_violation', ns);
     assert.equal(err.info.details!.map((d) => d.path), ['default_context.components.web.attributes.namespace'], ns);
-    assert.not.ok(err.message.includes(ns), `the value ${ns} is not echoed`);
+    assert.not.ok(err.message.replaceAll(p, '').includes(ns), `the value ${ns} is not echoed`); // (the file's own path may contain it)
   }
 });
 
