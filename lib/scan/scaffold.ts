@@ -19,6 +19,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import * as v from 'valibot';
 import { ScanError, type ErrorInfo, type ReportError } from '../errors.ts';
 import { COMPLETED_TYPE, EventRejected, FAILED_TYPE, receiveEvent, replyEvent, REQUESTED_TYPE, scanRequestOf } from './events.ts';
+import type { Check } from './checks.ts';
 import { invalidSetting } from './settings.ts';
 
 export interface ScanOutcome {
@@ -63,6 +64,8 @@ export interface ScanDefinition<M extends string = string> {
   /** Total time budget per mode in ms (default 10 minutes), overridden by `<NAME>_SCAN_TIMEOUT_MS`. */
   timeoutMs?: Partial<Record<M, number>>;
   run(ctx: ScanContext<M>): Promise<ScanOutcome>;
+  /** The report as a flat list of checks (lib/scan/checks.ts), from the scan's own adapter `functions/<scan>/checks.ts`. */
+  checks?(report: ScanReport): Check[];
 }
 
 /** Why a scan's signal was aborted. */
