@@ -18,6 +18,7 @@ import type { RequestOptions } from 'node:https';
 import { ScanError } from '../errors.ts';
 import { listObjects } from './api.ts';
 import { inClusterConnection, readKubeconfig, type Connection } from './kubeconfig.ts';
+import { noteKube } from './used.ts';
 
 const SA_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
@@ -132,11 +133,15 @@ export async function makeKube(kubeconfigPath?: string): Promise<Kube> {
     })
     .join('|');
   const hit = kubes.get(key);
-  if (hit && hit.stamp === stamp) return hit.kube;
+  if (hit && hit.stamp === stamp) {
+    noteKube(hit.kube);
+    return hit.kube;
+  }
   const kube = lightKube(src) ?? (await clientNodeKube(src, kubeconfigPath));
   kubes.delete(key);
   kubes.set(key, { stamp, kube });
   if (kubes.size > 16) kubes.delete(kubes.keys().next().value!);
+  noteKube(kube);
   return kube;
 }
 

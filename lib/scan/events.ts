@@ -21,6 +21,8 @@ import { errorBody } from './scaffold.ts';
 export const REQUESTED_TYPE = 'io.stacktic.scan.requested';
 export const COMPLETED_TYPE = 'io.stacktic.scan.completed';
 export const FAILED_TYPE = 'io.stacktic.scan.failed';
+/** A Knative PingSource's event (schedules): data `{"scan": "network", "mode": "light"}`. */
+export const PING_TYPE = 'dev.knative.sources.ping';
 /** The extension attribute naming the scan (`network`, `opa`, …). */
 export const SCAN_EXTENSION = 'scan';
 
@@ -116,6 +118,7 @@ export interface ScanRequest {
  * (one of `modes`) and, optionally, the scan's query parameters as strings.
  */
 export function scanRequestOf(event: CloudEventV1<unknown>, def: { name: string; modes: readonly string[]; params?: Record<string, string> }): ScanRequest {
+  if (event.type === PING_TYPE) return pingRequestOf(event, def);
   if (event.type !== REQUESTED_TYPE) {
     throw new EventRejected('unsupported_event_type', `event type '${String(event.type).slice(0, 100)}' is not handled; send type ${REQUESTED_TYPE} with data {"mode": "${def.modes[0]}"}`, [{ path: 'type', message: `expected ${REQUESTED_TYPE}` }]);
   }
@@ -175,4 +178,53 @@ export async function replyEvent(opts: { scan: string; mode: string; request: Cl
   const headers = new Headers();
   for (const [k, v] of Object.entries(message.headers)) if (typeof v === 'string') headers.set(k, v);
   return new Response(message.body as string, { status: 200, headers });
+}
+
+/** The event's data as a JSON value: bytes and strings are parsed; undefined when there is none. */
+function jsonData(event: CloudEventV1<unknown>): unknown {
+  let data = event.data as unknown;
+  if (data === undefined && typeof (event as { data_base64?: unknown }).data_base64 === 'string') data = Buffer.from((event as { data_base64: string }).data_base64, 'base64');
+  if (data instanceof Uint8Array) data = Buffer.from(data).toString('utf8');
+  if (typeof data !== 'string') return data;
+  if (!data.trim()) return undefined;
+  try {
+    return JSON.parse(data);
+  } catch {
+    throw new EventRejected('invalid_data', 'the PingSource data is not valid JSON: set spec.data to {"scan": "…", "mode": "…"} with spec.contentType application/json', [{ path: 'data', message: 'not JSON' }]);
+  }
+}
+
+/**
+ * The scan a PingSource asks for (knative/base/openreports/pingsources.yaml): data names the scan
+ * and the mode, `{"scan": "network", "mode": "light"}`; the scan must be this function's. Anything
+ * else is a 400 naming the field. The scan may also be given by the `scan` extension (ceOverrides).
+ */
+export function pingRequestOf(event: CloudEventV1<unknown>, def: { name: string; modes: readonly string[] }): ScanRequest {
+  const want = `{"scan": "${def.name}", "mode": one of ${def.modes.join(', ')}}`;
+  const data = jsonData(event);
+  if (data === undefined || data === null) throw new EventRejected('missing_data', `the PingSource event has no data; set spec.data to ${want}`, [{ path: 'data', message: 'missing' }]);
+  if (typeof data !== 'object' || Array.isArray(data)) throw new EventRejected('invalid_data', `the PingSource data must be a JSON object ${want}`, [{ path: 'data', message: 'not an object' }]);
+  const fields = new Map(Object.entries(data as Record<string, unknown>));
+  const scan = fields.get('scan') ?? scanOf(event);
+  if (scan === undefined) throw new EventRejected('missing_scan', `the PingSource data has no scan; send ${want}`, [{ path: 'data.scan', message: 'missing' }]);
+  if (scan !== def.name) throw new EventRejected('wrong_scan', `this function runs the ${def.name} scan; the PingSource data says ${JSON.stringify(scan).slice(0, 60)}`, [{ path: 'data.scan', message: `expected ${def.name}` }]);
+  const ext = scanOf(event);
+  if (ext !== undefined && ext !== def.name) throw new EventRejected('wrong_scan', `this function runs the ${def.name} scan; the event's scan extension says '${ext.slice(0, 60)}'`, [{ path: SCAN_EXTENSION, message: `expected ${def.name}` }]);
+  const mode = fields.get('mode');
+  if (mode === undefined) throw new EventRejected('missing_mode', `the PingSource data has no mode; send ${want}`, [{ path: 'data.mode', message: 'missing' }]);
+  if (typeof mode !== 'string' || !def.modes.includes(mode)) throw new EventRejected('invalid_mode', `data.mode must be one of: ${def.modes.join(', ')}; got ${JSON.stringify(mode).slice(0, 60)}`, [{ path: 'data.mode', message: `allowed: ${def.modes.join(', ')}` }]);
+  const unknown = [...fields.keys()].filter((k) => k !== 'scan' && k !== 'mode');
+  if (unknown.length) throw new EventRejected('unknown_parameter', `unknown field(s) in the PingSource data: ${unknown.map((k) => k.slice(0, 40)).join(', ')}; accepted: scan, mode`, unknown.map((k) => ({ path: `data.${k.slice(0, 40)}`, message: 'not accepted' })));
+  return { mode, params: Object.create(null) };
+}
+
+/** The scan a PingSource event names (its data's `scan`), for the combined server's routing; undefined when unreadable. */
+export function pingScanOf(event: CloudEventV1<unknown>): string | undefined {
+  if (event.type !== PING_TYPE) return undefined;
+  try {
+    const d = jsonData(event) as { scan?: unknown } | undefined;
+    return d && typeof d === 'object' && typeof d.scan === 'string' ? d.scan : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -20,6 +20,8 @@ import * as v from 'valibot';
 import { ScanError, type ErrorInfo, type ReportError } from '../errors.ts';
 import { COMPLETED_TYPE, EventRejected, FAILED_TYPE, receiveEvent, replyEvent, REQUESTED_TYPE, scanRequestOf } from './events.ts';
 import type { Check } from './checks.ts';
+import type { Changes } from '../openreports/changes.ts';
+import { trackKube } from '../kube/used.ts';
 import { invalidSetting } from './settings.ts';
 
 export interface ScanOutcome {
@@ -40,6 +42,8 @@ export interface ScanReport extends ScanOutcome {
   scan_type: string;
   started_at: string;
   duration_ms: number;
+  /** Against the previous run of the same scan and mode (lib/openreports/changes.ts); scans with a `checks` adapter. */
+  changes?: Changes;
 }
 
 export interface ScanContext<M extends string> {
@@ -127,10 +131,11 @@ export function scanTimeoutMs<M extends string>(def: ScanDefinition<M>, mode: M,
 /** Run a scan directly (no HTTP) and wrap its outcome in the envelope. */
 export async function runScan<M extends string>(def: ScanDefinition<M>, mode: M, params: Record<string, string> = {}, signal = new AbortController().signal, timeoutMs = scanTimeoutMs(def, mode)): Promise<ScanReport> {
   const started = Date.now();
-  const outcome = await def.run({ mode, params, signal, timeoutMs });
+  const run = trackKube(() => def.run({ mode, params, signal, timeoutMs }));
+  const outcome = await run.result;
   const errors = [...outcome.errors];
   if (signal.aborted && !errors.some((e) => e.code === 'timeout' || e.code === 'cancelled')) errors.push(abortError(signal));
-  return {
+  const report: ScanReport = {
     scan: def.name,
     scan_type: mode,
     score: outcome.score,
@@ -142,6 +147,9 @@ export async function runScan<M extends string>(def: ScanDefinition<M>, mode: M,
     duration_ms: Date.now() - started,
     sources: outcome.sources,
   };
+  // After every completed run: `changes`, OpenReports objects, run history, regression event (lib/openreports).
+  if (def.checks) await (await import('../openreports/record.ts')).afterRun(report, () => def.checks!(report), run.kube());
+  return report;
 }
 
 type Settled = { ok: true; report: ScanReport } | { ok: false; error: unknown };

@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Hono } from 'hono';
-import { EventRejected, receiveEvent, REQUESTED_TYPE, SCAN_EXTENSION, scanOf } from './events.ts';
+import { EventRejected, pingScanOf, receiveEvent, REQUESTED_TYPE, SCAN_EXTENSION, scanOf } from './events.ts';
 import { errorBody, notFoundBody, scanApp, type ScanDefinition } from './scaffold.ts';
 
 export interface MountedScan {
@@ -30,7 +30,7 @@ export function combinedApp(scans: MountedScan[]): Hono {
     let target: MountedScan | undefined;
     try {
       const { event } = await receiveEvent(new Request(raw.url, { method: 'POST', headers: raw.headers, body }));
-      const scan = scanOf(event);
+      const scan = scanOf(event) ?? pingScanOf(event);
       if (scan === undefined) throw new EventRejected('missing_scan', `the event has no '${SCAN_EXTENSION}' extension attribute; this server runs several scans: set it to one of ${names}`, [{ path: SCAN_EXTENSION, message: `one of ${names}` }]);
       target = byName.get(scan);
       if (!target) throw new EventRejected('unknown_scan', `no scan '${scan.slice(0, 60)}' here; the ${SCAN_EXTENSION} extension must be one of ${names}`, [{ path: SCAN_EXTENSION, message: `one of ${names}` }]);
