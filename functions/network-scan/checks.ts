@@ -44,7 +44,7 @@ function expectedCheck(r: ExpectedResult, metadata: unknown): Check {
     : `expected NetworkPolicy ${r.namespace}/${r.name} is not in the cluster`;
   const file = r.file ? stackRelative(r.file, metadata) : undefined;
   return {
-    id: checkId(SCAN, policy, 'present'),
+    id: checkId(SCAN, policy, 'present', r.rule),
     policy,
     rule: 'present',
     title: `expected NetworkPolicy ${r.category} ${r.direction}${r.link ? ` (${r.link.from} -> ${r.link.to})` : ''}`,

@@ -126,9 +126,16 @@ function objectOf(kind: OrObject['kind'], input: BuildInput, namespace: string |
   };
 }
 
-/** Content hash of an object (what decides whether it must be rewritten). */
-export function contentHash(o: OrObject): string {
-  return createHash('sha256').update(JSON.stringify([o.metadata.annotations, o.summary, o.results])).digest('hex').slice(0, 24);
+/** JSON with object keys sorted (the API server returns maps in its own order). */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') return `{${Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  return JSON.stringify(v);
+}
+
+/** Content hash of an object (what decides whether it must be rewritten); the same for the object as read back. */
+export function contentHash(o: Pick<OrObject, 'metadata' | 'summary' | 'results'>): string {
+  return createHash('sha256').update(canonical([o.metadata.annotations ?? {}, o.summary, o.results])).digest('hex').slice(0, 24);
 }
 
 /** One Report per namespace with checks (sorted), keyed by namespace. */

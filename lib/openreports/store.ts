@@ -7,7 +7,7 @@ import pLimit from 'p-limit';
 import { toReportError, type ReportError } from '../errors.ts';
 import type { KindInfo } from '../k8s/kinds.ts';
 import type { Kube } from '../kube/client.ts';
-import { listPath, objectPath } from '../kube/api.ts';
+import { objectPath } from '../kube/api.ts';
 import { rawRequest, statusError } from '../kube/raw.ts';
 import type { OrObject } from './objects.ts';
 
@@ -32,23 +32,24 @@ function notServed(body: unknown): boolean {
   return !!b && !b.details && /the server could not find the requested resource/i.test(b.message ?? '');
 }
 
-/** Replace the object (PUT without resourceVersion: the newest full state wins), or create it. */
+/**
+ * Create or replace the object in one request: server-side apply (fieldManager stack-scan, forced).
+ * The whole object is sent, so what this run no longer says (a result, an annotation) is removed;
+ * `results` has no list-type in the CRD, so it is replaced as a whole. Custom resources refuse an
+ * update without a resourceVersion; apply needs none.
+ */
 export async function upsert(kube: Kube, obj: OrObject): Promise<WriteOutcome> {
   const k = kindOf(obj);
   const ns = obj.metadata.namespace;
   const ref = { kind: k, namespace: ns, name: obj.metadata.name };
   const body = { ...obj, metadata: { ...obj.metadata } };
   delete body.metadata.resourceVersion;
-  const put = await rawRequest(kube, { verb: 'update', resource: resource(k), namespace: ns }, { method: 'PUT', path: objectPath(ref), query: { fieldManager: 'stack-scan' }, body });
-  if (put.status < 300) return 'written';
-  if (put.status !== 404) throw statusError({ verb: 'update', resource: resource(k), namespace: ns }, put, kube.server);
-  if (namespaceMissing(put.body, ns)) return 'namespace-missing';
-  if (notServed(put.body)) return 'crd-missing';
-  const post = await rawRequest(kube, { verb: 'create', resource: resource(k), namespace: ns }, { method: 'POST', path: listPath(k, ns), query: { fieldManager: 'stack-scan' }, body });
-  if (post.status < 300) return 'written';
-  if (post.status === 404 && namespaceMissing(post.body, ns)) return 'namespace-missing';
-  if (post.status === 404 && notServed(post.body)) return 'crd-missing';
-  throw statusError({ verb: 'create', resource: resource(k), namespace: ns }, post, kube.server);
+  const site = { verb: 'patch', resource: resource(k), namespace: ns };
+  const res = await rawRequest(kube, site, { method: 'PATCH', path: objectPath(ref), query: { fieldManager: 'stack-scan', force: 'true' }, body, contentType: 'application/apply-patch+yaml' });
+  if (res.status < 300) return 'written';
+  if (res.status === 404 && namespaceMissing(res.body, ns)) return 'namespace-missing';
+  if (res.status === 404 && notServed(res.body)) return 'crd-missing';
+  throw statusError(site, res, kube.server);
 }
 
 export async function deleteReport(kube: Kube, namespace: string, name: string): Promise<void> {
