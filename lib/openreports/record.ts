@@ -15,7 +15,7 @@
  * process only trusts it for a record it wrote itself (after a restart, everything is written once).
  */
 import { toReportError, type ReportError } from '../errors.ts';
-import type { Kube } from '../kube/client.ts';
+import { makeKube, type Kube } from '../kube/client.ts';
 import { newRunId } from '../kube/scratch.ts';
 import type { Check } from '../scan/checks.ts';
 import { diffRuns, regression, type Changes } from './changes.ts';
@@ -188,6 +188,13 @@ export async function afterRun(run: FinishedRun, checksOf: (r: FinishedRun) => C
 
   let stored: StoreResult | undefined;
   let whyNot: string | undefined;
+  if (s.store && !kube && s.kubeconfig) {
+    try {
+      kube = await makeKube(s.kubeconfig);
+    } catch (err) {
+      errors.push({ ...toReportError('store results: load STACK_SCAN_REPORTS_KUBECONFIG', err), message: `STACK_SCAN_REPORTS_KUBECONFIG: ${toReportError('', err).message}` });
+    }
+  }
   if (!s.store) whyNot = 'storing is off (STACK_SCAN_REPORTS=off)';
   else if (!kube) whyNot = 'this run used no cluster';
   else stored = await storeRun(kube, s, run, checks, runId, errors);

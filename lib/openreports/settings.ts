@@ -9,6 +9,8 @@
  *   STACK_SCAN_REPORTS_MAX_BYTES       size budget of one Report / ClusterReport, 50000–1400000 (default 900000)
  *   STACK_SCAN_REGRESSION_THRESHOLD    score points a run may lose before it counts as regressed, 0–100 (default 5)
  *   STACK_SCAN_EVENTS_SINK             where io.stacktic.scan.regressed is POSTed (default K_SINK, set by a SinkBinding)
+ *   STACK_SCAN_REPORTS_KUBECONFIG      the cluster to store in for a scan that uses none itself (nuclei); other
+ *                                      scans store in the cluster they scanned, with the same identity
  */
 import { readFileSync } from 'node:fs';
 import { ScanError } from '../errors.ts';
@@ -21,6 +23,7 @@ export interface ReportSettings {
   maxBytes: number;
   threshold: number;
   sink?: string;
+  kubeconfig?: string;
 }
 
 const SA_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
@@ -62,6 +65,7 @@ export function reportSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Rep
     maxBytes: intSetting(env, 'STACK_SCAN_REPORTS_MAX_BYTES', 900_000, 50_000, 1_400_000),
     threshold,
     ...(sink ? { sink } : {}),
+    ...(env.STACK_SCAN_REPORTS_KUBECONFIG?.trim() ? { kubeconfig: env.STACK_SCAN_REPORTS_KUBECONFIG.trim() } : {}),
   };
 }
 
