@@ -35,6 +35,9 @@ export interface FinishedRun {
   errors: ReportError[];
   sources: Record<string, unknown>;
   changes?: Changes;
+  /** The scan's own detail: when a scan hands back the very same objects (a judgement reused), so are the checks. */
+  results?: Record<string, unknown>;
+  findings?: unknown[];
 }
 
 export interface StoredInfo {
@@ -50,6 +53,30 @@ export interface StoredInfo {
 }
 
 const MAX_ATTEMPTS = 5;
+
+/** Checks of a scan's results object (by identity, with its findings): a reused judgement is not converted again. */
+const checksMemo = new WeakMap<object, { findings: unknown; checks: Check[] }>();
+/** The objects built from a checks list (by identity), with their hashes. */
+const buildMemo = new WeakMap<Check[], { key: string; reports: Map<string, OrObject>; hashes: Map<string, string> }>();
+
+function checksFor(run: FinishedRun, checksOf: (r: FinishedRun) => Check[]): Check[] {
+  const key = run.results ?? run.findings;
+  const hit = key ? checksMemo.get(key) : undefined;
+  if (hit && hit.findings === run.findings) return hit.checks;
+  const checks = checksOf(run);
+  if (key) checksMemo.set(key, { findings: run.findings, checks });
+  return checks;
+}
+
+function built(checks: Check[], base: Omit<Parameters<typeof buildReports>[0], 'homeless'>): { reports: Map<string, OrObject>; hashes: Map<string, string> } {
+  const key = `${base.scan}\0${base.mode}\0${base.score}\0${base.maxBytes}`;
+  const hit = buildMemo.get(checks);
+  if (hit && hit.key === key) return hit;
+  const reports = buildReports(base);
+  const hashes = new Map([...reports].map(([ns, o]) => [ns, contentHash(o)]));
+  buildMemo.set(checks, { key, reports, hashes });
+  return { reports, hashes };
+}
 
 /** Per scan+mode: the last record of this process, and the history as this process last wrote it. */
 const memory = new Map<string, RunRecord>();
@@ -101,22 +128,30 @@ async function storeRun(kube: Kube, s: ReportSettings, run: FinishedRun, checks:
     const stepErrors: ReportError[] = [];
 
     // Namespaced Reports first; namespaces that do not exist send their checks to the ClusterReport.
-    const reports = buildReports(base);
+    const { reports, hashes: objectHashes } = built(checks, base);
     const hashes: Record<string, string> = {};
     const changed: OrObject[] = [];
     for (const [ns, o] of reports) {
-      hashes[ns] = contentHash(o);
+      hashes[ns] = objectHashes.get(ns)!;
       if (trusted[ns] !== hashes[ns]) changed.push(o);
     }
-    const w1 = await writeObjects(kube, changed);
+    // The ClusterReport beside them, assuming every namespace exists (rewritten below when one does not).
+    const whole = buildClusterReport({ ...base, homeless: new Set() });
+    const wholeHash = objectHashes.get('') ?? contentHash(whole);
+    objectHashes.set('', wholeHash);
+    const [w1, first] = await Promise.all([writeObjects(kube, changed), trusted[''] === wholeHash ? undefined : writeObjects(kube, [whole])]);
     stepErrors.push(...w1.errors);
     const homeless = new Set(w1.missingNamespaces);
     for (const ns of homeless) delete hashes[ns];
     for (const e of w1.errors) delete hashes[e.step.replace(/^store Report ([^/]+)\/.*$/, '$1')];
-    const cluster = buildClusterReport({ ...base, homeless });
-    hashes[''] = contentHash(cluster);
+    hashes[''] = wholeHash;
+    let w2 = first;
+    if (homeless.size && !w1.crdMissing) {
+      const cluster = buildClusterReport({ ...base, homeless });
+      hashes[''] = contentHash(cluster);
+      w2 = await writeObjects(kube, [cluster]);
+    }
     let crdMissing = w1.crdMissing;
-    const w2 = trusted[''] === hashes[''] && !w1.crdMissing ? undefined : await writeObjects(kube, [cluster]);
     if (w2) {
       stepErrors.push(...w2.errors);
       if (w2.errors.length || w2.crdMissing) delete hashes[''];
@@ -128,14 +163,15 @@ async function storeRun(kube: Kube, s: ReportSettings, run: FinishedRun, checks:
     }
     // Reports of namespaces the previous run wrote and this one has nothing for: gone.
     const now = [...reports.keys()].filter((ns) => !homeless.has(ns));
-    for (const ns of prev?.namespaces ?? []) {
-      if (now.includes(ns) || crdMissing) continue;
-      try {
-        await deleteReport(kube, ns, reportName(run.scan, run.scan_type));
-      } catch (err) {
-        stepErrors.push(toReportError(`delete the stale Report ${ns}/${reportName(run.scan, run.scan_type)}`, err));
-      }
-    }
+    await Promise.all(
+      (prev?.namespaces ?? [])
+        .filter((ns) => !now.includes(ns) && !crdMissing)
+        .map((ns) =>
+          deleteReport(kube, ns, reportName(run.scan, run.scan_type)).catch((err) => {
+            stepErrors.push(toReportError(`delete the stale Report ${ns}/${reportName(run.scan, run.scan_type)}`, err));
+          }),
+        ),
+    );
 
     const record = { ...recordOf(runId, run, checks, run.errors.length + stepErrors.length), namespaces: now, hashes };
     const records = pushRecord(ring.records, record, s.history);
@@ -180,7 +216,7 @@ export async function afterRun(run: FinishedRun, checksOf: (r: FinishedRun) => C
   }
   let checks: Check[];
   try {
-    checks = checksOf(run);
+    checks = checksFor(run, checksOf);
   } catch (err) {
     run.errors.push(...errors, toReportError(`${run.scan} report as checks (no changes, nothing stored)`, err));
     return;
