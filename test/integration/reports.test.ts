@@ -24,6 +24,9 @@ import { networkScan } from '../../functions/network-scan/scan.ts';
 import { networkChecks } from '../../functions/network-scan/checks.ts';
 import { renderPolicy, STACK_NAMESPACE_LABEL } from '../../functions/network-scan/render.ts';
 import { installOpenReports, uninstallOpenReports } from '../../harness/cluster/openreports.ts';
+import { installPolicies, yamlDir } from '../../harness/cluster/gatekeeper.ts';
+import { opaScan } from '../../functions/opa-scan/scan.ts';
+import { opaChecks } from '../../functions/opa-scan/checks.ts';
 import { DEMO_METADATA } from '../../demo/stack/generate.ts';
 import { testCluster } from '../support/cluster.ts';
 import { adminKube, apply, namespace, remove, waitFor } from '../support/k8s.ts';
@@ -271,6 +274,36 @@ s('two runs finishing at once: one consistent state (every object and the latest
       assert.is(cr.metadata.annotations['stack-scan.io/score'], winner === 'a' ? '50' : '60');
     }
   } finally {
+    restore();
+  }
+});
+
+s('opa full against the real Gatekeeper: every finding a check with the same id in two runs, all stored', async () => {
+  const restore = ON();
+  const ROOT = join(import.meta.dirname, '../..');
+  const templates = yamlDir(join(ROOT, 'functions/opa-scan/stacktic/templates'));
+  const constraints = yamlDir(join(ROOT, 'demo/gatekeeper/constraints'));
+  try {
+    await installPolicies(adminKube(), templates, constraints);
+    const def = opaScan({ topology: { metadata: { path: stackMeta, setting: 'STACK_METADATA' } }, kubeconfig: testCluster().kubeconfigPath, concurrency: 8 });
+    const a = await runScan(def, 'full');
+    const b = await runScan(def, 'full');
+    assert.equal(a.errors, [], JSON.stringify(a.errors).slice(0, 400));
+    const ca = opaChecks(a);
+    const cb = opaChecks(b);
+    assert.ok((a.findings ?? []).length >= constraints.length, `${(a.findings ?? []).length} admission findings`);
+    assert.is(ca.filter((c) => c.rule === 'admission').length, (a.findings ?? []).length, 'every admission finding is a check');
+    // Gatekeeper's audit may write new violations between the two runs (each its own check): the rest is the same cluster.
+    const only = (x: typeof ca, y: typeof ca) => x.filter((c) => c.rule !== 'violation' && !y.some((d) => d.id === c.id)).map((c) => `${c.policy}|${c.rule}|${c.namespace}|${c.result}|${c.message.slice(0, 120)}`);
+    assert.equal([only(ca, cb), only(cb, ca)], [[], []], 'same cluster, same ids');
+    assert.ok(b.changes!.new_failing.every((f) => f.rule === 'violation' || f.rule === 'audit') && b.changes!.fixed.every((f) => f.rule === 'violation' || f.rule === 'audit'), JSON.stringify(b.changes));
+    const stored = new Set<string>();
+    for (const ns of new Set(cb.map((c) => c.namespace).filter(Boolean))) for (const r of (await getOr(ns, 'stack-scan-opa-full')).results) stored.add(r.properties.id);
+    for (const r of (await getOr(undefined, 'stack-scan-opa-full')).results) stored.add(r.properties.id);
+    assert.equal([...stored].sort(), cb.map((c) => c.id).sort(), 'every check of the last run stored once, in its namespace or the ClusterReport');
+  } finally {
+    for (const c of constraints) await remove(adminKube(), c).catch(() => {});
+    for (const t of templates) await remove(adminKube(), t).catch(() => {});
     restore();
   }
 });
