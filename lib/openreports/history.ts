@@ -110,6 +110,8 @@ export async function writeRing(kube: Kube, namespace: string, scan: string, mod
     ? await rawRequest(kube, site(verb, namespace), { method: 'PUT', path: objectPath({ kind: 'ConfigMap', namespace, name }), query: { fieldManager: 'stack-scan' }, body })
     : await rawRequest(kube, site(verb, namespace), { method: 'POST', path: listPath('ConfigMap', namespace), query: { fieldManager: 'stack-scan' }, body });
   if (res.status === 409) throw new RingConflict(`${name} was written by another run`);
+  // Replaced at a resourceVersion, but deleted meanwhile (by hand): read again (then created).
+  if (res.status === 404 && resourceVersion && (res.body as { details?: { kind?: string } })?.details?.kind === 'configmaps') throw new RingConflict(`${name} was deleted meanwhile`);
   if (res.status >= 300) throw statusError(site(verb, namespace), res, kube.server);
   return (res.body as { metadata: { resourceVersion: string } }).metadata.resourceVersion;
 }

@@ -204,6 +204,11 @@ s('bounded history: the last N runs as compact records, newest first', async () 
     assert.ok(rec[0].failing.every((f) => f.length >= 3), 'the latest record names policy and rule');
     assert.ok(rec.slice(1).every((x) => x.failing.every((f) => f.length === 1)), 'older ones ids only');
     assert.equal(Object.keys(rec[0].counts), ['pass', 'fail', 'warn', 'error', 'skip']);
+    // The history deleted by hand while this process remembers it: the next run starts it again.
+    await remove(adminKube(), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: ringName('network', 'light'), namespace: RECORDS_NS } } as KubeObject);
+    const after = await runScan(net(), 'light');
+    assert.equal(after.errors, []);
+    assert.equal((await ring()).map((x) => x.run_id), [(after.sources.openreports as any).run_id]);
   } finally {
     more();
     restore();
