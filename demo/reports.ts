@@ -130,7 +130,7 @@ export async function reportsDemo(opts: { kubeconfig: string; stackMetadata: str
         change: async () => {
           const list = await apiGet<{ items: KubeObject[] }>(kube, { verb: 'list', resource: 'networkpolicies' }, '/apis/networking.k8s.io/v1/namespaces/shop/networkpolicies');
           const p = list.items.find((x) => x.metadata.name.startsWith('shop--to--minio--egress--ports--9000'))!;
-          await remove(kube, p);
+          await remove(kube, { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: p.metadata.name, namespace: 'shop' } } as KubeObject);
           return `deleted NetworkPolicy shop/${p.metadata.name} (the shop → minio egress)`;
         },
         expect: /shop--to--minio|link shop -> minio/,
@@ -176,7 +176,7 @@ export async function reportsDemo(opts: { kubeconfig: string; stackMetadata: str
     for (const s of steps) {
       log(`\n  ${s.title}:`);
       const again: ScanReport = await runScan(s.def, s.mode);
-      log(`    run again, nothing changed: score ${again.score}`);
+      log(`    run again (the demo changed nothing since the last run): score ${again.score}`);
       printChanges(log, again.changes!);
       const what = await s.change();
       log(`    change: ${what}`);
