@@ -134,6 +134,7 @@ net('full: each probe finding is a check; UNDECIDED → error, NO_SERVICE → sk
   assert.ok(of('SECURITY_RISK').length > 0 && of('SECURITY_RISK').every((r) => r === 'fail'));
   assert.ok(of('PASS').every((r) => r === 'pass'));
   assert.ok(a.every((c) => c.policy.startsWith('probe/') && c.rule.includes('->')));
+  assert.ok(a.filter((c) => c.policy === 'probe/exception' || c.policy === 'probe/internet').every((c) => topo.namespaces.includes(c.namespace!)), 'DNS, API and internet probes belong to their stack namespace');
 });
 
 // ---------------------------------------------------------------- kubescape (real recorded reports)
