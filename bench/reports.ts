@@ -34,7 +34,7 @@ export interface ReportsBenchRow {
   changedRatio: number;
 }
 
-export async function main(runs = 15): Promise<ReportsBenchRow> {
+export async function main(runs = 20): Promise<ReportsBenchRow> {
   const cp = await startControlPlane({ gatekeeper: false });
   const saved = { ...process.env };
   try {
