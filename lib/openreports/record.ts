@@ -23,7 +23,7 @@ import { pushRecord, readRing, RingConflict, ringName, writeRing, type FailingEn
 import { buildClusterReport, buildReports, contentHash, countResults, reportName, type OrObject } from './objects.ts';
 import { regressedData, sendRegressed } from './regression.ts';
 import { reportSettingsFromEnv, type ReportSettings } from './settings.ts';
-import { deleteReport, forgetWritten, writeObjects } from './store.ts';
+import { deleteReport, writeObjects } from './store.ts';
 
 /** What afterRun needs of a finished report (the envelope of lib/scan/scaffold.ts). */
 export interface FinishedRun {
@@ -86,7 +86,6 @@ const cache = new Map<string, { records: RunRecord[]; resourceVersion?: string }
 export function forgetRuns(): void {
   memory.clear();
   cache.clear();
-  forgetWritten();
 }
 
 function recordOf(runId: string, run: FinishedRun, checks: Check[], errors: number): RunRecord {

@@ -32,55 +32,27 @@ function notServed(body: unknown): boolean {
   return !!b && !b.details && /the server could not find the requested resource/i.test(b.message ?? '');
 }
 
-/** The resourceVersion of each object as this process last wrote it (a replace at it is cheaper than an apply). */
-const written = new Map<string, string>();
-const writtenKey = (kube: Kube, o: OrObject) => `${kube.server}\0${o.kind}\0${o.metadata.namespace ?? ''}\0${o.metadata.name}`;
-
 /**
- * Create or replace the object in one request. Written by this process before: a replace (PUT) at
- * the resourceVersion it got then. Otherwise, or when that conflicts (another run wrote it) or the
- * object is gone: server-side apply (fieldManager stack-scan, forced), which creates or replaces
- * without a resourceVersion (custom resources refuse an update without one). The whole object is
- * sent either way, so what this run no longer says (a result, an annotation) is removed; `results`
- * has no list-type in the CRD, so it is replaced as a whole.
+ * Create or replace the object in one request: server-side apply (fieldManager stack-scan, forced).
+ * The whole object is sent, so what this run no longer says (a result, an annotation) is removed;
+ * `results` has no list-type in the CRD, so it is replaced as a whole. Custom resources refuse an
+ * update without a resourceVersion; apply needs none.
  */
 export async function upsert(kube: Kube, obj: OrObject): Promise<WriteOutcome> {
   const k = kindOf(obj);
   const ns = obj.metadata.namespace;
   const ref = { kind: k, namespace: ns, name: obj.metadata.name };
-  const key = writtenKey(kube, obj);
-  const rv = written.get(key);
-  if (rv) {
-    const site = { verb: 'update', resource: resource(k), namespace: ns };
-    const res = await rawRequest(kube, site, { method: 'PUT', path: objectPath(ref), query: { fieldManager: 'stack-scan' }, body: { ...obj, metadata: { ...obj.metadata, resourceVersion: rv } } });
-    if (res.status < 300) {
-      written.set(key, (res.body as { metadata: { resourceVersion: string } }).metadata.resourceVersion);
-      return 'written';
-    }
-    written.delete(key);
-    if (res.status !== 409 && res.status !== 404) throw statusError(site, res, kube.server);
-  }
   const body = { ...obj, metadata: { ...obj.metadata } };
   delete body.metadata.resourceVersion;
   const site = { verb: 'patch', resource: resource(k), namespace: ns };
   const res = await rawRequest(kube, site, { method: 'PATCH', path: objectPath(ref), query: { fieldManager: 'stack-scan', force: 'true' }, body, contentType: 'application/apply-patch+yaml' });
-  if (res.status < 300) {
-    written.set(key, (res.body as { metadata: { resourceVersion: string } }).metadata.resourceVersion);
-    if (written.size > 10_000) written.delete(written.keys().next().value!);
-    return 'written';
-  }
+  if (res.status < 300) return 'written';
   if (res.status === 404 && namespaceMissing(res.body, ns)) return 'namespace-missing';
   if (res.status === 404 && notServed(res.body)) return 'crd-missing';
   throw statusError(site, res, kube.server);
 }
 
-/** Forget the resourceVersions written (tests: a fresh process). */
-export function forgetWritten(): void {
-  written.clear();
-}
-
 export async function deleteReport(kube: Kube, namespace: string, name: string): Promise<void> {
-  written.delete(`${kube.server}\0Report\0${namespace}\0${name}`);
   const site = { verb: 'delete', resource: resource(REPORT_KIND), namespace };
   const res = await rawRequest(kube, site, { method: 'DELETE', path: objectPath({ kind: REPORT_KIND, namespace, name }) });
   if (res.status >= 300 && res.status !== 404) throw statusError(site, res, kube.server);
