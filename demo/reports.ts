@@ -198,7 +198,10 @@ export async function reportsDemo(opts: { kubeconfig: string; stackMetadata: str
         failed = true;
         log(`    expected one io.stacktic.scan.regressed event, received ${ev.length}`);
       }
-      if (after.errors.length) failed = true;
+      // The scans' own errors are theirs (nuclei's legacy target is closed on purpose); storing must not add any.
+      const storing = [...again.errors, ...after.errors].filter((e) => /^(store|write the run history|read the run history|delete the stale|send io\.stacktic|report settings)/.test(e.step));
+      for (const e of storing) log(`    storing error: ${e.step}: ${e.message}`);
+      if (storing.length) failed = true;
     }
   } finally {
     await nuclei.stop();
