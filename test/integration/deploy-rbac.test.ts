@@ -230,7 +230,9 @@ if (missingKustomize) {
     const name = `stack-scan-${scan}-${mode}`;
     await rawRequest(kube, { verb: 'delete', resource: 'configmaps' }, { method: 'DELETE', path: `/api/v1/namespaces/${NAMESPACE}/configmaps/${ringName(scan, mode)}` });
     await rawRequest(kube, { verb: 'delete', resource: 'clusterreports' }, { method: 'DELETE', path: `/apis/openreports.io/v1alpha1/clusterreports/${name}` });
-    for (const ns of stackNamespaces) await rawRequest(kube, { verb: 'delete', resource: 'reports' }, { method: 'DELETE', path: `/apis/openreports.io/v1alpha1/namespaces/${ns}/reports/${name}` });
+    // Every Report of this scan and mode, wherever an earlier run wrote it (the kubescape stack has its own namespaces).
+    const all = await rawRequest(kube, { verb: 'list', resource: 'reports' }, { method: 'GET', path: '/apis/openreports.io/v1alpha1/reports', query: { labelSelector: `stack-scan.io/scan=${scan},stack-scan.io/mode=${mode}` } });
+    for (const r of (all.body as { items?: KubeObject[] }).items ?? []) await rawRequest(kube, { verb: 'delete', resource: 'reports' }, { method: 'DELETE', path: `/apis/openreports.io/v1alpha1/namespaces/${r.metadata.namespace}/reports/${r.metadata.name}` });
     if (mode === 'full') {
       const seeded = [{ run_id: 'seeded', started_at: new Date(0).toISOString(), duration_ms: 0, score: null, counts: { pass: 0, fail: 0, warn: 0, error: 0, skip: 0 }, checks: 0, failing: [], namespaces: ['dr-stale'], hashes: {}, errors: 0 }];
       await apply(kube, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: ringName(scan, mode), namespace: NAMESPACE }, data: { 'runs.json': JSON.stringify(seeded) } } as unknown as KubeObject);
