@@ -20,7 +20,7 @@ import * as v from 'valibot';
 import { ScanError, type ErrorInfo, type ReportError } from '../errors.ts';
 import { COMPLETED_TYPE, EventRejected, FAILED_TYPE, receiveEvent, replyEvent, REQUESTED_TYPE, scanRequestOf } from './events.ts';
 import type { Check } from './checks.ts';
-import { invalidSetting } from './settings.ts';
+import { parseSettings, scanTimeoutSetting, settingsSchema } from './settings.ts';
 
 export interface ScanOutcome {
   /** 0–100, or null when the scan could not decide (the reason is in `errors`). */
@@ -103,25 +103,14 @@ export function timeoutSettingName(def: Pick<ScanDefinition, 'name'>): string {
  * mode, or `mode=ms` pairs separated by commas (`light=60000,full=900000`).
  */
 export function scanTimeoutMs<M extends string>(def: ScanDefinition<M>, mode: M, env: NodeJS.ProcessEnv = process.env): number {
-  const name = timeoutSettingName(def);
-  const raw = env[name]?.trim();
-  const fallback = def.timeoutMs?.[mode] ?? DEFAULT_TIMEOUT_MS;
-  if (!raw) return fallback;
-  const want = `a number of milliseconds from 1000 to 86400000, or mode=ms pairs separated by commas (modes: ${def.modes.join(', ')})`;
-  const num = (s: string) => {
-    if (!/^\d+$/.test(s)) throw invalidSetting(name, want, raw);
-    const n = Number(s);
-    if (n < 1000 || n > 86_400_000) throw invalidSetting(name, want, raw);
-    return n;
-  };
-  if (!raw.includes('=')) return num(raw);
-  const byMode = new Map<string, number>();
-  for (const part of raw.split(',')) {
-    const [k, val, ...rest] = part.split('=').map((s) => s.trim());
-    if (rest.length || !k || val === undefined || !(def.modes as readonly string[]).includes(k)) throw invalidSetting(name, want, raw);
-    byMode.set(k, num(val));
-  }
-  return byMode.get(mode) ?? fallback;
+  const byMode = parseSettings(scanTimeoutSchema(def), env)[timeoutSettingName(def)] as Map<string, number>;
+  return byMode.get(mode) ?? def.timeoutMs?.[mode] ?? DEFAULT_TIMEOUT_MS;
+}
+
+/** The settings schema of a scan's `<NAME>_SCAN_TIMEOUT_MS` (lib/scan/settings.ts), for parsing and the reference. */
+export function scanTimeoutSchema(def: Pick<ScanDefinition, 'name' | 'modes' | 'timeoutMs'>) {
+  const defaults = Object.fromEntries(def.modes.map((m) => [m, def.timeoutMs?.[m] ?? DEFAULT_TIMEOUT_MS]));
+  return settingsSchema({ [timeoutSettingName(def)]: scanTimeoutSetting(def.modes, defaults) });
 }
 
 /** Run a scan directly (no HTTP) and wrap its outcome in the envelope. */
