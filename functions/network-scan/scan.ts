@@ -22,6 +22,7 @@ import { judgeLight, type ClusterSnapshot } from './light.ts';
 import type { ProbeRunner } from './probes/execute.ts';
 import { PROBE_PURPOSE } from './probes/pod-specs.ts';
 import { networkSettingsFromEnv, type NetworkScanSettings } from './settings.ts';
+import { NETWORK_REPORT } from './report.ts';
 
 /** Full mode's modules (probe plan, runners, nmap, execa), loaded on the first full scan only: light stays small. */
 const fullMode = () =>
@@ -81,6 +82,7 @@ export function networkScan(given?: NetworkScanSettings): ScanDefinition<Mode> {
   return {
     name: 'network',
     path: '/network_scan',
+    report: NETWORK_REPORT,
     modes: ['light', 'full'],
     defaultMode: 'light',
     timeoutMs: { light: 120_000, full: 900_000 },

@@ -18,8 +18,9 @@ import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import * as v from 'valibot';
 import { ScanError, type ErrorInfo, type ReportError } from '../errors.ts';
-import { COMPLETED_TYPE, EventRejected, FAILED_TYPE, receiveEvent, replyEvent, REQUESTED_TYPE, scanRequestOf } from './events.ts';
+import { COMPLETED_TYPE, EventRejected, FAILED_TYPE, receiveEvent, replyEvent, REQUESTED_TYPE, SCAN_EXTENSION, scanRequestOf } from './events.ts';
 import type { Check } from './checks.ts';
+import type { ReportSchemas } from './report-schema.ts';
 import { parseSettings, scanTimeoutSetting, settingsSchema } from './settings.ts';
 
 export interface ScanOutcome {
@@ -64,6 +65,8 @@ export interface ScanDefinition<M extends string = string> {
   /** Total time budget per mode in ms (default 10 minutes), overridden by `<NAME>_SCAN_TIMEOUT_MS`. */
   timeoutMs?: Partial<Record<M, number>>;
   run(ctx: ScanContext<M>): Promise<ScanOutcome>;
+  /** The report's shape per mode (functions/<scan>/report.ts): schema/<scan>-report.schema.json and GET /openapi.json. */
+  report?: ReportSchemas;
   /** The report as a flat list of checks (lib/scan/checks.ts), from the scan's own adapter `functions/<scan>/checks.ts`. */
   checks?(report: ScanReport): Check[];
 }
@@ -91,6 +94,8 @@ export function errorBody(status: number, info: ErrorInfo) {
 }
 
 const DEFAULT_TIMEOUT_MS = 10 * 60_000;
+/** The CloudEvent types and extension, for the OpenAPI document. */
+export const EVENT_TYPES = { requested: REQUESTED_TYPE, completed: COMPLETED_TYPE, failed: FAILED_TYPE, extension: SCAN_EXTENSION };
 /** After an abort, how long a scan may take to hand back what it has. */
 export const ABORT_GRACE_MS = 15_000;
 
@@ -221,6 +226,9 @@ export function scanApp<M extends string>(def: ScanDefinition<M>): ScanApp {
   app.scanStats = coalescer.stats;
 
   app.get('/healthz', (c) => c.json({ status: 'ok', scan: def.name }));
+  // The OpenAPI 3.1 document (lib/scan/openapi.ts, loaded on the first request for it).
+  let openapi: Promise<object> | undefined;
+  app.get('/openapi.json', async (c) => c.json(await (openapi ??= import('./openapi.ts').then((m) => m.openApiDocument([def], { combined: false, events: EVENT_TYPES })))));
 
   // Hono answers HEAD with the GET handler: a HEAD must never start a scan.
   app.get(def.path, async (c) => {
