@@ -13,7 +13,7 @@ const compiled = new Map<string, ValidateFunction>();
 function validatorFor(scan: string): ValidateFunction {
   let fn = compiled.get(scan);
   if (!fn) {
-    const ajv = new Ajv2020({ allErrors: true, strict: false });
+    const ajv = new Ajv2020({ allErrors: true, strict: false, discriminator: true });
     addFormats.default(ajv);
     fn = ajv.compile(JSON.parse(readFileSync(join(import.meta.dirname, `${scan}-report.schema.json`), 'utf8')));
     compiled.set(scan, fn);

@@ -60,6 +60,8 @@ export function reportJsonSchema(scan: ApiScan): Json {
     title: `stack-scan ${scan.name} report`,
     description: `The JSON answered by GET ${scan.path} (and carried by the ${scan.name} scan's completed CloudEvent), one shape per mode (scan_type): ${scan.modes.join(', ')}. Generated from functions/${scan.name}-scan/report.ts by npm run docs:gen.`,
     ...schema,
+    // The mode selects the shape: validators that know `discriminator` (ajv) check only that branch.
+    ...(Array.isArray(schema.oneOf) ? { discriminator: { propertyName: 'scan_type' } } : {}),
   };
 }
 
