@@ -19,7 +19,7 @@ import { opaScan } from '../functions/opa-scan/scan.ts';
 import { OPA_SETTINGS } from '../functions/opa-scan/settings.ts';
 import { HOST_SETTINGS } from '../lib/scan/hosts.ts';
 import { openApiDocument, reportJsonSchema } from '../lib/scan/openapi.ts';
-import { EVENT_TYPES, scanTimeoutSchema, type ScanDefinition } from '../lib/scan/scaffold.ts';
+import { eventTypes, scanTimeoutSchema, type ScanDefinition } from '../lib/scan/scaffold.ts';
 import { SERVER_SETTINGS } from '../lib/scan/serve.ts';
 import { settingDocs, SYSTEM_SETTINGS, type SettingsSchema } from '../lib/scan/settings.ts';
 import { TOPOLOGY_SETTINGS } from '../lib/topology/settings.ts';
@@ -96,6 +96,6 @@ export function generatedFiles(): Map<string, string> {
   const files = new Map<string, string>();
   files.set('docs/configuration.md', configurationMd());
   for (const s of SCANS) files.set(`schema/${s.name}-report.schema.json`, `${JSON.stringify(reportJsonSchema(s), null, 2)}\n`);
-  files.set('schema/openapi.json', `${JSON.stringify(openApiDocument(SCANS, { combined: true, events: EVENT_TYPES }), null, 2)}\n`);
+  files.set('schema/openapi.json', `${JSON.stringify(openApiDocument(SCANS, { combined: true, events: eventTypes() }), null, 2)}\n`);
   return files;
 }

@@ -94,8 +94,8 @@ export function errorBody(status: number, info: ErrorInfo) {
 }
 
 const DEFAULT_TIMEOUT_MS = 10 * 60_000;
-/** The CloudEvent types and extension, for the OpenAPI document. */
-export const EVENT_TYPES = { requested: REQUESTED_TYPE, completed: COMPLETED_TYPE, failed: FAILED_TYPE, extension: SCAN_EXTENSION };
+/** The CloudEvent types and extension, for the OpenAPI document (a function: events.ts imports this module). */
+export const eventTypes = () => ({ requested: REQUESTED_TYPE, completed: COMPLETED_TYPE, failed: FAILED_TYPE, extension: SCAN_EXTENSION });
 /** After an abort, how long a scan may take to hand back what it has. */
 export const ABORT_GRACE_MS = 15_000;
 
@@ -228,7 +228,7 @@ export function scanApp<M extends string>(def: ScanDefinition<M>): ScanApp {
   app.get('/healthz', (c) => c.json({ status: 'ok', scan: def.name }));
   // The OpenAPI 3.1 document (lib/scan/openapi.ts, loaded on the first request for it).
   let openapi: Promise<object> | undefined;
-  app.get('/openapi.json', async (c) => c.json(await (openapi ??= import('./openapi.ts').then((m) => m.openApiDocument([def], { combined: false, events: EVENT_TYPES })))));
+  app.get('/openapi.json', async (c) => c.json(await (openapi ??= import('./openapi.ts').then((m) => m.openApiDocument([def], { combined: false, events: eventTypes() })))));
 
   // Hono answers HEAD with the GET handler: a HEAD must never start a scan.
   app.get(def.path, async (c) => {

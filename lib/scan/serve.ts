@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { Hono } from 'hono';
 import { EventRejected, receiveEvent, REQUESTED_TYPE, SCAN_EXTENSION, scanOf } from './events.ts';
-import { errorBody, EVENT_TYPES, notFoundBody, scanApp, type ScanDefinition } from './scaffold.ts';
+import { errorBody, eventTypes, notFoundBody, scanApp, type ScanDefinition } from './scaffold.ts';
 import { parseSettings, setting, settingsSchema } from './settings.ts';
 
 export interface MountedScan {
@@ -26,7 +26,7 @@ export function combinedApp(scans: MountedScan[]): Hono {
   app.get('/healthz', (c) => c.json({ status: 'ok', scans: scans.map((s) => s.definition.name) }));
   // Every scan's paths in one OpenAPI 3.1 document (lib/scan/openapi.ts, loaded on the first request for it).
   let openapi: Promise<object> | undefined;
-  app.get('/openapi.json', async (c) => c.json(await (openapi ??= import('./openapi.ts').then((m) => m.openApiDocument(scans.map((s) => s.definition), { combined: true, events: EVENT_TYPES })))));
+  app.get('/openapi.json', async (c) => c.json(await (openapi ??= import('./openapi.ts').then((m) => m.openApiDocument(scans.map((s) => s.definition), { combined: true, events: eventTypes() })))));
   // CloudEvents: routed by the event's `scan` extension to that function's own POST /.
   app.post('/', async (c) => {
     const raw = c.req.raw;
