@@ -94,14 +94,15 @@ export function openApiDocument(scans: ApiScan[], o: ApiOptions): Json {
     BadRequest: errorResponse('An unknown or repeated query parameter, an invalid mode or parameter value, or an unacceptable CloudEvent; the body names the parameter (code unknown_parameter, repeated_parameter, invalid_mode, invalid_parameter, …).'),
     NotFound: errorResponse('No such route: any path not in this document (code not_found; the message lists the scans).'),
     MethodNotAllowed: { description: 'The method is not allowed on this path (HEAD never runs a scan); the Allow header names the one that is. A JSON error body (code method_not_allowed) except for HEAD.', headers: { Allow: { schema: { type: 'string' } } }, content: { 'application/json': { schema: ref('ErrorBody') } } },
-    InvalidSetting: errorResponse('A setting (environment variable) or an input file is invalid: the body names the setting (and the file, line and column), never its content (code invalid_setting, file_unreadable, invalid_yaml, …). See docs/configuration.md.'),
+    InvalidSetting: errorResponse('A setting (environment variable) or an input file is invalid: the body names the setting (and the file, line and column), never its content (code invalid_setting, file_unreadable, file_not_directory, too_many_files, yaml_syntax, schema_violation, kubeconfig_invalid). See docs/configuration.md.'),
     Internal: errorResponse('A bug: the message says what failed, never a stack trace (code internal).'),
-    Unavailable: errorResponse('Something the scan needs is missing: a setting not configured, a tool not installed, the cluster unreachable (code not_configured, tool_missing, cluster_unreachable); the body names the setting to set.'),
+    Unavailable: errorResponse('Something the scan needs is missing: a setting not configured, a tool not installed, no cluster configured or reachable (code not_configured, tool_missing, cluster_unconfigured, cluster_unreachable); the body names the setting to set.'),
+    Other: errorResponse('Any other error, with the same body: e.g. 401 unauthenticated or 502 api_error when the API server refuses our credentials or answers an error.'),
     Timeout: errorResponse("The scan did not stop within the grace period after its total time (setting <NAME>_SCAN_TIMEOUT_MS) was spent or every client left (code scan_timeout). A scan that stops in time answers 200 with what it has and a timeout error in errors[]."),
   };
 
   const paths: Json = {};
-  const errors = { '400': respRef('BadRequest'), '404': respRef('NotFound'), '422': respRef('InvalidSetting'), '500': respRef('Internal'), '503': respRef('Unavailable'), '504': respRef('Timeout') };
+  const errors = { '400': respRef('BadRequest'), '404': respRef('NotFound'), '422': respRef('InvalidSetting'), '500': respRef('Internal'), '503': respRef('Unavailable'), '504': respRef('Timeout'), default: respRef('Other') };
   for (const s of scans) {
     const params = [
       { name: 'mode', in: 'query', required: false, description: `the scan mode (default ${s.defaultMode})`, schema: { type: 'string', enum: [...s.modes], default: s.defaultMode } },
