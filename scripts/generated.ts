@@ -39,15 +39,50 @@ const scanDef = (name: string) => SCANS.find((s) => s.name === name)!;
 const withTimeout = (name: string, schema: SettingsSchema): SettingsSchema => ({ ...schema, entries: { ...schema.entries, ...scanTimeoutSchema(scanDef(name)).entries } }) as SettingsSchema;
 
 /** Every settings schema, in the order of the reference. */
+const group = (title: string, file: string, schema: SettingsSchema, ...intro: string[]): SettingsGroup => ({ title, file, schema, intro: intro.join(' ') });
+
 export const GROUPS: SettingsGroup[] = [
-  { title: 'Topology files (every scan)', file: 'lib/topology/settings.ts', intro: "Where the stack's description is and how input files are read. The expected NetworkPolicy set comes from the first of: NETWORKPOLICY_MANIFEST, NETWORKPOLICY_DIR, networkpolicy-manifest.json beside the metadata, networkpolicy/ beside the metadata, derivation from the metadata with Stacktic's generator rules; the report's `sources` says which.", schema: TOPOLOGY_SETTINGS },
-  { title: 'Cluster access and tools (every scan)', file: 'lib/scan/settings.ts', intro: 'Read by the Kubernetes client and the tool runner, or set by Kubernetes in a pod: documented here, not validated by the scans.', schema: SYSTEM_SETTINGS },
-  { title: 'HTTP server', file: 'lib/scan/serve.ts', intro: "Where each function's server and `npm start` listen. A bad value exits with code 2 and one line.", schema: SERVER_SETTINGS },
-  { title: 'Host mapping (nuclei; network full mode with the local runner)', file: 'lib/scan/hosts.ts', intro: 'Cluster names and route hosts cannot be resolved from outside the cluster, and are never guessed: map them explicitly. Keys and values are kept in Maps (a host called `constructor` works).', schema: HOST_SETTINGS },
-  { title: 'network scan', file: 'functions/network-scan/settings.ts', intro: 'Light mode compares expected and live NetworkPolicies; full mode probes with nmap from each source.', schema: withTimeout('network', NETWORK_SETTINGS) },
-  { title: 'opa scan', file: 'functions/opa-scan/settings.ts', intro: 'Gatekeeper: presence, health and audit (light); admission tests by dry-run (full).', schema: withTimeout('opa', OPA_SETTINGS) },
-  { title: 'kubescape scan', file: 'functions/kubescape-scan/settings.ts', intro: 'NSA and MITRE scores per namespace (light); failed controls with fixes (full).', schema: withTimeout('kubescape', KUBESCAPE_SETTINGS) },
-  { title: 'nuclei scan', file: 'functions/nuclei-scan/settings.ts', intro: "The stack's routes and services scanned with nuclei templates chosen by component type.", schema: withTimeout('nuclei', NUCLEI_SETTINGS) },
+  group(
+    'Topology files (every scan)',
+    'lib/topology/settings.ts',
+    TOPOLOGY_SETTINGS,
+    "Where the stack's description is and how input files are read. The expected NetworkPolicy set comes from the first of:",
+    'NETWORKPOLICY_MANIFEST, NETWORKPOLICY_DIR, networkpolicy-manifest.json beside the metadata, networkpolicy/ beside the metadata,',
+    "derivation from the metadata with Stacktic's generator rules; the report's `sources` says which.",
+  ),
+  group(
+    'Cluster access and tools (every scan)',
+    'lib/scan/settings.ts',
+    SYSTEM_SETTINGS,
+    'Read by the Kubernetes client and the tool runner, or set by Kubernetes in a pod: documented here, not validated by the scans.',
+  ),
+  group('HTTP server', 'lib/scan/serve.ts', SERVER_SETTINGS, "Where each function's server and `npm start` listen. A bad value exits with code 2 and one line."),
+  group(
+    'Host mapping (nuclei; network full mode with the local runner)',
+    'lib/scan/hosts.ts',
+    HOST_SETTINGS,
+    'Cluster names and route hosts cannot be resolved from outside the cluster, and are never guessed: map them explicitly.',
+    'Keys and values are kept in Maps (a host called `constructor` works).',
+  ),
+  group(
+    'network scan',
+    'functions/network-scan/settings.ts',
+    withTimeout('network', NETWORK_SETTINGS),
+    'Light mode compares expected and live NetworkPolicies; full mode probes with nmap from each source.',
+  ),
+  group('opa scan', 'functions/opa-scan/settings.ts', withTimeout('opa', OPA_SETTINGS), 'Gatekeeper: presence, health and audit (light); admission tests by dry-run (full).'),
+  group(
+    'kubescape scan',
+    'functions/kubescape-scan/settings.ts',
+    withTimeout('kubescape', KUBESCAPE_SETTINGS),
+    'NSA and MITRE scores per namespace (light); failed controls with fixes (full).',
+  ),
+  group(
+    'nuclei scan',
+    'functions/nuclei-scan/settings.ts',
+    withTimeout('nuclei', NUCLEI_SETTINGS),
+    "The stack's routes and services scanned with nuclei templates chosen by component type.",
+  ),
 ];
 
 /** Every setting name in the reference. */
@@ -77,7 +112,8 @@ export function configurationMd(): string {
     out.push(`## ${g.title}`, '', `Declared in \`${g.file}\`. ${g.intro}`, '', '| Setting | Default | Example | Valid values | Description |', '| --- | --- | --- | --- | --- |');
     for (const [name, d] of settingDocs(g.schema)) {
       const notes = [d.deprecated ? `Deprecated: use ${d.deprecated}.` : '', d.secret ? 'Secret: never echoed.' : ''].filter(Boolean).join(' ');
-      out.push(`| \`${name}\` | ${code(d.default)} | ${code(d.example)} | ${d.external ? '(not validated)' : cell(d.want)} | ${cell(d.description)}${notes ? ` ${notes}` : ''} |`);
+      out.push(`| \`${name}\` | ${code(d.default)} | ${code(d.example)} | ${d.external ? '(not validated)' : cell(d.want)} | ` +
+        `${cell(d.description)}${notes ? ` ${notes}` : ''} |`);
     }
     out.push('');
   }
@@ -85,7 +121,8 @@ export function configurationMd(): string {
     '## Per-scan time limit',
     '',
     "`<NAME>_SCAN_TIMEOUT_MS` (listed with each scan above) is one number of milliseconds for every mode, or `mode=ms` pairs separated by commas.",
-    'When it is spent the scan stops, returns what it has, and lists a `timeout` error in `errors[]`; a scan that does not stop within 15 s after that is answered with a 504.',
+    'When it is spent the scan stops, returns what it has, and lists a `timeout` error in `errors[]`; a scan that ' +
+      'does not stop within 15 s after that is answered with a 504.',
     '',
   );
   return out.join('\n');

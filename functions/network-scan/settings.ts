@@ -56,7 +56,8 @@ export const DEFAULT_PROBE_IMAGE = 'ghcr.io/stacktic/nmap:7.93';
 const IMAGE_REF = /^[A-Za-z0-9][A-Za-z0-9._\-/:@]*$/;
 
 export const NETWORK_SETTINGS = settingsSchema({
-  NETWORK_PROBE_RUNNER: setting.choice(['cluster', 'local'], { default: 'cluster', description: 'full mode: `cluster` probes from inside the cluster (ephemeral containers or probe pods with each source\'s identity); `local` runs nmap from this process (with SCAN_HOST_MAP)', example: 'local' }),
+  NETWORK_PROBE_RUNNER: setting.choice(['cluster', 'local'], { default: 'cluster', description: 'full mode: `cluster` probes from inside the cluster (ephemeral containers or probe pods with each source\'s ' +
+    'identity); `local` runs nmap from this process (with SCAN_HOST_MAP)', example: 'local' }),
   NETWORK_PROBE_LOCAL_HOSTS: setting.optionalText({
     description: 'older name of SCAN_HOST_MAP for the local runner, read (same format) only when SCAN_HOST_MAP is unset',
     deprecated: 'SCAN_HOST_MAP',
@@ -88,7 +89,8 @@ export const NETWORK_SETTINGS = settingsSchema({
     example: 'registry.example.com/tools/nmap:7.93',
   }),
   NETWORK_PROBE_TIMEOUT_MS: setting.int({ default: 60_000, min: 1_000, max: 3_600_000, description: 'cluster runner: how long one in-cluster probe may take', example: '120000' }),
-  NETWORK_PROBE_MAX_EPHEMERAL: setting.int({ default: 3, min: 0, max: 50, description: 'cluster runner: most ephemeral probe containers of ours on one pod (they cannot be removed); beyond, a probe pod', example: '0' }),
+  NETWORK_PROBE_MAX_EPHEMERAL: setting.int({ default: 3, min: 0, max: 50, description: 'cluster runner: most ephemeral probe containers of ours on one pod (they cannot be removed); beyond, a probe ' +
+    'pod', example: '0' }),
   NETWORK_PROBE_SETTLE_MS: setting.int({ default: 3000, min: 0, max: 60_000, description: 'cluster runner: a probe pod waits this long before nmap runs, for the enforcer to see it', example: '1000' }),
 });
 

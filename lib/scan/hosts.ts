@@ -119,7 +119,8 @@ const HOST_MAP_WANT = 'a JSON object mapping host names (or host:port) to IP add
 /** Read by the scans that reach services themselves (nuclei; the network scan's local runner). */
 export const HOST_SETTINGS = settingsSchema({
   [HOST_MAP_SETTING]: setting.custom({
-    description: 'explicit host mapping: a key is a host name (every port) or host:port (that port only); a value is an IP literal (keeps the port) or ip:port / [ipv6]:port. Never a name: nothing is resolved from this setting',
+    description: 'explicit host mapping: a key is a host name (every port) or host:port (that port only); a value is an IP ' +
+      'literal (keeps the port) or ip:port / [ipv6]:port. Never a name: nothing is resolved from this setting',
     want: HOST_MAP_WANT,
     defaultText: 'unset: no mapping',
     example: '{"grafana.grafana.svc.cluster.local":"127.0.0.1:3000"}',
@@ -128,7 +129,8 @@ export const HOST_SETTINGS = settingsSchema({
   [DNS_SETTING]: setting.choice(['system', 'off'], {
     default: 'system',
     want: "'system' (resolve names with /etc/resolv.conf's nameservers) or 'off' (no DNS query; only SCAN_HOST_MAP names and IP literals)",
-    description: '`system`: names not in SCAN_HOST_MAP are resolved with the nameservers of /etc/resolv.conf (in a pod: the cluster DNS); `off`: no DNS query at all, any other target is reported as not resolvable',
+    description: '`system`: names not in SCAN_HOST_MAP are resolved with the nameservers of /etc/resolv.conf (in a pod: the ' +
+      'cluster DNS); `off`: no DNS query at all, any other target is reported as not resolvable',
     example: 'off',
   }),
 });
@@ -160,6 +162,7 @@ export function resolveTarget(map: HostMap, host: string, port: number, dns: Dns
   if (mapped) return { kind: 'address', host: mapped.ip, port: mapped.port ?? port, via: 'map' };
   if (isIP(bare)) return { kind: 'address', host: bare, port, via: 'literal' };
   if (!isHostName(bare)) return { kind: 'unresolved', reason: `'${host}' is not a valid host name` };
-  if (dns === 'off') return { kind: 'unresolved', reason: `${bare} is not in ${map.setting} and ${DNS_SETTING}=off: no DNS query is sent; map it to an address in ${map.setting}` };
+  if (dns === 'off') return { kind: 'unresolved', reason: `${bare} is not in ${map.setting} and ${DNS_SETTING}=off: no DNS query is sent; map it to an address in ` +
+    `${map.setting}` };
   return { kind: 'name', host: bare, port };
 }

@@ -58,7 +58,9 @@ export function reportJsonSchema(scan: ApiScan): Json {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
     $id: `https://stack-scan.local/schema/${scan.name}-report.schema.json`,
     title: `stack-scan ${scan.name} report`,
-    description: `The JSON answered by GET ${scan.path} (and carried by the ${scan.name} scan's completed CloudEvent), one shape per mode (scan_type): ${scan.modes.join(', ')}. Generated from functions/${scan.name}-scan/report.ts by npm run docs:gen.`,
+    description: `The JSON answered by GET ${scan.path} (and carried by the ${scan.name} scan's completed CloudEvent), one shape ` +
+      `per mode (scan_type): ${scan.modes.join(', ')}. Generated from functions/${scan.name}-scan/report.ts by npm ` +
+      `run docs:gen.`,
     ...schema,
     // The mode selects the shape: validators that know `discriminator` (ajv) check only that branch.
     ...(Array.isArray(schema.oneOf) ? { discriminator: { propertyName: 'scan_type' } } : {}),
@@ -91,13 +93,20 @@ export function openApiDocument(scans: ApiScan[], o: ApiOptions): Json {
   const anyReport = reportRefs.length === 1 ? reportRefs[0] : { oneOf: reportRefs };
 
   const responses: Json = {
-    BadRequest: errorResponse('An unknown or repeated query parameter, an invalid mode or parameter value, or an unacceptable CloudEvent; the body names the parameter (code unknown_parameter, repeated_parameter, invalid_mode, invalid_parameter, …).'),
+    BadRequest: errorResponse('An unknown or repeated query parameter, an invalid mode or parameter value, or an unacceptable CloudEvent; the ' +
+      'body names the parameter (code unknown_parameter, repeated_parameter, invalid_mode, invalid_parameter, …).'),
     NotFound: errorResponse('No such route: any path not in this document (code not_found; the message lists the scans).'),
-    MethodNotAllowed: { description: 'The method is not allowed on this path (HEAD never runs a scan); the Allow header names the one that is. A JSON error body (code method_not_allowed) except for HEAD.', headers: { Allow: { schema: { type: 'string' } } }, content: { 'application/json': { schema: ref('ErrorBody') } } },
-    InvalidSetting: errorResponse('A setting (environment variable) or an input file is invalid: the body names the setting (and the file, line and column), never its content (code invalid_setting, file_unreadable, file_not_directory, too_many_files, yaml_syntax, schema_violation, kubeconfig_invalid). See docs/configuration.md.'),
+    MethodNotAllowed: { description: 'The method is not allowed on this path (HEAD never runs a scan); the Allow header names the one that is. A ' +
+      'JSON error body (code method_not_allowed) except for HEAD.', headers: { Allow: { schema: { type: 'string' } } }, content: { 'application/json': { schema: ref('ErrorBody') } } },
+    InvalidSetting: errorResponse('A setting (environment variable) or an input file is invalid: the body names the setting (and the file, line ' +
+      'and column), never its content (code invalid_setting, file_unreadable, file_not_directory, too_many_files, ' +
+      'yaml_syntax, schema_violation, kubeconfig_invalid). See docs/configuration.md.'),
     Internal: errorResponse('A bug: the message says what failed, never a stack trace (code internal).'),
-    Unavailable: errorResponse('Something the scan needs is missing: a setting not configured, a tool not installed, no cluster configured or reachable (code not_configured, tool_missing, cluster_unconfigured, cluster_unreachable); the body names the setting to set.'),
-    Other: errorResponse('Any other error, with the same body: e.g. 401 unauthenticated or 502 api_error when the API server refuses our credentials or answers an error.'),
+    Unavailable: errorResponse('Something the scan needs is missing: a setting not configured, a tool not installed, no cluster configured or ' +
+      'reachable (code not_configured, tool_missing, cluster_unconfigured, cluster_unreachable); the body names the ' +
+      'setting to set.'),
+    Other: errorResponse('Any other error, with the same body: e.g. 401 unauthenticated or 502 api_error when the API server refuses our ' +
+      'credentials or answers an error.'),
     Timeout: errorResponse("The scan did not stop within the grace period after its total time (setting <NAME>_SCAN_TIMEOUT_MS) was spent or every client left (code scan_timeout). A scan that stops in time answers 200 with what it has and a timeout error in errors[]."),
   };
 
@@ -112,7 +121,9 @@ export function openApiDocument(scans: ApiScan[], o: ApiOptions): Json {
     paths[s.path] = {
       get: {
         summary: `Run the ${s.name} scan`,
-        description: `Runs the ${s.name} scan and answers its report. Every query parameter other than those listed is a 400, and so is one given twice. Identical requests in flight share one run; the run stops (and answers what it has) when every client left or its total time is spent.`,
+        description: `Runs the ${s.name} scan and answers its report. Every query parameter other than those listed is a 400, and so ` +
+          `is one given twice. Identical requests in flight share one run; the run stops (and answers what it has) when ` +
+          `every client left or its total time is spent.`,
         operationId: `${s.name}Scan`,
         tags: [s.name],
         parameters: params,
@@ -163,7 +174,10 @@ export function openApiDocument(scans: ApiScan[], o: ApiOptions): Json {
       : { get: { summary: 'GET is not allowed on /: POST a CloudEvent', operationId: 'rootGet', responses: { '405': respRef('MethodNotAllowed') } } }),
     post: {
       summary: 'Run a scan from a CloudEvent',
-      description: `Takes a CloudEvent of type ${ev.requested} (binary or structured content mode) and runs the scan through the same coalescing and time limit as GET. The reply (same content mode) is a CloudEvent of type ${ev.completed} with the report as data, or ${ev.failed} with the error body as data; extensions ${ev.extension}, scanmode and inresponseto (the request's id).${o.combined ? ` The ${ev.extension} extension selects the scan: one of ${names.join(', ')}.` : ''}`,
+      description: `Takes a CloudEvent of type ${ev.requested} (binary or structured content mode) and runs the scan through the ` +
+        `same coalescing and time limit as GET. The reply (same content mode) is a CloudEvent of type ${ev.completed} ` +
+        `with the report as data, or ${ev.failed} with the error body as data; extensions ${ev.extension}, scanmode and ` +
+        `inresponseto (the request's id).${o.combined ? ` The ${ev.extension} extension selects the scan: one of ${names.join(', ')}.` : ''}`,
       operationId: 'scanEvent',
       parameters: [
         header('ce-specversion', 'binary mode: 1.0'),
@@ -175,7 +189,8 @@ export function openApiDocument(scans: ApiScan[], o: ApiOptions): Json {
       requestBody: { required: true, content: { 'application/cloudevents+json': { schema: structured }, 'application/json': { schema: dataSchema } } },
       responses: {
         '200': {
-          description: `The reply event: ${ev.completed} (data: the report) or ${ev.failed} (data: the error body). In binary mode the body is the data and the attributes are ce-* headers.`,
+          description: `The reply event: ${ev.completed} (data: the report) or ${ev.failed} (data: the error body). In binary mode the ` +
+            `body is the data and the attributes are ce-* headers.`,
           content: {
             'application/cloudevents+json': { schema: { type: 'object', properties: { type: { enum: [ev.completed, ev.failed] }, data: replyData }, required: ['type', 'data'] } },
             'application/json': { schema: replyData },
@@ -202,7 +217,9 @@ export function openApiDocument(scans: ApiScan[], o: ApiOptions): Json {
     info: {
       title: o.combined ? 'stack-scan (every scan)' : `stack-scan ${scans[0]?.name ?? ''} scan`,
       version: o.version ?? '0.1.0',
-      description: 'Security scans of a Kubernetes application stack described by Stacktic metadata. Each scan answers a JSON report with a 0–100 score; every error is a JSON body naming the parameter, setting or file. See docs/api.md and schema/*.json.',
+      description: 'Security scans of a Kubernetes application stack described by Stacktic metadata. Each scan answers a JSON ' +
+        'report with a 0–100 score; every error is a JSON body naming the parameter, setting or file. See docs/api.md ' +
+        'and schema/*.json.',
     },
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     paths,

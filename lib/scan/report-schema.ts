@@ -60,7 +60,8 @@ export const ErrorBodySchema = closed(
   {
     error: closed({
       status: describe(int, 'the HTTP status, repeated'),
-      code: describe(str, 'a stable machine code, e.g. unknown_parameter, invalid_mode, invalid_setting, not_configured, tool_missing, cluster_unreachable, scan_timeout, internal'),
+      code: describe(str, 'a stable machine code, e.g. unknown_parameter, invalid_mode, invalid_setting, not_configured, tool_missing, ' +
+        'cluster_unreachable, scan_timeout, internal'),
       message: describe(str, 'what is wrong and what to do; never a stack trace or file contents'),
       file: opt(describe(str, 'the file the error is about')),
       setting: opt(describe(str, 'the environment variable or query parameter to change')),

@@ -178,7 +178,8 @@ export function scanTimeoutSetting(modes: readonly string[], defaults: Record<st
   const num = (s: string) => (/^\d+$/.test(s) && Number(s) >= 1000 && Number(s) <= 86_400_000 ? Number(s) : undefined);
   return make<Map<string, number>, Map<string, number>>(
     {
-      description: `the scan's total time per request; when spent, the scan returns what it has with a \`timeout\` error (and scratch objects it created expire after it)`,
+      description: `the scan's total time per request; when spent, the scan returns what it has with a \`timeout\` error (and ` +
+        `scratch objects it created expire after it)`,
       example: modes.length > 1 ? `${modes[0]}=60000,${modes[1]}=900000` : '60000',
       default: modes.map((m) => `${m} ${defaults[m] ?? 600_000}`).join(', '),
       want,

@@ -36,7 +36,8 @@ export interface TopologySettings {
 /** Every scan reads these (one line per setting: see lib/scan/settings.ts). */
 export const TOPOLOGY_SETTINGS = settingsSchema({
   [METADATA_SETTING]: setting.path({ default: 'stack-metadata.yaml', description: "Stacktic's stack-metadata.yaml: the stack's components, namespaces and links", example: '/config/stack-metadata.yaml' }),
-  [MANIFEST_SETTING]: setting.path({ defaultText: 'unset: networkpolicy-manifest.json beside the metadata, when it exists', description: 'the expected NetworkPolicies as networkpolicy-manifest.json (schema/networkpolicy-manifest.schema.json); when set it must exist', example: '/config/networkpolicy-manifest.json' }),
+  [MANIFEST_SETTING]: setting.path({ defaultText: 'unset: networkpolicy-manifest.json beside the metadata, when it exists', description: 'the expected NetworkPolicies as networkpolicy-manifest.json (schema/networkpolicy-manifest.schema.json); when ' +
+    'set it must exist', example: '/config/networkpolicy-manifest.json' }),
   [POLICY_DIR_SETTING]: setting.path({ defaultText: "unset: networkpolicy/ beside the metadata, when it exists (Stacktic's layout)", description: "a directory of generated NetworkPolicy YAML (Stacktic's networkpolicy/ folder); when set it must exist", example: '/config/networkpolicy' }),
   [MAX_BYTES_SETTING]: setting.int({ default: DEFAULT_LIMITS.maxBytes, min: 1024, max: 1024 * 1024 * 1024, description: 'largest input file read, in bytes (10 MiB by default)', example: '1048576' }),
   [READ_TIMEOUT_SETTING]: setting.int({ default: DEFAULT_LIMITS.readTimeoutMs, min: 100, max: 600_000, description: 'longest one input file read may take, in ms', example: '2000' }),
@@ -114,7 +115,8 @@ export async function loadExpected(settings: TopologySettings, topology: Topolog
   if (existsSync(manifest)) return { ...(await loadManifest({ path: manifest, setting: MANIFEST_SETTING, limits })), reason: 'networkpolicy-manifest.json found beside the metadata' };
   const dir = join(here, 'networkpolicy');
   if (isDir(dir)) return { ...(await loadNetworkPolicyDir({ path: dir, setting: POLICY_DIR_SETTING, limits })), reason: 'networkpolicy/ found beside the metadata' };
-  return { ...deriveExpected(topology, settings.metadata.path), reason: `no manifest or policy directory (set ${MANIFEST_SETTING} or ${POLICY_DIR_SETTING}); derived from the metadata with Stacktic's generator rules` };
+  return { ...deriveExpected(topology, settings.metadata.path), reason: `no manifest or policy directory (set ${MANIFEST_SETTING} or ${POLICY_DIR_SETTING}); derived from the metadata ` +
+    `with Stacktic's generator rules` };
 }
 
 /**

@@ -73,7 +73,8 @@ g('the committed generated files are what npm run docs:gen writes now', () => {
     } catch {}
     if (current !== text) stale.push(rel);
   }
-  assert.equal(stale, [], `stale generated files: ${stale.join(', ')}\n  fix: run \`npm run docs:gen\` and commit them (after a merge too: never edit them by hand)`);
+  assert.equal(stale, [], `stale generated files: ${stale.join(', ')}\n  fix: run \`npm run docs:gen\` and commit them (after a merge ` +
+    `too: never edit them by hand)`);
 });
 
 g('every setting read in functions/ or lib/ is in docs/configuration.md', () => {
