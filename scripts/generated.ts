@@ -113,7 +113,7 @@ export function configurationMd(): string {
     for (const [name, d] of settingDocs(g.schema)) {
       const notes = [d.deprecated ? `Deprecated: use ${d.deprecated}.` : '', d.secret ? 'Secret: never echoed.' : ''].filter(Boolean).join(' ');
       out.push(`| \`${name}\` | ${code(d.default)} | ${code(d.example)} | ${d.external ? '(not validated)' : cell(d.want)} | ` +
-        `${cell(d.description)}${notes ? ` ${notes}` : ''} |`);
+        `${cell(d.description)}${notes ? `${d.description.endsWith('.') ? '' : '.'} ${notes}` : ''} |`);
     }
     out.push('');
   }

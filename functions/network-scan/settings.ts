@@ -61,6 +61,7 @@ export const NETWORK_SETTINGS = settingsSchema({
   NETWORK_PROBE_LOCAL_HOSTS: setting.optionalText({
     description: 'older name of SCAN_HOST_MAP for the local runner, read (same format) only when SCAN_HOST_MAP is unset',
     deprecated: 'SCAN_HOST_MAP',
+    want: 'a JSON object as for SCAN_HOST_MAP',
     defaultText: 'unset',
     example: '{"redis.redis.svc.cluster.local":"127.0.0.1"}',
   }),

@@ -98,10 +98,11 @@ export const NUCLEI_SETTINGS = settingsSchema({
   [APISIX_SETTING]: setting.path({ defaultText: 'apisix-route.yaml beside the metadata, when it exists', description: "Stacktic's apisix-route.yaml: TLS hosts and extra route hosts", example: '/config/apisix-route.yaml' }),
   [TEMPLATES_SETTING]: setting.optionalText({
     defaultText: 'required (unset: 503); nothing is downloaded at run time',
+    want: 'a directory holding nuclei templates (.yaml)',
     description: 'the nuclei templates directory (production: the community templates baked into the image); missing or holding no template: 422',
     example: '/opt/nuclei-templates',
   }),
-  [BIN_SETTING]: setting.optionalText({ defaultText: '.cache/bin/nuclei, else `nuclei` on PATH', description: 'the nuclei program (not found: 503)', example: '/usr/local/bin/nuclei' }),
+  [BIN_SETTING]: setting.optionalText({ want: 'an executable nuclei program: a path, or a name on PATH', defaultText: '.cache/bin/nuclei, else `nuclei` on PATH', description: 'the nuclei program (not found: 503)', example: '/usr/local/bin/nuclei' }),
   NUCLEI_RATE_LIMIT: setting.int({ default: 150, min: 1, max: 10_000, description: 'requests per second (nuclei -rl)', example: '50' }),
   NUCLEI_CONCURRENCY: setting.int({ default: 25, min: 1, max: 500, description: 'templates in parallel (nuclei -c)', example: '10' }),
   NUCLEI_BULK_SIZE: setting.int({ default: 25, min: 1, max: 500, description: 'targets in parallel per template (nuclei -bs)', example: '10' }),
