@@ -94,6 +94,21 @@ g('every setting read in functions/ or lib/ is in docs/configuration.md', () => 
   );
 });
 
+g('every environment variable the Knative manifests set is a documented setting (a typo would be ignored silently)', () => {
+  const yamls = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? yamls(join(dir, e.name)) : /\.ya?ml$/.test(e.name) ? [join(dir, e.name)] : []));
+  const documented = documentedSettings();
+  // HOME: for the tools' caches on a read-only root filesystem (the process's own, not a setting of ours).
+  const notOurs = new Set(['HOME']);
+  const unknown: string[] = [];
+  for (const f of yamls(join(ROOT, 'knative'))) {
+    for (const m of readFileSync(f, 'utf8').matchAll(/^\s*- name: ([A-Z][A-Z0-9_]*)\s*$/gm)) {
+      if (!documented.has(m[1]) && !notOurs.has(m[1])) unknown.push(`${m[1]} (${relative(ROOT, f)})`);
+    }
+  }
+  assert.equal(unknown, [], 'set in knative/ but not a setting in docs/configuration.md: a typo, or a setting to declare');
+});
+
 g('the code scan finds what it must (it would catch a new read)', () => {
   const read = settingsReadInCode();
   for (const name of ['KUBECONFIG', 'STACK_METADATA', 'SCAN_HOST_MAP', 'NETWORK_PROBE_LOCAL_HOSTS', 'NUCLEI_TEMPLATES_DIR', 'PORT', 'OPA_SCAN_TIMEOUT_MS', 'KUBERNETES_SERVICE_HOST']) assert.ok(read.has(name), name);
