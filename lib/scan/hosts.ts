@@ -162,7 +162,6 @@ export function resolveTarget(map: HostMap, host: string, port: number, dns: Dns
   if (mapped) return { kind: 'address', host: mapped.ip, port: mapped.port ?? port, via: 'map' };
   if (isIP(bare)) return { kind: 'address', host: bare, port, via: 'literal' };
   if (!isHostName(bare)) return { kind: 'unresolved', reason: `'${host}' is not a valid host name` };
-  if (dns === 'off') return { kind: 'unresolved', reason: `${bare} is not in ${map.setting} and ${DNS_SETTING}=off: no DNS query is sent; map it to an address in ` +
-    `${map.setting}` };
+  if (dns === 'off') return { kind: 'unresolved', reason: `${bare} is not in ${map.setting} and ${DNS_SETTING}=off: no DNS query is sent; map it to an address in ${map.setting}` };
   return { kind: 'name', host: bare, port };
 }

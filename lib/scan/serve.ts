@@ -35,8 +35,7 @@ export function combinedApp(scans: MountedScan[]): Hono {
     try {
       const { event } = await receiveEvent(new Request(raw.url, { method: 'POST', headers: raw.headers, body }));
       const scan = scanOf(event);
-      if (scan === undefined) throw new EventRejected('missing_scan', `the event has no '${SCAN_EXTENSION}' extension attribute; this server runs several scans: set it to one of ` +
-        `${names}`, [{ path: SCAN_EXTENSION, message: `one of ${names}` }]);
+      if (scan === undefined) throw new EventRejected('missing_scan', `the event has no '${SCAN_EXTENSION}' extension attribute; this server runs several scans: set it to one of ${names}`, [{ path: SCAN_EXTENSION, message: `one of ${names}` }]);
       target = byName.get(scan);
       if (!target) throw new EventRejected('unknown_scan', `no scan '${scan.slice(0, 60)}' here; the ${SCAN_EXTENSION} extension must be one of ${names}`, [{ path: SCAN_EXTENSION, message: `one of ${names}` }]);
     } catch (err) {

@@ -115,8 +115,7 @@ export async function loadExpected(settings: TopologySettings, topology: Topolog
   if (existsSync(manifest)) return { ...(await loadManifest({ path: manifest, setting: MANIFEST_SETTING, limits })), reason: 'networkpolicy-manifest.json found beside the metadata' };
   const dir = join(here, 'networkpolicy');
   if (isDir(dir)) return { ...(await loadNetworkPolicyDir({ path: dir, setting: POLICY_DIR_SETTING, limits })), reason: 'networkpolicy/ found beside the metadata' };
-  return { ...deriveExpected(topology, settings.metadata.path), reason: `no manifest or policy directory (set ${MANIFEST_SETTING} or ${POLICY_DIR_SETTING}); derived from the metadata ` +
-    `with Stacktic's generator rules` };
+  return { ...deriveExpected(topology, settings.metadata.path), reason: `no manifest or policy directory (set ${MANIFEST_SETTING} or ${POLICY_DIR_SETTING}); derived from the metadata with Stacktic's generator rules` };
 }
 
 /**
