@@ -15,7 +15,7 @@ import {
 
 /** Deterministic PRNG (mulberry32), shared with the probe plan's seeded sampling. */
 export { prng as mulberry32 } from '../functions/network-scan/probes/plan.ts';
-import { prng as mulberry32 } from '../lib/scan/sample.ts';
+import { prng as mulberry32 } from '../functions/network-scan/probes/sample.ts';
 import { median, round } from './stats.ts';
 
 /** A synthetic cluster: policies, namespaces, and one representative pod per namespace. */

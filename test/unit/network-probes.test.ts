@@ -8,7 +8,7 @@ import { judgeProbes, summarizeProbes, verdictFor } from '../../functions/networ
 import { renderPolicy, STACK_NAMESPACE_LABEL } from '../../functions/network-scan/render.ts';
 import { PolicyEngine } from '../../functions/network-scan/engine.ts';
 import { internetEgress, memoLight, snapshotKey } from '../../functions/network-scan/scan.ts';
-import type { ProbeResult } from '../../lib/tools/nmap.ts';
+import type { ProbeResult } from '../../functions/network-scan/nmap/nmap.ts';
 import { splitValidTargets } from '../../functions/network-scan/probes/execute.ts';
 
 // The project's own demo stack (demo/stack), in Stacktic's format.

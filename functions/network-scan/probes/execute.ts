@@ -14,8 +14,8 @@
  */
 import pLimit from 'p-limit';
 import { toReportError, type ReportError } from '../../../lib/errors.ts';
-import { normalizeHost, type ProbeResult, type ProbeTarget } from '../../../lib/tools/nmap.ts';
-import { runLocalNmap } from '../../../lib/tools/nmap-local.ts';
+import { normalizeHost, type ProbeResult, type ProbeTarget } from '../nmap/nmap.ts';
+import { runLocalNmap } from '../nmap/local.ts';
 import { resolveTarget, type HostMap } from '../../../lib/scan/hosts.ts';
 import { bySource, type ProbeSource, type ProbeTest } from './plan.ts';
 
