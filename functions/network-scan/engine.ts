@@ -4,10 +4,10 @@
 // connection `src → dst:port/protocol` is allowed: egress at the source and
 // ingress at the destination are evaluated separately and both must allow.
 //
-// Inputs are plain objects shaped like the Kubernetes JSON. The interfaces
-// below are minimal and structural, so both raw JSON/YAML and
-// @kubernetes/client-node's V1NetworkPolicy objects fit (client-node names
-// the ingress `from` field `_from`; both spellings are read).
+// Inputs are plain objects shaped like the Kubernetes JSON: the minimal,
+// structural NetworkPolicy types of lib/k8s/networkpolicy.ts, so both raw
+// JSON/YAML and @kubernetes/client-node's V1NetworkPolicy objects fit
+// (client-node names the ingress `from` field `_from`; both spellings are read).
 //
 // Not modelled: same-pod and host-network traffic, node/kubelet exceptions,
 // Service (ClusterIP/NodePort) translation, the (alpha) AdminNetworkPolicy APIs,
@@ -20,61 +20,8 @@
 import { compileIpBlock, parseIp, type IpAddress, type IpBlockMatcher } from '../../lib/k8s/cidr.ts';
 import { policyDirections } from '../../lib/k8s/networkpolicy.ts';
 import { compileSelector, namespaceLabels, type LabelPredicate } from '../../lib/k8s/selectors.ts';
+import type { NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort } from '../../lib/k8s/networkpolicy.ts';
 import { NAMESPACE_NAME_LABEL, type ContainerPortInfo, type Direction, type LabelSelector, type Labels, type NamespaceInfo, type Protocol } from '../../lib/k8s/types.ts';
-
-export type { Direction, LabelSelector, NamespaceInfo, Protocol };
-export { matchesSelector, namespaceLabels, selectsAnyNamespace } from '../../lib/k8s/selectors.ts';
-
-// ---------------------------------------------------------------------------
-// Input shapes (minimal; V1NetworkPolicy and friends are assignable to them)
-// ---------------------------------------------------------------------------
-
-/** An ipBlock peer: a CIDR minus exceptions. */
-export interface IPBlock {
-  readonly cidr: string;
-  readonly except?: readonly string[] | null;
-}
-
-/** One `from`/`to` entry of a rule. */
-export interface NetworkPolicyPeer {
-  readonly podSelector?: LabelSelector | null;
-  readonly namespaceSelector?: LabelSelector | null;
-  readonly ipBlock?: IPBlock | null;
-}
-
-/** One `ports` entry of a rule. `port` is a number or a container port name. */
-export interface NetworkPolicyPort {
-  readonly protocol?: string | null;
-  readonly port?: number | string | null;
-  readonly endPort?: number | null;
-}
-
-/** An ingress rule; `_from` is how @kubernetes/client-node spells `from`. */
-export interface NetworkPolicyIngressRule {
-  readonly from?: readonly NetworkPolicyPeer[] | null;
-  readonly _from?: readonly NetworkPolicyPeer[] | null;
-  readonly ports?: readonly NetworkPolicyPort[] | null;
-}
-
-/** An egress rule. */
-export interface NetworkPolicyEgressRule {
-  readonly to?: readonly NetworkPolicyPeer[] | null;
-  readonly ports?: readonly NetworkPolicyPort[] | null;
-}
-
-/** The spec of a NetworkPolicy. An absent podSelector is `{}` (all pods), as in the API. */
-export interface NetworkPolicySpec {
-  readonly podSelector?: LabelSelector | null;
-  readonly policyTypes?: readonly string[] | null;
-  readonly ingress?: readonly NetworkPolicyIngressRule[] | null;
-  readonly egress?: readonly NetworkPolicyEgressRule[] | null;
-}
-
-/** A NetworkPolicy. A missing metadata.namespace is taken as "default". */
-export interface NetworkPolicy {
-  readonly metadata?: { readonly name?: string; readonly namespace?: string } | null;
-  readonly spec?: NetworkPolicySpec | null;
-}
 
 /**
  * One end of a connection. A pod has a `namespace` (and usually labels, IP

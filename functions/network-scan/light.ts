@@ -37,8 +37,11 @@ import type { Link, Topology } from '../../lib/topology/types.ts';
 import { policyDirections } from '../../lib/k8s/networkpolicy.ts';
 import { namespaceSelectorCheck } from '../../lib/k8s/selectors.ts';
 import { NAMESPACE_NAME_LABEL } from '../../lib/k8s/types.ts';
-import type { LabelSelector, NamespaceInfo, NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec, PolicyEngine } from './engine.ts';
-import { renderSpec, STACK_NAMESPACE_LABEL } from './render.ts';
+import type { NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec } from '../../lib/k8s/networkpolicy.ts';
+import type { LabelSelector, NamespaceInfo } from '../../lib/k8s/types.ts';
+import type { PolicyEngine } from './engine.ts';
+import { renderSpec } from '../../lib/topology/render.ts';
+import { STACK_NAMESPACE_LABEL } from '../../lib/topology/stacktic-rules.ts';
 
 export { baseName };
 

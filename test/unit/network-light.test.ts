@@ -2,9 +2,12 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { deriveExpected, loadNetworkPolicyDir } from '../../lib/topology/expected.ts';
 import { loadStackMetadata } from '../../lib/topology/stack-metadata.ts';
-import { PolicyEngine, type NamespaceInfo, type NetworkPolicy } from '../../functions/network-scan/engine.ts';
+import { PolicyEngine } from '../../functions/network-scan/engine.ts';
+import type { NetworkPolicy } from '../../lib/k8s/networkpolicy.ts';
+import type { NamespaceInfo } from '../../lib/k8s/types.ts';
 import { judgeLight, namePorts, peerKey, SEVERITY_VALUE, type ClusterSnapshot } from '../../functions/network-scan/light.ts';
-import { renderPolicy, STACK_NAMESPACE_LABEL } from '../../functions/network-scan/render.ts';
+import { renderPolicy } from '../../lib/topology/render.ts';
+import { STACK_NAMESPACE_LABEL } from '../../lib/topology/stacktic-rules.ts';
 import { DEMO_METADATA, DEMO_POLICIES } from '../../demo/stack/generate.ts';
 
 const topo = await loadStackMetadata({ path: DEMO_METADATA, setting: 'STACK_METADATA' });

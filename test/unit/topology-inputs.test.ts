@@ -13,7 +13,7 @@ import { loadTopologyAndPolicies, topologySettings } from '../../lib/topology/se
 import { loadStackMetadata, parsePortAttribute } from '../../lib/topology/stack-metadata.ts';
 import { PolicyEngine } from '../../functions/network-scan/engine.ts';
 import { judgeLight } from '../../functions/network-scan/light.ts';
-import { renderPolicy } from '../../functions/network-scan/render.ts';
+import { renderPolicy } from '../../lib/topology/render.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'stack-scan-topology-'));
 const ref = (path: string, setting = 'STACK_METADATA') => ({ path, setting });
