@@ -11,7 +11,8 @@
  */
 import { createHash } from 'node:crypto';
 import { ScanError, toReportError, type ReportError } from '../../lib/errors.ts';
-import { listNamespaces, listNetworkPolicies, makeKube, type Kube } from '../../lib/kube/client.ts';
+import { listNamespaces, listNetworkPolicies } from '../../lib/kube/api.ts';
+import { makeKube, type Kube } from '../../lib/kube/client.ts';
 import { ScratchRun, sweepExpired } from '../../lib/kube/scratch.ts';
 import type { ScanDefinition, ScanOutcome } from '../../lib/scan/scaffold.ts';
 import { mergeScores } from '../../lib/scan/score.ts';
