@@ -13,7 +13,7 @@ import { ScanError } from '../../lib/errors.ts';
 import { deriveExpected, loadNetworkPolicyDir } from '../../lib/topology/expected.ts';
 import { loadStackMetadata } from '../../lib/topology/stack-metadata.ts';
 import { PolicyEngine } from '../../functions/network-scan/engine.ts';
-import { judgeLight } from '../../functions/network-scan/light.ts';
+import { judgeLight } from '../../functions/network-scan/light/index.ts';
 import { renderPolicy } from '../../lib/topology/render.ts';
 
 const SEED = 20240601;

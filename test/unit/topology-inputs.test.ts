@@ -12,7 +12,7 @@ import { parseJson, parseYaml, readTextFile } from '../../lib/topology/files.ts'
 import { loadTopologyAndPolicies, topologySettings } from '../../lib/topology/settings.ts';
 import { loadStackMetadata, parsePortAttribute } from '../../lib/topology/stack-metadata.ts';
 import { PolicyEngine } from '../../functions/network-scan/engine.ts';
-import { judgeLight } from '../../functions/network-scan/light.ts';
+import { judgeLight } from '../../functions/network-scan/light/index.ts';
 import { renderPolicy } from '../../lib/topology/render.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'stack-scan-topology-'));

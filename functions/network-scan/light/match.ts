@@ -1,0 +1,161 @@
+/**
+ * Matching the expected set to the live policies: same name (ignoring `--nrNN`) and same canonical
+ * form is found; same name, another form is drifted (the difference spelled out: extra grants, that
+ * is wider, missing grants, policy types, podSelector); no such name but a policy of the same form
+ * in the namespace is renamed; none of these is missing.
+ */
+import type { NetworkPolicy } from '../../../lib/k8s/networkpolicy.ts';
+import type { Direction } from '../../../lib/k8s/types.ts';
+import { baseName, type ExpectedSet } from '../../../lib/topology/expected.ts';
+import { nameOf, nsOf, PEER_WIDTH, splitGrant, type Canonical } from './canonical.ts';
+import type { Drift, ExpectedResult, PolicyStatus } from './types.ts';
+
+export const isFound = (s: PolicyStatus) => s === 'found' || s === 'renamed';
+
+function peerCovers(wide: string, narrow: string): boolean {
+  if (wide === narrow || wide === 'any') return true;
+  return wide === 'all-namespaces' && (narrow.startsWith('ns:') || narrow.startsWith('other:'));
+}
+
+export function portCovers(wide: string, narrow: string): boolean {
+  if (wide === narrow || wide === '*/*') return true;
+  const [wp, wv] = wide.split('/');
+  const [np, nv] = narrow.split('/');
+  if (wp !== np && np !== '*') return false;
+  if (wv === '*') return np !== '*';
+  const range = /^(\d+)-(\d+)$/.exec(wv);
+  const n = /^\d+$/.test(nv) ? Number(nv) : NaN;
+  return !!range && n >= Number(range[1]) && n <= Number(range[2]);
+}
+
+function grantCovered(g: string, by: readonly string[]): boolean {
+  if (by.includes(g)) return true;
+  const [peer, port] = splitGrant(g);
+  for (const o of by) {
+    const [op, oq] = splitGrant(o);
+    if (peerCovers(op, peer) && portCovers(oq, port)) return true;
+  }
+  return false;
+}
+
+export function describePeer(k: string, d: Direction): string {
+  const to = d === 'ingress' ? 'from' : 'to';
+  if (k === 'any') return `${to} everyone`;
+  if (k === 'all-namespaces') return `${to} every pod in every namespace`;
+  if (k.startsWith('ns:')) return `${to} namespace ${k.slice(3)}`;
+  if (k.startsWith('ip:')) return `${to} ${k.slice(3)}`;
+  return `${to} peer ${k.slice(6)}`;
+}
+
+function describePort(k: string): string {
+  if (k === '*/*') return 'every port';
+  const [p, v] = k.split('/');
+  return v === '*' ? `every ${p} port` : k;
+}
+
+const describeGrant = (g: string, d: Direction) => {
+  const [peer, port] = splitGrant(g);
+  return `${d} ${describePort(port)} ${describePeer(peer, d)}`;
+};
+
+export function difference(live: Canonical, want: Canonical): Drift {
+  const out: Drift = { extra: [], missing: [], other: [], wider_peer: false };
+  if (live.pod !== want.pod) out.other.push(`podSelector ${live.pod === '{}' ? 'selects every pod' : `is ${live.pod}`}; expected ${want.pod === '{}' ? 'every pod ({})' : want.pod}`);
+  for (const d of want.types) if (!live.types.includes(d)) out.other.push(`policyTypes lacks ${d === 'ingress' ? 'Ingress' : 'Egress'}`);
+  for (const d of live.types) if (!want.types.includes(d)) out.other.push(`policyTypes adds ${d === 'ingress' ? 'Ingress' : 'Egress'}`);
+  for (const d of ['ingress', 'egress'] as const) {
+    for (const g of live.grants[d]) {
+      if (grantCovered(g, want.grants[d])) continue;
+      out.extra.push(describeGrant(g, d));
+      const [peer] = splitGrant(g);
+      if (PEER_WIDTH(peer) > 0 && want.grants[d].every((w) => PEER_WIDTH(splitGrant(w)[0]) < PEER_WIDTH(peer))) out.wider_peer = true;
+    }
+    for (const g of want.grants[d]) if (!grantCovered(g, live.grants[d])) out.missing.push(describeGrant(g, d));
+  }
+  return out;
+}
+
+export const driftLines = (d: Drift) => [...d.other, ...d.extra.map((x) => `grants more: ${x}`), ...d.missing.map((x) => `lacks: ${x}`)];
+
+function overlap(a: Canonical, b: Canonical): number {
+  let n = a.pod === b.pod ? 1 : 0;
+  for (const d of ['ingress', 'egress'] as const) for (const g of a.grants[d]) if (b.grants[d].includes(g)) n += 2;
+  return n;
+}
+
+/** Each expected policy's result, and which live policy (of `inStack`) each claimed. */
+export function matchPolicies(expected: ExpectedSet, wantCanon: readonly Canonical[], inStack: readonly NetworkPolicy[], canon: ReadonlyMap<NetworkPolicy, Canonical>): { results: ExpectedResult[]; claimed: Map<NetworkPolicy, number> } {
+  // Same-named groups on both sides.
+  const liveByName = new Map<string, NetworkPolicy[]>();
+  for (const p of inStack) {
+    const k = `${nsOf(p)}/${baseName(nameOf(p))}`;
+    const list = liveByName.get(k);
+    if (list) list.push(p);
+    else liveByName.set(k, [p]);
+  }
+  const wantByName = new Map<string, number[]>();
+  expected.policies.forEach((e, i) => {
+    const k = `${e.namespace}/${baseName(e.name)}`;
+    const list = wantByName.get(k);
+    if (list) list.push(i);
+    else wantByName.set(k, [i]);
+  });
+
+  const results: ExpectedResult[] = expected.policies.map((e) => ({
+    name: e.name,
+    namespace: e.namespace,
+    category: e.category,
+    direction: e.direction,
+    status: 'missing' as PolicyStatus,
+    ...(e.link ? { link: e.link } : {}),
+    ...(e.origin ? { file: e.origin.file, line: e.origin.line } : {}),
+    ...(e.rule ? { rule: e.rule } : {}),
+  }));
+  const claimed = new Map<NetworkPolicy, number>(); // live policy → expected index
+  const unmatched: number[] = [];
+
+  for (const [k, idx] of wantByName) {
+    const live = [...(liveByName.get(k) ?? [])];
+    const rest: number[] = [];
+    for (const i of idx) {
+      const j = live.findIndex((p) => canon.get(p)!.key === wantCanon[i].key);
+      if (j === -1) {
+        rest.push(i);
+        continue;
+      }
+      const p = live.splice(j, 1)[0];
+      claimed.set(p, i);
+      results[i].status = 'found';
+      if (nameOf(p) !== expected.policies[i].name) results[i].cluster_name = nameOf(p);
+    }
+    for (const i of rest) {
+      if (!live.length) {
+        unmatched.push(i);
+        continue;
+      }
+      let best = 0;
+      for (let j = 1; j < live.length; j++) if (overlap(canon.get(live[j])!, wantCanon[i]) > overlap(canon.get(live[best])!, wantCanon[i])) best = j;
+      const p = live.splice(best, 1)[0];
+      claimed.set(p, i);
+      const diff = difference(canon.get(p)!, wantCanon[i]);
+      Object.assign(results[i], { status: 'drifted', cluster_name: nameOf(p), difference: diff, drift: driftLines(diff) });
+    }
+  }
+  // Renamed: an unclaimed live policy in the same namespace with the same canonical form.
+  const byForm = new Map<string, NetworkPolicy[]>();
+  for (const p of inStack) {
+    if (claimed.has(p)) continue;
+    const k = `${nsOf(p)}\n${canon.get(p)!.key}`;
+    const list = byForm.get(k);
+    if (list) list.push(p);
+    else byForm.set(k, [p]);
+  }
+  for (const i of unmatched) {
+    const twin = byForm.get(`${expected.policies[i].namespace}\n${wantCanon[i].key}`)?.shift();
+    if (!twin) continue;
+    claimed.set(twin, i);
+    results[i].status = 'renamed';
+    results[i].cluster_name = nameOf(twin);
+  }
+  return { results, claimed };
+}
