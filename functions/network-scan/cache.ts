@@ -4,12 +4,14 @@
  * the last scan is not derived again. Nothing else in the network scan keeps state between scans.
  *
  *   per policy version (uid + resourceVersion)
- *     policies   the light judgement's plain copy, canonical form and rule findings of a live policy
- *     compiled   the policy compiled for the PolicyEngine
+ *     policies      the light judgement's plain copy, canonical form and rule findings of a live policy
+ *     compiled      the policy compiled for the PolicyEngine
+ *     linkVerdicts  the engine's verdict on a link, per version of the policies of its two
+ *                   namespaces and of every namespace's labels (versionId interns those versions)
  *   per expected set (one version of the input files: lib/topology hands out the same object)
- *     forms      the expected policies' canonical forms
- *     grants     the index of the expected grants (link coverage)
- *     judgements the whole light report, per identity of the live objects (snapshotKey)
+ *     forms         the expected policies' canonical forms and their same-name groups
+ *     linkSides     per topology, each link's candidate expected policies (link coverage)
+ *     judgements    the whole light report, per identity of the live objects (snapshotKey)
  *
  * Objects without a server identity (not read from an API server) are never kept per version.
  * Bounded: at most POLICY_MAX entries per policy-version table (cleared when full), at most
@@ -20,19 +22,34 @@ import type { NetworkPolicy } from '../../lib/k8s/networkpolicy.ts';
 import type { ExpectedSet } from '../../lib/topology/expected.ts';
 import type { CompiledEntry } from './engine.ts';
 import type { Canonical } from './light/canonical.ts';
-import type { ClusterSnapshot, LightReport, RuleFinding } from './light/types.ts';
+import type { ClusterSnapshot, LightReport, LinkCoverage, RuleFinding } from './light/types.ts';
 
 /** What the light judgement derives from one live policy alone. */
 export interface PolicyMemo {
   plain: NetworkPolicy;
   canon: Canonical;
+  /** The name without Stacktic's `--nrNN` suffix. */
+  base: string;
   /** Rule findings depend on the namespaces' labels too: kept with the namespaces they were computed for. */
   findings?: RuleFinding[];
   findingsFor?: string;
 }
 
-/** Namespace + direction + peer → expected indexes and the ports they grant. */
-export type GrantIndex = Map<string, { i: number; port: string }[]>;
+/** The expected set's canonical forms, and its same-name groups (`namespace/name` without `--nrNN` → indexes). */
+export interface ExpectedForms {
+  topo: string;
+  forms: Canonical[];
+  byName: Map<string, number[]>;
+}
+
+/** Each link's candidates, per side: the expected policies whose grants allow it, in the order they are weighed. */
+export interface LinkSides {
+  egress: (readonly number[])[];
+  ingress: (readonly number[])[];
+}
+
+/** The engine's verdict on a link, as the report gives it. */
+export type LiveVerdict = NonNullable<LinkCoverage['live']>;
 
 /** `uid/resourceVersion`, or undefined for an object without a server identity. */
 export function versionKey(p: NetworkPolicy): string | undefined {
@@ -59,9 +76,19 @@ export class NetworkScanCache {
 
   readonly policies = new Map<string, PolicyMemo>();
   readonly compiled = new Map<string, CompiledEntry>();
-  readonly forms = new WeakMap<ExpectedSet, { topo: string; forms: Canonical[] }>();
-  readonly grants = new WeakMap<readonly Canonical[], GrantIndex>();
+  readonly linkVerdicts = new Map<string, LiveVerdict>();
+  readonly forms = new WeakMap<ExpectedSet, ExpectedForms>();
+  readonly linkSides = new WeakMap<readonly Canonical[], WeakMap<object, LinkSides>>();
   private readonly judgements = new WeakMap<object, Map<string, LightReport>>();
+  private readonly versionIds = new Map<string, number>();
+  private nextVersionId = 0;
+
+  /** A short id for a version string; ids are never reused (the table is cleared when full, the counter is not). */
+  versionId(version: string): number {
+    let id = this.versionIds.get(version);
+    if (id === undefined) id = this.keep(this.versionIds, version, this.nextVersionId++);
+    return id;
+  }
 
   /** Keeps `value` under `key` in a per-policy-version table, clearing the table when it is full. */
   keep<V>(table: Map<string, V>, key: string, value: V): V {

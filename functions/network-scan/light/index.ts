@@ -15,9 +15,9 @@
  */
 import { namespaceSelectorCheck } from '../../../lib/k8s/selectors.ts';
 import type { NetworkPolicy } from '../../../lib/k8s/networkpolicy.ts';
-import { CATEGORIES, type ExpectedSet } from '../../../lib/topology/expected.ts';
+import { baseName, CATEGORIES, type ExpectedSet } from '../../../lib/topology/expected.ts';
 import type { Topology } from '../../../lib/topology/types.ts';
-import { NetworkScanCache, versionKey, type PolicyMemo } from '../cache.ts';
+import { NetworkScanCache, versionKey, type ExpectedForms, type PolicyMemo } from '../cache.ts';
 import type { PolicyEngine } from '../engine.ts';
 import { canonical, expectedCanonical, nameOf, nsOf, plainPolicy, rules, type Canonical } from './canonical.ts';
 import { isFound, matchPolicies } from './match.ts';
@@ -32,17 +32,24 @@ function policyMemo(cache: NetworkScanCache, raw: NetworkPolicy): PolicyMemo {
   const hit = key ? cache.policies.get(key) : undefined;
   if (hit) return hit;
   const plain = plainPolicy(raw);
-  const m: PolicyMemo = { plain, canon: canonical(plain.spec, nsOf(plain)) };
+  const m: PolicyMemo = { plain, canon: canonical(plain.spec, nsOf(plain)), base: baseName(nameOf(plain)) };
   return key ? cache.keep(cache.policies, key, m) : m;
 }
 
-/** The expected set's canonical forms, computed once per expected set (one file version). */
-function expectedForms(cache: NetworkScanCache, expected: ExpectedSet, topoNs: ReadonlySet<string>): Canonical[] {
+/** The expected set's canonical forms and same-name groups, computed once per expected set (one file version). */
+function expectedForms(cache: NetworkScanCache, expected: ExpectedSet, topoNs: ReadonlySet<string>): ExpectedForms {
   const topo = [...topoNs].join('\n');
   const hit = cache.forms.get(expected);
-  if (hit && hit.topo === topo) return hit.forms;
-  const forms = expected.policies.map((e) => expectedCanonical(e, topoNs));
-  cache.forms.set(expected, { topo, forms });
+  if (hit && hit.topo === topo) return hit;
+  const byName = new Map<string, number[]>();
+  expected.policies.forEach((e, i) => {
+    const k = `${e.namespace}/${baseName(e.name)}`;
+    const list = byName.get(k);
+    if (list) list.push(i);
+    else byName.set(k, [i]);
+  });
+  const forms: ExpectedForms = { topo, forms: expected.policies.map((e) => expectedCanonical(e, topoNs)), byName };
+  cache.forms.set(expected, forms);
   return forms;
 }
 
@@ -65,9 +72,10 @@ export function judgeLight(topo: Topology, expected: ExpectedSet, snap: ClusterS
   }
   const nsKey = snap.namespaces ? snap.namespaces.map((n) => `${n.name}\u0000${JSON.stringify(n.labels ?? {})}`).join('\n') : '\u0000unknown';
   const topoNs = new Set(topo.namespaces);
-  const wantCanon = expectedForms(cache, expected, topoNs);
+  const want = expectedForms(cache, expected, topoNs);
+  const wantCanon = want.forms;
 
-  const { results, claimed } = matchPolicies(expected, wantCanon, inStack, canon);
+  const { results, claimed } = matchPolicies(expected, want, inStack, canon, (p) => memos.get(p)!.base);
   const extraPolicies = inStack.filter((p) => !claimed.has(p));
   const extra = extraPolicies.map((p) => ({ name: nameOf(p), namespace: nsOf(p) }));
 
@@ -105,7 +113,7 @@ export function judgeLight(topo: Topology, expected: ExpectedSet, snap: ClusterS
     (missing_by_namespace[r.namespace] ??= []).push({ name: r.name, status: r.status });
   }
 
-  const live = snap.namespaces ? (typeof engine === 'function' ? engine : () => engine) : null;
+  const live = snap.namespaces ? { engine: typeof engine === 'function' ? engine : () => engine, policies: snap.policies, nsKey } : null;
   const { links, linkFindings } = linkCoverage(cache, topo, expected, wantCanon, results, live);
   const empty: EmptySelector[] = findings
     .filter((f) => f.kind === 'selector-matches-nothing')

@@ -4,20 +4,26 @@
  * grants, so any source of expected policies works), their status in the cluster, and the live
  * verdict of the NetworkPolicy engine. A link with no expected policy is its own finding.
  */
+import type { NetworkPolicy } from '../../../lib/k8s/networkpolicy.ts';
 import type { Direction } from '../../../lib/k8s/types.ts';
 import type { ExpectedSet } from '../../../lib/topology/expected.ts';
 import type { Link, Topology } from '../../../lib/topology/types.ts';
-import type { GrantIndex, NetworkScanCache } from '../cache.ts';
+import { versionKey, type LinkSides, type NetworkScanCache } from '../cache.ts';
 import type { PolicyEngine } from '../engine.ts';
-import { splitGrant, type Canonical } from './canonical.ts';
+import { nsOf, splitGrant, type Canonical } from './canonical.ts';
 import { isFound, portCovers } from './match.ts';
 import type { ExpectedResult, LinkCoverage, LinkFinding, PolicyStatus } from './types.ts';
 
-/** Index of the expected grants: namespace + direction + peer → expected indexes and the ports they grant. Once per expected set. */
-function grantIndex(cache: NetworkScanCache, expected: ExpectedSet, wantCanon: readonly Canonical[]): GrantIndex {
-  const hit = cache.grants.get(wantCanon);
+/**
+ * The candidates of every declared link (by grants, so any source of expected policies works):
+ * for a side, the expected policies in its namespace whose grants name the peer namespace, every
+ * namespace or everyone, on a port covering the link's. Once per expected set and topology.
+ */
+function linkSides(cache: NetworkScanCache, topo: Topology, expected: ExpectedSet, wantCanon: readonly Canonical[]): LinkSides {
+  let byTopo = cache.linkSides.get(wantCanon);
+  const hit = byTopo?.get(topo);
   if (hit) return hit;
-  const index: GrantIndex = new Map();
+  const index = new Map<string, { i: number; port: string }[]>();
   wantCanon.forEach((c, i) => {
     const ns = expected.policies[i].namespace;
     for (const d of c.types) {
@@ -30,36 +36,84 @@ function grantIndex(cache: NetworkScanCache, expected: ExpectedSet, wantCanon: r
       }
     }
   });
-  cache.grants.set(wantCanon, index);
-  return index;
+  const candidates = (ns: string, d: Direction, peerNs: string, port: number | null): number[] => {
+    const want = port === null ? '*/*' : `TCP/${port}`;
+    const out: number[] = [];
+    for (const peer of [`ns:${peerNs}`, 'all-namespaces', 'any']) for (const { i, port: p } of index.get(`${ns}\n${d}\n${peer}`) ?? []) if (portCovers(p, want)) out.push(i);
+    return out;
+  };
+  const sides: LinkSides = { egress: [], ingress: [] };
+  for (const l of topo.links) {
+    sides.egress.push(l.fromNamespace === l.toNamespace ? [] : candidates(l.fromNamespace, 'egress', l.toNamespace, l.port));
+    sides.ingress.push(l.fromNamespace === l.toNamespace ? [] : candidates(l.toNamespace, 'ingress', l.fromNamespace, l.port));
+  }
+  if (!byTopo) cache.linkSides.set(wantCanon, (byTopo = new WeakMap()));
+  byTopo.set(topo, sides);
+  return sides;
+}
+
+/** A side's status: the first found (or renamed) candidate's, else the first candidate's; 'not-expected' without one. */
+function sideStatus(candidates: readonly number[], results: readonly ExpectedResult[]): PolicyStatus | 'not-expected' {
+  let best: PolicyStatus | 'not-expected' = 'not-expected';
+  for (const i of candidates) {
+    const s = results[i].status;
+    if (best === 'not-expected' || (isFound(s) && !isFound(best))) best = s;
+  }
+  return best;
+}
+
+/**
+ * The versions a link's live verdict depends on: every namespace's labels (peers select
+ * namespaces) and the policies of the link's two namespaces (egress at the source, ingress at the
+ * destination), each interned to a short id by the cache. A namespace holding a policy without a
+ * server identity has no version: its links are evaluated each time.
+ */
+function namespaceVersions(cache: NetworkScanCache, policies: readonly NetworkPolicy[], nsKey: string): { labels: number; of: (ns: string) => number | undefined } {
+  const byNs = new Map<string, string[] | null>();
+  for (const p of policies) {
+    const ns = nsOf(p);
+    const v = versionKey(p);
+    const list = byNs.get(ns);
+    if (list === null) continue;
+    if (v === undefined) byNs.set(ns, null);
+    else if (list) list.push(v);
+    else byNs.set(ns, [v]);
+  }
+  const ids = new Map<string, number | undefined>();
+  return {
+    labels: cache.versionId(`labels\u0000${nsKey}`),
+    of: (ns) => {
+      if (ids.has(ns)) return ids.get(ns);
+      const list = byNs.get(ns);
+      const id = list === null ? undefined : cache.versionId(`${ns}\u0000${(list ?? []).join(',')}`);
+      ids.set(ns, id);
+      return id;
+    },
+  };
+}
+
+/** What linkCoverage needs for the live verdicts; null when the namespaces could not be listed. */
+export interface LiveInputs {
+  engine: () => PolicyEngine;
+  policies: readonly NetworkPolicy[];
+  /** The namespaces' names and labels, as one string. */
+  nsKey: string;
 }
 
 /**
  * Each declared cross-namespace link against the expected set: which expected
- * policy allows its egress side and which its ingress side (by grants, so any
- * source of expected policies works), their status in the cluster, and the
- * live verdict of the engine.
+ * policy allows its egress side and which its ingress side, their status in the
+ * cluster, and the live verdict of the engine (kept per version of what it depends on).
  */
-export function linkCoverage(cache: NetworkScanCache, topo: Topology, expected: ExpectedSet, wantCanon: readonly Canonical[], results: readonly ExpectedResult[], engine: (() => PolicyEngine) | null): { links: LinkCoverage[]; linkFindings: LinkFinding[] } {
-  const index = grantIndex(cache, expected, wantCanon);
-  const side = (ns: string, d: Direction, peerNs: string, port: number | null): PolicyStatus | 'not-expected' => {
-    const want = port === null ? '*/*' : `TCP/${port}`;
-    let best: PolicyStatus | 'not-expected' = 'not-expected';
-    for (const peer of [`ns:${peerNs}`, 'all-namespaces', 'any']) {
-      for (const { i, port: p } of index.get(`${ns}\n${d}\n${peer}`) ?? []) {
-        if (!portCovers(p, want)) continue;
-        const s = results[i].status;
-        if (best === 'not-expected' || (isFound(s) && !isFound(best))) best = s;
-      }
-    }
-    return best;
-  };
+export function linkCoverage(cache: NetworkScanCache, topo: Topology, expected: ExpectedSet, wantCanon: readonly Canonical[], results: readonly ExpectedResult[], live: LiveInputs | null): { links: LinkCoverage[]; linkFindings: LinkFinding[] } {
+  const sides = linkSides(cache, topo, expected, wantCanon);
+  const versions = live ? namespaceVersions(cache, live.policies, live.nsKey) : null;
   const links: LinkCoverage[] = [];
   const linkFindings: LinkFinding[] = [];
-  for (const l of topo.links) {
-    if (l.fromNamespace === l.toNamespace) continue;
-    const egress = side(l.fromNamespace, 'egress', l.toNamespace, l.port);
-    const ingress = side(l.toNamespace, 'ingress', l.fromNamespace, l.port);
+  topo.links.forEach((l, li) => {
+    if (l.fromNamespace === l.toNamespace) return;
+    const egress = sideStatus(sides.egress[li], results);
+    const ingress = sideStatus(sides.ingress[li], results);
     const cov: LinkCoverage = {
       from: l.from,
       to: l.to,
@@ -72,15 +126,23 @@ export function linkCoverage(cache: NetworkScanCache, topo: Topology, expected: 
       ingress,
       bidirectional: egress !== 'not-expected' && ingress !== 'not-expected' && isFound(egress) && isFound(ingress),
     };
-    if (engine && l.port !== null) {
-      const v = engine().evaluate({ namespace: l.fromNamespace, labels: {} }, { namespace: l.toNamespace, labels: {} }, l.port, l.protocol);
-      // An allowing side is named by its policies (cheap); a denying side gets the engine's full reason.
-      const why = (x: typeof v.egress) => (x.allowed && x.isolated ? `allowed by ${x.allowedBy.map((r) => `${r.namespace}/${r.name}`).join(', ')}` : x.reason);
-      cov.live = { allowed: v.allowed, egress: why(v.egress), ingress: why(v.ingress) };
+    if (live && versions && l.port !== null) {
+      const from = versions.of(l.fromNamespace);
+      const to = versions.of(l.toNamespace);
+      const key = from === undefined || to === undefined ? undefined : `${versions.labels}|${from}|${to}|${l.port}|${l.protocol ?? ''}`;
+      let verdict = key === undefined ? undefined : cache.linkVerdicts.get(key);
+      if (!verdict) {
+        const v = live.engine().evaluate({ namespace: l.fromNamespace, labels: {} }, { namespace: l.toNamespace, labels: {} }, l.port, l.protocol);
+        // An allowing side is named by its policies (cheap); a denying side gets the engine's full reason.
+        const why = (x: typeof v.egress) => (x.allowed && x.isolated ? `allowed by ${x.allowedBy.map((r) => `${r.namespace}/${r.name}`).join(', ')}` : x.reason);
+        verdict = { allowed: v.allowed, egress: why(v.egress), ingress: why(v.ingress) };
+        if (key !== undefined) cache.keep(cache.linkVerdicts, key, verdict);
+      }
+      cov.live = { ...verdict };
     }
     links.push(cov);
     if (egress === 'not-expected' || ingress === 'not-expected') linkFindings.push(notGenerated(l, egress, ingress));
-  }
+  });
   return { links, linkFindings };
 }
 

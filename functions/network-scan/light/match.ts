@@ -6,7 +6,7 @@
  */
 import type { NetworkPolicy } from '../../../lib/k8s/networkpolicy.ts';
 import type { Direction } from '../../../lib/k8s/types.ts';
-import { baseName, type ExpectedSet } from '../../../lib/topology/expected.ts';
+import type { ExpectedSet } from '../../../lib/topology/expected.ts';
 import { nameOf, nsOf, PEER_WIDTH, splitGrant, type Canonical } from './canonical.ts';
 import type { Drift, ExpectedResult, PolicyStatus } from './types.ts';
 
@@ -84,22 +84,22 @@ function overlap(a: Canonical, b: Canonical): number {
 }
 
 /** Each expected policy's result, and which live policy (of `inStack`) each claimed. */
-export function matchPolicies(expected: ExpectedSet, wantCanon: readonly Canonical[], inStack: readonly NetworkPolicy[], canon: ReadonlyMap<NetworkPolicy, Canonical>): { results: ExpectedResult[]; claimed: Map<NetworkPolicy, number> } {
+export function matchPolicies(
+  expected: ExpectedSet,
+  want: { forms: readonly Canonical[]; byName: ReadonlyMap<string, number[]> },
+  inStack: readonly NetworkPolicy[],
+  canon: ReadonlyMap<NetworkPolicy, Canonical>,
+  baseOf: (p: NetworkPolicy) => string,
+): { results: ExpectedResult[]; claimed: Map<NetworkPolicy, number> } {
+  const wantCanon = want.forms;
   // Same-named groups on both sides.
   const liveByName = new Map<string, NetworkPolicy[]>();
   for (const p of inStack) {
-    const k = `${nsOf(p)}/${baseName(nameOf(p))}`;
+    const k = `${nsOf(p)}/${baseOf(p)}`;
     const list = liveByName.get(k);
     if (list) list.push(p);
     else liveByName.set(k, [p]);
   }
-  const wantByName = new Map<string, number[]>();
-  expected.policies.forEach((e, i) => {
-    const k = `${e.namespace}/${baseName(e.name)}`;
-    const list = wantByName.get(k);
-    if (list) list.push(i);
-    else wantByName.set(k, [i]);
-  });
 
   const results: ExpectedResult[] = expected.policies.map((e) => ({
     name: e.name,
@@ -114,7 +114,7 @@ export function matchPolicies(expected: ExpectedSet, wantCanon: readonly Canonic
   const claimed = new Map<NetworkPolicy, number>(); // live policy → expected index
   const unmatched: number[] = [];
 
-  for (const [k, idx] of wantByName) {
+  for (const [k, idx] of want.byName) {
     const live = [...(liveByName.get(k) ?? [])];
     const rest: number[] = [];
     for (const i of idx) {
