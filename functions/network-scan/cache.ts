@@ -9,7 +9,8 @@
  *     linkVerdicts  the engine's verdict on a link, per version of the policies of its two
  *                   namespaces and of every namespace's labels (versionId interns those versions)
  *   per expected set (one version of the input files: lib/topology hands out the same object)
- *     forms         the expected policies' canonical forms and their same-name groups
+ *     forms         the expected policies' canonical forms and same-name groups, per namespace, and
+ *                   each namespace's judgement while its live policies are unchanged
  *     linkSides     per topology, each link's candidate expected policies (link coverage)
  *     judgements    the whole light report, per identity of the live objects (snapshotKey)
  *
@@ -22,6 +23,7 @@ import type { NetworkPolicy } from '../../lib/k8s/networkpolicy.ts';
 import type { ExpectedSet } from '../../lib/topology/expected.ts';
 import type { CompiledEntry } from './engine.ts';
 import type { Canonical } from './light/canonical.ts';
+import type { NamespaceExpected, NamespaceUnit } from './light/match.ts';
 import type { ClusterSnapshot, LightReport, LinkCoverage, RuleFinding } from './light/types.ts';
 
 /** What the light judgement derives from one live policy alone. */
@@ -30,16 +32,23 @@ export interface PolicyMemo {
   canon: Canonical;
   /** The name without Stacktic's `--nrNN` suffix. */
   base: string;
+  /** Read with a server identity (uid, resourceVersion): kept in the cache, one object per version. */
+  versioned: boolean;
   /** Rule findings depend on the namespaces' labels too: kept with the namespaces they were computed for. */
   findings?: RuleFinding[];
   findingsFor?: string;
 }
 
-/** The expected set's canonical forms, and its same-name groups (`namespace/name` without `--nrNN` → indexes). */
+/**
+ * The expected set's canonical forms and, per namespace, its expected policies and same-name
+ * groups; and the namespaces' judgements (light/index.ts), kept while their live policies (the
+ * plain copies of `policies`, one object per version) and the namespaces' labels are unchanged.
+ */
 export interface ExpectedForms {
   topo: string;
   forms: Canonical[];
-  byName: Map<string, number[]>;
+  byNamespace: Map<string, NamespaceExpected>;
+  units: Map<string, { nsKeyId: number; live: readonly NetworkPolicy[]; unit: NamespaceUnit }>;
 }
 
 /** Each link's candidates, per side: the expected policies whose grants allow it, in the order they are weighed. */

@@ -87,9 +87,10 @@ export function networkScan(given?: NetworkScanSettings): ScanDefinition<Mode> {
       const snapshot: ClusterSnapshot = { policies, namespaces };
       // The light judgement is a pure function of the expected set and the live objects: an unchanged
       // cluster (same uids and resourceVersions) reuses the last judgement instead of recomputing it.
-      let engine: PolicyEngine | undefined;
-      const engineOnce = () => (engine ??= new PolicyEngine(policies, namespaces ?? [], cache));
-      const judged = cache.judgement(expected, snapshot, () => judgeLight(topology, expected, snapshot, engineOnce, cache));
+      // Light mode compiles only what it needs (an engine over the namespaces whose link verdicts
+      // changed); full mode's engine covers every policy, and the light judgement uses it too.
+      const engine = mode === 'full' && full ? new PolicyEngine(policies, namespaces ?? [], cache) : undefined;
+      const judged = cache.judgement(expected, snapshot, () => judgeLight(topology, expected, snapshot, engine, cache));
       const report = judged.report;
       if (mode === 'light' || !full) return { score: report.score, summary: report.summary, results: report.results, errors, sources: { ...sources, judgement: judged.cached ? 'reused (cluster unchanged since the last scan)' : 'computed' } };
 
@@ -97,7 +98,7 @@ export function networkScan(given?: NetworkScanSettings): ScanDefinition<Mode> {
       const { clusterRunner, executeProbes, localRunner, judgeProbes, summarizeProbes, planProbes, readWorkloads } = await fullMode();
       const workloads = await readWorkloads(kube);
       errors.push(...workloads.errors);
-      const tests = planProbes({ topology, engine: engineOnce(), services: workloads.services, pods: workloads.pods, templates: workloads.templates, externalTarget: full.externalTarget, internetEgress, maxNegative: full.maxNegative, seed: full.seed });
+      const tests = planProbes({ topology, engine: engine!, services: workloads.services, pods: workloads.pods, templates: workloads.templates, externalTarget: full.externalTarget, internetEgress, maxNegative: full.maxNegative, seed: full.seed });
       const scratch = new ScratchRun(kube, { purpose: PROBE_PURPOSE, ttlMs });
       let swept = 0;
       let runner: ProbeRunner;

@@ -20,11 +20,11 @@ import type { Topology } from '../../../lib/topology/types.ts';
 import { NetworkScanCache, versionKey, type ExpectedForms, type PolicyMemo } from '../cache.ts';
 import type { PolicyEngine } from '../engine.ts';
 import { canonical, expectedCanonical, nameOf, nsOf, plainPolicy, rules, type Canonical } from './canonical.ts';
-import { isFound, matchPolicies } from './match.ts';
+import { isFound, matchNamespace, type NamespaceExpected, type NamespaceUnit } from './match.ts';
 import { linkCoverage } from './links.ts';
 import { lineFor, RANK, ruleFindings, type SelectorCheck } from './rules.ts';
 import { lightScore } from './score.ts';
-import { SEVERITIES, type ClusterSnapshot, type EmptySelector, type LightReport, type PolicyStatus, type RuleFinding, type Severity } from './types.ts';
+import { SEVERITIES, type ClusterSnapshot, type EmptySelector, type ExpectedResult, type LightReport, type PolicyStatus, type RuleFinding, type Severity } from './types.ts';
 
 /** The plain copy and canonical form of a live policy, kept per uid and resourceVersion. */
 function policyMemo(cache: NetworkScanCache, raw: NetworkPolicy): PolicyMemo {
@@ -32,7 +32,7 @@ function policyMemo(cache: NetworkScanCache, raw: NetworkPolicy): PolicyMemo {
   const hit = key ? cache.policies.get(key) : undefined;
   if (hit) return hit;
   const plain = plainPolicy(raw);
-  const m: PolicyMemo = { plain, canon: canonical(plain.spec, nsOf(plain)), base: baseName(nameOf(plain)) };
+  const m: PolicyMemo = { plain, canon: canonical(plain.spec, nsOf(plain)), base: baseName(nameOf(plain)), versioned: key !== undefined };
   return key ? cache.keep(cache.policies, key, m) : m;
 }
 
@@ -41,23 +41,73 @@ function expectedForms(cache: NetworkScanCache, expected: ExpectedSet, topoNs: R
   const topo = [...topoNs].join('\n');
   const hit = cache.forms.get(expected);
   if (hit && hit.topo === topo) return hit;
-  const byName = new Map<string, number[]>();
+  const byNamespace = new Map<string, NamespaceExpected>();
   expected.policies.forEach((e, i) => {
+    let ns = byNamespace.get(e.namespace);
+    if (!ns) byNamespace.set(e.namespace, (ns = { indices: [], byName: new Map() }));
+    ns.indices.push(i);
     const k = `${e.namespace}/${baseName(e.name)}`;
-    const list = byName.get(k);
+    const list = ns.byName.get(k);
     if (list) list.push(i);
-    else byName.set(k, [i]);
+    else ns.byName.set(k, [i]);
   });
-  const forms: ExpectedForms = { topo, forms: expected.policies.map((e) => expectedCanonical(e, topoNs)), byName };
+  const forms: ExpectedForms = { topo, forms: expected.policies.map((e) => expectedCanonical(e, topoNs)), byNamespace, units: new Map() };
   cache.forms.set(expected, forms);
   return forms;
 }
 
+function judgeNamespace(
+  expected: ExpectedSet,
+  want: ExpectedForms,
+  ns: string,
+  live: NetworkPolicy[],
+  canon: ReadonlyMap<NetworkPolicy, Canonical>,
+  memos: ReadonlyMap<NetworkPolicy, PolicyMemo>,
+  nsKey: string,
+  selects: SelectorCheck | null,
+): NamespaceUnit {
+  const { results, claimed } = matchNamespace(expected, want.forms, want.byNamespace.get(ns) ?? NO_EXPECTED, live, canon, (p) => memos.get(p)!.base);
+  const findingsOf = new Map<NetworkPolicy, RuleFinding[]>();
+  for (const p of live) {
+    const i = claimed.get(p);
+    const e = i === undefined ? undefined : expected.policies[i];
+    const m = memos.get(p)!;
+    if (m.findingsFor !== nsKey) {
+      m.findings = ruleFindings(p, canon.get(p)!, selects);
+      m.findingsFor = nsKey;
+    }
+    // Copies: the lines of the expected file are added here, per expected policy.
+    const fs = m.findings!.map((f) => ({ ...f }));
+    if (e?.origin) for (const f of fs) Object.assign(f, lineFor(f, e));
+    if (fs.length) findingsOf.set(p, fs);
+  }
+  return { results, claimed, findingsOf };
+}
+
+const NO_EXPECTED: NamespaceExpected = { indices: [], byName: new Map() };
+
 /**
- * @param engine the scan's PolicyEngine over `snap`, shared with the probe plan (made on first use).
+ * A namespace's unit, kept per expected set (and topology) while the versions of the namespace's
+ * live policies and the namespaces' labels are unchanged; a namespace holding a policy without a
+ * server identity is judged each time.
+ */
+function namespaceUnit(want: ExpectedForms, ns: string, live: readonly NetworkPolicy[], memos: ReadonlyMap<NetworkPolicy, PolicyMemo>, nsKeyId: number, judge: () => NamespaceUnit): NamespaceUnit {
+  // The live policies are the cache's plain copies, one object per policy version (policyMemo):
+  // the same objects in the same order are the same versions.
+  const hit = want.units.get(ns);
+  if (hit && hit.nsKeyId === nsKeyId && hit.live.length === live.length && hit.live.every((p, j) => p === live[j])) return hit.unit;
+  const unit = judge();
+  if (live.every((p) => memos.get(p)!.versioned)) want.units.set(ns, { nsKeyId, live, unit });
+  else want.units.delete(ns);
+  return unit;
+}
+
+/**
+ * @param engine a PolicyEngine over `snap` (full mode's, shared with the probe plan); without one,
+ *   the link verdicts not kept in the cache are evaluated by an engine over their namespaces only.
  * @param cache the scan's cache; without one, nothing is kept between calls.
  */
-export function judgeLight(topo: Topology, expected: ExpectedSet, snap: ClusterSnapshot, engine: PolicyEngine | (() => PolicyEngine), cache = new NetworkScanCache()): LightReport {
+export function judgeLight(topo: Topology, expected: ExpectedSet, snap: ClusterSnapshot, engine?: PolicyEngine, cache = new NetworkScanCache()): LightReport {
   const stackNs = new Set(topo.namespaces);
   for (const e of expected.policies) stackNs.add(e.namespace);
   const inStack: NetworkPolicy[] = [];
@@ -75,27 +125,35 @@ export function judgeLight(topo: Topology, expected: ExpectedSet, snap: ClusterS
   const want = expectedForms(cache, expected, topoNs);
   const wantCanon = want.forms;
 
-  const { results, claimed } = matchPolicies(expected, want, inStack, canon, (p) => memos.get(p)!.base);
+  // Each namespace judged on its own (matching and rule findings), reused while its live policies'
+  // versions and the namespaces' labels are unchanged.
+  const liveByNs = new Map<string, NetworkPolicy[]>();
+  for (const p of inStack) {
+    const ns = nsOf(p);
+    const list = liveByNs.get(ns);
+    if (list) list.push(p);
+    else liveByNs.set(ns, [p]);
+  }
+  const selects: SelectorCheck | null = snap.namespaces ? namespaceSelectorCheck(snap.namespaces) : null;
+  const nsKeyId = cache.versionId(`labels\u0000${nsKey}`);
+  const results: ExpectedResult[] = new Array(expected.policies.length);
+  const claimed = new Map<NetworkPolicy, number>();
+  const findingsOf = new Map<NetworkPolicy, RuleFinding[]>();
+  for (const ns of stackNs) {
+    const live = liveByNs.get(ns) ?? [];
+    const unit = namespaceUnit(want, ns, live, memos, nsKeyId, () => judgeNamespace(expected, want, ns, live, canon, memos, nsKey, selects));
+    for (const [i, r] of unit.results) results[i] = r;
+    for (const [p, i] of unit.claimed) claimed.set(p, i);
+    for (const [p, fs] of unit.findingsOf) findingsOf.set(p, fs);
+  }
   const extraPolicies = inStack.filter((p) => !claimed.has(p));
   const extra = extraPolicies.map((p) => ({ name: nameOf(p), namespace: nsOf(p) }));
 
-  // Rule-level findings on every live policy in the stack's namespaces.
-  const selects: SelectorCheck | null = snap.namespaces ? namespaceSelectorCheck(snap.namespaces) : null;
+  // Rule-level findings on every live policy in the stack's namespaces, in snapshot order, worst first.
   const findings: RuleFinding[] = [];
-  const findingsOf = new Map<NetworkPolicy, RuleFinding[]>();
   for (const p of inStack) {
-    const i = claimed.get(p);
-    const e = i === undefined ? undefined : expected.policies[i];
-    const m = memos.get(p)!;
-    if (m.findingsFor !== nsKey) {
-      m.findings = ruleFindings(p, canon.get(p)!, selects);
-      m.findingsFor = nsKey;
-    }
-    // Copies: the lines of the expected file are added below, per run.
-    const fs = m.findings!.map((f) => ({ ...f }));
-    if (e?.origin) for (const f of fs) Object.assign(f, lineFor(f, e));
-    if (fs.length) findingsOf.set(p, fs);
-    findings.push(...fs);
+    const fs = findingsOf.get(p);
+    if (fs) findings.push(...fs);
   }
   findings.sort((a, b) => RANK[a.severity] - RANK[b.severity]);
 
@@ -113,7 +171,7 @@ export function judgeLight(topo: Topology, expected: ExpectedSet, snap: ClusterS
     (missing_by_namespace[r.namespace] ??= []).push({ name: r.name, status: r.status });
   }
 
-  const live = snap.namespaces ? { engine: typeof engine === 'function' ? engine : () => engine, policies: snap.policies, nsKey } : null;
+  const live = snap.namespaces ? { engine, policies: snap.policies, namespaces: snap.namespaces, nsKey } : null;
   const { links, linkFindings } = linkCoverage(cache, topo, expected, wantCanon, results, live);
   const empty: EmptySelector[] = findings
     .filter((f) => f.kind === 'selector-matches-nothing')

@@ -5,11 +5,11 @@
  * verdict of the NetworkPolicy engine. A link with no expected policy is its own finding.
  */
 import type { NetworkPolicy } from '../../../lib/k8s/networkpolicy.ts';
-import type { Direction } from '../../../lib/k8s/types.ts';
+import type { Direction, NamespaceInfo } from '../../../lib/k8s/types.ts';
 import type { ExpectedSet } from '../../../lib/topology/expected.ts';
 import type { Link, Topology } from '../../../lib/topology/types.ts';
 import { versionKey, type LinkSides, type NetworkScanCache } from '../cache.ts';
-import type { PolicyEngine } from '../engine.ts';
+import { PolicyEngine } from '../engine.ts';
 import { nsOf, splitGrant, type Canonical } from './canonical.ts';
 import { isFound, portCovers } from './match.ts';
 import type { ExpectedResult, LinkCoverage, LinkFinding, PolicyStatus } from './types.ts';
@@ -69,6 +69,7 @@ function sideStatus(candidates: readonly number[], results: readonly ExpectedRes
  * server identity has no version: its links are evaluated each time.
  */
 function namespaceVersions(cache: NetworkScanCache, policies: readonly NetworkPolicy[], nsKey: string): { labels: number; of: (ns: string) => number | undefined } {
+  // Policies in snapshot order, so a namespace's version lists them as the engine indexes them.
   const byNs = new Map<string, string[] | null>();
   for (const p of policies) {
     const ns = nsOf(p);
@@ -94,8 +95,14 @@ function namespaceVersions(cache: NetworkScanCache, policies: readonly NetworkPo
 
 /** What linkCoverage needs for the live verdicts; null when the namespaces could not be listed. */
 export interface LiveInputs {
-  engine: () => PolicyEngine;
+  /**
+   * The scan's engine over every policy, when it has one. Without one, an engine is compiled (from
+   * the cache's compiled policies) over the namespaces of the links whose verdict is not kept:
+   * `evaluate` reads only the policies of the two ends' namespaces, so its verdicts are the same.
+   */
+  engine?: PolicyEngine;
   policies: readonly NetworkPolicy[];
+  namespaces: readonly NamespaceInfo[];
   /** The namespaces' names and labels, as one string. */
   nsKey: string;
 }
@@ -110,6 +117,7 @@ export function linkCoverage(cache: NetworkScanCache, topo: Topology, expected: 
   const versions = live ? namespaceVersions(cache, live.policies, live.nsKey) : null;
   const links: LinkCoverage[] = [];
   const linkFindings: LinkFinding[] = [];
+  const pending: { cov: LinkCoverage; l: Link & { port: number }; key: string | undefined }[] = [];
   topo.links.forEach((l, li) => {
     if (l.fromNamespace === l.toNamespace) return;
     const egress = sideStatus(sides.egress[li], results);
@@ -130,19 +138,29 @@ export function linkCoverage(cache: NetworkScanCache, topo: Topology, expected: 
       const from = versions.of(l.fromNamespace);
       const to = versions.of(l.toNamespace);
       const key = from === undefined || to === undefined ? undefined : `${versions.labels}|${from}|${to}|${l.port}|${l.protocol ?? ''}`;
-      let verdict = key === undefined ? undefined : cache.linkVerdicts.get(key);
-      if (!verdict) {
-        const v = live.engine().evaluate({ namespace: l.fromNamespace, labels: {} }, { namespace: l.toNamespace, labels: {} }, l.port, l.protocol);
-        // An allowing side is named by its policies (cheap); a denying side gets the engine's full reason.
-        const why = (x: typeof v.egress) => (x.allowed && x.isolated ? `allowed by ${x.allowedBy.map((r) => `${r.namespace}/${r.name}`).join(', ')}` : x.reason);
-        verdict = { allowed: v.allowed, egress: why(v.egress), ingress: why(v.ingress) };
-        if (key !== undefined) cache.keep(cache.linkVerdicts, key, verdict);
-      }
-      cov.live = { ...verdict };
+      const verdict = key === undefined ? undefined : cache.linkVerdicts.get(key);
+      if (verdict) cov.live = { ...verdict };
+      else pending.push({ cov, l: l as Link & { port: number }, key });
     }
     links.push(cov);
     if (egress === 'not-expected' || ingress === 'not-expected') linkFindings.push(notGenerated(l, egress, ingress));
   });
+  if (live && pending.length) {
+    let engine = live.engine;
+    if (!engine) {
+      const ends = new Set<string>();
+      for (const { l } of pending) ends.add(l.fromNamespace).add(l.toNamespace);
+      engine = new PolicyEngine(live.policies.filter((p) => ends.has(nsOf(p))), live.namespaces, cache);
+    }
+    for (const { cov, l, key } of pending) {
+      const v = engine.evaluate({ namespace: l.fromNamespace, labels: {} }, { namespace: l.toNamespace, labels: {} }, l.port, l.protocol);
+      // An allowing side is named by its policies (cheap); a denying side gets the engine's full reason.
+      const why = (x: typeof v.egress) => (x.allowed && x.isolated ? `allowed by ${x.allowedBy.map((r) => `${r.namespace}/${r.name}`).join(', ')}` : x.reason);
+      const verdict = { allowed: v.allowed, egress: why(v.egress), ingress: why(v.ingress) };
+      if (key !== undefined) cache.keep(cache.linkVerdicts, key, verdict);
+      cov.live = { ...verdict };
+    }
+  }
   return { links, linkFindings };
 }
 

@@ -8,7 +8,7 @@ import type { NetworkPolicy } from '../../../lib/k8s/networkpolicy.ts';
 import type { Direction } from '../../../lib/k8s/types.ts';
 import type { ExpectedSet } from '../../../lib/topology/expected.ts';
 import { nameOf, nsOf, PEER_WIDTH, splitGrant, type Canonical } from './canonical.ts';
-import type { Drift, ExpectedResult, PolicyStatus } from './types.ts';
+import type { Drift, ExpectedResult, PolicyStatus, RuleFinding } from './types.ts';
 
 export const isFound = (s: PolicyStatus) => s === 'found' || s === 'renamed';
 
@@ -83,79 +83,104 @@ function overlap(a: Canonical, b: Canonical): number {
   return n;
 }
 
-/** Each expected policy's result, and which live policy (of `inStack`) each claimed. */
-export function matchPolicies(
+/** The expected policies of one namespace: their indexes in the expected set, and its same-name groups (`namespace/name` without `--nrNN`). */
+export interface NamespaceExpected {
+  indices: number[];
+  byName: Map<string, number[]>;
+}
+
+/** One namespace's part of the judgement: its expected policies' results, what they claimed, the rule findings of its live policies. */
+export interface NamespaceUnit {
+  results: Map<number, ExpectedResult>;
+  claimed: Map<NetworkPolicy, number>;
+  /** Per live policy with findings: copies carrying the lines of the expected policy's file. */
+  findingsOf: Map<NetworkPolicy, RuleFinding[]>;
+}
+
+/**
+ * One namespace's matching: the result of each of its expected policies, and which of its live
+ * policies each claimed. Names and forms are compared within a namespace only, so the namespaces
+ * are matched independently.
+ *
+ * @param live the namespace's live policies, in snapshot order
+ */
+export function matchNamespace(
   expected: ExpectedSet,
-  want: { forms: readonly Canonical[]; byName: ReadonlyMap<string, number[]> },
-  inStack: readonly NetworkPolicy[],
+  wantCanon: readonly Canonical[],
+  want: NamespaceExpected,
+  live: readonly NetworkPolicy[],
   canon: ReadonlyMap<NetworkPolicy, Canonical>,
   baseOf: (p: NetworkPolicy) => string,
-): { results: ExpectedResult[]; claimed: Map<NetworkPolicy, number> } {
-  const wantCanon = want.forms;
+): { results: Map<number, ExpectedResult>; claimed: Map<NetworkPolicy, number> } {
   // Same-named groups on both sides.
   const liveByName = new Map<string, NetworkPolicy[]>();
-  for (const p of inStack) {
+  for (const p of live) {
     const k = `${nsOf(p)}/${baseOf(p)}`;
     const list = liveByName.get(k);
     if (list) list.push(p);
     else liveByName.set(k, [p]);
   }
-
-  const results: ExpectedResult[] = expected.policies.map((e) => ({
-    name: e.name,
-    namespace: e.namespace,
-    category: e.category,
-    direction: e.direction,
-    status: 'missing' as PolicyStatus,
-    ...(e.link ? { link: e.link } : {}),
-    ...(e.origin ? { file: e.origin.file, line: e.origin.line } : {}),
-    ...(e.rule ? { rule: e.rule } : {}),
-  }));
+  const results = new Map<number, ExpectedResult>();
+  for (const i of want.indices) {
+    const e = expected.policies[i];
+    results.set(i, {
+      name: e.name,
+      namespace: e.namespace,
+      category: e.category,
+      direction: e.direction,
+      status: 'missing' as PolicyStatus,
+      ...(e.link ? { link: e.link } : {}),
+      ...(e.origin ? { file: e.origin.file, line: e.origin.line } : {}),
+      ...(e.rule ? { rule: e.rule } : {}),
+    });
+  }
   const claimed = new Map<NetworkPolicy, number>(); // live policy → expected index
   const unmatched: number[] = [];
 
   for (const [k, idx] of want.byName) {
-    const live = [...(liveByName.get(k) ?? [])];
+    const group = [...(liveByName.get(k) ?? [])];
     const rest: number[] = [];
     for (const i of idx) {
-      const j = live.findIndex((p) => canon.get(p)!.key === wantCanon[i].key);
+      const j = group.findIndex((p) => canon.get(p)!.key === wantCanon[i].key);
       if (j === -1) {
         rest.push(i);
         continue;
       }
-      const p = live.splice(j, 1)[0];
+      const p = group.splice(j, 1)[0];
       claimed.set(p, i);
-      results[i].status = 'found';
-      if (nameOf(p) !== expected.policies[i].name) results[i].cluster_name = nameOf(p);
+      const r = results.get(i)!;
+      r.status = 'found';
+      if (nameOf(p) !== expected.policies[i].name) r.cluster_name = nameOf(p);
     }
     for (const i of rest) {
-      if (!live.length) {
+      if (!group.length) {
         unmatched.push(i);
         continue;
       }
       let best = 0;
-      for (let j = 1; j < live.length; j++) if (overlap(canon.get(live[j])!, wantCanon[i]) > overlap(canon.get(live[best])!, wantCanon[i])) best = j;
-      const p = live.splice(best, 1)[0];
+      for (let j = 1; j < group.length; j++) if (overlap(canon.get(group[j])!, wantCanon[i]) > overlap(canon.get(group[best])!, wantCanon[i])) best = j;
+      const p = group.splice(best, 1)[0];
       claimed.set(p, i);
       const diff = difference(canon.get(p)!, wantCanon[i]);
-      Object.assign(results[i], { status: 'drifted', cluster_name: nameOf(p), difference: diff, drift: driftLines(diff) });
+      Object.assign(results.get(i)!, { status: 'drifted', cluster_name: nameOf(p), difference: diff, drift: driftLines(diff) });
     }
   }
-  // Renamed: an unclaimed live policy in the same namespace with the same canonical form.
+  // Renamed: an unclaimed live policy in the namespace with the same canonical form.
   const byForm = new Map<string, NetworkPolicy[]>();
-  for (const p of inStack) {
+  for (const p of live) {
     if (claimed.has(p)) continue;
-    const k = `${nsOf(p)}\n${canon.get(p)!.key}`;
+    const k = canon.get(p)!.key;
     const list = byForm.get(k);
     if (list) list.push(p);
     else byForm.set(k, [p]);
   }
   for (const i of unmatched) {
-    const twin = byForm.get(`${expected.policies[i].namespace}\n${wantCanon[i].key}`)?.shift();
+    const twin = byForm.get(wantCanon[i].key)?.shift();
     if (!twin) continue;
     claimed.set(twin, i);
-    results[i].status = 'renamed';
-    results[i].cluster_name = nameOf(twin);
+    const r = results.get(i)!;
+    r.status = 'renamed';
+    r.cluster_name = nameOf(twin);
   }
   return { results, claimed };
 }
