@@ -1,5 +1,5 @@
 /**
- * The network scan's report, per mode (lib/scan/report-schema.ts): the light judgement (light.ts
+ * The network scan's report, per mode (lib/scan/report-schema.ts): the light judgement (light/types.ts
  * LightReport), and in full mode the probe findings (probes/judge.ts). Published as
  * schema/network-report.schema.json; the tests check every report against it.
  */
