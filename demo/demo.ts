@@ -20,7 +20,8 @@ import { combinedApp, mount } from '../lib/scan/serve.ts';
 import { loadNetworkPolicyDir } from '../lib/topology/expected.ts';
 import { loadStackMetadata } from '../lib/topology/stack-metadata.ts';
 import { fullSettingsFromEnv, networkScan } from '../functions/network-scan/scan.ts';
-import { renderPolicy, STACK_NAMESPACE_LABEL } from '../functions/network-scan/render.ts';
+import { renderPolicy } from '../lib/topology/render.ts';
+import { STACK_NAMESPACE_LABEL } from '../lib/topology/stacktic-rules.ts';
 import { opaScan } from '../functions/opa-scan/scan.ts';
 import { startControlPlane } from '../harness/cluster/index.ts';
 import { installPolicies, yamlDir } from '../harness/cluster/gatekeeper.ts';
@@ -30,6 +31,7 @@ import { runNucleiDemo } from './nuclei.ts';
 import { nodeNetworkDemo } from './node.ts';
 import { deployDemo } from './deploy.ts';
 import { enableStoredReports, reportsDemo, type StoredReports } from './reports.ts';
+import { validateReports } from './validate-reports.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 // The project's own demo stack, in Stacktic's format, with the policies Stacktic generates for it.
@@ -184,4 +186,5 @@ else if (!failed) {
     if (node.status !== 200) failed = true;
   } else log(`real node not used: ${node.reason} — the network full row above is the loopback demo (no enforcement)`);
 }
+if (!validateReports(REPORTS, log)) failed = true;
 process.exitCode = failed ? 1 : 0;

@@ -4,16 +4,22 @@
  * same client (same cluster, same identity), whatever started the run.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Kube } from './client.ts';
+import type { RequestOptions } from 'node:https';
 
-const used = new AsyncLocalStorage<{ kube?: Kube }>();
+/** The shape of lib/kube/client.ts's Kube (named here so this file imports nothing of the client). */
+export interface TrackedKube {
+  server: string;
+  applyTo(opts: RequestOptions): Promise<void>;
+}
 
-export function trackKube<T>(fn: () => Promise<T>): { result: Promise<T>; kube: () => Kube | undefined } {
-  const store: { kube?: Kube } = {};
+const used = new AsyncLocalStorage<{ kube?: TrackedKube }>();
+
+export function trackKube<T>(fn: () => Promise<T>): { result: Promise<T>; kube: () => TrackedKube | undefined } {
+  const store: { kube?: TrackedKube } = {};
   return { result: used.run(store, fn), kube: () => store.kube };
 }
 
-export function noteKube(kube: Kube): void {
+export function noteKube(kube: TrackedKube): void {
   const s = used.getStore();
   if (s && !s.kube) s.kube = kube;
 }

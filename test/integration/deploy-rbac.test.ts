@@ -17,7 +17,8 @@ import { runScan, type ScanDefinition, type ScanReport } from '../../lib/scan/sc
 import { deriveExpected } from '../../lib/topology/expected.ts';
 import { loadStackMetadata } from '../../lib/topology/stack-metadata.ts';
 import { fullSettingsFromEnv, networkScan } from '../../functions/network-scan/scan.ts';
-import { renderPolicy, STACK_NAMESPACE_LABEL } from '../../functions/network-scan/render.ts';
+import { renderPolicy } from '../../lib/topology/render.ts';
+import { STACK_NAMESPACE_LABEL } from '../../lib/topology/stacktic-rules.ts';
 import { opaScan } from '../../functions/opa-scan/scan.ts';
 import { kubescapeScan } from '../../functions/kubescape-scan/scan.ts';
 import { BUNDLED_ARTIFACTS_DIR, defaultKubescapeBin } from '../../functions/kubescape-scan/settings.ts';
@@ -29,6 +30,7 @@ import { forgetRuns } from '../../lib/openreports/record.ts';
 import { ringName } from '../../lib/openreports/history.ts';
 import { testCluster } from '../support/cluster.ts';
 import { adminKube, apply, namespace, remove, waitFor } from '../support/k8s.ts';
+import { assertReportValid } from '../support/report-schema.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const s = suite('deploy: least-privilege RBAC, proven by impersonation');
@@ -257,7 +259,9 @@ if (missingKustomize) {
    */
   const report = async (def: ScanDefinition<Mode>, mode: Mode) => {
     await freshReports(def.name, mode);
-    return runScan(def, mode);
+    const r = await runScan(def, mode);
+    assertReportValid(r, `${def.name} ${mode} as its own account`);
+    return r;
   };
 
   s('network-scan: light and full (cluster runner) as its own account', async () => {
