@@ -17,6 +17,7 @@ import { BUILTIN_EXCLUSIONS, loadExclusionsFile, type ExclusionRule } from './ex
 import { executeKubescape } from './execute.ts';
 import { forbiddenErrors, judgeFull, judgeLight } from './judge.ts';
 import { kubescapeSettingsFromEnv, type KubescapeSettings } from './settings.ts';
+import { kubescapeChecks } from './checks.ts';
 
 type Mode = 'light' | 'full';
 
@@ -34,6 +35,7 @@ export function kubescapeScan(given?: KubescapeSettings): ScanDefinition<Mode> {
     path: '/kubescape_scan',
     modes: ['light', 'full'],
     defaultMode: 'light',
+    checks: kubescapeChecks,
     timeoutMs: { light: 600_000, full: 900_000 },
     async run({ mode, signal }): Promise<ScanOutcome> {
       const settings = given ?? kubescapeSettingsFromEnv();

@@ -22,6 +22,7 @@ import { judgeLight, type ClusterSnapshot } from './light.ts';
 import type { ProbeRunner } from './probes/execute.ts';
 import { PROBE_PURPOSE } from './probes/pod-specs.ts';
 import { networkSettingsFromEnv, type NetworkScanSettings } from './settings.ts';
+import { networkChecks } from './checks.ts';
 
 /** Full mode's modules (probe plan, runners, nmap, execa), loaded on the first full scan only: light stays small. */
 const fullMode = () =>
@@ -83,6 +84,7 @@ export function networkScan(given?: NetworkScanSettings): ScanDefinition<Mode> {
     path: '/network_scan',
     modes: ['light', 'full'],
     defaultMode: 'light',
+    checks: networkChecks,
     timeoutMs: { light: 120_000, full: 900_000 },
     async run({ mode, signal, timeoutMs: ttlMs }): Promise<ScanOutcome> {
       const settings = given ?? networkSettingsFromEnv();

@@ -19,6 +19,7 @@ import { Judge } from './judge.ts';
 import { MODES, planTargets, type NucleiMode } from './plan.ts';
 import { collectSecrets, redactDeep } from './secrets.ts';
 import { nucleiSettingsFromEnv, type NucleiScanSettings } from './settings.ts';
+import { nucleiChecks } from './checks.ts';
 
 /** Default total time per mode (the seed budgets), overridable by NUCLEI_SCAN_TIMEOUT_MS. */
 export const NUCLEI_TIMEOUTS_MS: Readonly<Record<NucleiMode, number>> = { light: 3 * 60_000, full: 15 * 60_000, network: 5 * 60_000, ssl: 60_000 };
@@ -37,6 +38,7 @@ export function nucleiScan(given?: NucleiScanSettings | (() => NucleiScanSetting
     path: '/nuclei_scan',
     modes: MODES,
     defaultMode: 'light',
+    checks: nucleiChecks,
     params: { evidence: "'true' adds each finding's request and response (4 KB each; default false)" },
     timeoutMs: NUCLEI_TIMEOUTS_MS,
     async run({ mode, params, signal }): Promise<ScanOutcome> {

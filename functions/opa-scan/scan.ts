@@ -23,6 +23,7 @@ import type { NamespaceLabels } from './match.ts';
 import { planFull, WEBHOOK_EXEMPT } from './plan.ts';
 import { prepareReplays } from './replay.ts';
 import { opaSettingsFromEnv, type OpaScanSettings } from './settings.ts';
+import { opaChecks } from './checks.ts';
 
 export { opaSettingsFromEnv, type OpaScanSettings };
 
@@ -102,6 +103,7 @@ export function opaScan(given?: OpaScanSettings): ScanDefinition<Mode> {
     path: '/opa_scan',
     modes: ['light', 'full'],
     defaultMode: 'light',
+    checks: opaChecks,
     async run({ mode, signal, timeoutMs: ttlMs }): Promise<ScanOutcome> {
       const settings = given ?? opaSettingsFromEnv();
       const topology = await loadTopology(settings.topology);
