@@ -42,9 +42,9 @@ async function definition(name: ScanName, args: CliArgs): Promise<ScanDefinition
 
 /** `file:line:col: message` for a ScanError about a file, else its message. */
 function oneLine(info: ScanError['info']): string {
-  const at = info.file ? `${info.file}${info.line ? `:${info.line}${info.column ? `:${info.column}` : ''}` : ''}: ` : '';
-  const msg = info.file ? info.message.replace(`${info.file}: `, '') : info.message;
-  return `${at}${msg}${info.details?.length && info.details[0].path ? ` (${info.details[0].path}: ${info.details[0].message})` : ''}`.replace(/\s*\n\s*/g, ' ');
+  // Messages about a file usually name it already (with its line and column): no second prefix then.
+  const at = info.file && !info.message.includes(info.file) ? `${info.file}${info.line ? `:${info.line}${info.column ? `:${info.column}` : ''}` : ''}: ` : '';
+  return `${at}${info.message}${info.details?.length && info.details[0].path ? ` (${info.details[0].path}: ${info.details[0].message})` : ''}`.replace(/\s*\n\s*/g, ' ');
 }
 
 export async function main(io: Io): Promise<number> {

@@ -20,7 +20,11 @@ import { loadNetworkPolicyDir, deriveExpected } from '../../lib/topology/expecte
 import { DEFAULT_LIMITS, type FileLimits } from '../../lib/topology/files.ts';
 import { loadTopology } from '../../lib/topology/settings.ts';
 import { NAMESPACE_NAME_LABEL } from '../../lib/k8s/types.ts';
-import type { ScanDefinition, ScanOutcome } from '../../lib/scan/scaffold.ts';
+import { checkId, oneLine, props, stackRelative } from '../../lib/scan/check-id.ts';
+import type { Check } from '../../lib/scan/checks.ts';
+import type { ScanDefinition, ScanOutcome, ScanReport } from '../../lib/scan/scaffold.ts';
+import { networkChecks } from './checks.ts';
+import { networkGraph } from './graph.ts';
 import { PolicyEngine, type NamespaceInfo } from './engine.ts';
 import { judgeLight, type ClusterSnapshot } from './light.ts';
 import { renderPolicy, STACK_NAMESPACE_LABEL } from './render.ts';
@@ -55,12 +59,67 @@ export function malformedOf(warnings: string[], dir: string): MalformedFile[] {
   return out;
 }
 
+interface VsMetadata {
+  missing: { name: string; namespace: string; link?: { from: string; to: string }; rule?: string }[];
+  drifted: { name: string; namespace: string; file?: string; drift: string[] }[];
+  extra: { name: string; namespace: string; file?: string }[];
+}
+
+const NP = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' } as const;
+
+/**
+ * What only the offline scan says, as checks (beside the light checks of functions/network-scan/checks.ts):
+ *   `<file>` `well-formed`          each malformed-file warning (duplicate key …): fail, medium, at its line and column
+ *   `<ns>/<name>` `generated`       a policy the metadata implies that the folder lacks: fail, high
+ *   `<ns>/<name>` `as-metadata`     a generated file that differs from what the metadata implies: fail, medium
+ *   `<ns>/<name>` `implied`         a generated file the metadata does not imply: warn, low
+ */
+export function offlineChecks(report: ScanReport): Check[] {
+  const metadata = report.sources?.metadata;
+  const res = (report.results ?? {}) as { malformed?: MalformedFile[]; generated_vs_metadata?: VsMetadata };
+  const out: Check[] = [];
+  for (const m of res.malformed ?? []) {
+    const file = stackRelative(m.file, metadata);
+    out.push({
+      id: checkId('network', file, 'well-formed', m.line, m.column),
+      policy: file,
+      rule: 'well-formed',
+      title: 'generated file is well-formed YAML',
+      result: 'fail',
+      verdict: 'MALFORMED',
+      severity: 'medium',
+      resources: [],
+      message: oneLine(`${file}${m.line ? `:${m.line}:${m.column}` : ''}: ${m.message}`),
+      location: { file, ...(m.line ? { line: m.line, column: m.column } : {}) },
+      properties: props({ verdict: 'MALFORMED', fix: 'regenerate the file, or remove the repeated key (kubectl apply keeps the last value silently)' }),
+    });
+  }
+  const vs = res.generated_vs_metadata;
+  for (const x of vs?.missing ?? []) {
+    const policy = `${x.namespace}/${x.name}`;
+    out.push({ id: checkId('network', policy, 'generated'), policy, rule: 'generated', title: 'the metadata implies this NetworkPolicy', result: 'fail', verdict: 'NOT_GENERATED', severity: 'high', namespace: x.namespace, resources: [{ ...NP, namespace: x.namespace, name: x.name }], message: oneLine(`the metadata implies ${policy}${x.link ? ` (link ${x.link.from} -> ${x.link.to})` : ''}, the generated folder has no such policy`), ...(typeof metadata === 'string' ? { location: { file: stackRelative(metadata, metadata) } } : {}), properties: props({ verdict: 'NOT_GENERATED', derivation_rule: x.rule, fix: 'regenerate the stack with Stacktic' }) });
+  }
+  for (const x of vs?.drifted ?? []) {
+    const policy = `${x.namespace}/${x.name}`;
+    const file = x.file ? stackRelative(x.file, metadata) : undefined;
+    out.push({ id: checkId('network', policy, 'as-metadata'), policy, rule: 'as-metadata', title: 'the generated NetworkPolicy is what the metadata implies', result: 'fail', verdict: 'DRIFTED_FROM_METADATA', severity: 'medium', namespace: x.namespace, resources: [{ ...NP, namespace: x.namespace, name: x.name }], message: oneLine(`${policy} differs from what the metadata implies: ${x.drift.join('; ')}`), ...(file ? { location: { file } } : {}), properties: props({ verdict: 'DRIFTED_FROM_METADATA', drift: x.drift }) });
+  }
+  for (const x of vs?.extra ?? []) {
+    const policy = `${x.namespace}/${x.name}`;
+    const file = x.file ? stackRelative(x.file, metadata) : undefined;
+    out.push({ id: checkId('network', policy, 'implied'), policy, rule: 'implied', title: 'the metadata implies this generated NetworkPolicy', result: 'warn', verdict: 'NOT_IMPLIED', severity: 'low', namespace: x.namespace, resources: [{ ...NP, namespace: x.namespace, name: x.name }], message: oneLine(`${policy} is generated but the metadata does not imply it`), ...(file ? { location: { file } } : {}), properties: props({ verdict: 'NOT_IMPLIED' }) });
+  }
+  return out;
+}
+
 export function networkOfflineScan(settings: OfflineNetworkSettings): ScanDefinition<'offline'> {
   return {
     name: 'network',
     path: '/network_scan',
     modes: ['offline'],
     defaultMode: 'offline',
+    checks: (report) => [...networkChecks(report), ...offlineChecks(report)],
+    graph: networkGraph,
     async run({ progress }): Promise<ScanOutcome> {
       const limits = settings.limits ?? DEFAULT_LIMITS;
       progress?.({ step: 'reading the stack metadata' });

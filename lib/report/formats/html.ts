@@ -23,7 +23,7 @@ const f1 = (n: number) => Math.round(n * 10) / 10;
 
 function svgGraph(g: ReportGraph, idx: number): Html {
   const dg = new dagre.graphlib.Graph({ multigraph: true });
-  dg.setGraph({ rankdir: 'LR', nodesep: 28, ranksep: 150, edgesep: 14, marginx: 16, marginy: 16 });
+  dg.setGraph({ rankdir: 'LR', nodesep: 28, ranksep: 120, edgesep: 14, marginx: 16, marginy: 16 });
   dg.setDefaultEdgeLabel(() => ({}));
   for (const n of g.nodes) dg.setNode(n.id, { width: Math.max(110, 8 * Math.max(n.label.length, (n.namespace ?? '').length + 4) + 24), height: 46 });
   g.edges.forEach((e, i) => dg.setEdge(e.from, e.to, { width: e.label ? 7 * e.label.length : 0, height: e.label ? 14 : 0, labelpos: 'c' }, `e${i}`));
@@ -47,7 +47,7 @@ ${e.detail.join('\n')}</title><path d="${d}" fill="none" stroke="${st.color}" st
   });
   const count = (s: LinkState) => g.edges.filter((e) => e.state === s).length;
   const legend = states.map((s) => h`<span class="lg"><svg width="36" height="10"><line x1="0" y1="5" x2="36" y2="5" stroke="${STATE_STYLE[s].color}" stroke-width="3"${raw(STATE_STYLE[s].dash ? ` stroke-dasharray="${STATE_STYLE[s].dash}"` : '')}/></svg> ${STATE_STYLE[s].label}: <b>${count(s)}</b></span>`);
-  return h`<figure class="graph"><figcaption>${g.title}</figcaption><div class="legend">${legend}</div><svg class="topology" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${f1(width)} ${f1(height)}" width="${f1(width)}" height="${f1(height)}" role="img" aria-label="${g.title}"><defs>${markers}</defs>${edges}${nodes}</svg></figure>`;
+  return h`<figure class="graph"><figcaption>${g.title}</figcaption><div class="legend">${legend}</div><svg class="topology" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${f1(width)} ${f1(height)}" width="${f1(width)}" height="${f1(height)}" style="max-width:100%;height:auto" role="img" aria-label="${g.title}"><defs>${markers}</defs>${edges}${nodes}</svg></figure>`;
 }
 
 function summaryRows(summary: Record<string, unknown>): Html[] {

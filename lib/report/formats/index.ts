@@ -3,6 +3,7 @@
  * report (byte-for-byte the HTTP body for `json`), its flat check list (lib/scan/checks.ts)
  * and, for the network scan, the picture. Used by the command line and by `?format=`.
  */
+import { dirname } from 'node:path';
 import type { ErrorInfo } from '../../errors.ts';
 import type { Check } from '../../scan/checks.ts';
 import type { ScanDefinition, ScanReport } from '../../scan/scaffold.ts';
@@ -28,6 +29,8 @@ export interface ScanResult {
   failure?: { status: number; info: ErrorInfo };
   checks: Check[];
   graph?: ReportGraph;
+  /** The folder the checks' relative file locations are relative to (the metadata file's). */
+  stackDir?: string;
 }
 
 export interface RenderOptions {
@@ -39,7 +42,8 @@ export interface RenderOptions {
 }
 
 export function scanResult(def: Pick<ScanDefinition<string>, 'name' | 'checks' | 'graph'>, report: ScanReport, extra: Check[] = []): ScanResult {
-  return { scan: def.name, mode: report.scan_type, report, checks: [...(def.checks?.(report) ?? []), ...extra], graph: def.graph?.(report) };
+  const metadata = report.sources?.metadata;
+  return { scan: def.name, mode: report.scan_type, report, checks: [...(def.checks?.(report) ?? []), ...extra], graph: def.graph?.(report), ...(typeof metadata === 'string' ? { stackDir: dirname(metadata) } : {}) };
 }
 
 export async function render(format: Format, results: ScanResult[], opts: RenderOptions = {}): Promise<string> {

@@ -61,7 +61,7 @@ function suite(r: ScanResult, opts: RenderOptions): Node {
 
 export function renderJunit(results: ScanResult[], opts: RenderOptions = {}): string {
   const suites = results.map((r) => suite(r, opts));
-  const sum = (k: string) => String(suites.reduce((a, s) => a + Number(s[`@_${k}`]), 0));
+  const sum = (k: string) => { const n = suites.reduce((a, s) => a + Number(s[`@_${k}`]), 0); return k === 'time' ? n.toFixed(3) : String(n); };
   const doc = {
     '?xml': { '@_version': '1.0', '@_encoding': 'UTF-8' },
     testsuites: { '@_name': 'stack-scan', '@_tests': sum('tests'), '@_failures': sum('failures'), '@_errors': sum('errors'), '@_skipped': sum('skipped'), '@_time': sum('time'), testsuite: suites },

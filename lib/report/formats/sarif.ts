@@ -21,21 +21,23 @@ const LEVEL: Readonly<Record<CheckSeverity, Sarif.Result.level>> = { critical: '
 const SECURITY_SEVERITY: Readonly<Record<CheckSeverity, string>> = { critical: '9.5', high: '8.0', medium: '5.5', low: '3.0', info: '0.0' };
 const KIND: Readonly<Record<CheckResult, Sarif.Result.kind>> = { fail: 'fail', warn: 'fail', error: 'review', pass: 'pass', skip: 'notApplicable' };
 
-const ruleId = (c: Check) => (c.rule ? `${c.policy}/${c.rule}` : c.policy);
+/** A rule is the check (expected policy, link, constraint, control, template); its parts (rule kind, probe) are results of it. */
+const ruleId = (c: Check) => c.policy;
 
 /** A location the user's tools can open: relative to SRCROOT when the file is under it, else a file: URI. */
-function artifact(file: string, base: string): Sarif.ArtifactLocation {
-  const abs = resolve(base, file);
+function artifact(file: string, base: string, stackDir: string): Sarif.ArtifactLocation {
+  const abs = resolve(stackDir, file);
   const rel = relative(base, abs);
   if (!rel.startsWith('..') && !isAbsolute(rel)) return { uri: rel.split(sep).map(encodeURIComponent).join('/'), uriBaseId: 'SRCROOT' };
   return { uri: pathToFileURL(abs).href };
 }
 
-function location(c: Check, base: string): Sarif.Location[] {
+function location(c: Check, base: string, stackDir: string): Sarif.Location[] {
   const locs: Sarif.Location[] = [];
   if (c.location?.file) {
-    const region: Sarif.Region | undefined = c.location.line ? { startLine: c.location.line, ...(c.location.column ? { startColumn: c.location.column } : {}) } : undefined;
-    locs.push({ physicalLocation: { artifactLocation: artifact(c.location.file, base), ...(region ? { region } : {}) } });
+    // A whole-file finding points at its first line (code-scanning views need a region).
+    const region: Sarif.Region = c.location.line ? { startLine: c.location.line, ...(c.location.column ? { startColumn: c.location.column } : {}) } : { startLine: 1 };
+    locs.push({ physicalLocation: { artifactLocation: artifact(c.location.file, base, stackDir), region } });
   }
   const logical: Sarif.LogicalLocation[] = c.resources.map((r) => ({ name: r.name, fullyQualifiedName: [r.namespace, r.kind, r.name].filter(Boolean).join('/'), kind: 'resource' }));
   if (!logical.length && c.namespace) logical.push({ name: c.namespace, fullyQualifiedName: c.namespace, kind: 'namespace' });
@@ -59,19 +61,19 @@ function run(r: ScanResult, base: string, opts: RenderOptions): Sarif.Run {
     if (i === undefined) {
       i = rules.length;
       index.set(id, i);
-      const text = sentence(c.title ?? `${c.policy}${c.rule ? ` (${c.rule})` : ''}`);
+      const text = sentence(c.title ? `${c.title}: ${c.policy}` : c.policy);
       rules.push({
         id,
-        name: `${r.scan}-check`,
+        name: `${r.scan}.${(c.rule || 'check').replace(/[^A-Za-z0-9]+/g, '-')}`,
         shortDescription: { text },
-        fullDescription: { text: sentence(c.help ?? c.title ?? c.message) },
-        help: { text: sentence(c.help ?? c.title ?? c.message) },
+        fullDescription: { text: sentence(c.help ?? text) },
+        help: { text: sentence(c.help ?? `${text} ${c.properties.fix ? `Fix: ${c.properties.fix}` : `See docs/cli.md (${r.scan}).`}`) },
         helpUri: `${INFO_URI}/blob/main/docs/cli.md#${r.scan}`,
         defaultConfiguration: { level: LEVEL[c.severity] },
         properties: { tags: ['security', `stack-scan/${r.scan}`], 'security-severity': SECURITY_SEVERITY[c.severity] },
       });
     }
-    const locations = location(c, base);
+    const locations = location(c, base, r.stackDir ?? base);
     results.push({
       ruleId: id,
       ruleIndex: i,
