@@ -99,7 +99,7 @@ svg.topology .nlabel{font:600 13px system-ui,sans-serif;fill:#263238}svg.topolog
 svg.topology .edge:hover path{stroke-width:4}
 .filters{display:flex;gap:8px;flex-wrap:wrap;margin:8px 0}.filters input{flex:1;min-width:200px;padding:4px 8px}
 table.findings{border-collapse:collapse;width:100%;background:#fff}table.findings th,table.findings td{border-bottom:1px solid #eee;padding:4px 6px;vertical-align:top;text-align:left}table.findings th{background:#eceff1;position:sticky;top:0}
-td.check{font-family:ui-monospace,monospace;font-size:12px;word-break:break-all}td.where{font-family:ui-monospace,monospace;font-size:11px;word-break:break-all;color:#455a64}
+td.check{font-family:ui-monospace,monospace;font-size:12px;word-break:break-all}td.where{font-family:ui-monospace,monospace;font-size:11px;word-break:break-all;color:#455a64;min-width:240px}
 .r,.s{padding:1px 6px;border-radius:8px;font-size:12px}.r.fail{background:#ffcdd2}.r.pass{background:#c8e6c9}.r.warn{background:#ffecb3}.r.error{background:#cfd8dc}.r.skip{background:#eee}
 .s.critical{background:#b71c1c;color:#fff}.s.high{background:#e53935;color:#fff}.s.medium{background:#fb8c00;color:#fff}.s.low{background:#fdd835}.s.info{background:#e0e0e0}`;
 
