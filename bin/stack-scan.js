@@ -1,14 +1,33 @@
 #!/usr/bin/env node
-// The `stack-scan` command (package.json "bin"). A published package runs the bundle
-// dist/stack-scan.mjs (`npm run build`, made by knative/bundle.ts's esbuild step; plain
-// JavaScript, no TypeScript loader); a clone without a build runs the TypeScript source
-// through tsx's loader. Both end in cli/main.ts, whose return value is the exit code.
-import { existsSync } from 'node:fs';
+// The `stack-scan` command (package.json "bin"). It runs the bundle dist/stack-scan.mjs when there
+// is one (a published package ships it, `npm run build` makes it: plain JavaScript, no TypeScript
+// loader, the fastest start); in a clone whose sources are newer than that bundle, or that has none,
+// it runs the TypeScript sources through tsx's loader instead. Both end in cli/main.ts, whose return
+// value is the exit code.
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const bundle = fileURLToPath(new URL('../dist/stack-scan.mjs', import.meta.url));
+const root = fileURLToPath(new URL('..', import.meta.url));
+const bundle = `${root}dist/stack-scan.mjs`;
+
+/** Newest modification time of the TypeScript sources the bundle is made from (a clone only). */
+function newestSource() {
+  let newest = 0;
+  const walk = (dir) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = `${dir}/${e.name}`;
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
+    }
+  };
+  for (const d of ['cli', 'lib', 'functions']) if (existsSync(`${root}${d}`)) walk(`${root}${d}`);
+  return newest;
+}
+
+const clone = existsSync(`${root}cli/main.ts`);
+const useBundle = existsSync(bundle) && (!clone || statSync(bundle).mtimeMs >= newestSource());
 let mod;
-if (existsSync(bundle)) mod = await import(pathToFileURL(bundle).href);
+if (useBundle) mod = await import(pathToFileURL(bundle).href);
 else {
   const { register } = await import('tsx/esm/api');
   register();

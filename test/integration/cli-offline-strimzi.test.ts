@@ -55,7 +55,7 @@ if (!existsSync(SAMPLE)) {
       await deleteNetworkPolicies(kube, ns);
     }
     const dir = await loadNetworkPolicyDir({ path: POLICIES, setting: 'NETWORKPOLICY_DIR' });
-    for (const e of dir.policies) await apply(kube, renderPolicy(e, new Set(topo.namespaces)));
+    for (const e of dir.policies) await apply(kube, renderPolicy(e, new Set(topo.namespaces)) as any);
   });
   s.after(async () => {
     const kube = adminKube();
