@@ -62,7 +62,8 @@ export function evaluateGate(results: ScanResult[], spec: GateSpec): GateOutcome
       continue;
     }
     if (r.report.score === null) {
-      const why = r.report.errors.map((e) => `${e.step}: ${e.message}`).join('; ');
+      const errs = r.report.errors;
+      const why = errs.length ? `${errs[0].step}: ${errs[0].message}${errs.length > 1 ? ` (and ${errs.length - 1} more errors)` : ''}` : '';
       undecided.push(`${name}: could not decide (no score)${why ? `: ${why}` : ''}`);
       continue;
     }

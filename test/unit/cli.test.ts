@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseCli, USAGE, UsageError } from '../../cli/args.ts';
+import { main } from '../../cli/main.ts';
 import { evaluateGate, parseFailOn } from '../../lib/report/gate.ts';
 import type { ScanResult } from '../../lib/report/formats/index.ts';
 import type { Check } from '../../lib/scan/checks.ts';
@@ -105,6 +106,40 @@ s('--output writes the file; an unwritable one is exit 2', async () => {
   const bad = await cli([...OFFLINE, '--output', join(tmp, 'no/such/dir/x.json')]);
   assert.is(bad.code, 2);
   assert.match(bad.stderr, /cannot write --output/);
+});
+
+s('all: the four scans gated together; one that cannot run makes it exit 2, the JSON is an array of their bodies', async () => {
+  const kc = join(ROOT, 'test/fixtures/kubeconfig-unreachable.yaml');
+  const r = await cli(['all', '--kubeconfig', kc, '--metadata', join(STACK, 'stack-metadata.yaml'), '--format', 'json', '--fail-below', '50'], { NUCLEI_TEMPLATES_DIR: '' });
+  assert.is(r.code, 2, r.stderr);
+  const bodies = JSON.parse(r.stdout);
+  assert.is(bodies.length, 4);
+  assert.equal(bodies.slice(0, 2).map((b: any) => b.error.code), ['cluster_unreachable', 'cluster_unreachable']);
+  assert.ok(bodies[2].scan === 'kubescape' || bodies[2].error, 'kubescape: a report or why it could not run');
+  assert.match(r.stderr, /network \(light\): could not run: .*unreachable/);
+  assert.match(r.stderr, /opa \(light\): could not run: .*unreachable/);
+  // A bad setting is a mistake to fix before anything runs: one line naming it.
+  const bad = await cli(['all', '--kubeconfig', kc, '--metadata', join(STACK, 'stack-metadata.yaml')], { KUBESCAPE_BIN: join(tmp, 'no-kubescape') });
+  assert.is(bad.code, 2);
+  assert.match(bad.stderr, /^stack-scan: KUBESCAPE_BIN must be the path of an executable kubescape program; got '.*no-kubescape'\n$/);
+  noStack(r.stderr);
+});
+
+s('progress: on a terminal stderr shows the step and counts; otherwise nothing', async () => {
+  const run = async (isTTY: boolean) => {
+    let out = '';
+    let err = '';
+    const code = await main({ argv: [...OFFLINE, '--format', 'json'], env: {}, stdout: { write: (x: string) => (out += x), isTTY: false }, stderr: { write: (x: string) => (err += x), isTTY } });
+    return { code, out, err };
+  };
+  const tty = await run(true);
+  assert.is(tty.code, 0);
+  assert.match(tty.err, /^\r\x1b\[Knetwork \(offline\): starting/);
+  assert.match(tty.err, /network \(offline\): done 2\/2/);
+  assert.ok(tty.err.endsWith('\r\x1b[K'), 'the line is cleared at the end');
+  assert.is(JSON.parse(tty.out).scan, 'network', 'stdout holds only the report');
+  const pipe = await run(false);
+  assert.is(pipe.err, '');
 });
 
 s('--help and --version exit 0', async () => {
