@@ -69,14 +69,20 @@ export async function main(io: Io): Promise<number> {
   if (args.kubeconfig) io.env.KUBECONFIG = resolve(args.kubeconfig);
   if (args.policies && !args.offline) io.env.NETWORKPOLICY_DIR = resolve(args.policies);
 
-  const { runScan, scanTimeoutMs } = await import('../lib/scan/scaffold.ts');
-  const controller = new AbortController();
-  const onSignal = () => controller.abort(new (class extends Error {})('interrupted'));
+  const { runScan, scanTimeoutMs, ScanAbort } = await import('../lib/scan/scaffold.ts');
+  // Ctrl-C stops the running scan (it hands back what it has, its report says so) and the ones after it.
+  let current: AbortController | undefined;
+  let interrupted = false;
+  const onSignal = () => {
+    interrupted = true;
+    current?.abort(new ScanAbort('cancelled', 'interrupted (SIGINT); the report holds what was done by then'));
+  };
   process.once('SIGINT', onSignal);
   const show = !args.quiet && io.stderr.isTTY === true ? progressLine(io.stderr) : undefined;
   const results: ScanResult[] = [];
   try {
     for (const name of args.scans) {
+      if (interrupted) break;
       let def: ScanDefinition<string>;
       try {
         def = await definition(name, args);
@@ -95,10 +101,10 @@ export async function main(io: Io): Promise<number> {
       progress?.({ step: 'starting' });
       try {
         const timeout = scanTimeoutMs(def, runMode);
-        const timer = setTimeout(() => controller.abort(new Error(`the ${name} scan exceeded ${timeout} ms`)), timeout);
+        const controller = (current = new AbortController());
+        const timer = setTimeout(() => controller.abort(new ScanAbort('timeout', `the ${name} scan exceeded its total time of ${timeout} ms; the report holds what was done by then`)), timeout);
         timer.unref();
-        const report = await runScan(def, runMode, {}, controller.signal, timeout, progress);
-        clearTimeout(timer);
+        const report = await runScan(def, runMode, {}, controller.signal, timeout, progress).finally(() => clearTimeout(timer));
         results.push(scanResult(def, report));
       } catch (e) {
         if (e instanceof ScanError) {
