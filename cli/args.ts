@@ -27,8 +27,10 @@ Runs stack-scan's scans in this process (no server) and gates a pipeline on them
                        failing check of one of these severities or worse (critical, high, medium, low, info), comma-separated
   --metadata FILE      Stacktic's stack-metadata.yaml (else STACK_METADATA, else ./stack-metadata.yaml)
   --kubeconfig FILE    the cluster (else KUBECONFIG, ~/.kube/config, or in-cluster)
-  --offline            no cluster: network checks --policies DIR (Stacktic's generated networkpolicy/ folder) against --metadata
+  --offline            no cluster: network checks --policies DIR (Stacktic's generated networkpolicy/ folder) against --metadata;
+                       kubescape runs on --manifests DIR (rendered manifests) and says why its scores can differ from the cluster's
   --policies DIR       the generated NetworkPolicy folder (offline; online it is NETWORKPOLICY_DIR)
+  --manifests DIR      rendered manifests for kubescape --offline
   --quiet              no progress on standard error even on a terminal
   -h, --help           this text;  --version   the version
 
@@ -50,6 +52,7 @@ export interface CliArgs {
   kubeconfig?: string;
   offline: boolean;
   policies?: string;
+  manifests?: string;
   quiet: boolean;
 }
 
@@ -70,6 +73,7 @@ export function parseCli(argv: string[], stdoutIsTty: boolean): CliArgs {
         kubeconfig: { type: 'string' },
         offline: { type: 'boolean' },
         policies: { type: 'string' },
+        manifests: { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
@@ -101,12 +105,17 @@ export function parseCli(argv: string[], stdoutIsTty: boolean): CliArgs {
   }
   const offline = o.offline === true;
   if (offline) {
-    if (all || what === 'opa' || what === 'nuclei') throw new UsageError(`--offline checks files before deploy for network (--policies DIR); ${all ? 'all' : what} needs a cluster`);
-    if (what === 'kubescape') throw new UsageError('kubescape --offline (--manifests DIR) is not available in this version; run kubescape against the cluster');
-    if (!o.policies) throw new UsageError('network --offline needs --policies DIR (Stacktic\'s generated networkpolicy/ folder) and --metadata FILE');
+    if (all || what === 'opa' || what === 'nuclei') throw new UsageError(`--offline checks files before deploy for network (--policies DIR) and kubescape (--manifests DIR); ${all ? 'all' : what} needs a cluster`);
+    if (what === 'kubescape' && !o.manifests) throw new UsageError('kubescape --offline needs --manifests DIR (the rendered manifests: files or a directory of YAML)');
+    if (what === 'kubescape' && o.policies) throw new UsageError('--policies is for the network scan');
+    if (what === 'network' && !o.policies) throw new UsageError('network --offline needs --policies DIR (Stacktic\'s generated networkpolicy/ folder) and --metadata FILE');
+    if (what === 'network' && o.manifests) throw new UsageError('--manifests is for kubescape --offline');
     if (o.kubeconfig) throw new UsageError('--kubeconfig and --offline exclude each other');
     if (o.mode && o.mode !== 'offline') throw new UsageError(`--offline has one mode; --mode ${o.mode.slice(0, 20)} needs a cluster`);
-  } else if (o.policies && what !== 'network' && !all) throw new UsageError('--policies is for the network scan');
+  } else {
+    if (o.policies && what !== 'network' && !all) throw new UsageError('--policies is for the network scan');
+    if (o.manifests) throw new UsageError('--manifests is for kubescape --offline');
+  }
   for (const [k, v] of Object.entries(o)) if (typeof v === 'string' && v.trim() === '') throw new UsageError(`--${k} needs a value`);
   return {
     scans,
@@ -119,6 +128,7 @@ export function parseCli(argv: string[], stdoutIsTty: boolean): CliArgs {
     ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
     offline,
     ...(o.policies ? { policies: o.policies } : {}),
+    ...(o.manifests ? { manifests: o.manifests } : {}),
     quiet: o.quiet === true,
   };
 }

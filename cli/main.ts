@@ -23,6 +23,10 @@ const VERSION = '0.1.0';
 
 /** The definition of one scan (each module loaded only when its scan runs). */
 async function definition(name: ScanName, args: CliArgs): Promise<ScanDefinition<string>> {
+  if (args.offline && name === 'kubescape') {
+    const { kubescapeOfflineScan } = await import('../functions/kubescape-scan/offline.ts');
+    return kubescapeOfflineScan({ manifests: resolve(args.manifests!) }) as ScanDefinition<string>;
+  }
   if (args.offline) {
     const { networkOfflineScan } = await import('../functions/network-scan/offline.ts');
     const { fileLimits } = await import('../lib/topology/settings.ts');

@@ -6,7 +6,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseCli, USAGE, UsageError } from '../../cli/args.ts';
@@ -140,6 +140,22 @@ s('progress: on a terminal stderr shows the step and counts; otherwise nothing',
   assert.is(JSON.parse(tty.out).scan, 'network', 'stdout holds only the report');
   const pipe = await run(false);
   assert.is(pipe.err, '');
+});
+
+s('kubescape --offline: usage, and without the kubescape program it could not decide (exit 2)', async () => {
+  const none = await cli(['kubescape', '--offline']);
+  assert.is(none.code, 2);
+  assert.match(none.stderr, /kubescape --offline needs --manifests DIR/);
+  const manifests = join(tmp, 'manifests');
+  mkdirSync(manifests, { recursive: true });
+  writeFileSync(join(manifests, 'ns.yaml'), 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ks-shop\n');
+  const r = await cli(['kubescape', '--offline', '--manifests', manifests, '--metadata', join(ROOT, 'demo/kubescape/stack-metadata.yaml'), '--format', 'json'], { KUBESCAPE_BIN: '', PATH: '/nonexistent' });
+  assert.is(r.code, 2, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.is(report.scan_type, 'offline');
+  assert.is(report.score, null);
+  assert.is(report.errors[0].code, 'tool_missing');
+  assert.match(r.stderr, /kubescape \(offline\): could not decide/);
 });
 
 s('--help and --version exit 0', async () => {
