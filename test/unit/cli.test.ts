@@ -170,8 +170,8 @@ s('arguments: defaults and mistakes (pure)', () => {
   assert.is(parseCli(['network'], false).format, 'json');
   assert.is(parseCli(['network', '-o', 'x.html', '--format', 'html'], true).format, 'html');
   assert.equal(parseCli(['all'], false).scans, ['network', 'opa', 'kubescape', 'nuclei']);
-  const g = parseCli(['opa', '--fail-on', 'NOT_ENFORCING, high ,security_risk,low'], false).gate;
-  assert.equal([...g.verdicts], ['NOT_ENFORCING', 'SECURITY_RISK']);
+  const g = parseCli(['opa', '--fail-on', 'NOT_ENFORCING, high ,security_risk,low,all-ports'], false).gate;
+  assert.equal([...g.verdicts], ['NOT_ENFORCING', 'SECURITY_RISK', 'ALL-PORTS']);
   assert.is(g.severity, 'low');
   assert.throws(() => parseCli(['network', '--fail-on', ','], false), (e: unknown) => e instanceof UsageError);
   assert.throws(() => parseCli(['network', '--offline', '--policies', 'd', '--kubeconfig', 'k'], false), /exclude each other/);
