@@ -69,6 +69,10 @@ if (!HAVE_BIN) {
       assert.ok(diff.objects_per_namespace[ns] > 0, `${ns}: objects in the files`);
       if (JSON.stringify(a.nsa) !== JSON.stringify(b.nsa) || JSON.stringify(a.mitre) !== JSON.stringify(b.mitre)) assert.ok(diff.why.length > 0, `${ns}: scores differ and the report says why`);
     }
+    // The controls kubescape evaluates only in a cluster (API server, audit logs, kubelet, …): named, and none was evaluated on the files.
+    const clusterOnly = diff.cluster_only_controls.map((c: any) => c.id);
+    for (const id of ['C-0005', 'C-0067', 'C-0069']) assert.ok(clusterOnly.includes(id), id);
+    assert.match(diff.why[0], /evaluated only in a cluster/);
     const key = (f: any) => `${f.control_id}|${f.resource.kind}|${f.resource.namespace}|${f.resource.name}`;
     const liveFailures = new Set(live.findings.map(key));
     const offFailures = offline.findings.map(key);

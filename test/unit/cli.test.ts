@@ -142,19 +142,20 @@ s('progress: on a terminal stderr shows the step and counts; otherwise nothing',
   assert.is(pipe.err, '');
 });
 
-s('kubescape --offline: usage, and without the kubescape program it could not decide (exit 2)', async () => {
+s('kubescape --offline: usage, and when kubescape fails it could not decide (exit 2)', async () => {
   const none = await cli(['kubescape', '--offline']);
   assert.is(none.code, 2);
   assert.match(none.stderr, /kubescape --offline needs --manifests DIR/);
   const manifests = join(tmp, 'manifests');
   mkdirSync(manifests, { recursive: true });
   writeFileSync(join(manifests, 'ns.yaml'), 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ks-shop\n');
-  const r = await cli(['kubescape', '--offline', '--manifests', manifests, '--metadata', join(ROOT, 'demo/kubescape/stack-metadata.yaml'), '--format', 'json'], { KUBESCAPE_BIN: '', PATH: '/nonexistent' });
+  const r = await cli(['kubescape', '--offline', '--manifests', manifests, '--metadata', join(ROOT, 'demo/kubescape/stack-metadata.yaml'), '--format', 'json'], { KUBESCAPE_BIN: '/bin/false' });
   assert.is(r.code, 2, r.stderr);
   const report = JSON.parse(r.stdout);
   assert.is(report.scan_type, 'offline');
   assert.is(report.score, null);
-  assert.is(report.errors[0].code, 'tool_missing');
+  assert.is(report.errors[0].code, 'tool_failed');
+  assert.match(report.errors[0].message, /exited with code 1/);
   assert.match(r.stderr, /kubescape \(offline\): could not decide/);
 });
 
