@@ -19,7 +19,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ScanError, type ReportError } from '../../lib/errors.ts';
 import type { ScanDefinition, ScanOutcome } from '../../lib/scan/scaffold.ts';
-import { namespaceOfResource, runKubescape, type KsReport } from '../../lib/tools/kubescape.ts';
+import { namespaceOfResource, runKubescape, type KsReport } from './kubescape.ts';
 import { loadTopology } from '../../lib/topology/settings.ts';
 import { kubescapeChecks } from './checks.ts';
 import { BUILTIN_EXCLUSIONS, loadExclusionsFile, type ExclusionRule } from './exclusions.ts';

@@ -18,7 +18,7 @@
 import { checkId, oneLine, props, severityOf, stackRelative, uniqueIds } from '../../lib/scan/check-id.ts';
 import type { Check, CheckResult, CheckSeverity } from '../../lib/scan/checks.ts';
 import type { ScanReport } from '../../lib/scan/scaffold.ts';
-import type { ExpectedResult, LightReport, LinkCoverage, LinkFinding, RuleFinding } from './light.ts';
+import type { ExpectedResult, LightReport, LinkCoverage, LinkFinding, RuleFinding } from './light/types.ts';
 import type { ProbeFinding, ProbeVerdict } from './probes/judge.ts';
 
 const SCAN = 'network';

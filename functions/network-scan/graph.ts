@@ -7,7 +7,7 @@
  */
 import type { GraphEdge, GraphNode, LinkState, ReportGraph } from '../../lib/report/graph.ts';
 import type { ScanReport } from '../../lib/scan/scaffold.ts';
-import type { LinkCoverage } from './light.ts';
+import type { LinkCoverage } from './light/types.ts';
 import type { ProbeFinding } from './probes/judge.ts';
 
 const side = (s: LinkCoverage['egress']) => (s === 'not-expected' ? 'no policy expected' : s);

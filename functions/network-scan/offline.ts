@@ -25,9 +25,12 @@ import type { Check } from '../../lib/scan/checks.ts';
 import type { ScanDefinition, ScanOutcome, ScanReport } from '../../lib/scan/scaffold.ts';
 import { networkChecks } from './checks.ts';
 import { networkGraph } from './graph.ts';
-import { PolicyEngine, type NamespaceInfo } from './engine.ts';
-import { judgeLight, type ClusterSnapshot } from './light.ts';
-import { renderPolicy, STACK_NAMESPACE_LABEL } from './render.ts';
+import type { NamespaceInfo } from '../../lib/k8s/types.ts';
+import { renderPolicy } from '../../lib/topology/render.ts';
+import { STACK_NAMESPACE_LABEL } from '../../lib/topology/stacktic-rules.ts';
+import { PolicyEngine } from './engine.ts';
+import { judgeLight } from './light/index.ts';
+import type { ClusterSnapshot } from './light/types.ts';
 
 export interface OfflineNetworkSettings {
   /** stack-metadata.yaml. */
