@@ -6,24 +6,11 @@
  *   2  a scan could not run or could not decide (score null); this wins over 1, since nothing can be vouched for
  */
 import type { CheckSeverity } from '../scan/checks.ts';
-import type { ScanResult } from './formats/index.ts';
+import type { GateOutcome, GateSpec, ScanResult } from './types.ts';
 
 export const SEVERITY_ORDER: readonly CheckSeverity[] = ['critical', 'high', 'medium', 'low', 'info'];
 
-export interface GateSpec {
-  failBelow?: number;
-  /** Verdicts, upper case (SECURITY_RISK, NOT_ENFORCING, MISSING, …): any check with one fails the gate. */
-  verdicts: Set<string>;
-  /** A failing check (result `fail`) at this severity or worse fails the gate. */
-  severity?: CheckSeverity;
-}
-
-export interface GateOutcome {
-  exitCode: 0 | 1 | 2;
-  /** One line per reason, scan first. */
-  reasons: string[];
-  spec: GateSpec;
-}
+export type { GateOutcome, GateSpec };
 
 export class GateUsageError extends Error {}
 

@@ -5,7 +5,8 @@
  */
 import type { Context } from 'hono';
 import type { ErrorInfo } from '../errors.ts';
-import type { ScanDefinition, ScanReport } from '../scan/scaffold.ts';
+import type { ScanReport } from '../scan/report.ts';
+import type { ReportSource } from './types.ts';
 
 export const FORMAT_PARAM = 'format';
 export const HTTP_FORMATS = ['json', 'sarif', 'junit', 'html'] as const;
@@ -20,7 +21,7 @@ export const formatParam = {
   },
 };
 
-export async function renderHttp(c: Context, def: ScanDefinition<string>, report: ScanReport, format: Exclude<HttpFormat, 'json'>): Promise<Response> {
+export async function renderHttp(c: Context, def: ReportSource, report: ScanReport, format: Exclude<HttpFormat, 'json'>): Promise<Response> {
   const { render, CONTENT_TYPES, scanResult } = await import('./formats/index.ts');
   const text = await render(format, [scanResult(def, report)]);
   return c.body(text, 200, { 'content-type': CONTENT_TYPES[format] });

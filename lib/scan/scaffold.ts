@@ -22,27 +22,10 @@ import { COMPLETED_TYPE, EventRejected, FAILED_TYPE, receiveEvent, replyEvent, R
 import type { Check } from './checks.ts';
 import type { ReportGraph } from '../report/graph.ts';
 import { FORMAT_PARAM, formatParam, renderHttp } from '../report/http.ts';
+import type { ScanOutcome, ScanReport } from './report.ts';
 import { invalidSetting } from './settings.ts';
 
-export interface ScanOutcome {
-  /** 0–100, or null when the scan could not decide (the reason is in `errors`). */
-  score: number | null;
-  summary: Record<string, unknown>;
-  /** Mode-specific detail (light and full). */
-  results?: Record<string, unknown>;
-  /** Per-test findings (full mode). */
-  findings?: unknown[];
-  errors: ReportError[];
-  /** Where the inputs came from: files, cluster, settings. */
-  sources: Record<string, unknown>;
-}
-
-export interface ScanReport extends ScanOutcome {
-  scan: string;
-  scan_type: string;
-  started_at: string;
-  duration_ms: number;
-}
+export type { ScanOutcome, ScanReport } from './report.ts';
 
 export interface ScanContext<M extends string> {
   mode: M;

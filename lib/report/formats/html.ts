@@ -10,7 +10,7 @@ import { html, raw } from 'hono/html';
 import type { Check } from '../../scan/checks.ts';
 import { SEVERITY_ORDER } from '../gate.ts';
 import { STATE_STYLE, type LinkState, type ReportGraph } from '../graph.ts';
-import type { RenderOptions, ScanResult } from './index.ts';
+import type { RenderOptions, ScanResult } from '../types.ts';
 
 type Html = ReturnType<typeof raw>;
 /** hono/html's template, synchronous here (nothing interpolated is a promise). */

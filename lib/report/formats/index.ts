@@ -1,47 +1,17 @@
 /**
- * Every output format of a finished scan, rendered from the same input: per scan its
- * report (byte-for-byte the HTTP body for `json`), its flat check list (lib/scan/checks.ts)
- * and, for the network scan, the picture. Used by the command line and by `?format=`.
+ * Every output format of a finished scan, rendered from the same input: per scan its report
+ * (byte-for-byte the HTTP body for `json`), its flat check list (lib/scan/checks.ts) and, for the
+ * network scan, the picture. Used by the command line and by `?format=`. Each format's module is
+ * loaded when it is asked for.
  */
 import { dirname } from 'node:path';
-import type { ErrorInfo } from '../../errors.ts';
 import type { Check } from '../../scan/checks.ts';
-import type { ScanDefinition, ScanReport } from '../../scan/scaffold.ts';
-import type { GateOutcome } from '../gate.ts';
-import type { ReportGraph } from '../graph.ts';
+import type { ScanReport } from '../../scan/report.ts';
+import type { Format, RenderOptions, ReportSource, ScanResult } from '../types.ts';
 
-export const FORMATS = ['table', 'json', 'sarif', 'junit', 'html'] as const;
-export type Format = (typeof FORMATS)[number];
+export { CONTENT_TYPES, FORMATS, type Format, type RenderOptions, type ReportSource, type ScanResult } from '../types.ts';
 
-export const CONTENT_TYPES: Readonly<Record<Format, string>> = {
-  table: 'text/plain; charset=utf-8',
-  json: 'application/json',
-  sarif: 'application/sarif+json',
-  junit: 'application/xml; charset=utf-8',
-  html: 'text/html; charset=utf-8',
-};
-
-/** One scan's outcome: a report, or why it could not run (the HTTP error body's status and info). */
-export interface ScanResult {
-  scan: string;
-  mode: string;
-  report?: ScanReport;
-  failure?: { status: number; info: ErrorInfo };
-  checks: Check[];
-  graph?: ReportGraph;
-  /** The folder the checks' relative file locations are relative to (the metadata file's). */
-  stackDir?: string;
-}
-
-export interface RenderOptions {
-  gate?: GateOutcome;
-  /** Directory file locations are made relative to (SARIF's SRCROOT); default the working directory. */
-  baseDir?: string;
-  /** The command line that produced the output, shown in HTML and SARIF invocations. */
-  commandLine?: string;
-}
-
-export function scanResult(def: Pick<ScanDefinition<string>, 'name' | 'checks' | 'graph'>, report: ScanReport, extra: Check[] = []): ScanResult {
+export function scanResult(def: ReportSource, report: ScanReport, extra: Check[] = []): ScanResult {
   const metadata = report.sources?.metadata;
   return { scan: def.name, mode: report.scan_type, report, checks: [...(def.checks?.(report) ?? []), ...extra], graph: def.graph?.(report), ...(typeof metadata === 'string' ? { stackDir: dirname(metadata) } : {}) };
 }
@@ -66,9 +36,3 @@ export function renderJson(results: ScanResult[]): string {
   const bodies = results.map((r) => (r.report ? r.report : { error: { status: r.failure!.status, ...r.failure!.info } }));
   return JSON.stringify(bodies.length === 1 ? bodies[0] : bodies);
 }
-
-/** A message ends with a period (SARIF's and JUnit readers' convention), never longer than one line. */
-export const sentence = (s: string) => {
-  const one = s.replace(/\s*\n\s*/g, ' ').trim();
-  return /[.!?]$/.test(one) ? one : `${one}.`;
-};

@@ -7,7 +7,8 @@
  */
 import { XMLBuilder } from 'fast-xml-parser';
 import type { Check } from '../../scan/checks.ts';
-import { sentence, type RenderOptions, type ScanResult } from './index.ts';
+import type { RenderOptions, ScanResult } from '../types.ts';
+import { sentence } from './text.ts';
 
 type Node = Record<string, unknown>;
 

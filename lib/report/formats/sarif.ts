@@ -10,7 +10,8 @@ import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type * as Sarif from 'sarif';
 import type { Check, CheckResult, CheckSeverity } from '../../scan/checks.ts';
-import { sentence, type RenderOptions, type ScanResult } from './index.ts';
+import type { RenderOptions, ScanResult } from '../types.ts';
+import { sentence } from './text.ts';
 
 const VERSION = '0.1.0';
 const INFO_URI = 'https://github.com/stacktic/stack-scan';

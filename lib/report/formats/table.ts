@@ -1,7 +1,7 @@
 /** The readable summary (the command line's default on a terminal): per scan its score, counts, worst checks and errors; then the gate. */
 import type { Check } from '../../scan/checks.ts';
 import { SEVERITY_ORDER } from '../gate.ts';
-import type { RenderOptions, ScanResult } from './index.ts';
+import type { RenderOptions, ScanResult } from '../types.ts';
 
 const MAX_LISTED = 20;
 
