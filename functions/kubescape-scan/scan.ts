@@ -18,6 +18,7 @@ import { executeKubescape } from './execute.ts';
 import { forbiddenErrors, judgeFull, judgeLight } from './judge.ts';
 import { kubescapeSettingsFromEnv, type KubescapeSettings } from './settings.ts';
 import { kubescapeChecks } from './checks.ts';
+import { KUBESCAPE_REPORT } from './report.ts';
 
 type Mode = 'light' | 'full';
 
@@ -33,6 +34,7 @@ export function kubescapeScan(given?: KubescapeSettings): ScanDefinition<Mode> {
   return {
     name: 'kubescape',
     path: '/kubescape_scan',
+    report: KUBESCAPE_REPORT,
     modes: ['light', 'full'],
     defaultMode: 'light',
     checks: kubescapeChecks,

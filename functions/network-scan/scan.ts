@@ -26,6 +26,7 @@ import { PROBE_PURPOSE } from './probes/pod-specs.ts';
 import { networkSettingsFromEnv, type NetworkScanSettings } from './settings.ts';
 import { networkChecks } from './checks.ts';
 import { networkGraph } from './graph.ts';
+import { NETWORK_REPORT } from './report.ts';
 
 /** Full mode's modules (probe plan, runners, nmap, execa), loaded on the first full scan only: light stays small. */
 const fullMode = () =>
@@ -58,6 +59,7 @@ export function networkScan(given?: NetworkScanSettings): ScanDefinition<Mode> {
   return {
     name: 'network',
     path: '/network_scan',
+    report: NETWORK_REPORT,
     modes: ['light', 'full'],
     defaultMode: 'light',
     checks: networkChecks,

@@ -20,6 +20,7 @@ import { MODES, planTargets, type NucleiMode } from './plan.ts';
 import { collectSecrets, redactDeep } from './secrets.ts';
 import { nucleiSettingsFromEnv, type NucleiScanSettings } from './settings.ts';
 import { nucleiChecks } from './checks.ts';
+import { NUCLEI_REPORT } from './report.ts';
 
 /** Default total time per mode (the seed budgets), overridable by NUCLEI_SCAN_TIMEOUT_MS. */
 export const NUCLEI_TIMEOUTS_MS: Readonly<Record<NucleiMode, number>> = { light: 3 * 60_000, full: 15 * 60_000, network: 5 * 60_000, ssl: 60_000 };
@@ -36,6 +37,7 @@ export function nucleiScan(given?: NucleiScanSettings | (() => NucleiScanSetting
   return {
     name: 'nuclei',
     path: '/nuclei_scan',
+    report: NUCLEI_REPORT,
     modes: MODES,
     defaultMode: 'light',
     checks: nucleiChecks,

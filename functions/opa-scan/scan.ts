@@ -24,6 +24,7 @@ import { planFull, WEBHOOK_EXEMPT } from './plan.ts';
 import { prepareReplays } from './replay.ts';
 import { opaSettingsFromEnv, type OpaScanSettings } from './settings.ts';
 import { opaChecks } from './checks.ts';
+import { OPA_REPORT } from './report.ts';
 
 export { opaSettingsFromEnv, type OpaScanSettings };
 
@@ -102,6 +103,7 @@ export function opaScan(given?: OpaScanSettings): ScanDefinition<Mode> {
   return {
     name: 'opa',
     path: '/opa_scan',
+    report: OPA_REPORT,
     modes: ['light', 'full'],
     defaultMode: 'light',
     checks: opaChecks,
