@@ -39,7 +39,7 @@ export function kubescapeScan(given?: KubescapeSettings): ScanDefinition<Mode> {
     defaultMode: 'light',
     checks: kubescapeChecks,
     timeoutMs: { light: 600_000, full: 900_000 },
-    async run({ mode, signal }): Promise<ScanOutcome> {
+    async run({ mode, signal, progress }): Promise<ScanOutcome> {
       const settings = given ?? kubescapeSettingsFromEnv();
       const exclusions: ExclusionRule[] = [...BUILTIN_EXCLUSIONS, ...(settings.exclusionsFile ? await loadExclusionsFile(settings.exclusionsFile) : [])];
       const topology = await loadTopology(settings.topology);
@@ -54,6 +54,7 @@ export function kubescapeScan(given?: KubescapeSettings): ScanDefinition<Mode> {
         concurrency: settings.concurrency,
         signal,
         clusterWide: mode === 'full' && settings.clusterScope,
+        ...(progress ? { progress: (done: number, total: number) => progress({ step: 'namespaces', done, total }) } : {}),
       });
       const input = {
         topology,
