@@ -126,16 +126,12 @@ function objectOf(kind: OrObject['kind'], input: BuildInput, namespace: string |
   };
 }
 
-/** JSON with object keys sorted (the API server returns maps in its own order). */
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v && typeof v === 'object') return `{${Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
-  return JSON.stringify(v);
-}
-
-/** Content hash of an object (what decides whether it must be rewritten); the same for the object as read back. */
+/**
+ * Content hash of an object as this process builds it (what decides whether it must be rewritten):
+ * its key order is fixed by construction, so plain JSON is enough (and cheap).
+ */
 export function contentHash(o: Pick<OrObject, 'metadata' | 'summary' | 'results'>): string {
-  return createHash('sha256').update(canonical([o.metadata.annotations ?? {}, o.summary, o.results])).digest('hex').slice(0, 24);
+  return createHash('sha256').update(JSON.stringify([o.metadata.annotations ?? {}, o.summary, o.results])).digest('hex').slice(0, 24);
 }
 
 /** One Report per namespace with checks (sorted), keyed by namespace. */
