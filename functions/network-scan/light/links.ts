@@ -8,7 +8,9 @@ import type { NetworkPolicy } from '../../../lib/k8s/networkpolicy.ts';
 import type { Direction, NamespaceInfo } from '../../../lib/k8s/types.ts';
 import type { ExpectedSet } from '../../../lib/topology/expected.ts';
 import type { Link, Topology } from '../../../lib/topology/types.ts';
-import { versionKey, type LinkSides, type NetworkScanCache } from '../cache.ts';
+import { versionKey, type LinkSides, type LiveVerdict, type NetworkScanCache } from '../cache.ts';
+
+type Side = PolicyStatus | 'not-expected';
 import { PolicyEngine } from '../engine.ts';
 import { nsOf, splitGrant, type Canonical } from './canonical.ts';
 import { isFound, portCovers } from './match.ts';
@@ -42,7 +44,7 @@ function linkSides(cache: NetworkScanCache, topo: Topology, expected: ExpectedSe
     for (const peer of [`ns:${peerNs}`, 'all-namespaces', 'any']) for (const { i, port: p } of index.get(`${ns}\n${d}\n${peer}`) ?? []) if (portCovers(p, want)) out.push(i);
     return out;
   };
-  const sides: LinkSides = { egress: [], ingress: [] };
+  const sides: LinkSides = { egress: [], ingress: [], last: [] };
   for (const l of topo.links) {
     sides.egress.push(l.fromNamespace === l.toNamespace ? [] : candidates(l.fromNamespace, 'egress', l.toNamespace, l.port));
     sides.ingress.push(l.fromNamespace === l.toNamespace ? [] : candidates(l.toNamespace, 'ingress', l.fromNamespace, l.port));
@@ -117,11 +119,11 @@ export function linkCoverage(cache: NetworkScanCache, topo: Topology, expected: 
   const versions = live ? namespaceVersions(cache, live.policies, live.nsKey) : null;
   const links: LinkCoverage[] = [];
   const linkFindings: LinkFinding[] = [];
-  const pending: { cov: LinkCoverage; l: Link & { port: number }; key: string | undefined }[] = [];
-  topo.links.forEach((l, li) => {
-    if (l.fromNamespace === l.toNamespace) return;
-    const egress = sideStatus(sides.egress[li], results);
-    const ingress = sideStatus(sides.ingress[li], results);
+  const pending: { li: number; l: Link & { port: number }; egress: Side; ingress: Side; key: string | undefined }[] = [];
+  /** The link's entry, reused while its statuses and verdict are the same objects as last time. */
+  const entry = (li: number, l: Link, egress: Side, ingress: Side, verdict: LiveVerdict | undefined) => {
+    const last = sides.last[li];
+    if (last && last.egress === egress && last.ingress === ingress && last.verdict === verdict) return last;
     const cov: LinkCoverage = {
       from: l.from,
       to: l.to,
@@ -134,16 +136,24 @@ export function linkCoverage(cache: NetworkScanCache, topo: Topology, expected: 
       ingress,
       bidirectional: egress !== 'not-expected' && ingress !== 'not-expected' && isFound(egress) && isFound(ingress),
     };
+    if (verdict) cov.live = { ...verdict };
+    const made = { egress, ingress, verdict, cov, finding: egress === 'not-expected' || ingress === 'not-expected' ? notGenerated(l, egress, ingress) : undefined };
+    sides.last[li] = made;
+    return made;
+  };
+  const slots: (ReturnType<typeof entry> | undefined)[] = new Array(topo.links.length);
+  topo.links.forEach((l, li) => {
+    if (l.fromNamespace === l.toNamespace) return;
+    const egress = sideStatus(sides.egress[li], results);
+    const ingress = sideStatus(sides.ingress[li], results);
     if (live && versions && l.port !== null) {
       const from = versions.of(l.fromNamespace);
       const to = versions.of(l.toNamespace);
       const key = from === undefined || to === undefined ? undefined : `${versions.labels}|${from}|${to}|${l.port}|${l.protocol ?? ''}`;
       const verdict = key === undefined ? undefined : cache.linkVerdicts.get(key);
-      if (verdict) cov.live = { ...verdict };
-      else pending.push({ cov, l: l as Link & { port: number }, key });
-    }
-    links.push(cov);
-    if (egress === 'not-expected' || ingress === 'not-expected') linkFindings.push(notGenerated(l, egress, ingress));
+      if (verdict) slots[li] = entry(li, l, egress, ingress, verdict);
+      else pending.push({ li, l: l as Link & { port: number }, egress, ingress, key });
+    } else slots[li] = entry(li, l, egress, ingress, undefined);
   });
   if (live && pending.length) {
     let engine = live.engine;
@@ -152,14 +162,19 @@ export function linkCoverage(cache: NetworkScanCache, topo: Topology, expected: 
       for (const { l } of pending) ends.add(l.fromNamespace).add(l.toNamespace);
       engine = new PolicyEngine(live.policies.filter((p) => ends.has(nsOf(p))), live.namespaces, cache);
     }
-    for (const { cov, l, key } of pending) {
+    for (const { li, l, egress, ingress, key } of pending) {
       const v = engine.evaluate({ namespace: l.fromNamespace, labels: {} }, { namespace: l.toNamespace, labels: {} }, l.port, l.protocol);
       // An allowing side is named by its policies (cheap); a denying side gets the engine's full reason.
       const why = (x: typeof v.egress) => (x.allowed && x.isolated ? `allowed by ${x.allowedBy.map((r) => `${r.namespace}/${r.name}`).join(', ')}` : x.reason);
-      const verdict = { allowed: v.allowed, egress: why(v.egress), ingress: why(v.ingress) };
+      const verdict: LiveVerdict = { allowed: v.allowed, egress: why(v.egress), ingress: why(v.ingress) };
       if (key !== undefined) cache.keep(cache.linkVerdicts, key, verdict);
-      cov.live = { ...verdict };
+      slots[li] = entry(li, l, egress, ingress, verdict);
     }
+  }
+  for (const e of slots) {
+    if (!e) continue;
+    links.push(e.cov);
+    if (e.finding) linkFindings.push(e.finding);
   }
   return { links, linkFindings };
 }

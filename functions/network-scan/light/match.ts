@@ -8,7 +8,7 @@ import type { NetworkPolicy } from '../../../lib/k8s/networkpolicy.ts';
 import type { Direction } from '../../../lib/k8s/types.ts';
 import type { ExpectedSet } from '../../../lib/topology/expected.ts';
 import { nameOf, nsOf, PEER_WIDTH, splitGrant, type Canonical } from './canonical.ts';
-import type { Drift, ExpectedResult, PolicyStatus, RuleFinding } from './types.ts';
+import type { Drift, ExpectedResult, PolicyStatus, RuleFinding, Severity } from './types.ts';
 
 export const isFound = (s: PolicyStatus) => s === 'found' || s === 'renamed';
 
@@ -95,6 +95,8 @@ export interface NamespaceUnit {
   claimed: Map<NetworkPolicy, number>;
   /** Per live policy with findings: copies carrying the lines of the expected policy's file. */
   findingsOf: Map<NetworkPolicy, RuleFinding[]>;
+  /** Per expected index that claimed a live policy: the worst finding on it (the score's weight). */
+  worstOf: Map<number, Severity | 'none'>;
 }
 
 /**
