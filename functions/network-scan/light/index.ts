@@ -19,7 +19,7 @@ import { baseName, CATEGORIES, type ExpectedSet } from '../../../lib/topology/ex
 import type { Topology } from '../../../lib/topology/types.ts';
 import { NetworkScanCache, versionKey, type ExpectedForms, type PolicyMemo } from '../cache.ts';
 import type { PolicyEngine } from '../engine.ts';
-import { canonical, expectedCanonical, nameOf, nsOf, plainPolicy, rules, type Canonical } from './canonical.ts';
+import { canonical, expectedCanonical, nameOf, nsOf, plainPolicy, rules } from './canonical.ts';
 import { isFound, matchNamespace, type NamespaceExpected, type NamespaceUnit } from './match.ts';
 import { linkCoverage } from './links.ts';
 import { lineFor, RANK, ruleFindings, worst, type SelectorCheck } from './rules.ts';

@@ -9,12 +9,12 @@ import type { Direction, NamespaceInfo } from '../../../lib/k8s/types.ts';
 import type { ExpectedSet } from '../../../lib/topology/expected.ts';
 import type { Link, Topology } from '../../../lib/topology/types.ts';
 import { versionKey, type LinkSides, type LiveVerdict, type NetworkScanCache } from '../cache.ts';
-
-type Side = PolicyStatus | 'not-expected';
 import { PolicyEngine } from '../engine.ts';
 import { nsOf, splitGrant, type Canonical } from './canonical.ts';
 import { isFound, portCovers } from './match.ts';
 import type { ExpectedResult, LinkCoverage, LinkFinding, PolicyStatus } from './types.ts';
+
+type Side = PolicyStatus | 'not-expected';
 
 /**
  * The candidates of every declared link (by grants, so any source of expected policies works):
