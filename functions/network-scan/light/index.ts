@@ -15,7 +15,7 @@
  */
 import { namespaceSelectorCheck } from '../../../lib/k8s/selectors.ts';
 import type { NetworkPolicy } from '../../../lib/k8s/networkpolicy.ts';
-import { baseName, CATEGORIES, type ExpectedSet } from '../../../lib/topology/expected.ts';
+import { baseName, CATEGORIES, type Category, type ExpectedSet } from '../../../lib/topology/expected.ts';
 import type { Topology } from '../../../lib/topology/types.ts';
 import { NetworkScanCache, versionKey, type ExpectedForms, type PolicyMemo } from '../cache.ts';
 import type { PolicyEngine } from '../engine.ts';
@@ -23,7 +23,7 @@ import { canonical, expectedCanonical, nameOf, nsOf, plainPolicy, rules } from '
 import { isFound, matchNamespace, type NamespaceExpected, type NamespaceUnit } from './match.ts';
 import { linkCoverage } from './links.ts';
 import { lineFor, RANK, ruleFindings, worst, type SelectorCheck } from './rules.ts';
-import { lightScore } from './score.ts';
+import { foundValue, lightScore } from './score.ts';
 import { SEVERITIES, type ClusterSnapshot, type EmptySelector, type ExpectedResult, type LightReport, type PolicyStatus, type RuleFinding, type Severity } from './types.ts';
 
 /** The plain copy and canonical form of a live policy, kept per uid and resourceVersion. */
@@ -51,7 +51,7 @@ function expectedForms(cache: NetworkScanCache, expected: ExpectedSet, topoNs: R
     if (list) list.push(i);
     else ns.byName.set(k, [i]);
   });
-  const forms: ExpectedForms = { topo, forms: expected.policies.map((e) => expectedCanonical(e, topoNs)), byNamespace, units: new Map() };
+  const forms: ExpectedForms = { topo, forms: expected.policies.map((e) => expectedCanonical(e, topoNs)), byNamespace, units: new Map(), results: new Array(expected.policies.length), written: new Map() };
   cache.forms.set(expected, forms);
   return forms;
 }
@@ -76,7 +76,19 @@ function judgeNamespace(expected: ExpectedSet, want: ExpectedForms, ns: string, 
   }
   const worstOf = new Map<number, Severity | 'none'>();
   for (const [p, i] of claimed) worstOf.set(i, worst(findingsOf.get(p) ?? []));
-  return { results, claimed, findingsOf, worstOf };
+  const counts: Record<PolicyStatus, number> = { found: 0, renamed: 0, drifted: 0, missing: 0 };
+  const categories = new Map<Category, { expected: number; found: number }>();
+  let missing: NamespaceUnit['missing'];
+  for (const [i, r] of results) {
+    counts[r.status]++;
+    let c = categories.get(r.category);
+    if (!c) categories.set(r.category, (c = { expected: 0, found: 0 }));
+    c.expected++;
+    if (isFound(r.status)) c.found++;
+    if (r.status === 'missing' || r.status === 'drifted') (missing ??= { first: i, list: [] }).list.push({ name: r.name, status: r.status });
+  }
+  const value = foundValue(results, (i) => worstOf.get(i) ?? 'none');
+  return { results, claimed, findingsOf, worstOf, value, counts, categories, missing };
 }
 
 const NO_EXPECTED: NamespaceExpected = { indices: [], byName: new Map() };
@@ -125,14 +137,18 @@ export function judgeLight(topo: Topology, expected: ExpectedSet, snap: ClusterS
   // versions and the namespaces' labels are unchanged.
   const selects: SelectorCheck | null = snap.namespaces ? namespaceSelectorCheck(snap.namespaces) : null;
   const nsKeyId = cache.versionId(`labels\u0000${nsKey}`);
-  const results: ExpectedResult[] = new Array(expected.policies.length);
   const units = new Map<string, NamespaceUnit>();
   for (const ns of stackNs) {
     const live = liveByNs.get(ns) ?? [];
     const unit = namespaceUnit(want, ns, live, nsKeyId, () => judgeNamespace(expected, want, ns, live, nsKey, selects));
     units.set(ns, unit);
-    for (const [i, r] of unit.results) results[i] = r;
+    // The expected results, patched where a namespace's judgement changed; each report gets a copy.
+    if (want.written.get(ns) !== unit) {
+      for (const [i, r] of unit.results) want.results[i] = r;
+      want.written.set(ns, unit);
+    }
   }
+  const results = want.results.slice();
   const unitOf = (m: PolicyMemo) => units.get(nsOf(m.plain))!;
   const extraPolicies = inStack.filter((m) => !unitOf(m).claimed.has(m.plain));
   const extra = extraPolicies.map((m) => ({ name: nameOf(m.plain), namespace: nsOf(m.plain) }));
@@ -145,24 +161,34 @@ export function judgeLight(topo: Topology, expected: ExpectedSet, snap: ClusterS
   }
   findings.sort((a, b) => RANK[a.severity] - RANK[b.severity]);
 
+  // The summary, added up from the namespaces' parts (missing ones in the order of their first index).
+  let value = 0;
+  const counts: Record<PolicyStatus, number> = { found: 0, renamed: 0, drifted: 0, missing: 0 };
+  const categories = Object.fromEntries(CATEGORIES.map((c) => [c, { expected: 0, found: 0 }])) as LightReport['results']['categories'];
+  const withMissing: NonNullable<NamespaceUnit['missing']>[] = [];
+  const nsOfMissing = new Map<object, string>();
+  for (const [ns, u] of units) {
+    value += u.value;
+    for (const k of ['found', 'renamed', 'drifted', 'missing'] as const) counts[k] += u.counts[k];
+    for (const [c, n] of u.categories) {
+      categories[c].expected += n.expected;
+      categories[c].found += n.found;
+    }
+    if (u.missing) {
+      withMissing.push(u.missing);
+      nsOfMissing.set(u.missing, ns);
+    }
+  }
+  const missing_by_namespace: LightReport['results']['missing_by_namespace'] = Object.create(null);
+  for (const m of withMissing.sort((a, b) => a.first - b.first)) missing_by_namespace[nsOfMissing.get(m)!] = m.list.slice();
   const { score, terms } = lightScore(
-    results,
-    (i) => units.get(results[i].namespace)!.worstOf.get(i) ?? 'none',
+    results.length,
+    value,
     extraPolicies.map((m) => worst(unitOf(m).findingsOf.get(m.plain) ?? [])),
   );
 
-  const counts: Record<PolicyStatus, number> = { found: 0, renamed: 0, drifted: 0, missing: 0 };
-  const categories = Object.fromEntries(CATEGORIES.map((c) => [c, { expected: 0, found: 0 }])) as LightReport['results']['categories'];
-  const missing_by_namespace: LightReport['results']['missing_by_namespace'] = Object.create(null);
-  for (const r of results) {
-    counts[r.status]++;
-    categories[r.category].expected++;
-    if (isFound(r.status)) categories[r.category].found++;
-    if (r.status === 'missing' || r.status === 'drifted') (missing_by_namespace[r.namespace] ??= []).push({ name: r.name, status: r.status });
-  }
-
   const live = snap.namespaces ? { engine, policies: snap.policies, namespaces: snap.namespaces, nsKey } : null;
-  const { links, linkFindings } = linkCoverage(cache, topo, expected, want.forms, results, live);
+  const { links, linkFindings } = linkCoverage(cache, topo, expected, want.forms, results, live, { labels: nsKeyId, unitOf: (ns) => (want.units.get(ns)?.unit === units.get(ns) ? units.get(ns) : undefined) });
   const empty: EmptySelector[] = findings
     .filter((f) => f.kind === 'selector-matches-nothing')
     .map((f) => {

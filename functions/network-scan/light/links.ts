@@ -44,7 +44,7 @@ function linkSides(cache: NetworkScanCache, topo: Topology, expected: ExpectedSe
     for (const peer of [`ns:${peerNs}`, 'all-namespaces', 'any']) for (const { i, port: p } of index.get(`${ns}\n${d}\n${peer}`) ?? []) if (portCovers(p, want)) out.push(i);
     return out;
   };
-  const sides: LinkSides = { egress: [], ingress: [], last: [] };
+  const sides: LinkSides = { egress: [], ingress: [], last: [], lastUnits: new Map(), lastLabels: undefined };
   for (const l of topo.links) {
     sides.egress.push(l.fromNamespace === l.toNamespace ? [] : candidates(l.fromNamespace, 'egress', l.toNamespace, l.port));
     sides.ingress.push(l.fromNamespace === l.toNamespace ? [] : candidates(l.toNamespace, 'ingress', l.fromNamespace, l.port));
@@ -114,9 +114,22 @@ export interface LiveInputs {
  * policy allows its egress side and which its ingress side, their status in the
  * cluster, and the live verdict of the engine (kept per version of what it depends on).
  */
-export function linkCoverage(cache: NetworkScanCache, topo: Topology, expected: ExpectedSet, wantCanon: readonly Canonical[], results: readonly ExpectedResult[], live: LiveInputs | null): { links: LinkCoverage[]; linkFindings: LinkFinding[] } {
+export function linkCoverage(
+  cache: NetworkScanCache,
+  topo: Topology,
+  expected: ExpectedSet,
+  wantCanon: readonly Canonical[],
+  results: readonly ExpectedResult[],
+  live: LiveInputs | null,
+  judged: { labels: number; unitOf: (ns: string) => object | undefined },
+): { links: LinkCoverage[]; linkFindings: LinkFinding[] } {
   const sides = linkSides(cache, topo, expected, wantCanon);
-  const versions = live ? namespaceVersions(cache, live.policies, live.nsKey) : null;
+  let versions: ReturnType<typeof namespaceVersions> | undefined;
+  // A link's entry depends only on its two namespaces' judgements (the statuses of their expected
+  // policies, the versions of their live policies) and on the namespaces' labels: while these are
+  // the same objects as at the last run, the entry is the last one.
+  const sameLabels = sides.lastLabels === judged.labels;
+  const unchanged = (ns: string) => sameLabels && judged.unitOf(ns) !== undefined && judged.unitOf(ns) === sides.lastUnits.get(ns);
   const links: LinkCoverage[] = [];
   const linkFindings: LinkFinding[] = [];
   const pending: { li: number; l: Link & { port: number }; egress: Side; ingress: Side; key: string | undefined }[] = [];
@@ -144,9 +157,15 @@ export function linkCoverage(cache: NetworkScanCache, topo: Topology, expected: 
   const slots: (ReturnType<typeof entry> | undefined)[] = new Array(topo.links.length);
   topo.links.forEach((l, li) => {
     if (l.fromNamespace === l.toNamespace) return;
+    const last = sides.last[li];
+    if (last && unchanged(l.fromNamespace) && unchanged(l.toNamespace)) {
+      slots[li] = last;
+      return;
+    }
     const egress = sideStatus(sides.egress[li], results);
     const ingress = sideStatus(sides.ingress[li], results);
-    if (live && versions && l.port !== null) {
+    if (live && l.port !== null) {
+      versions ??= namespaceVersions(cache, live.policies, live.nsKey);
       const from = versions.of(l.fromNamespace);
       const to = versions.of(l.toNamespace);
       const key = from === undefined || to === undefined ? undefined : `${versions.labels}|${from}|${to}|${l.port}|${l.protocol ?? ''}`;
@@ -176,6 +195,8 @@ export function linkCoverage(cache: NetworkScanCache, topo: Topology, expected: 
     links.push(e.cov);
     if (e.finding) linkFindings.push(e.finding);
   }
+  sides.lastLabels = judged.labels;
+  for (const l of topo.links) for (const ns of [l.fromNamespace, l.toNamespace]) sides.lastUnits.set(ns, judged.unitOf(ns));
   return { links, linkFindings };
 }
 
