@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { runScan } from '../lib/scan/scaffold.ts';
 import { runTool } from '../lib/tools/run.ts';
-import { nucleiArgs } from '../lib/tools/nuclei.ts';
+import { nucleiArgs } from '../functions/nuclei-scan/nuclei.ts';
 import { nucleiScan } from '../functions/nuclei-scan/scan.ts';
 import { nucleiSettingsFromEnv } from '../functions/nuclei-scan/settings.ts';
 import { planTargets } from '../functions/nuclei-scan/plan.ts';

@@ -15,7 +15,7 @@
  * does. null when no target was reached.
  */
 import type { ReportError } from '../../lib/errors.ts';
-import type { NucleiEvent } from '../../lib/tools/nuclei.ts';
+import type { NucleiEvent } from './nuclei.ts';
 import type { Plan } from './plan.ts';
 
 export const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info', 'unknown'] as const;

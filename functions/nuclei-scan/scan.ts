@@ -1,7 +1,7 @@
 /**
  * The nuclei scan: `GET /nuclei_scan?mode=light|full|network|ssl` (default light).
  *   plan    — targets from the topology only (plan.ts), mapped through SCAN_HOST_MAP
- *   execute — one nuclei process for all targets, one protocol, `-jsonl` streamed (lib/tools/nuclei.ts)
+ *   execute — one nuclei process for all targets, one protocol, `-jsonl` streamed (nuclei.ts)
  *   judge   — reached / unreachable / findings / score (judge.ts)
  *   report  — the common envelope; secrets from the metadata redacted everywhere (secrets.ts)
  *
@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { ScanError, toReportError, type ReportError } from '../../lib/errors.ts';
 import { abortError, type ScanDefinition, type ScanOutcome } from '../../lib/scan/scaffold.ts';
 import { describeFailure } from '../../lib/tools/run.ts';
-import { resolversFromResolvConf, runNuclei, type NucleiRun } from '../../lib/tools/nuclei.ts';
+import { resolversFromResolvConf, runNuclei, type NucleiRun } from './nuclei.ts';
 import { loadMetadata } from '../../lib/topology/settings.ts';
 import { loadApisixRoutes, type ApisixRoutes } from './apisix.ts';
 import { Judge } from './judge.ts';

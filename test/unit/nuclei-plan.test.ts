@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ScanError } from '../../lib/errors.ts';
 import { dnsModeFromEnv, emptyHostMap, hostMapFromEnv, parseHostMap, resolveTarget } from '../../lib/scan/hosts.ts';
-import { isValidNucleiInput, nucleiArgs } from '../../lib/tools/nuclei.ts';
+import { isValidNucleiInput, nucleiArgs } from '../../functions/nuclei-scan/nuclei.ts';
 import { loadStackMetadata } from '../../lib/topology/stack-metadata.ts';
 import { parseYaml, readTextFile } from '../../lib/topology/files.ts';
 import { loadApisixRoutes, readApisixDocs } from '../../functions/nuclei-scan/apisix.ts';

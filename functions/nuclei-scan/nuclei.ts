@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runTool, type ToolResult } from './run.ts';
+import { runTool, type ToolResult } from '../../lib/tools/run.ts';
 
 export type NucleiProtocol = 'http' | 'tcp' | 'ssl';
 
