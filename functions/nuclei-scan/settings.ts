@@ -1,20 +1,25 @@
 /**
  * Every setting of the nuclei scan, parsed up front (before any file is read for the
- * scan or nuclei runs): a bad value is a 422 naming the variable; a missing engine or
- * template directory a 503 naming the setting that provides it.
+ * scan or nuclei runs): a bad value, or a missing or empty templates directory, is a 422
+ * naming the variable; a missing engine a 503 naming the setting that provides it.
  *
  *   STACK_METADATA            stack-metadata.yaml (default ./stack-metadata.yaml)
  *   APISIX_ROUTES             Stacktic's apisix-route.yaml (default: the file of that name beside
  *                             the metadata, when it exists): TLS hosts and extra route hosts
- *   NUCLEI_TEMPLATES_DIR      templates directory (required; production: the community templates
- *                             baked into the image). Unset: 503; missing or no template: 422
+ *   NUCLEI_TEMPLATES_DIR      templates directory (required; production: a pinned nuclei-templates
+ *                             release, mounted or in an image layer; docs/nuclei-templates.md).
+ *                             Unset, missing, or holding no template: 422 naming it
+ *   NUCLEI_ALLOW_TAGS         comma list of tags excluded by default that may run (select.ts
+ *                             DEFAULT_EXCLUDED_TAGS: intrusive, dos, fuzz, bruteforce; or a tag of
+ *                             the release's .nuclei-ignore). Default: none
  *   NUCLEI_BIN                the nuclei program (default .cache/bin/nuclei, else `nuclei` on PATH)
  *   NUCLEI_RATE_LIMIT         requests per second (-rl, default 150)
  *   NUCLEI_CONCURRENCY        templates in parallel (-c, default 25)
  *   NUCLEI_BULK_SIZE          targets in parallel per template (-bs, default 25)
  *   NUCLEI_REQUEST_TIMEOUT_S  per-request timeout in seconds (-timeout, default 10)
  *   NUCLEI_RETRIES            retries per request (-retries, default 1)
- *   NUCLEI_INTERACTSH_URL     interactsh server for out-of-band templates (default: none, -ni)
+ *   NUCLEI_INTERACTSH_URL     interactsh server for out-of-band templates (default: none, -ni, and
+ *                             the templates that need one are reported as not run)
  *   NUCLEI_ROUTE_SCHEME       https (default) | http: route scheme when no apisix-route.yaml says
  *   NUCLEI_SCAN_TIMEOUT_MS    total time per mode (lib/scan/scaffold.ts; defaults in scan.ts)
  *   SCAN_HOST_MAP, SCAN_DNS   explicit host mapping and DNS policy (lib/scan/hosts.ts)
@@ -45,6 +50,8 @@ export interface NucleiScanSettings {
   requestTimeoutS: number;
   retries: number;
   interactshUrl?: string;
+  /** NUCLEI_ALLOW_TAGS. */
+  allowTags: Set<string>;
   routeScheme: 'https' | 'http';
   hostMap: HostMap;
   dns: DnsMode;
@@ -75,9 +82,9 @@ function hasTemplate(dir: string): boolean {
 
 export function checkTemplatesDir(raw: string | undefined): string {
   if (!raw?.trim()) {
-    throw new ScanError(503, {
+    throw new ScanError(422, {
       code: 'not_configured',
-      message: `${TEMPLATES_SETTING} is not set: the nuclei scan needs a templates directory (production: the community nuclei-templates baked into the image); nothing is downloaded at run time`,
+      message: `${TEMPLATES_SETTING} is not set: the nuclei scan needs a templates directory (production: a pinned nuclei-templates release, mounted or in the image; docs/nuclei-templates.md); nothing is downloaded at run time`,
       setting: TEMPLATES_SETTING,
     });
   }
@@ -117,6 +124,13 @@ export function nucleiSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Nuc
   const retries = intSetting(env, 'NUCLEI_RETRIES', 1, 0, 10);
   const interactsh = env.NUCLEI_INTERACTSH_URL?.trim();
   if (interactsh && !/^https?:\/\/[a-z0-9.-]+(:\d+)?\/?$/i.test(interactsh)) throw invalidSetting('NUCLEI_INTERACTSH_URL', 'an http(s) URL of an interactsh server, e.g. https://interactsh.example.com', interactsh);
+  const allowTags = new Set<string>();
+  for (const raw of (env.NUCLEI_ALLOW_TAGS ?? '').split(',')) {
+    const t = raw.trim().toLowerCase();
+    if (!t) continue;
+    if (!/^[a-z0-9][a-z0-9_.-]{0,63}$/.test(t)) throw invalidSetting('NUCLEI_ALLOW_TAGS', 'a comma-separated list of nuclei tags, e.g. intrusive', env.NUCLEI_ALLOW_TAGS!.slice(0, 80));
+    allowTags.add(t);
+  }
   const scheme = env.NUCLEI_ROUTE_SCHEME?.trim() || 'https';
   if (scheme !== 'https' && scheme !== 'http') throw invalidSetting('NUCLEI_ROUTE_SCHEME', "'https' or 'http'", scheme);
   const hostMap = hostMapFromEnv(env);
@@ -141,6 +155,7 @@ export function nucleiSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Nuc
     requestTimeoutS,
     retries,
     ...(interactsh ? { interactshUrl: interactsh } : {}),
+    allowTags,
     routeScheme: scheme,
     hostMap,
     dns,
