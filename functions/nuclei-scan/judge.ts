@@ -6,7 +6,9 @@
  * connected to (`ip`; `-ms` reports non-matches too). Seen in real output: a non-match on
  * a closed port sometimes comes without an error but also without `ip`, so such events
  * decide nothing. Unreachable: errors only (e.g. `port closed or filtered`, `host was
- * skipped as it was found unresponsive`). Nothing decisive: undecided (null).
+ * skipped as it was found unresponsive`); errors about the template itself are ignored
+ * and an error quoting the target's answer counts as reached (TEMPLATE_ERROR, ANSWERED).
+ * Nothing decisive: undecided (null).
  *
  * Score (documented in the README): severity weights critical 40, high 20, medium 8,
  * low 3, info/unknown 0. Each reached target scores max(0, 100 − Σ weights of its
@@ -91,6 +93,16 @@ export function attribute(ev: NucleiEvent, byKey: Map<string, string>): string |
   return undefined;
 }
 
+/**
+ * Errors about the template, not the target (seen with nuclei v3.10.0 on the community
+ * templates): `{{DN}}`/`{{SD}}` are empty for an IP target ("unresolved variables"), an
+ * out-of-band template without interactsh ("interactsh client not initialized"; nuclei
+ * then sends nothing). They decide nothing about reachability.
+ */
+const TEMPLATE_ERROR = /unresolved variables|interactsh client not initialized/i;
+/** Errors that quote the target's own answer: it was reached (redis `NOAUTH`). */
+const ANSWERED = /\bNOAUTH\b/;
+
 interface InputState {
   ok: number;
   errors: number;
@@ -126,6 +138,8 @@ export class Judge {
       return;
     }
     if (ev.matcherStatus) st.matches.push(ev);
+    else if (ev.error && ANSWERED.test(ev.error)) st.ok++;
+    else if (ev.error && TEMPLATE_ERROR.test(ev.error)) return;
     else if (ev.error) {
       st.errors++;
       st.firstError ??= ev.error;
