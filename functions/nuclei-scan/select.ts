@@ -128,51 +128,57 @@ export interface Grouping {
   noTemplates: Map<string, string>;
 }
 
-/** Pure: group a plan's inputs by their templates. */
+/**
+ * Pure: group a plan's inputs by their templates. Targets that share an address (a route
+ * and its Service mapped to one place) are one input: it gets the union of their
+ * templates, once, so the same server is never scanned twice.
+ */
 export function groupPlan(plan: Plan, catalog: Catalog, policy: Policy): Grouping {
-  const byType = new Map<string, { templates: TemplateInfo[]; excluded: Exclusion[]; protocols: string[] }>();
-  const forType = (type: string, kind: 'route' | 'service') => {
+  const bySelector = new Map<string, { templates: TemplateInfo[]; excluded: Exclusion[]; protocols: string[] }>();
+  const selection = (type: string, kind: 'route' | 'service') => {
     const key = `${kind} ${type.toLowerCase()}`;
-    let s = byType.get(key);
+    let s = bySelector.get(key);
     if (!s) {
       const sel = selectorFor(plan.mode, type.toLowerCase(), kind);
       s = { ...selectTemplates(catalog, sel, policy), protocols: sel.protocols };
-      byType.set(key, s);
+      bySelector.set(key, s);
     }
     return s;
   };
-  const groups = new Map<string, RunGroup>();
   const excluded = new Map<string, Exclusion & { types: string[] }>();
-  const noTemplates = new Map<string, string>();
-  const inputsIn = new Map<string, Set<string>>();
+  const perInput = new Map<string, { types: string[]; protocols: Set<string>; templates: Map<string, TemplateInfo> }>();
   for (const t of plan.targets) {
     if (!t.input) continue;
-    const s = forType(t.type, t.kind);
+    const s = selection(t.type, t.kind);
     for (const e of s.excluded) {
       const x = excluded.get(e.path) ?? { ...e, types: [] };
       if (!x.types.includes(t.type)) x.types.push(t.type);
       excluded.set(e.path, x);
     }
-    if (!s.templates.length) {
-      noTemplates.set(t.input, `no template in the templates directory applies to type '${t.type}' in ${plan.mode} mode`);
+    const at = perInput.get(t.input) ?? { types: [], protocols: new Set<string>(), templates: new Map<string, TemplateInfo>() };
+    perInput.set(t.input, at);
+    if (!at.types.includes(t.type)) at.types.push(t.type);
+    for (const p of s.protocols) at.protocols.add(p);
+    for (const x of s.templates) at.templates.set(x.path, x);
+  }
+  const groups = new Map<string, RunGroup>();
+  const noTemplates = new Map<string, string>();
+  for (const [input, at] of perInput) {
+    if (!at.templates.size) {
+      noTemplates.set(input, `no template in the templates directory applies to type '${at.types.join("', '")}' in ${plan.mode} mode`);
       continue;
     }
-    const key = `${s.protocols.join(',')}\u0000${s.templates.map((x) => x.path).join('\u0000')}`;
+    const templates = [...at.templates.values()].sort((a, b) => (a.path < b.path ? -1 : 1));
+    const protocols = [...at.protocols];
+    const key = `${protocols.join(',')}\u0000${templates.map((x) => x.path).join('\u0000')}`;
     let g = groups.get(key);
     if (!g) {
-      g = { types: [], protocols: s.protocols, templates: s.templates, inputs: [] };
+      g = { types: [], protocols, templates, inputs: [] };
       groups.set(key, g);
-      inputsIn.set(key, new Set());
     }
-    if (!g.types.includes(t.type)) g.types.push(t.type);
-    const seen = inputsIn.get(key)!;
-    if (!seen.has(t.input)) {
-      seen.add(t.input);
-      g.inputs.push(t.input);
-    }
+    for (const ty of at.types) if (!g.types.includes(ty)) g.types.push(ty);
+    g.inputs.push(input);
   }
-  // An input that some group scans is not "without templates" because another target at it had none.
-  for (const g of groups.values()) for (const i of g.inputs) noTemplates.delete(i);
   return { groups: [...groups.values()], excluded: [...excluded.values()], noTemplates };
 }
 
