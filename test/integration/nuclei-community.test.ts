@@ -96,6 +96,7 @@ if (missing.length) {
     assert.not.ok(idsOn(r, 'sessions').includes('redis-weak-credentials'), 'its password is not a default one');
     assert.equal(idsOn(r, 'sessions', true), []);
     assert.equal(idsOn(r, 'db', true), ['postgres-weak-credentials']);
+    assert.ok(idsOn(r, 'db').includes('pgsql-detect'), 'detected by its SCRAM-SHA-256 prompt');
     const pg = on(r, 'db').find((f) => f.template_id === 'postgres-weak-credentials')!;
     assert.is(pg.severity, 'high');
     assert.is(pg.namespace, 'db');

@@ -12,7 +12,7 @@
  *   - cache     : Debian redis-server without a password
  *   - sessions  : redis-server with a password
  *   - db        : Debian PostgreSQL: a throwaway cluster (initdb, then postgres) run as
- *                 `nobody` (initdb refuses root) in a temp dir, password auth (md5) and the
+ *                 `nobody` (initdb refuses root) in a temp dir, password auth (scram-sha-256) and the
  *                 default superuser password `postgres`
  * `hostMap` maps test/fixtures/nuclei/community/stack-metadata.yaml's names to them.
  *
@@ -156,7 +156,7 @@ async function sServer(dir: string, args: string[]): Promise<{ port: number; pro
   return { port, proc };
 }
 
-/** A throwaway PostgreSQL cluster as `nobody`, md5 auth, superuser postgres/postgres. */
+/** A throwaway PostgreSQL cluster as `nobody`, SCRAM password auth (PostgreSQL's default), superuser postgres/postgres. */
 async function startPostgres(dir: string): Promise<{ port: number; proc: Proc }> {
   const bin = postgresBinDir();
   if (!bin) throw new Error('PostgreSQL is not installed: run bash harness/install-system-deps.sh');
@@ -166,7 +166,7 @@ async function startPostgres(dir: string): Promise<{ port: number; proc: Proc }>
   if (asUser.uid !== undefined) chownSync(pg, asUser.uid, asUser.gid!);
   writeFileSync(join(pg, 'pw'), 'postgres\n', { mode: 0o644 });
   if (asUser.uid !== undefined) chownSync(join(pg, 'pw'), asUser.uid, asUser.gid!);
-  execFileSync(join(bin, 'initdb'), ['-D', join(pg, 'data'), '-U', 'postgres', `--pwfile=${join(pg, 'pw')}`, '--auth=md5', '-E', 'UTF8', '--no-sync', '--no-instructions'], { stdio: 'pipe', cwd: pg, ...asUser });
+  execFileSync(join(bin, 'initdb'), ['-D', join(pg, 'data'), '-U', 'postgres', `--pwfile=${join(pg, 'pw')}`, '--auth=scram-sha-256', '-E', 'UTF8', '--no-sync', '--no-instructions'], { stdio: 'pipe', cwd: pg, ...asUser });
   const port = await freePort();
   const proc = start(pg, join(bin, 'postgres'), ['-D', join(pg, 'data'), '-k', pg, '-p', String(port), '-c', `listen_addresses=${HOST}`, '-c', 'fsync=off', '-c', 'max_connections=50'], asUser);
   await waitForPort(port, 30_000, proc.child);
