@@ -170,4 +170,24 @@ r('a release directory: .nuclei-ignore honoured (files and tags), hidden dirs sk
 });
 
 s.run();
+r('a target no template applies to is reported undecided with the reason, not scanned', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stack-scan-nuclei-catalog-'));
+  try {
+    writeFileSync(join(dir, 'tls.yaml'), 'id: only-tls\ninfo: {tags: "ssl"}\nssl: []\n');
+    const topo = await loadStackMetadata({ path: join(COMMUNITY, 'stack-metadata.yaml'), setting: 'STACK_METADATA' });
+    const plan = planTargets(topo, 'network', { hostMap: parseHostMap(JSON.stringify({ 'cache.cache.svc.cluster.local:6379': '127.0.0.1:1' })), dns: 'off', routeScheme: 'https' });
+    const g = groupPlan(plan, loadCatalogUncached(dir), SAFE);
+    assert.equal(g.groups, []);
+    assert.equal([...g.noTemplates.keys()], ['127.0.0.1:1']);
+    const { Judge } = await import('../../functions/nuclei-scan/judge.ts');
+    const res = new Judge(plan, false, g.noTemplates).result();
+    const cache = res.targets.find((t) => t.component === 'cache')!;
+    assert.is(cache.reached, null);
+    assert.match(cache.error!, /no template in the templates directory applies to type 'redis' in network mode/);
+    assert.is(res.score, null);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 r.run();
