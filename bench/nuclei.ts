@@ -66,7 +66,7 @@ export async function overhead(runs = 5): Promise<NucleiBench> {
     const topo = await loadStackMetadata(settings.topology.metadata);
     const apisix = await loadApisixRoutes(settings.apisixRoutes!);
     const plan = planTargets(topo, 'light', { hostMap: settings.hostMap, dns: 'off', routeScheme: settings.routeScheme, apisix });
-    const catalog = loadCatalog(templatesDir);
+    const catalog = await loadCatalog(templatesDir);
     const { groups } = groupPlan(plan, catalog, { allowTags: new Set(), interactsh: false });
     const bareArgs = groups.map((g, i) => {
       const list = join(dir, `targets-${i}.txt`);
@@ -145,7 +145,7 @@ export async function groupVsUnion(runs = 3): Promise<StrategyFigures[] | undefi
   try {
     const topo = await loadStackMetadata({ path: COMMUNITY_METADATA, setting: 'STACK_METADATA' });
     const apisix = await loadApisixRoutes({ path: join(COMMUNITY_DIR, 'apisix-route.yaml'), setting: 'APISIX_ROUTES' });
-    const catalog = loadCatalog(SHARED_TEMPLATES);
+    const catalog = await loadCatalog(SHARED_TEMPLATES);
     const settings = nucleiSettingsFromEnv({ PATH: process.env.PATH, STACK_METADATA: COMMUNITY_METADATA, NUCLEI_TEMPLATES_DIR: SHARED_TEMPLATES });
     // Paths only grafana's templates ask for (minio's own templates also GET /login).
     const grafanaOnly = (q: { method: string; path: string }) => q.path === '/graph/login' || (q.method === 'POST' && q.path === '/login') || /^\/(public\/plugins|api\/snapshots|dashboard\/snapshot|api\/user\/signup)/.test(q.path);

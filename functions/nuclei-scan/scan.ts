@@ -69,7 +69,7 @@ export function nucleiScan(given?: NucleiScanSettings | (() => NucleiScanSetting
       }
 
       const plan = planTargets(topology, mode, { hostMap: settings.hostMap, dns, routeScheme: settings.routeScheme, apisix });
-      const catalog = loadCatalog(settings.templatesDir);
+      const catalog = await loadCatalog(settings.templatesDir);
       if (!catalog.templates.length) {
         throw new ScanError(422, { code: 'invalid_setting', message: `${TEMPLATES_SETTING} points to ${settings.templatesDir}, which holds no nuclei template (${catalog.notTemplates} YAML file(s), none with an id, an info block and a protocol)`, setting: TEMPLATES_SETTING, file: settings.templatesDir });
       }

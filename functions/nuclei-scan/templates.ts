@@ -6,12 +6,15 @@
  * what runs, what was excluded and why are known before nuclei starts.
  *
  * Bounded: at most MAX_FILES files are looked at, each at most MAX_TEMPLATE_BYTES; hidden
- * directories and workflows are skipped. A file that is not a template (no `id`, no
+ * directories and workflows are skipped. Only a template's head (`id`, `info`: the text
+ * before its first protocol block) is parsed as YAML, and files are read asynchronously in
+ * batches, so a full release (~10,000 templates) is read without blocking the server. A file that is not a template (no `id`, no
  * protocol block) is counted, never an error: a release holds helpers and profiles too.
  * The release's own `.nuclei-ignore` (tags and files nuclei itself leaves out unless
  * asked) is read when present.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import yaml from 'js-yaml';
 
@@ -66,18 +69,23 @@ function tagList(x: unknown): string[] {
   return [...new Set(raw.map((t) => t.trim().toLowerCase()).filter(Boolean))];
 }
 
+/** A top-level protocol (or workflows) key at the start of a line. */
+const TOP_KEY = new RegExp(`^(${[...PROTOCOL_KEYS.map(([k]) => k), 'workflows'].join('|')})[ \\t]*:`, 'gm');
+
 /** Pure: one template file's catalog entry, or undefined when it is not a template. */
 export function readTemplate(text: string, path: string): TemplateInfo | undefined {
+  const keys: { key: string; index: number }[] = [];
+  for (const m of text.matchAll(TOP_KEY)) keys.push({ key: m[1], index: m.index! });
+  if (!keys.length || keys.some((k) => k.key === 'workflows')) return undefined;
+  const protocol = PROTOCOL_KEYS.find(([k]) => keys.some((x) => x.key === k))![1];
   let doc: unknown;
   try {
-    doc = yaml.load(text, { json: true });
+    // The head: id, info and whatever precedes the first protocol block (small, cheap to parse).
+    doc = yaml.load(text.slice(0, keys[0].index), { json: true });
   } catch {
     return undefined;
   }
   if (!isObj(doc) || typeof doc.id !== 'string' || !isObj(doc.info)) return undefined;
-  if ('workflows' in doc) return undefined;
-  const protocol = PROTOCOL_KEYS.find(([k]) => k in doc)?.[1];
-  if (!protocol) return undefined;
   const info = doc.info;
   return {
     id: doc.id,
@@ -125,21 +133,28 @@ function walk(dir: string): { files: string[]; truncated: boolean } {
   return { files: files.sort(), truncated: false };
 }
 
+const BATCH = 64;
+
 /** Read a templates directory (no cache). */
-export function loadCatalogUncached(dir: string): Catalog {
+export async function loadCatalogUncached(dir: string): Promise<Catalog> {
   const { files, truncated } = walk(dir);
   const templates: TemplateInfo[] = [];
   let notTemplates = 0;
-  for (const f of files) {
-    const rel = relative(dir, f).split(sep).join('/');
-    let t: TemplateInfo | undefined;
-    try {
-      if (statSync(f).size <= MAX_TEMPLATE_BYTES) t = readTemplate(readFileSync(f, 'utf8'), rel);
-    } catch {
-      t = undefined;
+  for (let i = 0; i < files.length; i += BATCH) {
+    const batch = await Promise.all(
+      files.slice(i, i + BATCH).map(async (f) => {
+        try {
+          if ((await stat(f)).size > MAX_TEMPLATE_BYTES) return undefined;
+          return readTemplate(await readFile(f, 'utf8'), relative(dir, f).split(sep).join('/'));
+        } catch {
+          return undefined;
+        }
+      }),
+    );
+    for (const t of batch) {
+      if (t) templates.push(t);
+      else notTemplates++;
     }
-    if (t) templates.push(t);
-    else notTemplates++;
   }
   let ignore: Catalog['ignore'] = { tags: [], files: new Set() };
   try {
@@ -150,10 +165,10 @@ export function loadCatalogUncached(dir: string): Catalog {
   return { dir, templates, notTemplates, truncated, ignore };
 }
 
-/** Keyed by directory and its modification time: a changed mount is read again. */
-const cache = new Map<string, { mtimeMs: number; catalog: Catalog }>();
+/** Keyed by directory and its modification time: a changed mount is read again. Concurrent first reads share one. */
+const cache = new Map<string, { mtimeMs: number; catalog: Promise<Catalog> }>();
 
-export function loadCatalog(dir: string): Catalog {
+export function loadCatalog(dir: string): Promise<Catalog> {
   let mtimeMs = 0;
   try {
     mtimeMs = statSync(dir).mtimeMs;
@@ -164,6 +179,7 @@ export function loadCatalog(dir: string): Catalog {
   if (hit && hit.mtimeMs === mtimeMs) return hit.catalog;
   const catalog = loadCatalogUncached(dir);
   cache.set(dir, { mtimeMs, catalog });
+  catalog.catch(() => cache.delete(dir));
   if (cache.size > 8) cache.delete(cache.keys().next().value!);
   return catalog;
 }

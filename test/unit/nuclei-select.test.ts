@@ -47,10 +47,10 @@ const s = suite('nuclei template selection on the community templates');
 if (!existsSync(join(SHARED, 'ssl'))) {
   s('skipped', () => console.log(`SKIP nuclei-select: the community templates are absent (${SHARED}; ../shared is not part of the project)`));
 } else {
-  const cat = loadCatalog(SHARED);
+  const cat = await loadCatalog(SHARED);
   const byId = new Map(cat.templates.map((t) => [t.id, t]));
 
-  s('the catalog reads all 60 templates: id, protocol, severity, tags, out-of-band use', () => {
+  s('the catalog reads all 60 templates: id, protocol, severity, tags, out-of-band use', async () => {
     assert.is(cat.templates.length, 60);
     assert.is(cat.notTemplates, 0);
     const protocols = new Map<string, number>();
@@ -59,7 +59,7 @@ if (!existsSync(join(SHARED, 'ssl'))) {
     assert.equal(byId.get('redis-weak-credentials'), { id: 'redis-weak-credentials', path: 'javascript/default-logins/redis-default-logins.yaml', name: byId.get('redis-weak-credentials')!.name, protocol: 'javascript', severity: 'high', tags: ['js', 'redis', 'default-login', 'network'], interactsh: false });
     assert.equal(cat.templates.filter((t) => t.interactsh).map((t) => t.id), ['CVE-2020-10770']);
     assert.equal(cat.templates.filter((t) => t.tags.includes('intrusive')).map((t) => t.id).sort(), ['CVE-2020-13945', 'grafana-public-signup']);
-    assert.is(loadCatalog(SHARED), cat, 'kept per directory');
+    assert.is(await loadCatalog(SHARED), cat, 'kept per directory');
   });
 
   for (const [type, want] of Object.entries(EXPECTED)) {
@@ -148,7 +148,7 @@ r('a template, a workflow, a helper file, broken YAML; tags as list or string; t
   assert.ok(ig.files.has('http/cves/2006/CVE-2006-1681.yaml'));
   assert.equal(readIgnore('::: not yaml').tags, []);
 });
-r('a release directory: .nuclei-ignore honoured (files and tags), hidden dirs skipped, allow overrides the tag', () => {
+r('a release directory: .nuclei-ignore honoured (files and tags), hidden dirs skipped, allow overrides the tag', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'stack-scan-nuclei-catalog-'));
   try {
     mkdirSync(join(dir, 'http'));
@@ -158,7 +158,7 @@ r('a release directory: .nuclei-ignore honoured (files and tags), hidden dirs sk
     writeFileSync(join(dir, 'http/ok.yaml'), 'id: ok\ninfo: {tags: "panel"}\nhttp: []\n');
     writeFileSync(join(dir, '.github/ci.yaml'), 'id: ci\ninfo: {tags: panel}\nhttp: []\n');
     writeFileSync(join(dir, '.nuclei-ignore'), 'tags:\n  - local\nfiles:\n  - http/weak.yaml\n');
-    const c = loadCatalogUncached(dir);
+    const c = await loadCatalogUncached(dir);
     assert.equal(c.templates.map((t) => t.id).sort(), ['loc', 'ok', 'weak']);
     const sel = selectTemplates(c, selectorFor('light', 'webapp'), SAFE);
     assert.equal(sel.templates.map((t) => t.id), ['ok']);
@@ -176,7 +176,7 @@ r('a target no template applies to is reported undecided with the reason, not sc
     writeFileSync(join(dir, 'tls.yaml'), 'id: only-tls\ninfo: {tags: "ssl"}\nssl: []\n');
     const topo = await loadStackMetadata({ path: join(COMMUNITY, 'stack-metadata.yaml'), setting: 'STACK_METADATA' });
     const plan = planTargets(topo, 'network', { hostMap: parseHostMap(JSON.stringify({ 'cache.cache.svc.cluster.local:6379': '127.0.0.1:1' })), dns: 'off', routeScheme: 'https' });
-    const g = groupPlan(plan, loadCatalogUncached(dir), SAFE);
+    const g = groupPlan(plan, await loadCatalogUncached(dir), SAFE);
     assert.equal(g.groups, []);
     assert.equal([...g.noTemplates.keys()], ['127.0.0.1:1']);
     const { Judge } = await import('../../functions/nuclei-scan/judge.ts');
