@@ -16,17 +16,18 @@
  *                 default superuser password `postgres`
  * `hostMap` maps test/fixtures/nuclei/community/stack-metadata.yaml's names to them.
  *
- * Everything lives in a `stack-scan-nuclei-community-*` temp dir holding an `owner` file;
- * `stop()` kills every process (its process group) and removes the dir; a dir whose owner
- * died (a killed test run) is swept, its processes killed, at the next start.
+ * Everything lives in a `stack-scan-nuclei-community-*` temp dir holding an `owner` file and,
+ * per process, `<name>.pid` and `<name>.log` (harness/proc.ts spawnLogged); `stop()` kills
+ * every process group and removes the dir; a dir whose owner died (a killed test run) is
+ * swept, its processes killed, at the next start.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { killGroup, ownerAlive, ownerId } from '../../harness/proc.ts';
+import { killGroup, ownerAlive, ownerId, procCmdline, spawnLogged, stopGroups, waitUntil, type Proc } from '../../harness/proc.ts';
 import { freePort, redisServerPath, startHttp, startRedis } from '../../demo/nuclei/services.ts';
 
 const HOST = '127.0.0.1';
@@ -62,24 +63,21 @@ export function communityMissing(nucleiBin: string): string[] {
   return missing;
 }
 
-function waitForPort(port: number, ms: number, child?: ChildProcess): Promise<void> {
-  const until = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      if (child && child.exitCode !== null) return reject(new Error(`the server exited (${child.exitCode}) before listening on ${HOST}:${port}`));
-      const s = connect(port, HOST);
-      s.once('connect', () => {
-        s.destroy();
-        resolve();
+/** Resolves once something accepts a TCP connection on 127.0.0.1:port (fails when `proc` exits). */
+function waitForPort(port: number, ms: number, proc: Proc): Promise<true> {
+  const accepts = () =>
+    new Promise<true>((resolve, reject) => {
+      const sock = connect(port, HOST);
+      sock.once('connect', () => {
+        sock.destroy();
+        resolve(true);
       });
-      s.once('error', () => {
-        s.destroy();
-        if (Date.now() > until) reject(new Error(`nothing listens on ${HOST}:${port} after ${ms} ms`));
-        else setTimeout(attempt, 100);
+      sock.once('error', (e) => {
+        sock.destroy();
+        reject(e);
       });
-    };
-    attempt();
-  });
+    });
+  return waitUntil(`${proc.name} on ${HOST}:${port}`, ms, accepts, [proc]);
 }
 
 /** Kill and remove the left-overs of runs whose owner process is gone. */
@@ -95,14 +93,10 @@ export function sweepCommunityDirs(base = tmpdir()): number {
       /* half-made */
     }
     if (owner && ownerAlive(owner)) continue;
-    for (const line of (() => { try { return readFileSync(join(dir, 'pids'), 'utf8').split('\n'); } catch { return []; } })()) {
-      const pid = Number(line);
-      if (!pid) continue;
-      try {
-        if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir)) killGroup(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
+    for (const f of (() => { try { return readdirSync(dir).filter((x) => x.endsWith('.pid')); } catch { return []; } })()) {
+      const pid = Number(readFileSync(join(dir, f), 'utf8').trim());
+      // Only a process still running from this dir (a recycled pid is someone else's).
+      if (pid && procCmdline(pid)?.includes(dir)) killGroup(pid, 'SIGKILL');
     }
     rmSync(dir, { recursive: true, force: true });
     n++;
@@ -110,27 +104,7 @@ export function sweepCommunityDirs(base = tmpdir()): number {
   return n;
 }
 
-interface Proc {
-  child: ChildProcess;
-  exited: Promise<void>;
-}
-
-function start(dir: string, file: string, args: string[], opts: { uid?: number; gid?: number } = {}): Proc {
-  const child = spawn(file, args, { cwd: dir, detached: true, stdio: ['pipe', 'ignore', 'pipe'], ...opts });
-  child.stderr!.resume();
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  writeFileSync(join(dir, 'pids'), `${child.pid}\n`, { flag: 'a' });
-  return { child, exited };
-}
-
-async function stopProc(p: Proc): Promise<void> {
-  if (p.child.exitCode === null && p.child.signalCode === null) {
-    killGroup(p.child.pid, 'SIGTERM');
-    const t = setTimeout(() => killGroup(p.child.pid, 'SIGKILL'), 3000);
-    await p.exited;
-    clearTimeout(t);
-  }
-}
+const stopProc = (p: Proc) => stopGroups([p], 3000, 2000);
 
 const ossl = (args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
 
@@ -148,11 +122,10 @@ function makeCerts(dir: string): { expiredKey: string; expiredCert: string; caCe
   return { expiredKey: p('expired.key'), expiredCert: p('expired.pem'), caCert: p('ca.pem'), leafKey: p('leaf.key'), leafCert: p('leaf.pem') };
 }
 
-async function sServer(dir: string, args: string[]): Promise<{ port: number; proc: Proc }> {
+async function sServer(dir: string, name: string, args: string[]): Promise<{ port: number; proc: Proc }> {
   const port = await freePort();
-  // stdin stays an open pipe: s_server reads commands from it and must not see EOF.
-  const proc = start(dir, 'openssl', ['s_server', '-www', '-accept', `${HOST}:${port}`, '-naccept', '100000', ...args]);
-  await waitForPort(port, 10_000, proc.child);
+  const proc = spawnLogged(dir, name, 'openssl', ['s_server', '-www', '-accept', `${HOST}:${port}`, ...args]);
+  await waitForPort(port, 10_000, proc);
   return { port, proc };
 }
 
@@ -162,14 +135,19 @@ async function startPostgres(dir: string): Promise<{ port: number; proc: Proc }>
   if (!bin) throw new Error('PostgreSQL is not installed: run bash harness/install-system-deps.sh');
   const pg = join(dir, 'pg');
   mkdirSync(pg, { mode: 0o700 });
-  const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+  const root = process.getuid?.() === 0;
+  const asUser = root ? { uid: 65534, gid: 65534 } : {};
   if (asUser.uid !== undefined) chownSync(pg, asUser.uid, asUser.gid!);
   writeFileSync(join(pg, 'pw'), 'postgres\n', { mode: 0o644 });
   if (asUser.uid !== undefined) chownSync(join(pg, 'pw'), asUser.uid, asUser.gid!);
   execFileSync(join(bin, 'initdb'), ['-D', join(pg, 'data'), '-U', 'postgres', `--pwfile=${join(pg, 'pw')}`, '--auth=scram-sha-256', '-E', 'UTF8', '--no-sync', '--no-instructions'], { stdio: 'pipe', cwd: pg, ...asUser });
   const port = await freePort();
-  const proc = start(pg, join(bin, 'postgres'), ['-D', join(pg, 'data'), '-k', pg, '-p', String(port), '-c', `listen_addresses=${HOST}`, '-c', 'fsync=off', '-c', 'max_connections=50'], asUser);
-  await waitForPort(port, 30_000, proc.child);
+  const args = ['-D', join(pg, 'data'), '-k', pg, '-p', String(port), '-c', `listen_addresses=${HOST}`, '-c', 'fsync=off', '-c', 'max_connections=50'];
+  // postgres refuses to run as root: setpriv drops to nobody (the pid stays the group leader's).
+  const proc = root
+    ? spawnLogged(dir, 'postgres', 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', join(bin, 'postgres'), ...args])
+    : spawnLogged(dir, 'postgres', join(bin, 'postgres'), args);
+  await waitForPort(port, 30_000, proc);
   return { port, proc };
 }
 
@@ -226,11 +204,11 @@ export async function startCommunityServices(): Promise<CommunityServices> {
     const storage = await startHttp(recorder(requests.storage));
     stops.push(storage.stop);
     const c = makeCerts(dir);
-    const expired = await sServer(dir, ['-cert', c.expiredCert, '-key', c.expiredKey]);
+    const expired = await sServer(dir, 'tls-expired', ['-cert', c.expiredCert, '-key', c.expiredKey]);
     stops.push(() => stopProc(expired.proc));
-    const legacyTls = await sServer(dir, ['-cert', c.expiredCert, '-key', c.expiredKey, '-tls1', '-cipher', 'AES128-SHA:@SECLEVEL=0']);
+    const legacyTls = await sServer(dir, 'tls-legacy', ['-cert', c.expiredCert, '-key', c.expiredKey, '-tls1', '-cipher', 'AES128-SHA:@SECLEVEL=0']);
     stops.push(() => stopProc(legacyTls.proc));
-    const secure = await sServer(dir, ['-cert', c.leafCert, '-key', c.leafKey, '-cert_chain', c.caCert]);
+    const secure = await sServer(dir, 'tls-secure', ['-cert', c.leafCert, '-key', c.leafKey, '-cert_chain', c.caCert]);
     stops.push(() => stopProc(secure.proc));
     const cache = await startRedis();
     stops.push(cache.stop);
