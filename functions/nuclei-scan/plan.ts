@@ -52,7 +52,7 @@ export interface Skipped {
 export interface Plan {
   mode: NucleiMode;
   protocol: NucleiProtocol;
-  /** The union of the targets' tags: nuclei's `-tags` for the one run. */
+  /** The union of the targets' selector tags (informative: the templates per target are chosen by select.ts). */
   tags: string[];
   targets: Target[];
   skipped: Skipped[];
