@@ -15,6 +15,7 @@ import { runScan, scanApp, type ScanReport } from '../../lib/scan/scaffold.ts';
 import { nucleiScan } from '../../functions/nuclei-scan/scan.ts';
 import { DEFAULT_NUCLEI_BIN, nucleiSettingsFromEnv } from '../../functions/nuclei-scan/settings.ts';
 import type { Finding, TargetResult } from '../../functions/nuclei-scan/judge.ts';
+import { assertReportValid } from '../support/report-schema.ts';
 import { COMMUNITY_METADATA, SESSIONS_SECRET, SHARED_TEMPLATES, communityMissing, startCommunityServices, type CommunityServices } from '../support/nuclei-community.ts';
 
 const test = suite('nuclei scan on the community templates against real local services');
@@ -32,7 +33,12 @@ const env = (extra: Record<string, string> = {}) => ({
   NUCLEI_RETRIES: '0',
   ...extra,
 });
-const scan = (mode: 'light' | 'full' | 'network' | 'ssl', extra: Record<string, string> = {}) => runScan(nucleiScan(nucleiSettingsFromEnv(env(extra))), mode, {});
+/** A scan through the scaffold; every report is checked against schema/nuclei-report.schema.json. */
+const scan = async (mode: 'light' | 'full' | 'network' | 'ssl', extra: Record<string, string> = {}) => {
+  const r = await runScan(nucleiScan(nucleiSettingsFromEnv(env(extra))), mode, {});
+  assertReportValid(r, `nuclei ${mode}`);
+  return r;
+};
 const findings = (r: ScanReport) => (r.findings ?? []) as Finding[];
 const targets = (r: ScanReport) => (r.results as { targets: TargetResult[] }).targets;
 const on = (r: ScanReport, component: string) => findings(r).filter((f) => f.component === component);
