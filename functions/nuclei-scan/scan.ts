@@ -24,6 +24,7 @@ import { collectSecrets, redactDeep } from './secrets.ts';
 import { nucleiSettingsFromEnv, TEMPLATES_SETTING, type NucleiScanSettings } from './settings.ts';
 import { DEFAULT_EXCLUDED_TAGS, groupPlan } from './select.ts';
 import { loadCatalog } from './templates.ts';
+import { nucleiChecks } from './checks.ts';
 import { NUCLEI_REPORT } from './report.ts';
 
 /** Default total time per mode (the seed budgets), overridable by NUCLEI_SCAN_TIMEOUT_MS. */
@@ -44,9 +45,10 @@ export function nucleiScan(given?: NucleiScanSettings | (() => NucleiScanSetting
     report: NUCLEI_REPORT,
     modes: MODES,
     defaultMode: 'light',
+    checks: nucleiChecks,
     params: { evidence: "'true' adds each finding's request and response (4 KB each; default false)" },
     timeoutMs: NUCLEI_TIMEOUTS_MS,
-    async run({ mode, params, signal }): Promise<ScanOutcome> {
+    async run({ mode, params, signal, progress }): Promise<ScanOutcome> {
       const includeRaw = booleanParam(params, 'evidence');
       const settings = typeof given === 'function' ? given() : (given ?? nucleiSettingsFromEnv());
       const { topology, document } = await loadMetadata(settings.topology);
@@ -83,6 +85,9 @@ export function nucleiScan(given?: NucleiScanSettings | (() => NucleiScanSetting
       const started = Date.now();
       // One nuclei run per group of targets sharing their templates, one after the other
       // (docs/nuclei-templates.md: measured against one run with the union).
+      const total = grouping.groups.reduce((a, g) => a + g.inputs.length, 0);
+      let done = 0;
+      if (total) progress?.({ step: 'nuclei on the targets', done, total });
       for (const g of grouping.groups) {
         const entry: (typeof runs)[number] = { types: g.types, protocols: g.protocols, templates: g.templates.length, inputs: g.inputs.length };
         runs.push(entry);
@@ -105,6 +110,8 @@ export function nucleiScan(given?: NucleiScanSettings | (() => NucleiScanSetting
           g.inputs,
           { onEvent: (ev) => judge.add(ev), signal },
         );
+        done += g.inputs.length;
+        progress?.({ step: 'nuclei on the targets', done, total });
       }
       const j = judge.result();
       errors.push(...j.errors);

@@ -1,8 +1,9 @@
 /**
  * Every setting of the nuclei scan, parsed up front (before any file is read for the scan or
  * nuclei runs) with NUCLEI_SETTINGS (lib/scan/settings.ts; reference: docs/configuration.md): a bad
- * value, or an unset, missing or empty templates directory, is a 422 naming the variable; a
- * missing engine a 503 naming the setting that provides it (checked last). How the templates
+ * value, or a templates directory that does not exist or holds no template, is a 422 naming the
+ * variable; an unset templates directory or a missing engine a 503 naming the setting that
+ * provides it (checked last: the scan cannot run here). How the templates
  * reach the function, what is excluded and NUCLEI_ALLOW_TAGS: docs/nuclei-templates.md. The topology settings are lib/topology/settings.ts's,
  * SCAN_HOST_MAP and SCAN_DNS lib/scan/hosts.ts's, NUCLEI_SCAN_TIMEOUT_MS the scaffold's.
  */
@@ -64,7 +65,7 @@ function hasTemplate(dir: string): boolean {
 
 export function checkTemplatesDir(raw: string | undefined): string {
   if (!raw?.trim()) {
-    throw new ScanError(422, {
+    throw new ScanError(503, {
       code: 'not_configured',
       message: `${TEMPLATES_SETTING} is not set: the nuclei scan needs a templates directory (production: a pinned nuclei-templates release, mounted or in the image; docs/nuclei-templates.md); nothing is downloaded at run time`,
       setting: TEMPLATES_SETTING,
@@ -100,9 +101,9 @@ export function findNucleiBin(raw: string | undefined, env: NodeJS.ProcessEnv): 
 export const NUCLEI_SETTINGS = settingsSchema({
   [APISIX_SETTING]: setting.path({ defaultText: 'apisix-route.yaml beside the metadata, when it exists', description: "Stacktic's apisix-route.yaml: TLS hosts and extra route hosts", example: '/config/apisix-route.yaml' }),
   [TEMPLATES_SETTING]: setting.optionalText({
-    defaultText: 'required (unset: 422); nothing is downloaded at run time',
+    defaultText: 'required (unset: 503); nothing is downloaded at run time',
     want: 'a directory holding nuclei templates (.yaml)',
-    description: 'the nuclei templates directory (production: a pinned nuclei-templates release in the image or a mounted volume, docs/nuclei-templates.md); unset, missing or holding no template: 422',
+    description: 'the nuclei templates directory (production: a pinned nuclei-templates release in the image or a mounted volume, docs/nuclei-templates.md); missing or holding no template: 422',
     example: '/opt/nuclei-templates',
   }),
   [BIN_SETTING]: setting.optionalText({ want: 'an executable nuclei program: a path, or a name on PATH', defaultText: '.cache/bin/nuclei, else `nuclei` on PATH', description: 'the nuclei program (not found: 503)', example: '/usr/local/bin/nuclei' }),

@@ -174,7 +174,7 @@ if (missing.length) {
     assert.not.ok(JSON.stringify(r).includes(LEAKED_SECRET));
   });
 
-  test('over HTTP: the envelope; a bad setting or an unset templates dir is a 422 naming it; evidence must be true/false', async () => {
+  test('over HTTP: the envelope; a bad setting is a 422 naming it, an unset templates dir a 503 naming it; evidence must be true/false', async () => {
     const saved = { ...process.env };
     try {
       Object.assign(process.env, env());
@@ -195,7 +195,7 @@ if (missing.length) {
       delete process.env.NUCLEI_RATE_LIMIT;
       delete process.env.NUCLEI_TEMPLATES_DIR;
       const unset = await app.request('/nuclei_scan?mode=ssl');
-      assert.is(unset.status, 422);
+      assert.is(unset.status, 503);
       assert.is(((await unset.json()) as { error: { setting: string } }).error.setting, 'NUCLEI_TEMPLATES_DIR');
     } finally {
       for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];

@@ -253,11 +253,11 @@ misc('argv: fixed flags, offline (-duc, -ni), exact template list, safety -etags
   for (const bad of ['-u', '--help', 'http://a b', 'http://x/;rm', '']) assert.not.ok(isValidNucleiInput(bad), bad);
   for (const good of ['http://127.0.0.1:80', 'https://[::1]:443', 'redis.redis.svc.cluster.local:6379', 'flowise.my_domain:443']) assert.ok(isValidNucleiInput(good), good);
 });
-misc('NUCLEI_TEMPLATES_DIR: unset, missing or empty: 422, each naming the setting', async () => {
+misc('NUCLEI_TEMPLATES_DIR: unset 503, missing or empty 422, each naming the setting', async () => {
   const { mkdtempSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const e1 = (() => { try { checkTemplatesDir(undefined); } catch (e) { return e as ScanError; } })()!;
-  assert.is(e1.status, 422);
+  assert.is(e1.status, 503);
   assert.is(e1.info.setting, 'NUCLEI_TEMPLATES_DIR');
   const e2 = (() => { try { checkTemplatesDir('/nonexistent/templates'); } catch (e) { return e as ScanError; } })()!;
   assert.is(e2.status, 422);
