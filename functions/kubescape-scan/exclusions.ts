@@ -19,7 +19,7 @@
  */
 import * as v from 'valibot';
 import { ScanError } from '../../lib/errors.ts';
-import { parseYaml, readTextFile } from '../../lib/topology/files.ts';
+import { loadYaml } from '../../lib/topology/files.ts';
 import { validateFile } from '../../lib/topology/validate.ts';
 
 export interface ExclusionRule {
@@ -134,8 +134,7 @@ const FileSchema = v.strictObject({ exclusions: v.array(RuleSchema) });
 /** Read and validate a user's exclusions file; every error names the file and the field. */
 export async function loadExclusionsFile(path: string, setting = 'KUBESCAPE_EXCLUSIONS_FILE'): Promise<ExclusionRule[]> {
   const ref = { path, setting };
-  const text = await readTextFile(ref);
-  const { value } = parseYaml(text, ref); // YAML is a superset of JSON
+  const { value } = await loadYaml(ref); // YAML is a superset of JSON
   const parsed = validateFile(FileSchema, value, ref, 'kubescape exclusions file (exclusions: [{id, reason, controls, match}])');
   const seen = new Set(BUILTIN_EXCLUSIONS.map((r) => r.id));
   return parsed.exclusions.map((r, i) => {

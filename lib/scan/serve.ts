@@ -5,6 +5,7 @@
  * and owns `/`, `/healthz` and the JSON 404/405 for paths no function serves.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { isMainThread } from 'node:worker_threads';
 import type { AddressInfo } from 'node:net';
 import { Hono } from 'hono';
 import { EventRejected, receiveEvent, REQUESTED_TYPE, SCAN_EXTENSION, scanOf } from './events.ts';
@@ -68,6 +69,8 @@ export function listenSettings(env: NodeJS.ProcessEnv = process.env): { port: nu
  * @hono/node-server's listener, imported on the first one.
  */
 export function serveApp(app: Hono, label: string) {
+  // A worker thread loading the bundle (lib/topology/files.ts parses large files on one) serves nothing.
+  if (!isMainThread) return undefined;
   let listen;
   try {
     listen = listenSettings();

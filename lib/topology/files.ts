@@ -10,9 +10,11 @@
  */
 import { constants } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import yaml from 'js-yaml';
 import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
-import { ScanError } from '../errors.ts';
+import { ScanError, type ErrorInfo } from '../errors.ts';
+import { jsonDepthOffset, measure, yamlFlowDepthOffset } from './bounds.ts';
 
 /** Limits on reading one input file (parsed from the environment up front, see settings.ts). */
 export interface FileLimits {
@@ -22,10 +24,20 @@ export interface FileLimits {
   readTimeoutMs: number;
   /** Warnings of one kind kept per file; the rest are counted (STACK_MAX_WARNINGS). */
   maxWarnings: number;
+  /** Nodes of a parsed document with every YAML alias expanded (STACK_FILE_MAX_NODES). */
+  maxNodes?: number;
+  /** Nesting depth of a parsed document (STACK_FILE_MAX_DEPTH). */
+  maxDepth?: number;
 }
 
-export const DEFAULT_LIMITS: Readonly<FileLimits> = Object.freeze({ maxBytes: 10 * 1024 * 1024, readTimeoutMs: 5000, maxWarnings: 50 });
+export const DEFAULT_LIMITS: Readonly<Required<FileLimits>> = Object.freeze({ maxBytes: 10 * 1024 * 1024, readTimeoutMs: 5000, maxWarnings: 50, maxNodes: 200_000, maxDepth: 100 });
 export const MAX_BYTES_SETTING = 'STACK_FILE_MAX_BYTES';
+export const MAX_NODES_SETTING = 'STACK_FILE_MAX_NODES';
+export const MAX_DEPTH_SETTING = 'STACK_FILE_MAX_DEPTH';
+/** Merge keys (`<<: *x`, which copy a mapping's keys rather than share it) per file: js-yaml 4.3's default. */
+const MAX_MERGE_KEYS = 10_000;
+/** Texts longer than this are parsed on a worker thread, so the server's event loop never waits for a parser. */
+export const OFF_THREAD_CHARS = 128 * 1024;
 export const READ_TIMEOUT_SETTING = 'STACK_FILE_READ_TIMEOUT_MS';
 export const MAX_WARNINGS_SETTING = 'STACK_MAX_WARNINGS';
 
@@ -180,6 +192,11 @@ function secondDocument(text: string): { line: number; column: number } {
 }
 
 function yamlError(err: yaml.YAMLException, text: string, ref: FileRef): ScanError {
+  const at = err.mark ? { line: err.mark.line + 1, column: err.mark.column + 1 } : undefined;
+  // js-yaml 4.3's own depth limit (given ours) and merge-key limit: the same 422s as our bounds.
+  if (/nesting exceeded maxDepth/.test(err.reason)) return tooDeep(ref, ref.limits?.maxDepth ?? DEFAULT_LIMITS.maxDepth, at);
+  if (/merge keys exceeded/.test(err.reason))
+    return new ScanError(422, { code: 'document_too_large', message: `${ref.path}${at ? `:${at.line}:${at.column}` : ''}: uses more than ${MAX_MERGE_KEYS} merge keys (<<); simplify the file`, file: ref.path, setting: ref.setting, ...(at ?? {}) });
   if (/expected a single document/.test(err.reason)) {
     const at = secondDocument(text);
     return syntaxError(ref, 'yaml_syntax', at.line, at.column, 'the file holds more than one YAML document; keep one');
@@ -189,28 +206,75 @@ function yamlError(err: yaml.YAMLException, text: string, ref: FileRef): ScanErr
   return syntaxError(ref, 'yaml_syntax', line, column, safeReason(err.reason ?? 'syntax error'));
 }
 
+function tooDeep(ref: FileRef, maxDepth: number, at?: { line: number; column: number }): ScanError {
+  return new ScanError(422, {
+    code: 'document_too_deep',
+    message: `${ref.path}${at ? `:${at.line}:${at.column}` : ''}: nests deeper than ${maxDepth} levels; raise ${MAX_DEPTH_SETTING} or flatten the file`,
+    file: ref.path,
+    setting: MAX_DEPTH_SETTING,
+    ...(at ? { line: at.line, column: at.column } : {}),
+  });
+}
+
+/**
+ * Refuses a parsed document that expands (YAML aliases) to more than `maxNodes` nodes or nests
+ * deeper than `maxDepth`: a 422 naming the file, and the line where known.
+ */
+function checkBounds(value: unknown, ref: FileRef, lines?: WeakMap<object, number>): void {
+  const limits = { ...DEFAULT_LIMITS, ...(ref.limits ?? {}) };
+  const m = measure(value, { maxNodes: limits.maxNodes, maxDepth: limits.maxDepth });
+  if (!m.exceeded) return;
+  const line = lines?.get(m.exceeded.at);
+  const where = line ? `${ref.path}:${line}` : ref.path;
+  if (m.exceeded.what === 'depth') throw tooDeep(ref, limits.maxDepth, line ? { line, column: 1 } : undefined);
+  if (m.exceeded.what === 'cycle') throw new ScanError(422, { code: 'document_cyclic', message: `${where}: an alias refers to a node that contains it; remove the cycle`, file: ref.path, setting: ref.setting, ...(line ? { line } : {}) });
+  throw new ScanError(422, {
+    code: 'document_too_large',
+    message: `${where}: expands to more than ${limits.maxNodes} nodes${m.aliases ? ` (${m.aliases} alias references so far: YAML aliases are counted as often as they are used)` : ''}; raise ${MAX_NODES_SETTING} or simplify the file`,
+    file: ref.path,
+    setting: MAX_NODES_SETTING,
+    ...(line ? { line } : {}),
+  });
+}
+
+/** js-yaml 4.3's own limits (not in @types/js-yaml 4.0): nesting depth and merge keys. */
+const jsYamlBounds = (maxDepth: number): yaml.LoadOptions => ({ maxDepth, maxTotalMergeKeys: MAX_MERGE_KEYS }) as yaml.LoadOptions;
+
+function isStackOverflow(err: unknown): boolean {
+  return err instanceof RangeError && /call stack/i.test(err.message);
+}
+
 /**
  * Parse one YAML document. Duplicate mapping keys, which real generated
  * Stacktic output has (a ports entry with `port:` three times), are read
  * leniently: the last value wins, as in most YAML readers, and each duplicate
  * is a warning with its line (the first `maxWarnings`, then the count). Any
- * other syntax error is a 422 naming the line and column.
+ * other syntax error is a 422 naming the line and column. The document's expanded
+ * size and depth are bounded (STACK_FILE_MAX_NODES, STACK_FILE_MAX_DEPTH).
  */
 export function parseYaml(text: string, ref: FileRef, opts: { positions?: boolean } = {}): ParsedYaml {
-  const limits = ref.limits ?? DEFAULT_LIMITS;
+  const limits = { ...DEFAULT_LIMITS, ...(ref.limits ?? {}) };
+  const flowDeep = yamlFlowDepthOffset(text, limits.maxDepth);
+  if (flowDeep !== -1) throw tooDeep(ref, limits.maxDepth, positionOf(text, flowDeep));
+  // Positions are always kept while parsing: a bounds error names the line.
   const lines = new WeakMap<object, number>();
   const stack: number[] = [];
-  const listener = !opts.positions ? undefined : (event: 'open' | 'close', state: { line: number; result: unknown }) => {
+  const listener = (event: 'open' | 'close', state: { line: number; result: unknown }) => {
     if (event === 'open') stack.push(state.line);
     else {
       const line = stack.pop();
-      if (line !== undefined && state.result !== null && typeof state.result === 'object') lines.set(state.result, line + 1);
+      if (line !== undefined && state.result !== null && typeof state.result === 'object' && !lines.has(state.result)) lines.set(state.result, line + 1);
     }
   };
+  const keep = (l: WeakMap<object, number>) => (opts.positions ? l : new WeakMap<object, number>());
   let strictError: yaml.YAMLException | undefined;
   try {
-    return { value: yaml.load(text, { filename: ref.path, listener }), warnings: [], duplicateKeys: 0, lines };
+    const value = yaml.load(text, { filename: ref.path, listener, ...jsYamlBounds(limits.maxDepth) });
+    checkBounds(value, ref, lines);
+    return { value, warnings: [], duplicateKeys: 0, lines: keep(lines) };
   } catch (err) {
+    if (err instanceof ScanError) throw err;
+    if (isStackOverflow(err)) throw tooDeep(ref, limits.maxDepth);
     if (!(err instanceof yaml.YAMLException)) throw syntaxError(ref, 'yaml_syntax', 1, 1, 'the file could not be parsed');
     strictError = err;
   }
@@ -219,17 +283,37 @@ export function parseYaml(text: string, ref: FileRef, opts: { positions?: boolea
   let value: unknown;
   stack.length = 0;
   try {
-    value = yaml.load(text, { filename: ref.path, json: true, listener });
+    value = yaml.load(text, { filename: ref.path, json: true, listener, ...jsYamlBounds(limits.maxDepth) });
   } catch (err) {
     if (err instanceof yaml.YAMLException) throw yamlError(err, text, ref);
+    if (isStackOverflow(err)) throw tooDeep(ref, limits.maxDepth);
     throw syntaxError(ref, 'yaml_syntax', 1, 1, 'the file could not be parsed');
   }
+  checkBounds(value, ref, lines);
   const dups = duplicateKeyLines(text);
   if (!dups.length && strictError.mark) dups.push({ line: strictError.mark.line + 1, column: strictError.mark.column + 1, key: '' });
   const warnings: string[] = [];
   for (const d of dups.slice(0, limits.maxWarnings)) warnings.push(`${ref.path}:${d.line}:${d.column}: duplicate key${d.key ? ` '${d.key.slice(0, 40)}'` : ''} (the last value is used)`);
   if (dups.length > limits.maxWarnings) warnings.push(`${ref.path}: ${dups.length - limits.maxWarnings} more duplicate keys not listed (${dups.length} in all; ${MAX_WARNINGS_SETTING} sets how many are listed)`);
-  return { value, warnings, duplicateKeys: dups.length, lines };
+  return { value, warnings, duplicateKeys: dups.length, lines: keep(lines) };
+}
+
+/** Every document of a multi-document YAML file (`---` separated), each bounded as parseYaml bounds one. */
+export function parseYamlDocuments(text: string, ref: FileRef): unknown[] {
+  const limits = { ...DEFAULT_LIMITS, ...(ref.limits ?? {}) };
+  const flowDeep = yamlFlowDepthOffset(text, limits.maxDepth);
+  if (flowDeep !== -1) throw tooDeep(ref, limits.maxDepth, positionOf(text, flowDeep));
+  let docs: unknown[];
+  try {
+    docs = yaml.loadAll(text, undefined, { filename: ref.path, ...jsYamlBounds(limits.maxDepth) });
+  } catch (err) {
+    if (err instanceof yaml.YAMLException) throw yamlError(err, text, ref);
+    if (isStackOverflow(err)) throw tooDeep(ref, limits.maxDepth);
+    throw syntaxError(ref, 'yaml_syntax', 1, 1, 'the file could not be parsed');
+  }
+  // The documents together: one bound per file.
+  checkBounds(docs, ref);
+  return docs;
 }
 
 /** Lines that repeat a key already seen in the same block mapping (same indent, no shallower line between). */
@@ -262,6 +346,9 @@ function duplicateKeyLines(text: string): { line: number; column: number; key: s
  * trailing commas), never from the text of an error message.
  */
 export function parseJson(text: string, ref: FileRef): unknown {
+  const maxDepth = ref.limits?.maxDepth ?? DEFAULT_LIMITS.maxDepth;
+  const deep = jsonDepthOffset(text, maxDepth);
+  if (deep !== -1) throw tooDeep(ref, maxDepth, positionOf(text, deep));
   const errors: ParseError[] = [];
   parseJsonc(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
   if (errors.length) {
@@ -269,15 +356,142 @@ export function parseJson(text: string, ref: FileRef): unknown {
     const at = positionOf(text, first.offset);
     throw syntaxError(ref, 'json_syntax', at.line, at.column, jsonReason(printParseErrorCode(first.error)));
   }
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
     // jsonc-parser is the stricter of the two in practice; should they disagree, still give a position.
     throw syntaxError(ref, 'json_syntax', 1, 1, 'the file is not valid JSON');
   }
+  checkBounds(value, ref);
+  return value;
 }
 
 function jsonReason(code: string): string {
   const words = code.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
   return words.replace(/^invalid symbol$/, 'unexpected character').replace(/^value expected$/, 'a value is expected here');
+}
+
+// ---- Off the main thread -------------------------------------------------------------------
+// Parsing is synchronous: js-yaml reads about 10 MB/s, so a file at the 10 MiB cap would hold
+// the event loop for a second (no /healthz, no other scan, no timeout firing). Texts longer
+// than OFF_THREAD_CHARS are parsed on a worker thread, with the same bounds, a time limit
+// (STACK_FILE_READ_TIMEOUT_MS) and a heap limit; the worker is terminated when either is
+// passed. The worker runs this very module (the bundle, once bundled): the module answers
+// parse jobs when it is loaded as one (below), and serveApp does not listen in a worker.
+
+type Job = { kind: 'yaml' | 'yaml-all' | 'json'; text: string; ref: FileRef; positions: boolean };
+type JobResult =
+  | { ok: true; value: unknown; warnings?: string[]; duplicateKeys?: number; lines?: number[] }
+  | { ok: false; status: number; info: ErrorInfo };
+
+const WORKER_FLAG = 'stack-scan:parse-worker';
+
+/** Lines of the distinct objects of `value`, in a deterministic walk order (survives a structured clone). */
+function linesToList(value: unknown, lines: WeakMap<object, number>): number[] {
+  const out: number[] = [];
+  walkObjects(value, (o) => out.push(lines.get(o) ?? 0));
+  return out;
+}
+
+function listToLines(value: unknown, list: number[]): WeakMap<object, number> {
+  const lines = new WeakMap<object, number>();
+  let i = 0;
+  walkObjects(value, (o) => {
+    const l = list[i++];
+    if (l) lines.set(o, l);
+  });
+  return lines;
+}
+
+function walkObjects(value: unknown, visit: (o: object) => void): void {
+  const seen = new Set<object>();
+  const todo: unknown[] = [value];
+  while (todo.length) {
+    const v = todo.pop();
+    if (v === null || typeof v !== 'object' || seen.has(v)) continue;
+    seen.add(v);
+    visit(v);
+    const kids = Array.isArray(v) ? v : Object.values(v);
+    for (let k = kids.length - 1; k >= 0; k--) todo.push(kids[k]);
+  }
+}
+
+function runJob(job: Job): JobResult {
+  try {
+    if (job.kind === 'json') return { ok: true, value: parseJson(job.text, job.ref) };
+    if (job.kind === 'yaml-all') return { ok: true, value: parseYamlDocuments(job.text, job.ref) };
+    const r = parseYaml(job.text, job.ref, { positions: job.positions });
+    return { ok: true, value: r.value, warnings: r.warnings, duplicateKeys: r.duplicateKeys, lines: job.positions ? linesToList(r.value, r.lines) : undefined };
+  } catch (err) {
+    if (err instanceof ScanError) return { ok: false, status: err.status, info: err.info };
+    return { ok: false, status: 422, info: { code: 'file_unparsable', message: `${job.ref.path} could not be parsed`, file: job.ref.path, setting: job.ref.setting } };
+  }
+}
+
+if (!isMainThread && (workerData as Record<string, unknown> | null)?.[WORKER_FLAG]) {
+  parentPort!.once('message', (job: Job) => parentPort!.postMessage(runJob(job)));
+}
+
+/** Runs one parse job on a fresh worker thread, within the time limit. */
+function offThread(job: Job): Promise<JobResult> {
+  const limits = { ...DEFAULT_LIMITS, ...(job.ref.limits ?? {}) };
+  const url = import.meta.url;
+  // Under tsx (tests, `npm start`), the worker registers tsx's loader before importing this .ts module.
+  const boot = url.endsWith('.ts') ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(url)}); })` : `import(${JSON.stringify(url)})`;
+  return new Promise<JobResult>((resolve) => {
+    const worker = new Worker(boot, { eval: true, workerData: { [WORKER_FLAG]: true }, resourceLimits: { maxOldGenerationSizeMb: 256 }, stdout: true, stderr: true });
+    let settled = false;
+    const finish = (r: JobResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      void worker.terminate();
+      resolve(r);
+    };
+    const fail = (code: string, why: string, setting: string) => finish({ ok: false, status: 422, info: { code, message: `${job.ref.path} ${why}`, file: job.ref.path, setting } });
+    // The read timeout covers the parse as well: a worker that takes longer is terminated.
+    const timer = setTimeout(() => fail('file_parse_timeout', `could not be parsed within ${limits.readTimeoutMs} ms; raise ${READ_TIMEOUT_SETTING} or simplify the file`, READ_TIMEOUT_SETTING), limits.readTimeoutMs);
+    worker.once('message', (r: JobResult) => finish(r));
+    worker.once('error', (err: Error & { code?: string }) =>
+      err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? fail('document_too_large', `needs more memory to parse than allowed; raise ${MAX_NODES_SETTING} only with more memory, or simplify the file`, MAX_NODES_SETTING) : fail('file_unparsable', 'could not be parsed', job.ref.setting),
+    );
+    worker.once('exit', () => fail('file_unparsable', 'could not be parsed (the parser stopped)', job.ref.setting));
+    worker.postMessage(job);
+  });
+}
+
+async function parseAnywhere(job: Job): Promise<JobResult> {
+  if (job.text.length <= OFF_THREAD_CHARS) return runJob(job);
+  return offThread(job);
+}
+
+function settle(r: JobResult): Extract<JobResult, { ok: true }> {
+  if (!r.ok) throw new ScanError(r.status, r.info);
+  return r;
+}
+
+/** Reads and parses one YAML document (a large file on a worker thread); see parseYaml. */
+export async function loadYaml(ref: FileRef, opts: { positions?: boolean } = {}): Promise<ParsedYaml> {
+  return parseYamlOffThread(await readTextFile(ref), ref, opts);
+}
+
+/** parseYaml, on a worker thread when the text is large. */
+export async function parseYamlOffThread(text: string, ref: FileRef, opts: { positions?: boolean } = {}): Promise<ParsedYaml> {
+  const job: Job = { kind: 'yaml', text, ref, positions: !!opts.positions };
+  if (text.length <= OFF_THREAD_CHARS) return parseYaml(text, ref, opts);
+  const r = settle(await offThread(job));
+  return { value: r.value, warnings: r.warnings ?? [], duplicateKeys: r.duplicateKeys ?? 0, lines: r.lines ? listToLines(r.value, r.lines) : new WeakMap() };
+}
+
+/** Reads and parses every YAML document of a file (a large file on a worker thread). */
+export async function loadYamlDocuments(ref: FileRef): Promise<unknown[]> {
+  const text = await readTextFile(ref);
+  return settle(await parseAnywhere({ kind: 'yaml-all', text, ref, positions: false })).value as unknown[];
+}
+
+/** Reads and parses a JSON file (a large file on a worker thread); see parseJson. */
+export async function loadJson(ref: FileRef): Promise<unknown> {
+  const text = await readTextFile(ref);
+  return settle(await parseAnywhere({ kind: 'json', text, ref, positions: false })).value;
 }

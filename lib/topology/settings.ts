@@ -6,6 +6,8 @@
  *   STACK_FILE_MAX_BYTES       largest input file read (default 10485760 = 10 MiB)
  *   STACK_FILE_READ_TIMEOUT_MS longest one file read may take (default 5000)
  *   STACK_MAX_WARNINGS         duplicate-key warnings listed per file; the rest are counted (default 50)
+ *   STACK_FILE_MAX_NODES       nodes of a parsed file with every YAML alias expanded (default 200000)
+ *   STACK_FILE_MAX_DEPTH       nesting depth of a parsed file (default 100)
  *
  * The expected NetworkPolicy set comes from the first of:
  *   1. NETWORKPOLICY_MANIFEST, when set (it must then exist);
@@ -20,7 +22,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { intSetting } from '../scan/settings.ts';
 import { deriveExpected, loadManifest, loadNetworkPolicyDir, type ExpectedSet } from './expected.ts';
-import { DEFAULT_LIMITS, MAX_BYTES_SETTING, MAX_WARNINGS_SETTING, parseYaml, READ_TIMEOUT_SETTING, readTextFile, type FileLimits, type FileRef } from './files.ts';
+import { DEFAULT_LIMITS, loadYaml, MAX_BYTES_SETTING, MAX_DEPTH_SETTING, MAX_NODES_SETTING, MAX_WARNINGS_SETTING, READ_TIMEOUT_SETTING, type FileLimits, type FileRef } from './files.ts';
 import { normaliseMetadata } from './stack-metadata.ts';
 import type { Topology } from './types.ts';
 
@@ -44,6 +46,8 @@ export function fileLimits(env: NodeJS.ProcessEnv = process.env): FileLimits {
     maxBytes: intSetting(env, MAX_BYTES_SETTING, DEFAULT_LIMITS.maxBytes, 1024, 1024 * 1024 * 1024),
     readTimeoutMs: intSetting(env, READ_TIMEOUT_SETTING, DEFAULT_LIMITS.readTimeoutMs, 100, 600_000),
     maxWarnings: intSetting(env, MAX_WARNINGS_SETTING, DEFAULT_LIMITS.maxWarnings, 0, 100_000),
+    maxNodes: intSetting(env, MAX_NODES_SETTING, DEFAULT_LIMITS.maxNodes, 100, 50_000_000),
+    maxDepth: intSetting(env, MAX_DEPTH_SETTING, DEFAULT_LIMITS.maxDepth, 4, 10_000),
   };
 }
 
@@ -82,7 +86,7 @@ export async function loadMetadata(settings: TopologySettings): Promise<{ topolo
   const hit = version === null ? undefined : metadataCache.get(version);
   if (hit) return hit;
   // readTextFile refuses what is not a regular file, with the setting named.
-  const { value, warnings } = parseYaml(await readTextFile(ref), ref);
+  const { value, warnings } = await loadYaml(ref);
   const loaded = { topology: normaliseMetadata(value, ref, warnings), document: value };
   if (version !== null) {
     metadataCache.set(version, loaded);

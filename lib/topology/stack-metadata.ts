@@ -18,7 +18,7 @@
  */
 import { isDns1123Label } from '../k8s/labels.ts';
 import { ScanError } from '../errors.ts';
-import { parseYaml, readTextFile, type FileRef } from './files.ts';
+import { loadYaml, type FileRef } from './files.ts';
 import { SUB_COMPONENT_PORTS } from './stacktic-rules.ts';
 import type { Component, Link, Route, SubComponent, Topology } from './types.ts';
 
@@ -83,8 +83,7 @@ export function parsePorts(x: unknown): number[] {
 }
 
 export async function loadStackMetadata(ref: FileRef): Promise<Topology> {
-  const text = await readTextFile(ref);
-  const { value, warnings } = parseYaml(text, ref);
+  const { value, warnings } = await loadYaml(ref);
   return normaliseMetadata(value, ref, warnings);
 }
 
