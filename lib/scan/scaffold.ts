@@ -288,7 +288,7 @@ export function scanApp<M extends string>(def: ScanDefinition<M>): ScanApp {
       received = await receiveEvent(c.req.raw);
       request = scanRequestOf(received.event, def);
     } catch (err) {
-      if (err instanceof EventRejected) return c.json(err.body(), 400);
+      if (err instanceof EventRejected) return c.json(err.body(), err.status, err.status === 413 ? { Connection: 'close' } : {});
       throw err;
     }
     const [body, status] = await answer(request.mode as M, request.params, c.req.raw.signal);
