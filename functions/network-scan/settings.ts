@@ -80,8 +80,8 @@ export function probeSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Prob
 function hostSetting(name: string, raw: string): string {
   try {
     return normalizeHost(raw.trim()).host;
-  } catch {
-    throw invalidSetting(name, 'an IP address or a DNS name', raw);
+  } catch (e) {
+    throw invalidSetting(name, /numeric address notation/.test((e as Error).message) ? 'a dotted-quad IPv4 address (a.b.c.d), an IPv6 address or a DNS name; other numeric notations (0x7f000001, 2130706433, 127.1) are refused because resolvers read them as IPv4' : 'an IP address or a DNS name', raw);
   }
 }
 

@@ -17,6 +17,7 @@
  */
 import { isIP } from 'node:net';
 import { invalidSetting } from './settings.ts';
+import { isNumericHostForm } from '../tools/nmap-hosts.ts';
 
 export const HOST_MAP_SETTING = 'SCAN_HOST_MAP';
 export const DNS_SETTING = 'SCAN_DNS';
@@ -48,7 +49,17 @@ export type Resolution =
 /** Host names as they appear in metadata: letters, digits, `-`, `_` (real Stacktic domains use it), dots; never a leading `-`. */
 const HOST_NAME = /^(?=.{1,253}$)[a-z0-9_](?:[a-z0-9_-]{0,62})(?:\.[a-z0-9_](?:[a-z0-9_-]{0,62}))*\.?$/i;
 
+/**
+ * A DNS name: never an address in another notation (`0x7f000001`, `2130706433`, `127.1`, a name
+ * of digits and dots), which resolvers read as IPv4; only dotted-quad IPv4 and IPv6 literals
+ * are addresses (isIP).
+ */
 export function isHostName(s: string): boolean {
+  return isHostLabels(s) && !isNumericHostForm(s);
+}
+
+/** Letters, digits, `-`, `_` in dot-separated labels (e.g. one label of a longer name: `123` is a valid namespace). */
+export function isHostLabels(s: string): boolean {
   return HOST_NAME.test(s) && !s.split('.').some((l) => l.endsWith('-'));
 }
 
@@ -104,6 +115,7 @@ export function parseHostMap(raw: string | undefined, setting = HOST_MAP_SETTING
       port = parsePort(m[2]);
       if (!port) throw invalidSetting(setting, `${want}; key '${key}' has an invalid port`, '…');
     }
+    if (!isIP(host) && isNumericHostForm(host)) throw invalidSetting(setting, `${want}; key '${key}' is an address in a numeric notation other than a dotted-quad IPv4 or IPv6 literal`, '…');
     if (!isHostName(host) && !isIP(host)) throw invalidSetting(setting, `${want}; key '${key}' is not a host name`, '…');
     if (typeof value !== 'string') throw invalidSetting(setting, `${want}; the value of '${key}' is not a string`, '…');
     const addr = parseAddress(value.trim());
@@ -142,6 +154,7 @@ export function resolveTarget(map: HostMap, host: string, port: number, dns: Dns
   const mapped = map.byHostPort.get(`${bare}:${port}`) ?? map.byHost.get(bare);
   if (mapped) return { kind: 'address', host: mapped.ip, port: mapped.port ?? port, via: 'map' };
   if (isIP(bare)) return { kind: 'address', host: bare, port, via: 'literal' };
+  if (isNumericHostForm(bare)) return { kind: 'unresolved', reason: `'${host}' is an address in a numeric notation other than dotted-quad IPv4 or IPv6: write the address as a.b.c.d` };
   if (!isHostName(bare)) return { kind: 'unresolved', reason: `'${host}' is not a valid host name` };
   if (dns === 'off') return { kind: 'unresolved', reason: `${bare} is not in ${map.setting} and ${DNS_SETTING}=off: no DNS query is sent; map it to an address in ${map.setting}` };
   return { kind: 'name', host: bare, port };
