@@ -19,7 +19,7 @@
  */
 import * as v from 'valibot';
 import { ScanError } from '../../lib/errors.ts';
-import { loadYaml } from '../../lib/topology/files.ts';
+import { loadYaml } from '../../lib/topology/load.ts';
 import { validateFile } from '../../lib/topology/validate.ts';
 
 export interface ExclusionRule {

@@ -5,7 +5,8 @@
  * `api.minio.<domain>`), with the Service their upstream points at.
  */
 import { ScanError } from '../../lib/errors.ts';
-import { loadYamlDocuments, type FileRef } from '../../lib/topology/files.ts';
+import type { FileRef } from '../../lib/topology/files.ts';
+import { loadYamlDocuments } from '../../lib/topology/load.ts';
 
 export interface ApisixRouteHost {
   host: string;

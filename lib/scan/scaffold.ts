@@ -21,6 +21,7 @@ import { ScanError, type ErrorInfo, type ReportError } from '../errors.ts';
 import { COMPLETED_TYPE, EventRejected, FAILED_TYPE, receiveEvent, replyEvent, REQUESTED_TYPE, scanRequestOf } from './events.ts';
 import type { Check } from './checks.ts';
 import { invalidSetting } from './settings.ts';
+import { withApiBudget } from '../kube/retry.ts';
 
 export interface ScanOutcome {
   /** 0–100, or null when the scan could not decide (the reason is in `errors`). */
@@ -127,7 +128,9 @@ export function scanTimeoutMs<M extends string>(def: ScanDefinition<M>, mode: M,
 /** Run a scan directly (no HTTP) and wrap its outcome in the envelope. */
 export async function runScan<M extends string>(def: ScanDefinition<M>, mode: M, params: Record<string, string> = {}, signal = new AbortController().signal, timeoutMs = scanTimeoutMs(def, mode)): Promise<ScanReport> {
   const started = Date.now();
-  const outcome = await def.run({ mode, params, signal, timeoutMs });
+  // Every API request of the run retries within this budget and counts here (lib/kube/retry.ts).
+  const budget = { deadline: started + timeoutMs, signal, retries: 0, waitedMs: 0 };
+  const outcome = await withApiBudget(budget, () => def.run({ mode, params, signal, timeoutMs }));
   const errors = [...outcome.errors];
   if (signal.aborted && !errors.some((e) => e.code === 'timeout' || e.code === 'cancelled')) errors.push(abortError(signal));
   return {
@@ -140,7 +143,7 @@ export async function runScan<M extends string>(def: ScanDefinition<M>, mode: M,
     errors,
     started_at: new Date(started).toISOString(),
     duration_ms: Date.now() - started,
-    sources: outcome.sources,
+    sources: { ...outcome.sources, api_retries: budget.retries },
   };
 }
 

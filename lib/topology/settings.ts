@@ -22,7 +22,8 @@ import { readdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { intSetting } from '../scan/settings.ts';
 import { deriveExpected, loadManifest, loadNetworkPolicyDir, type ExpectedSet } from './expected.ts';
-import { DEFAULT_LIMITS, loadYaml, MAX_BYTES_SETTING, MAX_DEPTH_SETTING, MAX_NODES_SETTING, MAX_WARNINGS_SETTING, READ_TIMEOUT_SETTING, type FileLimits, type FileRef } from './files.ts';
+import { loadYaml } from './load.ts';
+import { DEFAULT_LIMITS, MAX_BYTES_SETTING, MAX_DEPTH_SETTING, MAX_NODES_SETTING, MAX_WARNINGS_SETTING, READ_TIMEOUT_SETTING, type FileLimits, type FileRef } from './files.ts';
 import { normaliseMetadata } from './stack-metadata.ts';
 import type { Topology } from './types.ts';
 

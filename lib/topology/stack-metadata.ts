@@ -18,7 +18,8 @@
  */
 import { isDns1123Label } from '../k8s/labels.ts';
 import { ScanError } from '../errors.ts';
-import { loadYaml, type FileRef } from './files.ts';
+import type { FileRef } from './files.ts';
+import { loadYaml } from './load.ts';
 import { SUB_COMPONENT_PORTS } from './stacktic-rules.ts';
 import type { Component, Link, Route, SubComponent, Topology } from './types.ts';
 
