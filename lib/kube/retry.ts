@@ -4,7 +4,8 @@
  * may be sent again. lib/kube/raw.ts honours it for every request of every scan:
  *
  *   - 429, and 503 carrying Retry-After, are retried after the time the server asked for
- *     (delta-seconds or an HTTP date; without one, 1 s, 2 s, 4 s, …), each wait at most 30 s;
+ *     (delta-seconds or an HTTP date; without one, 1 s, 2 s, 4 s, …); a server asking for more
+ *     than 30 s is not waited for (the request fails with the reason);
  *   - at most MAX_RETRIES retries per request, and never past the run's time budget: when the
  *     next wait would end after the run's deadline (less a margin to report), the request fails
  *     with the server's answer and the reason;
@@ -64,7 +65,8 @@ export function retryDecision(status: number, retryAfter: string | string[] | un
   const asked = retryAfterMs(retryAfter, now);
   if (!(status === 429 || (status === 503 && asked !== undefined))) return { retry: false };
   if (attempt >= MAX_RETRIES) return { retry: false, reason: `still ${status} after ${MAX_RETRIES} retries` };
-  const waitMs = Math.min(asked ?? 1000 * 2 ** attempt, MAX_WAIT_MS);
+  if (asked !== undefined && asked > MAX_WAIT_MS) return { retry: false, reason: `the server asked to retry after ${Math.ceil(asked / 1000)} s, longer than the ${MAX_WAIT_MS / 1000} s a scan waits` };
+  const waitMs = asked ?? Math.min(1000 * 2 ** attempt, MAX_WAIT_MS);
   const deadline = budget ? budget.deadline - REPORT_MARGIN_MS : now + NO_RUN_BUDGET_MS;
   if (now + waitMs > deadline) return { retry: false, reason: `the server asked to retry after ${Math.ceil(waitMs / 1000)} s, past the run's time budget` };
   if (budget?.signal?.aborted) return { retry: false, reason: 'the run was aborted' };

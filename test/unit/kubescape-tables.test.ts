@@ -263,8 +263,8 @@ t('artifacts that kubescape would replace by a download or silently ignore are r
   }
 });
 
-t('a missing kubescape: every run in errors[] with the command that builds it, nothing decided', async () => {
-  const base = {
+t('an unreachable API server: one 503 naming the server (kubescape never starts: no tool_failed per namespace)', async () => {
+  const settings = {
     topology: { metadata: { path: DEMO_METADATA, setting: 'STACK_METADATA' } },
     kubeconfig: join(ROOT, 'test/fixtures/kubeconfig-unreachable.yaml'),
     artifactsDir: BUNDLED_ARTIFACTS_DIR,
@@ -273,17 +273,16 @@ t('a missing kubescape: every run in errors[] with the command that builds it, n
     strategy: 'per-namespace' as const,
     concurrency: 2,
     clusterScope: true,
+    bin: '/nonexistent/stack-scan/kubescape',
   };
-  // A missing program (the real kubescape's failures are in test/integration/kubescape-scan.test.ts).
-  const missing = await runScan(kubescapeScan({ ...base, bin: '/nonexistent/stack-scan/kubescape', strategy: 'split' }), 'light');
-  assert.is(missing.score, null);
-  assert.is(missing.errors[0].code, 'tool_missing');
-  assert.match(missing.errors[0].message, /kubescape was not found or is not executable \(\/nonexistent\/stack-scan\/kubescape\).*bash harness\/build\.sh kubescape/);
-  assert.ok((missing.results as any).namespaces.every((n: any) => n.score === null && /not scanned/.test(n.note)));
-  const full = await runScan(kubescapeScan({ ...base, bin: '/nonexistent/stack-scan/kubescape' }), 'full');
-  assert.is(full.errors.length, 6, 'five namespaces + the cluster-wide run, each named');
-  assert.equal(full.findings, []);
+  const res = await scanApp(kubescapeScan(settings)).request('/kubescape_scan?mode=light');
+  assert.is(res.status, 503);
+  const body = await res.json();
+  assert.is(body.error.code, 'cluster_unreachable');
+  assert.match(body.error.message, /127\.0\.0\.1:9/);
 });
+
+// A missing kubescape needs a reachable API server now: test/integration/kubescape-scan.test.ts.
 
 t('the bundled artifacts are complete and licensed', () => {
   for (const f of ['nsa.json', 'mitre.json', 'exceptions.json', 'controls-inputs.json', 'attack-tracks.json', 'LICENSE']) assert.ok(existsSync(join(BUNDLED_ARTIFACTS_DIR, f)), f);
