@@ -29,7 +29,9 @@ export function rssMbOf(pid: number): number {
 
 export async function startServerProcess(env: NodeJS.ProcessEnv = {}, opts: { killAfterMs?: number; entry?: string } = {}): Promise<ServerProcess> {
   const entry = opts.entry ?? join(ROOT, 'functions', 'server.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: ROOT, env: { ...process.env, ...env, PORT: '0', HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A bundle (dist/*.mjs, what the images run) starts with node alone; a .ts entry through tsx.
+  const args = entry.endsWith('.ts') ? ['--import', 'tsx', entry] : [entry];
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env, PORT: '0', HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] });
   const killer = setTimeout(() => child.kill('SIGKILL'), opts.killAfterMs ?? 300_000);
   child.on('exit', () => clearTimeout(killer));
   let err = '';

@@ -27,12 +27,15 @@ export interface FileLimits {
   maxNodes?: number;
   /** Nesting depth of a parsed document (STACK_FILE_MAX_DEPTH). */
   maxDepth?: number;
+  /** Components and sub-components of a stack-metadata file (STACK_MAX_COMPONENTS). */
+  maxComponents?: number;
 }
 
-export const DEFAULT_LIMITS: Readonly<Required<FileLimits>> = Object.freeze({ maxBytes: 10 * 1024 * 1024, readTimeoutMs: 5000, maxWarnings: 50, maxNodes: 200_000, maxDepth: 100 });
+export const DEFAULT_LIMITS: Readonly<Required<FileLimits>> = Object.freeze({ maxBytes: 10 * 1024 * 1024, readTimeoutMs: 5000, maxWarnings: 50, maxNodes: 200_000, maxDepth: 100, maxComponents: 1000 });
 export const MAX_BYTES_SETTING = 'STACK_FILE_MAX_BYTES';
 export const MAX_NODES_SETTING = 'STACK_FILE_MAX_NODES';
 export const MAX_DEPTH_SETTING = 'STACK_FILE_MAX_DEPTH';
+export const MAX_COMPONENTS_SETTING = 'STACK_MAX_COMPONENTS';
 /** Merge keys (`<<: *x`, which copy a mapping's keys rather than share it) per file: js-yaml 4.3's default. */
 const MAX_MERGE_KEYS = 10_000;
 

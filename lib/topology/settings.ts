@@ -8,6 +8,7 @@
  *   STACK_MAX_WARNINGS         duplicate-key warnings listed per file; the rest are counted (default 50)
  *   STACK_FILE_MAX_NODES       nodes of a parsed file with every YAML alias expanded (default 200000)
  *   STACK_FILE_MAX_DEPTH       nesting depth of a parsed file (default 100)
+ *   STACK_MAX_COMPONENTS       components and sub-components of the metadata (default 1000)
  *
  * The expected NetworkPolicy set comes from the first of:
  *   1. NETWORKPOLICY_MANIFEST, when set (it must then exist);
@@ -23,7 +24,7 @@ import { dirname, join, resolve } from 'node:path';
 import { intSetting } from '../scan/settings.ts';
 import { deriveExpected, loadManifest, loadNetworkPolicyDir, type ExpectedSet } from './expected.ts';
 import { loadYaml } from './load.ts';
-import { DEFAULT_LIMITS, MAX_BYTES_SETTING, MAX_DEPTH_SETTING, MAX_NODES_SETTING, MAX_WARNINGS_SETTING, READ_TIMEOUT_SETTING, type FileLimits, type FileRef } from './files.ts';
+import { DEFAULT_LIMITS, MAX_BYTES_SETTING, MAX_COMPONENTS_SETTING, MAX_DEPTH_SETTING, MAX_NODES_SETTING, MAX_WARNINGS_SETTING, READ_TIMEOUT_SETTING, type FileLimits, type FileRef } from './files.ts';
 import { normaliseMetadata } from './stack-metadata.ts';
 import type { Topology } from './types.ts';
 
@@ -49,6 +50,7 @@ export function fileLimits(env: NodeJS.ProcessEnv = process.env): FileLimits {
     maxWarnings: intSetting(env, MAX_WARNINGS_SETTING, DEFAULT_LIMITS.maxWarnings, 0, 100_000),
     maxNodes: intSetting(env, MAX_NODES_SETTING, DEFAULT_LIMITS.maxNodes, 100, 50_000_000),
     maxDepth: intSetting(env, MAX_DEPTH_SETTING, DEFAULT_LIMITS.maxDepth, 4, 10_000),
+    maxComponents: intSetting(env, MAX_COMPONENTS_SETTING, DEFAULT_LIMITS.maxComponents, 1, 100_000),
   };
 }
 
@@ -86,6 +88,23 @@ export async function loadMetadata(settings: TopologySettings): Promise<{ topolo
   const version = st?.isFile() ? `${ref.path}\0${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}\0${JSON.stringify(settings.limits ?? null)}` : null;
   const hit = version === null ? undefined : metadataCache.get(version);
   if (hit) return hit;
+  // Scans started together on the same file share one read and parse.
+  const pending = version === null ? undefined : metadataLoading.get(version);
+  if (pending) return pending;
+  const loading = loadMetadataNow(ref, version);
+  if (version !== null) {
+    metadataLoading.set(version, loading);
+    void loading.then(
+      () => metadataLoading.delete(version),
+      () => metadataLoading.delete(version),
+    );
+  }
+  return loading;
+}
+
+const metadataLoading = new Map<string, Promise<{ topology: Topology; document: unknown }>>();
+
+async function loadMetadataNow(ref: FileRef, version: string | null): Promise<{ topology: Topology; document: unknown }> {
   // readTextFile refuses what is not a regular file, with the setting named.
   const { value, warnings } = await loadYaml(ref);
   const loaded = { topology: normaliseMetadata(value, ref, warnings), document: value };
