@@ -3,8 +3,9 @@
  * refused as soon as the limit is passed (declared Content-Length, or bytes counted while the
  * body streams in, for a chunked body), so memory never holds more than the limit; and the
  * CloudEvents 1.0 attributes the spec requires (specversion "1.0", id, source, type), which the
- * SDK would otherwise fill in (a fresh id) or read leniently.
+ * SDK would otherwise fill in (a fresh id) or read leniently; and a JSON body at most MAX_EVENT_DEPTH deep.
  */
+import { jsonDepthOffset } from '../topology/bounds.ts';
 
 /** Largest request body accepted on POST / (a requested event is a few hundred bytes). */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -72,6 +73,8 @@ export async function readBody(req: Request, max = MAX_BODY_BYTES): Promise<Uint
 }
 
 const REQUIRED = ['id', 'source', 'type'] as const;
+/** Nesting allowed in a JSON request body. */
+export const MAX_EVENT_DEPTH = 32;
 
 function refused(attribute: string, message: string): RequestRefused {
   return new RequestRefused({ status: 400, code: 'invalid_event', message, details: [{ path: attribute, message: message.slice(0, 200) }] });
@@ -96,6 +99,11 @@ function checkAttributes(get: (name: string) => unknown, where: (name: string) =
  */
 export function checkEventAttributes(headers: Headers, body: string): void {
   const contentType = headers.get('content-type') ?? '';
+  // Depth first, before any parser of ours or the SDK's walks the body (a requested event is 3 levels deep).
+  if (/json/i.test(contentType)) {
+    const at = jsonDepthOffset(body, MAX_EVENT_DEPTH);
+    if (at !== -1) throw new RequestRefused({ status: 400, code: 'event_too_deep', message: `the request body nests deeper than ${MAX_EVENT_DEPTH} levels (at byte ${at}); a requested event's data is {"mode": …} with string parameters`, details: [{ path: 'data', message: `deeper than ${MAX_EVENT_DEPTH} levels` }] });
+  }
   if (/^application\/cloudevents\+json/i.test(contentType)) {
     let doc: unknown;
     try {

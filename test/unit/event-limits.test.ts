@@ -82,6 +82,16 @@ for (const [label, message, attribute] of cases) {
   });
 }
 
+s('a JSON body nested 200,000 levels (within the byte limit): 400 event_too_deep, in either mode', async () => {
+  const deep = `${'['.repeat(200_000)}${']'.repeat(200_000)}`;
+  for (const m of [structured({ specversion: '1.0', id: '1', data: { mode: 'light' } }), binary({ 'ce-specversion': '1.0', 'ce-id': '1' })]) {
+    const body = m.body.replace('{"mode":"light"}', `{"mode":"light","x":${deep}}`);
+    const res = await scanApp(def).request('/', { method: 'POST', headers: m.headers, body });
+    assert.is(res.status, 400);
+    assert.is((await res.json()).error.code, 'event_too_deep');
+  }
+});
+
 s('a valid event in either mode still runs the scan', async () => {
   const ev = new CloudEvent({ type: REQUESTED_TYPE, source: '/t', data: { mode: 'light' }, scan: 'demo' } as never);
   for (const m of [HTTP.structured(ev), HTTP.binary(ev)]) {
