@@ -4,7 +4,7 @@
  * report names it. Decided only where the namespace's report exists and access was not denied
  * (otherwise absence cannot be told from "could not read").
  */
-import { namespaceOfResource, type KsReport } from '../../lib/tools/kubescape.ts';
+import { namespaceOfResource, type KsReport } from './kubescape.ts';
 import type { Component } from '../../lib/topology/types.ts';
 import { componentOf, type ComponentIndex } from './components.ts';
 

@@ -10,7 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { Hono } from 'hono';
 import { EventRejected, receiveEvent, REQUESTED_TYPE, SCAN_EXTENSION, scanOf } from './events.ts';
 import { readBody, RequestRefused } from './event-checks.ts';
-import { errorBody, notFoundBody, scanApp, type ScanDefinition } from './scaffold.ts';
+import { errorBody } from '../errors.ts';
+import { notFoundBody, scanApp, type ScanDefinition } from './scaffold.ts';
 
 export interface MountedScan {
   definition: ScanDefinition<string>;

@@ -6,7 +6,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ScanError } from '../../lib/errors.ts';
 import { emptyHostMap, isHostName, parseHostMap, resolveTarget } from '../../lib/scan/hosts.ts';
-import { isNumericHostForm, normalizeHost } from '../../lib/tools/nmap-hosts.ts';
+import { isNumericHostForm } from '../../lib/scan/hosts.ts';
+import { normalizeHost } from '../../functions/network-scan/nmap/hosts.ts';
 import { fullSettingsFromEnv } from '../../functions/network-scan/settings.ts';
 
 const s = suite('hosts: numeric notations refused');

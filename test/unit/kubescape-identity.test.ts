@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseKubescapeReport, type KsReport } from '../../lib/tools/kubescape.ts';
+import { parseKubescapeReport, type KsReport } from '../../functions/kubescape-scan/kubescape.ts';
 import { loadStackMetadata } from '../../lib/topology/stack-metadata.ts';
 import type { Component, Topology } from '../../lib/topology/types.ts';
 import { BUILTIN_EXCLUSIONS } from '../../functions/kubescape-scan/exclusions.ts';

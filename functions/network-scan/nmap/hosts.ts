@@ -4,27 +4,11 @@
  * validate hosts without loading the XML parser.
  */
 import { isIP } from 'node:net';
+import { isNumericHostForm } from '../../../lib/scan/hosts.ts';
 
 export type AddressFamily = 4 | 6;
 
 const DNS_NAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$/;
-
-/**
- * A host in a numeric notation other than the two literals we accept (dotted-quad IPv4, IPv6):
- * `0x7f000001`, `2130706433`, `0177.0.0.1`, `127.1`, `1.0x7f000001`, `1.2.3.4.`. Resolvers
- * (inet_aton, getaddrinfo) and nmap read these as IPv4 addresses, so a "name" of this shape is
- * an address in disguise. The rule is the URL standard's: a host whose last label is a number
- * (decimal digits, or 0x and hex digits) is an IPv4 address, and only the dotted quad is
- * accepted as one.
- */
-export function isNumericHostForm(host: string): boolean {
-  const h = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-  if (isIP(h)) return false;
-  const labels = h.split('.');
-  if (labels.length > 1 && labels[labels.length - 1] === '') labels.pop();
-  const last = labels[labels.length - 1] ?? '';
-  return /^(?:0x[0-9a-f]*|[0-9]+)$/i.test(last) || /^[0-9.]+$/.test(h);
-}
 
 /** Host as passed to nmap: IPv6 brackets removed. Throws on anything nmap could
  *  read as an option, a range, a CIDR block or a list. */
