@@ -44,8 +44,9 @@ function upload(port: number, total: number, declared: boolean): Promise<{ statu
       res.on('end', finish);
       res.on('error', finish);
     });
-    req.on('error', finish);
-    req.on('close', () => setTimeout(finish, 200));
+    // The server answers 413 and closes: the client's next write fails (EPIPE) while the answer may still be read.
+    req.on('error', () => setTimeout(finish, 300));
+    req.on('close', () => setTimeout(finish, 300));
     const chunk = Buffer.alloc(CHUNK, 0x20);
     const pump = () => {
       while (!done && status === null && sent < total) {

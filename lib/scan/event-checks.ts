@@ -45,10 +45,9 @@ export function tooLarge(size: number | undefined, max = MAX_BODY_BYTES): Reques
  */
 export async function readBody(req: Request, max = MAX_BODY_BYTES): Promise<Uint8Array<ArrayBuffer>> {
   const declared = declaredLength(req.headers);
-  if (declared !== undefined && declared > max) {
-    await req.body?.cancel().catch(() => undefined);
-    throw tooLarge(declared, max);
-  }
+  // Not a byte of it is read; the 413 goes out with Connection: close (cancelling the stream here
+  // would close the connection before the client could read the answer).
+  if (declared !== undefined && declared > max) throw tooLarge(declared, max);
   if (!req.body) return new Uint8Array(new ArrayBuffer(0));
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
