@@ -24,3 +24,5 @@ console.log('\n== request body limit: RSS growth of a real server under a 100 MB
 await (await import('./body-limit.ts')).main();
 console.log('\n== cold start: each bundled function vs its tsx entry (targets: ≤ 150 ms to /healthz, ≤ 70 MB after one light scan)');
 await (await import('./cold-start.ts')).main();
+console.log('\n== stack-scan network --offline on the strimzi sample, whole process cold (target < 1 s; ratio vs node -e 0)');
+await (await import('./cli-offline.ts')).main();

@@ -30,6 +30,7 @@ import { kubescapeDemo } from './kubescape.ts';
 import { runNucleiDemo } from './nuclei.ts';
 import { nodeNetworkDemo } from './node.ts';
 import { deployDemo } from './deploy.ts';
+import { validateReports } from './validate-reports.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 // The project's own demo stack, in Stacktic's format, with the policies Stacktic generates for it.
@@ -176,4 +177,5 @@ else if (!failed) {
     if (node.status !== 200) failed = true;
   } else log(`real node not used: ${node.reason} — the network full row above is the loopback demo (no enforcement)`);
 }
+if (!validateReports(REPORTS, log)) failed = true;
 process.exitCode = failed ? 1 : 0;

@@ -32,15 +32,14 @@ export interface FileLimits {
 }
 
 export const DEFAULT_LIMITS: Readonly<Required<FileLimits>> = Object.freeze({ maxBytes: 10 * 1024 * 1024, readTimeoutMs: 5000, maxWarnings: 50, maxNodes: 200_000, maxDepth: 100, maxComponents: 1000 });
-export const MAX_BYTES_SETTING = 'STACK_FILE_MAX_BYTES';
-export const MAX_NODES_SETTING = 'STACK_FILE_MAX_NODES';
-export const MAX_DEPTH_SETTING = 'STACK_FILE_MAX_DEPTH';
-export const MAX_COMPONENTS_SETTING = 'STACK_MAX_COMPONENTS';
+export const MAX_BYTES_SETTING = 'STACK_FILE_MAX_BYTES' as const;
+export const READ_TIMEOUT_SETTING = 'STACK_FILE_READ_TIMEOUT_MS' as const;
+export const MAX_WARNINGS_SETTING = 'STACK_MAX_WARNINGS' as const;
+export const MAX_NODES_SETTING = 'STACK_FILE_MAX_NODES' as const;
+export const MAX_DEPTH_SETTING = 'STACK_FILE_MAX_DEPTH' as const;
+export const MAX_COMPONENTS_SETTING = 'STACK_MAX_COMPONENTS' as const;
 /** Merge keys (`<<: *x`, which copy a mapping's keys rather than share it) per file: js-yaml 4.3's default. */
 const MAX_MERGE_KEYS = 10_000;
-
-export const READ_TIMEOUT_SETTING = 'STACK_FILE_READ_TIMEOUT_MS';
-export const MAX_WARNINGS_SETTING = 'STACK_MAX_WARNINGS';
 
 export interface FileRef {
   path: string;
