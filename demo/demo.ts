@@ -151,9 +151,9 @@ try {
   if (ks.failed) failed = true;
 
   // Nuclei: light and ssl against local services with planted weaknesses (its own demo stack).
-  log('\n== nuclei (light and ssl) against local demo services');
+  log('\n== nuclei (light, ssl, network) against local demo services');
   const nuclei = await runNucleiDemo({ log, reportsDir: REPORTS });
-  for (const [mode, r] of Object.entries(nuclei)) log(`nuclei ${mode}: score ${r.score}, ${(r.findings ?? []).length} findings, ${r.errors.length} errors`);
+  for (const [mode, r] of [['light', nuclei.light], ['ssl', nuclei.ssl], ['network', nuclei.network]] as const) log(`nuclei ${mode}: score ${r.score}, ${(r.findings ?? []).length} findings, ${r.errors.length} errors`);
   console.log(`\nJSON reports: ${REPORTS}/ (demo took ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 } catch (err) {
   failed = true;

@@ -4,7 +4,8 @@
  * | report entry       | policy                      | rule                            | result                                               |
  * | results.targets[]  | `reachability`              | the target's address            | reached → pass; unreachable or nothing decisive → error |
  * |                    |                             |                                 |   (could not decide); not scanned (no address) → skip |
- * | findings[]         | the template id             | the matcher name (or `match`)   | critical … low → fail; info, unknown → warn           |
+ * | findings[]         | the template id             | the matcher name (or `match`)   | critical … low → fail; info, unknown → warn;          |
+ * |                    |                             |                                 |   a known false positive (`informational`) → warn     |
  *
  * Ids: template, matcher and where it matched (target, matched-at address, extracted values:
  * a different extracted value, e.g. another exposed version, is another problem).
@@ -43,13 +44,13 @@ function findingCheck(f: Finding): Check {
     rule,
     title: f.name,
     ...(f.description ? { help: oneLine(f.description) } : {}),
-    result: severity === 'info' ? 'warn' : 'fail',
+    result: severity === 'info' || f.informational ? 'warn' : 'fail',
     verdict: f.severity.toUpperCase(),
     severity,
     ...(f.namespace ? { namespace: f.namespace } : {}),
     resources: f.namespace ? [{ apiVersion: 'v1', kind: 'Service', namespace: f.namespace, name: f.component }] : [],
-    message: oneLine(`${f.name} (${f.template_id}) at ${f.matched_at}`),
-    properties: props({ verdict: f.severity.toUpperCase(), component: f.component, target: f.target, matched_at: f.matched_at, tags: f.tags, references: f.references.slice(0, 5), evidence: f.extracted.slice(0, 10) }),
+    message: oneLine(`${f.name} (${f.template_id}) at ${f.matched_at}${f.informational ? ` (informational: ${f.note})` : ''}`),
+    properties: props({ verdict: f.severity.toUpperCase(), informational: f.informational, note: f.note, component: f.component, target: f.target, matched_at: f.matched_at, tags: f.tags, references: f.references.slice(0, 5), evidence: f.extracted.slice(0, 10) }),
   };
 }
 

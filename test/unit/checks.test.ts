@@ -13,7 +13,7 @@ import type { Check } from '../../lib/scan/checks.ts';
 import type { ScanReport } from '../../lib/scan/scaffold.ts';
 import { parseHostMap } from '../../lib/scan/hosts.ts';
 import { parseKubescapeReport } from '../../functions/kubescape-scan/kubescape.ts';
-import { parseNucleiOutput } from '../../lib/tools/nuclei.ts';
+import { parseNucleiOutput } from '../../functions/nuclei-scan/nuclei.ts';
 import type { ProbeResult } from '../../functions/network-scan/nmap/nmap.ts';
 import { deriveExpected, loadNetworkPolicyDir } from '../../lib/topology/expected.ts';
 import { loadStackMetadata } from '../../lib/topology/stack-metadata.ts';

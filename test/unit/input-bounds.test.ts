@@ -103,9 +103,11 @@ s('a large file is parsed on a worker thread: same value, positions and warnings
   const p = file('large.yaml', text);
   const h = monitorEventLoopDelay({ resolution: 5 });
   h.enable();
-  const off = await loadYaml({ path: p, setting: 'STACK_METADATA' }, { positions: true });
+  // A generous parse time limit: the worker boots tsx first, slow on a loaded machine.
+  const limits = { maxBytes: 10 << 20, readTimeoutMs: 60_000, maxWarnings: 50 };
+  const off = await loadYaml({ path: p, setting: 'STACK_METADATA', limits }, { positions: true });
   h.disable();
-  const on = parseYaml(text, { path: p, setting: 'STACK_METADATA' }, { positions: true });
+  const on = parseYaml(text, { path: p, setting: 'STACK_METADATA', limits }, { positions: true });
   assert.equal(off.value, on.value);
   assert.equal(off.warnings, on.warnings);
   const c5 = (off.value as any).default_context.components.c5;
@@ -115,7 +117,7 @@ s('a large file is parsed on a worker thread: same value, positions and warnings
   assert.ok(h.max / 1e6 < 1000, `longest event-loop stall ${(h.max / 1e6).toFixed(1)} ms`);
   // A hostile large file is refused from the worker with the same 422.
   const big = file('large-laughs.yaml', billionLaughs() + '# ' + 'x'.repeat(OFF_THREAD_CHARS) + '\n');
-  await refused(loadYaml({ path: big, setting: 'STACK_METADATA' }), 'document_too_large');
+  await refused(loadYaml({ path: big, setting: 'STACK_METADATA', limits }), 'document_too_large');
 });
 
 s.after(() => rmSync(dir, { recursive: true, force: true }));
