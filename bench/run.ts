@@ -20,6 +20,10 @@ console.log('\n== nuclei light through the scan vs bare nuclei, same targets and
 await (await import('./nuclei.ts')).main();
 console.log('\n== network full on the real node: wall time vs the slowest single source (target ≤ 1.5×; needs root)');
 await (await import('./network-node.ts')).main();
+console.log('\n== hostile input files: longest event-loop stall of the bundled server during all four scans (target ≤ 100 ms, /healthz answered throughout)');
+await (await import('./event-loop.ts')).main();
+console.log('\n== request body limit: RSS growth of a real server under a 100 MB chunked CloudEvent (target ≤ 20 MB)');
+await (await import('./body-limit.ts')).main();
 console.log('\n== cold start: each bundled function vs its tsx entry (targets: ≤ 150 ms to /healthz, ≤ 70 MB after one light scan)');
 await (await import('./cold-start.ts')).main();
 console.log('\n== stack-scan network --offline on the strimzi sample, whole process cold (target < 1 s; ratio vs node -e 0)');

@@ -22,8 +22,9 @@ import {
 } from './kubescape.ts';
 import type { Component, Topology } from '../../lib/topology/types.ts';
 import { componentOf, indexComponents, type ComponentIndex } from './components.ts';
-import { exclusionFor, type ExclusionRule } from './exclusions.ts';
+import { exclusionFor, namedInPaths, type ExclusionRule } from './exclusions.ts';
 import { remediationFor, type Remediation } from './remediation.ts';
+import { absentComponents } from './presence.ts';
 
 export const FRAMEWORK_LABELS = { nsa: 'NSA', mitre: 'MITRE' } as const;
 export type Fw = keyof typeof FRAMEWORK_LABELS;
@@ -75,13 +76,16 @@ function excludedPredicate(report: KsReport, index: ComponentIndex, rules: reado
   return (controlId: string, resourceId: string): boolean => {
     const r = report.resources.get(resourceId);
     if (!r) return false;
-    return exclusionFor(subjectOf(controlId, r, index), rules) !== null;
+    const paths = report.results.get(resourceId)?.find((c) => c.controlId === controlId)?.rules.flatMap((x) => x.paths) ?? [];
+    return exclusionFor(subjectOf(controlId, r, index, paths), rules) !== null;
   };
 }
 
-function subjectOf(controlId: string, r: KsResource, index: ComponentIndex) {
+/** What an exclusion is matched against: the object's identity, and the containers/volumes the failure's paths name. */
+function subjectOf(controlId: string, r: KsResource, index: ComponentIndex, paths: KsPath[]) {
   const c = componentOf({ namespace: r.namespace, name: r.name, labels: r.labels }, index);
-  return { controlId, kind: r.kind, namespace: r.namespace, name: r.name, component: c ? { name: c.name, type: c.type } : null };
+  const texts = paths.flatMap((p) => [p.failedPath, p.fixPath?.path, p.deletePath, p.reviewPath].filter((x): x is string => !!x));
+  return { controlId, kind: r.kind, namespace: r.namespace, name: r.name, component: c ? { name: c.name, type: c.type } : null, ...namedInPaths(texts, r.pod) };
 }
 
 function countResources(report: KsReport, ns: string): number {
@@ -107,7 +111,7 @@ export interface Overall {
 export interface LightJudgement {
   score: number | null;
   summary: Record<string, unknown>;
-  results: Record<string, unknown> & { namespaces: NamespaceRow[]; overall: Overall; flagged: string[]; cluster_scope: string };
+  results: Record<string, unknown> & { namespaces: NamespaceRow[]; overall: Overall; flagged: string[]; cluster_scope: string; absent_components: import('./presence.ts').AbsentComponent[] };
 }
 
 export const CLUSTER_SCOPE_NOTE =
@@ -140,7 +144,9 @@ export function judgeLight(input: JudgeInput): LightJudgement {
     if (denied) {
       row.note = 'could not decide: kubescape was denied access to part of the cluster (see errors)';
     } else if (row.resources === 0) {
-      row.note = 'kubescape found no objects in this namespace (missing, empty, or not readable): not scored';
+      // No object evaluated: kubescape's framework numbers for it are vacuous (nothing failed), never a compliance figure.
+      row.nsa = row.mitre = row.nsa_adjusted = row.mitre_adjusted = null;
+      row.note = 'kubescape found no objects in this namespace (missing, empty, or not readable): no NSA/MITRE numbers, not scored';
     } else if (row.nsa_adjusted !== null && row.mitre_adjusted !== null) {
       row.score = round2((row.nsa_adjusted + row.mitre_adjusted) / 2);
       if (row.nsa_adjusted < input.thresholds.nsa) row.flags.push(`NSA ${row.nsa_adjusted} < ${input.thresholds.nsa}`);
@@ -171,6 +177,8 @@ export function judgeLight(input: JudgeInput): LightJudgement {
   const reported = input.combined && !denied ? { nsa: fwScore(input.combined, 'nsa'), mitre: fwScore(input.combined, 'mitre') } : null;
   const score = denied ? null : mean(decided.map((r) => r.score!));
   const flagged = rows.filter((r) => r.flagged).map((r) => r.namespace);
+  // Declared components with no workload in their namespace (only where the namespace was read).
+  const absent = denied ? [] : absentComponents(index, new Map(input.observations.filter((o) => o.report).map((o) => [o.namespace, o.report!])));
   return {
     score,
     summary: {
@@ -182,9 +190,11 @@ export function judgeLight(input: JudgeInput): LightJudgement {
       kubescape_nsa: own?.nsa ?? null,
       kubescape_mitre: own?.mitre ?? null,
       thresholds: input.thresholds,
+      absent_components: absent.map((a) => `${a.namespace}/${a.component}`),
     },
     results: {
       namespaces: rows,
+      absent_components: absent,
       overall: {
         mean_over_namespaces: overallMean,
         kubescape: own,
@@ -296,7 +306,7 @@ export function judgeFull(input: JudgeInput): FullJudgement {
     if (seen.has(key)) return;
     seen.add(key);
     const f = findingOf(report, r, controlId, paths, scope, index);
-    const rule = exclusionFor(subjectOf(controlId, r, index), input.exclusions);
+    const rule = exclusionFor(subjectOf(controlId, r, index, paths), input.exclusions);
     if (rule) excluded.push({ ...f, exclusion: { id: rule.id, reason: rule.reason, source: rule.source } });
     else findings.push(f);
   };

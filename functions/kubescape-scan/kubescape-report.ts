@@ -58,6 +58,8 @@ export interface KsResource extends KsObjectRef {
    * resource itself is then the subject (ServiceAccount, User, Group).
    */
   related: KsObjectRef[];
+  /** The pod template's containers (`containers`, `initContainers`) and volumes by name, in order: a failed path's `containers[0]` is a name here. */
+  pod?: { containers: string[]; initContainers: string[]; volumes: string[] };
 }
 
 export interface KsPath {
@@ -192,6 +194,15 @@ function objectRef(o: Obj): KsObjectRef {
   };
 }
 
+/** Names in a workload's pod spec (Pod, a template, or a CronJob's job template). */
+function podOf(o: Obj): KsResource['pod'] | undefined {
+  let spec: unknown = o.spec;
+  for (const step of ['jobTemplate', 'template']) if (isObj(spec) && isObj(spec[step])) spec = isObj((spec[step] as Obj).spec) ? (spec[step] as Obj).spec : undefined;
+  if (!isObj(spec) || !Array.isArray(spec.containers)) return undefined;
+  const names = (xs: unknown) => (Array.isArray(xs) ? xs.map((c) => (isObj(c) ? (str(c.name) ?? '') : '')) : []);
+  return { containers: names(spec.containers), initContainers: names(spec.initContainers), volumes: names(spec.volumes) };
+}
+
 function resource(x: unknown, path: string): KsResource {
   const r = obj(x, path);
   const id = str(r.resourceID);
@@ -213,7 +224,8 @@ function resource(x: unknown, path: string): KsResource {
       ref.namespace ??= parts[2] || null;
     }
   }
-  return { id, ...ref, labels, related };
+  const pod = podOf(o);
+  return { id, ...ref, labels, related, ...(pod ? { pod } : {}) };
 }
 
 function pathEntry(x: unknown): KsPath | null {

@@ -20,6 +20,7 @@ const lightSummary = closed({
   thresholds: closed({ nsa: percent, mitre: percent }),
   strategy: v.picklist(['per-namespace', 'split']),
   kubescape_runs: count,
+  absent_components: describe(strs, 'namespace/component of each declared component without a workload in its namespace'),
 });
 
 const namespaceRow = atLeast({
@@ -50,6 +51,7 @@ const lightResults = atLeast({
   flagged: strs,
   cluster_scope: str,
   runs: v.array(run),
+  absent_components: v.array(atLeast({ component: str, type: str, namespace: str, reason: str })),
 });
 
 const SEVERITIES = ['critical', 'high', 'medium', 'low', 'unknown'] as const;

@@ -15,6 +15,7 @@ import { abortError, type ScanDefinition, type ScanOutcome } from '../../lib/sca
 import { loadTopology } from '../../lib/topology/settings.ts';
 import { BUILTIN_EXCLUSIONS, loadExclusionsFile, type ExclusionRule } from './exclusions.ts';
 import { executeKubescape } from './execute.ts';
+import { checkApiServer } from './preflight.ts';
 import { forbiddenErrors, judgeFull, judgeLight } from './judge.ts';
 import { kubescapeSettingsFromEnv, type KubescapeSettings } from './settings.ts';
 import { kubescapeChecks } from './checks.ts';
@@ -44,7 +45,9 @@ export function kubescapeScan(given?: KubescapeSettings): ScanDefinition<Mode> {
       const exclusions: ExclusionRule[] = [...BUILTIN_EXCLUSIONS, ...(settings.exclusionsFile ? await loadExclusionsFile(settings.exclusionsFile) : [])];
       const topology = await loadTopology(settings.topology);
       const kubeconfig = kubeconfigFor(settings);
-      const server = (await makeKube(kubeconfig)).server;
+      const kube = await makeKube(kubeconfig);
+      const server = kube.server;
+      await checkApiServer(kube); // unreachable, refused or busy: a 503/401 with the reason, not one tool_failed per namespace
       const executed = await executeKubescape(topology.namespaces, {
         bin: settings.bin,
         kubeconfig,

@@ -67,7 +67,7 @@ export const NETWORK_SETTINGS = settingsSchema({
   }),
   NETWORK_PROBE_EXTERNAL_TARGET: setting.optionalText({
     defaultText: 'unset: the internet layer is not probed',
-    want: 'an IP address or a DNS name',
+    want: 'a dotted-quad IPv4 address, an IPv6 address or a DNS name (other numeric notations such as 0x7f000001, 2130706433 or 127.1 are refused: resolvers and nmap read them as IPv4)',
     parse: (s) => {
       try {
         return normalizeHost(s).host;

@@ -4,9 +4,9 @@
  * route hosts are served over TLS and adds route hosts the metadata does not list (e.g.
  * `api.minio.<domain>`), with the Service their upstream points at.
  */
-import yaml from 'js-yaml';
 import { ScanError } from '../../lib/errors.ts';
-import { readTextFile, type FileRef } from '../../lib/topology/files.ts';
+import type { FileRef } from '../../lib/topology/files.ts';
+import { loadYamlDocuments } from '../../lib/topology/load.ts';
 
 export interface ApisixRouteHost {
   host: string;
@@ -65,15 +65,6 @@ export function readApisixDocs(docs: unknown[], file: string): ApisixRoutes {
 }
 
 export async function loadApisixRoutes(ref: FileRef): Promise<ApisixRoutes> {
-  const text = await readTextFile(ref);
-  let docs: unknown[];
-  try {
-    docs = yaml.loadAll(text, undefined, { filename: ref.path });
-  } catch (err) {
-    if (!(err instanceof yaml.YAMLException)) throw err;
-    const line = err.mark ? err.mark.line + 1 : undefined;
-    const column = err.mark ? err.mark.column + 1 : undefined;
-    throw new ScanError(422, { code: 'yaml_syntax', message: `${ref.path}${line ? `:${line}:${column}` : ''}: invalid YAML: ${err.reason}`, file: ref.path, setting: ref.setting, line, column });
-  }
-  return readApisixDocs(docs, ref.path);
+  // Bounded (aliases, size, depth) and off the main thread when large: lib/topology/files.ts.
+  return readApisixDocs(await loadYamlDocuments(ref), ref.path);
 }

@@ -15,7 +15,7 @@
  */
 import type { NucleiProtocol } from './nuclei.ts';
 import { isValidNucleiInput } from './nuclei.ts';
-import { hostPort, isHostName, resolveTarget, type DnsMode, type HostMap } from '../../lib/scan/hosts.ts';
+import { hostPort, isHostLabels, isHostName, resolveTarget, type DnsMode, type HostMap } from '../../lib/scan/hosts.ts';
 import type { Component, Topology } from '../../lib/topology/types.ts';
 import type { ApisixRoutes } from './apisix.ts';
 import { LIGHT_TAGS, SSL_TAGS, techRow } from './tags.ts';
@@ -142,7 +142,7 @@ export function planTargets(topo: Topology, mode: NucleiMode, opts: PlanOptions)
       skipped.push({ component: c.name, namespace: null, reason: 'no namespace in the metadata: its Service name is unknown' });
       return undefined;
     }
-    if (!isHostName(c.name) || !isHostName(c.namespace)) {
+    if (!isHostLabels(c.name) || !isHostLabels(c.namespace)) {
       skipped.push({ component: c.name, namespace: c.namespace, reason: 'the component or namespace name is not a valid host name label' });
       return undefined;
     }

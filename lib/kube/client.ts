@@ -74,8 +74,12 @@ function invalidKubeconfig(file: string | undefined, err: unknown): ScanError {
 
 export interface Kube {
   server: string;
-  /** Fills TLS material and the Authorization header into request options (lib/kube/raw.ts). */
+  /** Fills TLS material and the Authorization header into request options (lib/kube/raw.ts), at each request. */
   applyTo(opts: RequestOptions): Promise<void>;
+  /** After a 401: renew what can be renewed (exec plugin, files); true when one retry can help. */
+  invalidate?(): boolean;
+  /** How many times the exec credential plugin ran (undefined: no plugin, or one client-node runs). */
+  execRuns?(): number;
 }
 
 /** Without client-node, when the light reader handles the configuration; undefined otherwise. */
@@ -89,7 +93,7 @@ function lightKube(src: ReturnType<typeof configSource>): Kube | undefined {
       throw invalidKubeconfig(src.files[0], err);
     }
   }
-  return c && { server: c.server, applyTo: async (o) => c.apply(o) };
+  return c && { server: c.server, applyTo: async (o) => c.apply(o), invalidate: c.invalidate && (() => c.invalidate!()), ...(c.exec ? { execRuns: () => c.exec!.runs } : {}) };
 }
 
 /** Through client-node, for what the light reader leaves (several files, exec or auth-provider plugins, …). */

@@ -17,6 +17,7 @@
  */
 import type { CloudEventV1 } from 'cloudevents';
 import { errorBody } from '../errors.ts';
+import { checkEventAttributes, readBody, RequestRefused } from './event-checks.ts';
 
 export const REQUESTED_TYPE = 'io.stacktic.scan.requested';
 export const COMPLETED_TYPE = 'io.stacktic.scan.completed';
@@ -41,11 +42,13 @@ export class EventRejected extends Error {
     readonly code: string,
     message: string,
     readonly details?: { path: string; message: string }[],
+    /** 400, or 413 for a body over the limit (lib/scan/event-checks.ts). */
+    readonly status: 400 | 413 = 400,
   ) {
     super(message);
   }
   body() {
-    return errorBody(400, { code: this.code, message: this.message, ...(this.details ? { details: this.details } : {}) });
+    return errorBody(this.status, { code: this.code, message: this.message, ...(this.details ? { details: this.details } : {}) });
   }
 }
 
@@ -62,16 +65,19 @@ function headerRecord(headers: Headers): Record<string, string> {
   return out;
 }
 
-const MAX_EVENT_BYTES = 1024 * 1024;
-
 /** Decode one CloudEvent from a request (binary or structured); a batch or a non-event is rejected. */
 export async function receiveEvent(req: Request): Promise<ReceivedEvent> {
   const { HTTP } = await cloudEvents();
   const headers = headerRecord(req.headers);
-  const length = Number(headers['content-length'] ?? 0);
-  if (length > MAX_EVENT_BYTES) throw new EventRejected('event_too_large', `the event is ${length} bytes; at most ${MAX_EVENT_BYTES} are accepted`);
-  const body = await req.text();
-  if (body.length > MAX_EVENT_BYTES) throw new EventRejected('event_too_large', `the event is larger than ${MAX_EVENT_BYTES} bytes`);
+  // The body is refused as soon as it passes the limit (413), and the spec's required attributes are checked (400 naming one).
+  let body: string;
+  try {
+    body = new TextDecoder().decode(await readBody(req));
+    checkEventAttributes(req.headers, body);
+  } catch (err) {
+    if (err instanceof RequestRefused) throw new EventRejected(err.problem.code, err.problem.message, err.problem.details, err.problem.status);
+    throw err;
+  }
   const contentType = headers['content-type'] ?? '';
   if (/^application\/cloudevents-batch\+json/i.test(contentType)) {
     throw new EventRejected('batch_not_supported', 'a batch of CloudEvents is not accepted: send one io.stacktic.scan.requested event per request (binary or structured mode)');

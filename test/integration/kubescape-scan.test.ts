@@ -284,12 +284,19 @@ if (!HAVE_BIN) {
       rmSync(dir, { recursive: true, force: true });
     }
     assert.equal(kubescapeProcesses(), [], 'kubescape never started');
-    const unreachable: any = await runScan(kubescapeScan(settings({ strategy: 'split', kubeconfig: join(ROOT, 'test/fixtures/kubeconfig-unreachable.yaml'), runTimeoutMs: 60_000 })), 'light');
-    assertReportValid(unreachable, 'unreachable');
-    assert.is(unreachable.score, null);
-    assert.ok(unreachable.errors.length >= 1);
-    assert.match(unreachable.errors[0].message, /kubescape (exited|timed out)/);
-    assert.match(unreachable.errors.map((e: any) => e.message).join(' '), /127\.0\.0\.1:9|connection refused|connect/i);
+    // Unreachable: one 503 naming the server, as every scan answers; kubescape never starts.
+    const unreachable = await scanApp(kubescapeScan(settings({ strategy: 'per-namespace', kubeconfig: join(ROOT, 'test/fixtures/kubeconfig-unreachable.yaml'), runTimeoutMs: 60_000 }))).request('/kubescape_scan?mode=light');
+    assert.is(unreachable.status, 503);
+    const ub: any = await unreachable.json();
+    assert.is(ub.error.code, 'cluster_unreachable');
+    assert.match(ub.error.message, /127\.0\.0\.1:9/);
+    assert.equal(kubescapeProcesses(), [], 'kubescape never started');
+    // A missing kubescape (the API server reachable): every run in errors[] with the command that builds it, nothing decided.
+    const missing = await runScan(kubescapeScan(settings({ bin: '/nonexistent/stack-scan/kubescape', strategy: 'per-namespace' })), 'full');
+    assertReportValid(missing, 'missing');
+    assert.is(missing.score, null);
+    assert.ok(missing.errors.length >= 2 && missing.errors.every((e) => e.code === 'tool_missing'), JSON.stringify(missing.errors));
+    assert.match(missing.errors[0].message, /kubescape was not found or is not executable \(\/nonexistent\/stack-scan\/kubescape\).*bash harness\/build\.sh kubescape/);
     // 50 ms: far less than kubescape's own start (a 166 MB binary), so the run always times out.
     const slow: any = await runScan(kubescapeScan(settings({ runTimeoutMs: 50 })), 'light');
     assertReportValid(slow, 'slow');

@@ -41,8 +41,10 @@ s('file paths relative to the kubeconfig, a token file read at each use, insecur
   assert.is((o2.headers as Record<string, string>).Authorization, 'Bearer tok-2', 'a rotated token is read again');
 });
 
-s('exec plugins, auth providers and unknown fields are left to client-node', () => {
-  assert.is(readKubeconfig(write('exec.yaml', { exec: { command: 'aws', args: ['eks', 'get-token'] } })), undefined);
+s('exec plugins are read here (run at first use); auth providers and unknown fields are left to client-node', () => {
+  const exec = readKubeconfig(write('exec.yaml', { exec: { apiVersion: 'client.authentication.k8s.io/v1beta1', command: 'aws', args: ['eks', 'get-token'] } }));
+  assert.ok(exec?.exec, 'an exec source');
+  assert.is(exec!.exec!.runs, 0, 'not run before the first request');
   assert.is(readKubeconfig(write('auth.yaml', { 'auth-provider': { name: 'gcp' } })), undefined);
   assert.is(readKubeconfig(write('proxy.yaml', { token: 't' }, { server: 'https://k', 'proxy-url': 'http://p' })), undefined);
 });

@@ -10,7 +10,7 @@ import { ScanError } from '../../lib/errors.ts';
 import { loadStackMetadata } from '../../lib/topology/stack-metadata.ts';
 import type { Component } from '../../lib/topology/types.ts';
 import { componentOf, indexComponents } from '../../functions/kubescape-scan/components.ts';
-import { BUILTIN_EXCLUSIONS, exclusionFor, loadExclusionsFile } from '../../functions/kubescape-scan/exclusions.ts';
+import { BUILTIN_EXCLUSIONS, exclusionFor, loadExclusionsFile, namedInPaths } from '../../functions/kubescape-scan/exclusions.ts';
 import { HIDDEN, REMEDIATIONS, REPORTED_ATTRIBUTES, remediationFor, SECRET_ATTRIBUTE } from '../../functions/kubescape-scan/remediation.ts';
 import { BUNDLED_ARTIFACTS_DIR, checkArtifacts, kubescapeSettingsFromEnv } from '../../functions/kubescape-scan/settings.ts';
 import { kubescapeScan } from '../../functions/kubescape-scan/scan.ts';
@@ -70,7 +70,7 @@ if (SAMPLES.every(existsSync)) {
   console.warn('kubescape-tables: skipping the real-metadata attribute check: ../shared/samples/stacktic is absent');
 }
 
-t('exclusions: every built-in row matches by component type and by name, only for its controls', () => {
+t('exclusions: every built-in row matches its workload by identity (kind, name, container), never by component type alone', () => {
   const types: Record<string, string> = {
     'operator-rbac-argocd': 'argo_cd',
     'operator-rbac-cert-manager': 'cert_manager',
@@ -81,30 +81,49 @@ t('exclusions: every built-in row matches by component type and by name, only fo
     'writable-grafana-plugins': 'grafana',
     'privileged-csi-driver': 'csi',
   };
-  const names: Record<string, string> = {
-    'operator-rbac-argocd': 'argocd-application-controller',
-    'operator-rbac-cert-manager': 'cert-manager-cainjector',
-    'operator-rbac-external-secrets': 'external-secrets-webhook',
-    'operator-rbac-velero': 'velero',
-    'root-clickhouse': 'chi-demo-0-0',
-    'writable-prometheus-tsdb': 'prometheus-server',
-    'writable-grafana-plugins': 'grafana',
-    'privileged-csi-driver': 'ebs-csi-node',
+  // The workload with the requirement: kind, name and (where the requirement is about one) container.
+  const who: Record<string, { kind: string; name: string; containers?: string[] }> = {
+    'operator-rbac-argocd': { kind: 'ServiceAccount', name: 'argocd-application-controller' },
+    'operator-rbac-cert-manager': { kind: 'ServiceAccount', name: 'cert-manager-cainjector' },
+    'operator-rbac-external-secrets': { kind: 'ServiceAccount', name: 'external-secrets-webhook' },
+    'operator-rbac-velero': { kind: 'ServiceAccount', name: 'velero' },
+    'root-clickhouse': { kind: 'StatefulSet', name: 'chi-demo-0-0', containers: ['clickhouse'] },
+    'writable-prometheus-tsdb': { kind: 'StatefulSet', name: 'prometheus-server', containers: ['prometheus-server'] },
+    'writable-grafana-plugins': { kind: 'Deployment', name: 'grafana', containers: ['grafana'] },
+    'privileged-csi-driver': { kind: 'DaemonSet', name: 'ebs-csi-node', containers: ['csi-driver'] },
   };
   assert.equal(Object.keys(types).sort(), BUILTIN_EXCLUSIONS.map((r) => r.id).sort());
   for (const rule of BUILTIN_EXCLUSIONS) {
     assert.ok(rule.reason.length > 20, `${rule.id} has a reason`);
+    assert.ok(rule.match.names.length > 0, `${rule.id} names its workloads`);
     const control = rule.controls[0];
-    const byType = exclusionFor({ controlId: control, kind: 'Deployment', namespace: 'x', name: 'some-workload', component: { name: 'some-component', type: types[rule.id] } }, BUILTIN_EXCLUSIONS);
-    assert.is(byType?.id, rule.id, `${rule.id} by component type`);
-    const byName = exclusionFor({ controlId: control, kind: 'Deployment', namespace: 'x', name: names[rule.id], component: null }, BUILTIN_EXCLUSIONS);
-    assert.is(byName?.id, rule.id, `${rule.id} by name`);
+    const w = who[rule.id];
+    const component = { name: 'some-component', type: types[rule.id] };
+    assert.is(exclusionFor({ controlId: control, kind: w.kind, namespace: 'x', name: w.name, component, containers: w.containers }, BUILTIN_EXCLUSIONS)?.id, rule.id, `${rule.id} matches its workload`);
+    // Another workload of the same component type is a finding.
+    assert.is(exclusionFor({ controlId: control, kind: w.kind, namespace: 'x', name: 'some-workload', component, containers: ['sidecar'] }, BUILTIN_EXCLUSIONS), null, `${rule.id} never by component type alone`);
+    if (w.containers) {
+      // The same workload, but the failure is about another container (a sidecar without a securityContext).
+      assert.is(exclusionFor({ controlId: control, kind: w.kind, namespace: 'x', name: w.name, component, containers: ['sidecar'] }, BUILTIN_EXCLUSIONS), null, `${rule.id}: only for the container with the requirement`);
+      assert.is(exclusionFor({ controlId: control, kind: w.kind, namespace: 'x', name: w.name, component, containers: [...w.containers, 'sidecar'] }, BUILTIN_EXCLUSIONS), null, `${rule.id}: not when the failure names another container too`);
+    }
+    assert.is(exclusionFor({ controlId: control, kind: 'ConfigMap', namespace: 'x', name: w.name, component, containers: w.containers }, BUILTIN_EXCLUSIONS), null, `${rule.id}: kind`);
     const otherControl = 'C-0270';
     assert.not.ok(rule.controls.includes(otherControl));
-    assert.is(exclusionFor({ controlId: otherControl, kind: 'Deployment', namespace: 'x', name: names[rule.id], component: { name: 'c', type: types[rule.id] } }, BUILTIN_EXCLUSIONS), null, `${rule.id} not for ${otherControl}`);
+    assert.is(exclusionFor({ controlId: otherControl, kind: w.kind, namespace: 'x', name: w.name, component, containers: w.containers }, BUILTIN_EXCLUSIONS), null, `${rule.id} not for ${otherControl}`);
   }
+  // The issue's case: grafana's image renderer (same component type, no securityContext) stays a finding.
+  assert.is(exclusionFor({ controlId: 'C-0017', kind: 'Deployment', namespace: 'mon', name: 'grafana-image-renderer', component: { name: 'grafana', type: 'grafana' }, containers: ['grafana-image-renderer'] }, BUILTIN_EXCLUSIONS), null);
   // A plain web app is never excluded.
   assert.is(exclusionFor({ controlId: 'C-0013', kind: 'Deployment', namespace: 'shop', name: 'cart', component: { name: 'cart', type: 'webapp' } }, BUILTIN_EXCLUSIONS), null);
+});
+
+t('namedInPaths: container and volume names from a failure\'s paths', () => {
+  const pod = { containers: ['app', 'sidecar'], initContainers: ['init'], volumes: ['data', 'host'] };
+  assert.equal(namedInPaths(['spec.template.spec.containers[1].securityContext.readOnlyRootFilesystem', 'spec.template.spec.initContainers[0].image'], pod), { containers: ['sidecar', 'init'] });
+  assert.equal(namedInPaths(['spec.template.spec.volumes[1].hostPath.path'], pod), { volumes: ['host'] });
+  assert.equal(namedInPaths(['metadata.name'], pod), {});
+  assert.equal(namedInPaths(['spec.containers[4].x'], pod), { containers: ['containers[4]'] }, 'an index the report does not name is not a name that matches');
 });
 
 function tmpFile(name: string, text: string): string {
@@ -131,7 +150,7 @@ t('exclusions file: a valid YAML and JSON file extend the table', async () => {
   assert.is(rules[0].source, y);
   assert.is(exclusionFor({ controlId: 'C-0015', kind: 'ServiceAccount', namespace: 'ns', name: 'backup-agent', component: null }, rules)?.id, 'backup-agent');
   assert.is(exclusionFor({ controlId: 'C-0015', kind: 'Deployment', namespace: 'ns', name: 'backup-agent', component: null }, rules), null, 'kind must match');
-  const j = tmpFile('ex.json', JSON.stringify({ exclusions: [{ id: 'constructor', reason: 'a name like constructor is data', controls: ['C-0013'], match: { component_types: ['__proto__'] } }] }));
+  const j = tmpFile('ex.json', JSON.stringify({ exclusions: [{ id: 'constructor', reason: 'a name like constructor is data', controls: ['C-0013'], match: { names: ['^x$'], component_types: ['__proto__'] } }] }));
   const r2 = await loadExclusionsFile(j);
   assert.is(exclusionFor({ controlId: 'C-0013', kind: 'Deployment', namespace: 'n', name: 'x', component: { name: 'x', type: '__proto__' } }, r2)?.id, 'constructor');
   for (const f of [y, j]) rmSync(join(f, '..'), { recursive: true });
@@ -141,7 +160,9 @@ t('exclusions file: errors name the file, the setting and the field, never echo 
   const cases: [string, string, RegExp][] = [
     ['missing reason', 'exclusions:\n  - id: a\n    controls: [C-0015]\n    match: { names: [x] }\n', /exclusions\.0\.reason/],
     ['bad control', 'exclusions:\n  - id: a\n    reason: r\n    controls: [C0015]\n    match: { names: [x] }\n', /exclusions\.0\.controls\.0.*control id/],
-    ['empty match', 'exclusions:\n  - id: a\n    reason: r\n    controls: [C-0015]\n    match: {}\n', /exclusions\[0\]\.match must name/],
+    ['empty match', 'exclusions:\n  - id: a\n    reason: r\n    controls: [C-0015]\n    match: {}\n', /exclusions\.0\.match\.names/],
+    ['component type alone', 'exclusions:\n  - id: a\n    reason: r\n    controls: [C-0015]\n    match: { component_types: [grafana] }\n', /exclusions\.0\.match\.names/],
+    ['bad container regex', 'exclusions:\n  - id: a\n    reason: r\n    controls: [C-0015]\n    match: { names: [x], containers: ["(x"] }\n', /exclusions\[0\]\.match\.containers\[0\] is not a valid regular expression/],
     ['bad regex', 'exclusions:\n  - id: a\n    reason: r\n    controls: [C-0015]\n    match: { names: ["(unclosed"] }\n', /exclusions\[0\]\.match\.names\[0\] is not a valid regular expression/],
     ['builtin id', 'exclusions:\n  - id: root-clickhouse\n    reason: r\n    controls: [C-0015]\n    match: { names: [x] }\n', /root-clickhouse' is used twice/],
     ['unknown field', 'exclusions:\n  - id: a\n    reason: r\n    controls: [C-0015]\n    match: { names: [x] }\n    because: typo\n', /because/],
@@ -263,8 +284,8 @@ t('artifacts that kubescape would replace by a download or silently ignore are r
   }
 });
 
-t('a missing kubescape: every run in errors[] with the command that builds it, nothing decided', async () => {
-  const base = {
+t('an unreachable API server: one 503 naming the server (kubescape never starts: no tool_failed per namespace)', async () => {
+  const settings = {
     topology: { metadata: { path: DEMO_METADATA, setting: 'STACK_METADATA' } },
     kubeconfig: join(ROOT, 'test/fixtures/kubeconfig-unreachable.yaml'),
     artifactsDir: BUNDLED_ARTIFACTS_DIR,
@@ -273,17 +294,16 @@ t('a missing kubescape: every run in errors[] with the command that builds it, n
     strategy: 'per-namespace' as const,
     concurrency: 2,
     clusterScope: true,
+    bin: '/nonexistent/stack-scan/kubescape',
   };
-  // A missing program (the real kubescape's failures are in test/integration/kubescape-scan.test.ts).
-  const missing = await runScan(kubescapeScan({ ...base, bin: '/nonexistent/stack-scan/kubescape', strategy: 'split' }), 'light');
-  assert.is(missing.score, null);
-  assert.is(missing.errors[0].code, 'tool_missing');
-  assert.match(missing.errors[0].message, /kubescape was not found or is not executable \(\/nonexistent\/stack-scan\/kubescape\).*bash harness\/build\.sh kubescape/);
-  assert.ok((missing.results as any).namespaces.every((n: any) => n.score === null && /not scanned/.test(n.note)));
-  const full = await runScan(kubescapeScan({ ...base, bin: '/nonexistent/stack-scan/kubescape' }), 'full');
-  assert.is(full.errors.length, 6, 'five namespaces + the cluster-wide run, each named');
-  assert.equal(full.findings, []);
+  const res = await scanApp(kubescapeScan(settings)).request('/kubescape_scan?mode=light');
+  assert.is(res.status, 503);
+  const body = await res.json();
+  assert.is(body.error.code, 'cluster_unreachable');
+  assert.match(body.error.message, /127\.0\.0\.1:9/);
 });
+
+// A missing kubescape needs a reachable API server now: test/integration/kubescape-scan.test.ts.
 
 t('the bundled artifacts are complete and licensed', () => {
   for (const f of ['nsa.json', 'mitre.json', 'exceptions.json', 'controls-inputs.json', 'attack-tracks.json', 'LICENSE']) assert.ok(existsSync(join(BUNDLED_ARTIFACTS_DIR, f)), f);

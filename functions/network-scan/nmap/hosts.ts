@@ -4,6 +4,7 @@
  * validate hosts without loading the XML parser.
  */
 import { isIP } from 'node:net';
+import { isNumericHostForm } from '../../../lib/scan/hosts.ts';
 
 export type AddressFamily = 4 | 6;
 
@@ -22,6 +23,9 @@ export function normalizeHost(host: string): { host: string; family: AddressFami
   // A DNS name: letters, digits, '-', '_' in dot-separated labels, and the last
   // label must contain a letter (so nmap's "10.0.0.1-5" octet ranges are refused).
   const last = h.replace(/\.$/, '').split('.').pop() ?? '';
+  if (isNumericHostForm(h)) {
+    throw new Error(`nmap target host ${JSON.stringify(host)} is a numeric address notation other than a dotted-quad IPv4 or an IPv6 literal; write the address as a.b.c.d or as IPv6`);
+  }
   if (!DNS_NAME.test(h) || h.startsWith('-') || !/[A-Za-z]/.test(last)) {
     throw new Error(`nmap target host ${JSON.stringify(host)} is neither an IP address nor a DNS name`);
   }
