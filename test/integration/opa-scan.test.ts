@@ -12,7 +12,7 @@ import { testCluster } from '../support/cluster.ts';
 import { installPolicies, templateKind, yamlDocs } from '../../harness/cluster/gatekeeper.ts';
 import { adminKube, apply, namespace, remove, waitFor } from '../support/k8s.ts';
 
-const LIB = join(import.meta.dirname, '../../../shared/gatekeeper-library');
+const LIB = join(import.meta.dirname, '../fixtures/gatekeeper/library');
 const STACK = join(import.meta.dirname, '../fixtures/topology/opa-stack.yaml');
 const s = suite('opa scan: real Gatekeeper');
 
