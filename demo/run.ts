@@ -109,6 +109,19 @@ function buildModule(module: string, binaries: string[], haveGo: boolean): strin
   }
 }
 
+/** Runs one part; an error in it is one FAILED row with its first line, and the other parts go on. */
+async function part(rows: Row[], p: Part, scan: string, fn: () => Promise<boolean>): Promise<boolean> {
+  try {
+    return await fn();
+  } catch (err) {
+    const msg = (err instanceof Error ? err.message : String(err)).split('\n').find((l) => l.trim()) ?? 'unknown error';
+    log(`${PART_LABELS[p]} failed: ${msg}`);
+    rows.push({ part: p, scan, mode: '', score: 'FAILED', detail: `${msg} (STACKSCAN_DEMO_DEBUG=1 npm run demo shows the whole error)` });
+    if (process.env.STACKSCAN_DEMO_DEBUG === '1') console.error(err);
+    return false;
+  }
+}
+
 function printTable(rows: Row[], leftOut: Map<Part, string>, seconds: number): void {
   const all: string[][] = [];
   for (const part of PARTS) {
@@ -248,10 +261,13 @@ export async function runDemo(): Promise<number> {
     // Kubescape: NSA and MITRE per stack namespace, on its own demo workloads in the same cluster.
     if (!leftOut.has('kubescape')) {
       log('\n== kubescape (light and full) on the demo workloads');
-      const { kubescapeDemo } = await import('./kubescape.ts');
-      const ks = await kubescapeDemo({ kubeconfig: cp.kubeconfigPath, reportsDir: REPORTS, log });
-      if (ks.failed) failed = true;
-      for (const [mode, score, detail] of ks.rows) rows.push({ part: 'kubescape', scan: 'kubescape_scan', mode, score, detail });
+      const ok = await part(rows, 'kubescape', 'kubescape_scan', async () => {
+        const { kubescapeDemo } = await import('./kubescape.ts');
+        const ks = await kubescapeDemo({ kubeconfig: cp.kubeconfigPath, reportsDir: REPORTS, log });
+        for (const [mode, score, detail] of ks.rows) rows.push({ part: 'kubescape', scan: 'kubescape_scan', mode, score, detail });
+        return !ks.failed;
+      });
+      if (!ok) failed = true;
     }
   } finally {
     http?.close();
@@ -263,12 +279,16 @@ export async function runDemo(): Promise<number> {
   // Nuclei: light and ssl against local services with planted weaknesses (its own demo stack, no cluster).
   if (!leftOut.has('nuclei')) {
     log('\n== nuclei (light and ssl) against local demo services');
-    const { runNucleiDemo } = await import('./nuclei.ts');
-    const nuclei = await runNucleiDemo({ log, reportsDir: REPORTS });
-    for (const [mode, r] of Object.entries(nuclei)) {
-      const s = r.summary as { targets: number; reached: number };
-      rows.push({ part: 'nuclei', scan: 'nuclei_scan', mode, score: String(r.score), detail: `${(r.findings ?? []).length} findings on ${s.reached}/${s.targets} targets reached (${r.duration_ms} ms, ${r.errors.length} errors)` });
-    }
+    const ok = await part(rows, 'nuclei', 'nuclei_scan', async () => {
+      const { runNucleiDemo } = await import('./nuclei.ts');
+      const nuclei = await runNucleiDemo({ log, reportsDir: REPORTS });
+      for (const [mode, r] of Object.entries(nuclei)) {
+        const s = r.summary as { targets: number; reached: number };
+        rows.push({ part: 'nuclei', scan: 'nuclei_scan', mode, score: String(r.score), detail: `${(r.findings ?? []).length} findings on ${s.reached}/${s.targets} targets reached (${r.duration_ms} ms, ${r.errors.length} errors)` });
+      }
+      return true;
+    });
+    if (!ok) failed = true;
   }
 
   // Full network mode on a real node: real pods, kube-router enforcing the generated policies, nmap in the
@@ -278,13 +298,18 @@ export async function runDemo(): Promise<number> {
     const why = buildModule('node', ['kubelet', 'runc', 'containerd', 'kube-router', 'coredns'], probe.go);
     if (why) leftOut.set('node', why);
     else {
-      const { nodeNetworkDemo } = await import('./node.ts');
-      const node = await nodeNetworkDemo({ metadataPath: SAMPLE, log });
-      if (node.ok) {
+      const ok = await part(rows, 'node', 'network_scan', async () => {
+        const { nodeNetworkDemo } = await import('./node.ts');
+        const node = await nodeNetworkDemo({ metadataPath: SAMPLE, log });
+        if (!node.ok) {
+          leftOut.set('node', node.reason);
+          return true;
+        }
         writeFileSync(join(REPORTS, 'network_scan-full-node.json'), JSON.stringify(node.report, null, 2));
         rows.push({ part: 'node', scan: 'network_scan', mode: 'full', score: String(node.report.score), detail: `${node.summary} (${(node.durationMs / 1000).toFixed(1)} s with the node's start and stop)` });
-        if (node.status !== 200) failed = true;
-      } else leftOut.set('node', node.reason);
+        return node.status === 200;
+      });
+      if (!ok) failed = true;
     }
   }
 
