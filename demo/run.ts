@@ -160,7 +160,12 @@ export async function runDemo(): Promise<number> {
   for (const m of MODULES) {
     if (m.parts.every((p) => leftOut.has(p))) continue;
     const why = buildModule(m.module, m.binaries, probe.go);
-    if (why) for (const p of m.parts) if (!leftOut.has(p)) leftOut.set(p, why);
+    if (why) {
+      for (const p of m.parts.filter((x) => !leftOut.has(x))) {
+        leftOut.set(p, why);
+        log(`  left out: ${PART_LABELS[p]}: ${why}`);
+      }
+    }
   }
   if (leftOut.has('cluster')) throw new DemoError(`the local cluster cannot start: ${leftOut.get('cluster')}`, 'bash harness/build.sh controlplane gatekeeper');
 
