@@ -123,11 +123,11 @@ async function part(rows: Row[], p: Part, scan: string, fn: () => Promise<boolea
 }
 
 function printTable(rows: Row[], leftOut: Map<Part, string>, seconds: number): void {
-  const all: string[][] = [];
+  // What ran, in the order it ran; then every part left out, with why.
+  const all: string[][] = rows.filter((r) => !leftOut.has(r.part)).map((r) => [r.scan, r.mode, r.score, r.detail]);
   for (const part of PARTS) {
     const why = leftOut.get(part);
     if (why) all.push([PART_LABELS[part], '', '—', `LEFT OUT: ${why}`]);
-    else for (const r of rows.filter((x) => x.part === part)) all.push([r.scan, r.mode, r.score, r.detail]);
   }
   const w = [0, 1, 2].map((i) => Math.max(...all.map((r) => r[i].length), ['scan', 'mode', 'score'][i].length));
   const line = (r: string[]) => `${r[0].padEnd(w[0])}  ${r[1].padEnd(w[1])}  ${r[2].padEnd(w[2])}  ${r[3]}`;

@@ -3,7 +3,8 @@
 // on both cases (root, not root); the probe is tested on a real PATH that lacks nmap.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PARTS, REQUIREMENTS, installCommand, onPath, planRequirements, probeMachine, type MachineProbe } from '../../demo/requirements.ts';
@@ -78,6 +79,30 @@ s('the probe on a real PATH that lacks nmap: nmap is missing, openssl is not', (
     assert.is(probe.missing.includes('openssl'), !openssl);
     assert.is(probe.go, false);
     assert.is(probe.apt, false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+s('the demo never ends in a stack trace: an error thrown by the demo, or after it returned, is one line and exit code 1', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'demo-wrap-'));
+  try {
+    // The real wrapper (demo/demo.ts) around stand-ins for demo/run.ts.
+    copyFileSync(join(import.meta.dirname, '../../demo/demo.ts'), join(dir, 'demo.ts'));
+    writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
+    const tsx = join(import.meta.dirname, '../../node_modules/.bin/tsx');
+    const cases: [string, RegExp][] = [
+      ["export async function runDemo(): Promise<number> { throw Object.assign(new Error('the local cluster cannot start: x'), { hint: 'bash harness/build.sh controlplane' }); }", /^demo failed: the local cluster cannot start: x\nto fix it: bash harness\/build\.sh controlplane, then npm run demo$/],
+      ["export async function runDemo(): Promise<number> { setTimeout(() => { throw new TypeError('late'); }, 5); return 0; }", /^demo failed: late\nrun it again with the whole error: STACKSCAN_DEMO_DEBUG=1 npm run demo$/],
+      ["import './missing.ts';\nexport async function runDemo(): Promise<number> { return 0; }", /^demo failed: Cannot find module .*missing\.ts.*\nrun it again/],
+    ];
+    for (const [run, expected] of cases) {
+      writeFileSync(join(dir, 'run.ts'), run);
+      const r = spawnSync(tsx, [join(dir, 'demo.ts')], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, STACKSCAN_DEMO_DEBUG: '' } });
+      assert.is(r.status, 1, r.stderr);
+      assert.match(r.stderr.trim(), expected);
+      assert.not.match(r.stderr, /^\s+at /m, 'no stack frame');
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
