@@ -137,6 +137,21 @@ s('every relative link resolves to a file of the repository, and every #anchor t
   assert.equal(problems, []);
 });
 
+s('every repository path the documentation names in code spans exists (files move; the docs must follow)', () => {
+  const problems: string[] = [];
+  for (const file of DOCS) {
+    if (!existsSync(file)) continue;
+    readFileSync(file, 'utf8').split('\n').forEach((text, i) => {
+      for (const m of text.matchAll(/`((?:functions|lib|harness|demo|test|bench|knative|schema|docs)\/[^`\s]*)`/g)) {
+        const p = m[1].replace(/[.,:;)]+$/, '');
+        if (/[<>{}*…|]/.test(p)) continue; // a pattern, not a path
+        if (!existsSync(join(ROOT, p)) && !GENERATED.has(p)) problems.push(`${rel(file)}:${i + 1}: ${p}`);
+      }
+    });
+  }
+  assert.equal(problems, []);
+});
+
 s('the checker itself: GitHub slugs, repeated headings, links in code are ignored', () => {
   assert.is(slug("4. What each function's account may do"), '4-what-each-functions-account-may-do');
   assert.is(slug('A real node in the local cluster (optional; root)'), 'a-real-node-in-the-local-cluster-optional-root');
