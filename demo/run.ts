@@ -32,6 +32,7 @@ import { startControlPlane } from '../harness/cluster/index.ts';
 import { installPolicies, yamlDir } from '../harness/cluster/gatekeeper.ts';
 import { apply, namespace } from '../harness/cluster/objects.ts';
 import { PART_LABELS, PARTS, installPackages, planRequirements, probeMachine, type Part } from './requirements.ts';
+import { validateReports } from './validate-reports.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const BIN = join(ROOT, '.cache/bin');
@@ -319,6 +320,8 @@ export async function runDemo(): Promise<number> {
     }
   }
 
+  // Every JSON report written matches its scan's published schema (schema/<scan>-report.schema.json).
+  if (!validateReports(REPORTS, log)) failed = true;
   printTable(rows, leftOut, (Date.now() - t0) / 1000);
   console.log(`\nJSON reports: ${REPORTS}/${leftOut.size ? `; ${leftOut.size} part(s) left out, each with its reason above` : ''}${plan.command ? `\nto include them: ${plan.command}` : ''}`);
   return failed ? 1 : 0;

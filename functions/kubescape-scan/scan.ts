@@ -17,6 +17,7 @@ import { BUILTIN_EXCLUSIONS, loadExclusionsFile, type ExclusionRule } from './ex
 import { executeKubescape } from './execute.ts';
 import { forbiddenErrors, judgeFull, judgeLight } from './judge.ts';
 import { kubescapeSettingsFromEnv, type KubescapeSettings } from './settings.ts';
+import { KUBESCAPE_REPORT } from './report.ts';
 
 type Mode = 'light' | 'full';
 
@@ -32,6 +33,7 @@ export function kubescapeScan(given?: KubescapeSettings): ScanDefinition<Mode> {
   return {
     name: 'kubescape',
     path: '/kubescape_scan',
+    report: KUBESCAPE_REPORT,
     modes: ['light', 'full'],
     defaultMode: 'light',
     timeoutMs: { light: 600_000, full: 900_000 },

@@ -24,6 +24,7 @@ import type { ClusterSnapshot } from './light/types.ts';
 import type { ProbeRunner } from './probes/execute.ts';
 import { PROBE_PURPOSE } from './probes/pod-specs.ts';
 import { networkSettingsFromEnv, type NetworkScanSettings } from './settings.ts';
+import { NETWORK_REPORT } from './report.ts';
 
 /** Full mode's modules (probe plan, runners, nmap, execa), loaded on the first full scan only: light stays small. */
 const fullMode = () =>
@@ -56,6 +57,7 @@ export function networkScan(given?: NetworkScanSettings): ScanDefinition<Mode> {
   return {
     name: 'network',
     path: '/network_scan',
+    report: NETWORK_REPORT,
     modes: ['light', 'full'],
     defaultMode: 'light',
     timeoutMs: { light: 120_000, full: 900_000 },

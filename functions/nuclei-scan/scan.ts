@@ -19,6 +19,7 @@ import { Judge } from './judge.ts';
 import { MODES, planTargets, type NucleiMode } from './plan.ts';
 import { collectSecrets, redactDeep } from './secrets.ts';
 import { nucleiSettingsFromEnv, type NucleiScanSettings } from './settings.ts';
+import { NUCLEI_REPORT } from './report.ts';
 
 /** Default total time per mode (the seed budgets), overridable by NUCLEI_SCAN_TIMEOUT_MS. */
 export const NUCLEI_TIMEOUTS_MS: Readonly<Record<NucleiMode, number>> = { light: 3 * 60_000, full: 15 * 60_000, network: 5 * 60_000, ssl: 60_000 };
@@ -35,6 +36,7 @@ export function nucleiScan(given?: NucleiScanSettings | (() => NucleiScanSetting
   return {
     name: 'nuclei',
     path: '/nuclei_scan',
+    report: NUCLEI_REPORT,
     modes: MODES,
     defaultMode: 'light',
     params: { evidence: "'true' adds each finding's request and response (4 KB each; default false)" },

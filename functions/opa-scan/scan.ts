@@ -23,6 +23,7 @@ import type { NamespaceLabels } from './match.ts';
 import { planFull, WEBHOOK_EXEMPT } from './plan.ts';
 import { prepareReplays } from './replay.ts';
 import { opaSettingsFromEnv, type OpaScanSettings } from './settings.ts';
+import { OPA_REPORT } from './report.ts';
 
 export { opaSettingsFromEnv, type OpaScanSettings };
 
@@ -100,6 +101,7 @@ export function opaScan(given?: OpaScanSettings): ScanDefinition<Mode> {
   return {
     name: 'opa',
     path: '/opa_scan',
+    report: OPA_REPORT,
     modes: ['light', 'full'],
     defaultMode: 'light',
     async run({ mode, signal, timeoutMs: ttlMs }): Promise<ScanOutcome> {
