@@ -8,11 +8,6 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-/**
- * Generated from the code by their own tooling (the settings reference, the OpenAPI document's page):
- * links to them are checked like any other once they exist; until then a SKIP line says so.
- */
-const GENERATED = new Set(['docs/configuration.md', 'docs/api.md']);
 
 function walk(dir: string): string[] {
   if (!existsSync(dir)) return [];
@@ -89,7 +84,7 @@ const s = suite('docs: links and length');
 const rel = (p: string) => relative(ROOT, p).split(sep).join('/');
 
 s('the documentation files exist', () => {
-  for (const f of ['README.md', 'docs/network.md', 'docs/opa.md', 'docs/kubescape.md', 'docs/nuclei.md', 'docs/deployment.md', 'docs/dependencies.md', 'harness/README.md', 'bench/README.md', 'test/README.md']) {
+  for (const f of ['README.md', 'docs/configuration.md', 'docs/api.md', 'docs/network.md', 'docs/opa.md', 'docs/kubescape.md', 'docs/nuclei.md', 'docs/deployment.md', 'docs/dependencies.md', 'harness/README.md', 'bench/README.md', 'test/README.md']) {
     assert.ok(existsSync(join(ROOT, f)), `${f} is missing`);
   }
 });
@@ -101,7 +96,6 @@ s('the README is at most 300 lines', () => {
 
 s('every relative link resolves to a file of the repository, and every #anchor to a heading', () => {
   const problems: string[] = [];
-  const pending = new Set<string>();
   const anchorCache = new Map<string, Set<string>>();
   const anchorsOf = (file: string) => {
     let a = anchorCache.get(file);
@@ -122,8 +116,7 @@ s('every relative link resolves to a file of the repository, and every #anchor t
         continue;
       }
       if (!existsSync(dest)) {
-        if (GENERATED.has(rel(dest))) pending.add(rel(dest));
-        else problems.push(`${at}: no such file`);
+        problems.push(`${at}: no such file`);
         continue;
       }
       if (anchor !== undefined) {
@@ -132,7 +125,6 @@ s('every relative link resolves to a file of the repository, and every #anchor t
       }
     }
   }
-  for (const p of pending) console.warn(`SKIP docs-links: ${p} does not exist yet (generated from the code); links to it are checked once it does`);
   assert.ok(checked > 40, `only ${checked} relative links found: the extraction is broken`);
   assert.equal(problems, []);
 });
@@ -145,7 +137,7 @@ s('every repository path the documentation names in code spans exists (files mov
       for (const m of text.matchAll(/`((?:functions|lib|harness|demo|test|bench|knative|schema|docs)\/[^`\s]*)`/g)) {
         const p = m[1].replace(/[.,:;)]+$/, '');
         if (/[<>{}*…|]/.test(p)) continue; // a pattern, not a path
-        if (!existsSync(join(ROOT, p)) && !GENERATED.has(p)) problems.push(`${rel(file)}:${i + 1}: ${p}`);
+        if (!existsSync(join(ROOT, p))) problems.push(`${rel(file)}:${i + 1}: ${p}`);
       }
     });
   }
