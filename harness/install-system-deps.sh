@@ -5,7 +5,8 @@
 # iptables, ipset, conntrack (kube-proxy, kube-router, kubelet), libseccomp-dev
 # (runc's cgo seccomp build), busybox-static and redis-tools (files of the local images:
 # redis-tools ships the redis-server program without starting a service); redis-server (the
-# nuclei scan's integration tests start it on loopback, no password). Idempotent: does nothing (not even
+# nuclei scan's integration tests start it on loopback, no password); chromium (the HTML report's
+# test drives Debian's headless Chromium with playwright-core). Idempotent: does nothing (not even
 # apt-get update) when everything is installed.
 #
 # Usage: harness/install-system-deps.sh [package ...]   (as root, or with sudo available)
@@ -13,7 +14,7 @@
 #        the ones its parts lack).
 set -euo pipefail
 
-all=(nmap nftables iproute2 openssl iptables ipset conntrack libseccomp-dev pkg-config busybox-static redis-tools redis-server)
+all=(nmap nftables iproute2 openssl iptables ipset conntrack libseccomp-dev pkg-config busybox-static redis-tools redis-server chromium)
 if [ $# -eq 0 ]; then
   packages=("${all[@]}")
 else

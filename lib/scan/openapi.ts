@@ -6,6 +6,7 @@
  */
 import { toJsonSchema, toJsonSchemaDefs } from '@valibot/to-json-schema';
 import type * as v from 'valibot';
+import { FORMAT_PARAM, HTTP_FORMATS } from '../report/http.ts';
 import { ErrorBodySchema, ReportErrorSchema, reportSchema, type ReportSchemas } from './report-schema.ts';
 
 /** What the document needs of a scan definition (lib/scan/scaffold.ts ScanDefinition). */
@@ -94,7 +95,7 @@ export function openApiDocument(scans: ApiScan[], o: ApiOptions): Json {
 
   const responses: Json = {
     BadRequest: errorResponse('An unknown or repeated query parameter, an invalid mode or parameter value, or an unacceptable CloudEvent; the ' +
-      'body names the parameter (code unknown_parameter, repeated_parameter, invalid_mode, invalid_parameter, …).'),
+      'body names the parameter (code unknown_parameter, repeated_parameter, invalid_mode, invalid_format, invalid_parameter, …).'),
     NotFound: errorResponse('No such route: any path not in this document (code not_found; the message lists the scans).'),
     MethodNotAllowed: { description: 'The method is not allowed on this path (HEAD never runs a scan); the Allow header names the one that is. A ' +
       'JSON error body (code method_not_allowed) except for HEAD.', headers: { Allow: { schema: { type: 'string' } } }, content: { 'application/json': { schema: ref('ErrorBody') } } },
@@ -115,6 +116,7 @@ export function openApiDocument(scans: ApiScan[], o: ApiOptions): Json {
   for (const s of scans) {
     const params = [
       { name: 'mode', in: 'query', required: false, description: `the scan mode (default ${s.defaultMode})`, schema: { type: 'string', enum: [...s.modes], default: s.defaultMode } },
+      { name: FORMAT_PARAM, in: 'query', required: false, description: 'the answer\'s format: the JSON report (default), or SARIF 2.1.0, JUnit XML or a self-contained HTML page rendered from its checks (docs/cli.md)', schema: { type: 'string', enum: [...HTTP_FORMATS], default: 'json' } },
       ...Object.entries(s.params ?? {}).map(([name, description]) => ({ name, in: 'query', required: false, description, schema: { type: 'string' } })),
     ];
     const notAllowed = (method: string) => ({ summary: `${method} is not allowed: use GET`, operationId: `${s.name}Scan${cap(method.toLowerCase())}`, responses: { '405': respRef('MethodNotAllowed') } });
@@ -127,7 +129,7 @@ export function openApiDocument(scans: ApiScan[], o: ApiOptions): Json {
         operationId: `${s.name}Scan`,
         tags: [s.name],
         parameters: params,
-        responses: { '200': { description: `The ${s.name} report (schema/${s.name}-report.schema.json)`, content: { 'application/json': { schema: ref(`${cap(s.name)}Report`) } } }, ...errors },
+        responses: { '200': { description: `The ${s.name} report (schema/${s.name}-report.schema.json)`, content: { 'application/json': { schema: ref(`${cap(s.name)}Report`) }, 'application/sarif+json': { schema: { type: 'object', description: 'format=sarif: a SARIF 2.1.0 log, one run' } }, 'application/xml': { schema: { type: 'string', description: 'format=junit: JUnit XML, one testsuite' } }, 'text/html': { schema: { type: 'string', description: 'format=html: one self-contained page' } } } }, ...errors },
       },
       head: notAllowed('HEAD'),
       post: notAllowed('POST'),

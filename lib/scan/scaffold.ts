@@ -20,28 +20,13 @@ import * as v from 'valibot';
 import { errorBody, ScanError, type ReportError } from '../errors.ts';
 import { COMPLETED_TYPE, EventRejected, FAILED_TYPE, receiveEvent, replyEvent, REQUESTED_TYPE, SCAN_EXTENSION, scanRequestOf } from './events.ts';
 import type { Check } from './checks.ts';
+import type { ReportGraph } from '../report/graph.ts';
+import { FORMAT_PARAM, formatParam, renderHttp } from '../report/http.ts';
+import type { ScanOutcome, ScanReport } from './report.ts';
 import type { ReportSchemas } from './report-schema.ts';
 import { parseSettings, scanTimeoutSetting, settingsSchema } from './settings.ts';
 
-export interface ScanOutcome {
-  /** 0–100, or null when the scan could not decide (the reason is in `errors`). */
-  score: number | null;
-  summary: Record<string, unknown>;
-  /** Mode-specific detail (light and full). */
-  results?: Record<string, unknown>;
-  /** Per-test findings (full mode). */
-  findings?: unknown[];
-  errors: ReportError[];
-  /** Where the inputs came from: files, cluster, settings. */
-  sources: Record<string, unknown>;
-}
-
-export interface ScanReport extends ScanOutcome {
-  scan: string;
-  scan_type: string;
-  started_at: string;
-  duration_ms: number;
-}
+export type { ScanOutcome, ScanReport } from './report.ts';
 
 export interface ScanContext<M extends string> {
   mode: M;
@@ -51,7 +36,12 @@ export interface ScanContext<M extends string> {
   signal: AbortSignal;
   /** This run's total time budget (ms): also the expiry of what the scan creates. */
   timeoutMs: number;
+  /** Optional progress of the current step (the command line shows it on a terminal); never required. */
+  progress?: ProgressFn;
 }
+
+/** One progress event: the step a scan is in and, in its loop, how many of how many are done. */
+export type ProgressFn = (p: { step: string; done?: number; total?: number }) => void;
 
 export interface ScanDefinition<M extends string = string> {
   /** Short name used in the envelope, e.g. `network`. */
@@ -69,6 +59,8 @@ export interface ScanDefinition<M extends string = string> {
   report?: ReportSchemas;
   /** The report as a flat list of checks (lib/scan/checks.ts), from the scan's own adapter `functions/<scan>/checks.ts`. */
   checks?(report: ScanReport): Check[];
+  /** The stack's components and declared links with their states, for the HTML report's picture (network scan). */
+  graph?(report: ScanReport): ReportGraph | undefined;
 }
 
 /** Why a scan's signal was aborted. */
@@ -118,9 +110,9 @@ export function scanTimeoutSchema(def: Pick<ScanDefinition, 'name' | 'modes' | '
 }
 
 /** Run a scan directly (no HTTP) and wrap its outcome in the envelope. */
-export async function runScan<M extends string>(def: ScanDefinition<M>, mode: M, params: Record<string, string> = {}, signal = new AbortController().signal, timeoutMs = scanTimeoutMs(def, mode)): Promise<ScanReport> {
+export async function runScan<M extends string>(def: ScanDefinition<M>, mode: M, params: Record<string, string> = {}, signal = new AbortController().signal, timeoutMs = scanTimeoutMs(def, mode), progress?: ProgressFn): Promise<ScanReport> {
   const started = Date.now();
-  const outcome = await def.run({ mode, params, signal, timeoutMs });
+  const outcome = await def.run({ mode, params, signal, timeoutMs, ...(progress ? { progress } : {}) });
   const errors = [...outcome.errors];
   if (signal.aborted && !errors.some((e) => e.code === 'timeout' || e.code === 'cancelled')) errors.push(abortError(signal));
   return {
@@ -219,7 +211,7 @@ export function notFoundBody(method: string, path: string, hint: string) {
 
 export function scanApp<M extends string>(def: ScanDefinition<M>): ScanApp {
   const app: ScanApp = new Hono();
-  const allowed = new Map<string, string>([['mode', `one of ${def.modes.join(', ')} (default ${def.defaultMode})`], ...Object.entries(def.params ?? {})]);
+  const allowed = new Map<string, string>([['mode', `one of ${def.modes.join(', ')} (default ${def.defaultMode})`], [FORMAT_PARAM, formatParam.description], ...Object.entries(def.params ?? {})]);
   const ModeSchema = v.picklist(def.modes, `mode must be one of: ${def.modes.join(', ')}`);
   const coalescer = new Coalescer(def);
   app.scanStats = coalescer.stats;
@@ -255,9 +247,13 @@ export function scanApp<M extends string>(def: ScanDefinition<M>): ScanApp {
       return c.json(errorBody(400, { code: 'invalid_mode', message: `${parsed.issues[0].message}; got '${query.get('mode')}'`, details: [{ path: 'mode', message: `allowed: ${def.modes.join(', ')}` }] }), 400);
     }
     query.delete('mode');
+    const format = formatParam.parse(query.get(FORMAT_PARAM));
+    if (!format.ok) return c.json(errorBody(400, format.error), 400);
+    query.delete(FORMAT_PARAM);
     const params: Record<string, string> = Object.create(null);
     for (const [k, val] of query) params[k] = val;
     const [body, status] = await answer(parsed.output, params, c.req.raw.signal);
+    if (format.value !== 'json' && status === 200) return renderHttp(c, def, body as ScanReport, format.value);
     return c.json(body, status);
   });
 
