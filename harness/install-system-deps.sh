@@ -10,10 +10,23 @@
 # HTML report's test drives Debian's headless Chromium with playwright-core). Idempotent: does nothing (not even
 # apt-get update) when everything is installed.
 #
-# Usage: harness/install-system-deps.sh          (as root, or with sudo available)
+# Usage: harness/install-system-deps.sh [package ...]   (as root, or with sudo available)
+#        With packages: only those (each must be one of the list below; `npm run demo` passes
+#        the ones its parts lack).
 set -euo pipefail
 
-packages=(nmap nftables iproute2 openssl iptables ipset conntrack libseccomp-dev pkg-config busybox-static redis-tools redis-server postgresql chromium)
+all=(nmap nftables iproute2 openssl iptables ipset conntrack libseccomp-dev pkg-config busybox-static redis-tools redis-server postgresql chromium)
+if [ $# -eq 0 ]; then
+  packages=("${all[@]}")
+else
+  packages=()
+  for p in "$@"; do
+    case " ${all[*]} " in
+      *" $p "*) packages+=("$p") ;;
+      *) echo "install-system-deps: unknown package '$p' (known: ${all[*]})" >&2; exit 2 ;;
+    esac
+  done
+fi
 
 missing=()
 for p in "${packages[@]}"; do

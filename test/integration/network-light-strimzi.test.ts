@@ -55,7 +55,7 @@ async function scan() {
 }
 
 if (!existsSync(SAMPLE)) {
-  console.warn(`network-light-strimzi: skipping: ${SAMPLE} is absent (../shared is not part of the repository)`);
+  console.warn(`SKIP network-light-strimzi: ${SAMPLE} is absent (the shared samples beside the checkout; not part of the repository)`);
 } else {
   const namespaces: string[] = [];
   let policies: any[] = [];

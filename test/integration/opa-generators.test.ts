@@ -37,7 +37,7 @@ import { complyAll, generatorFor } from '../../functions/opa-scan/generators/ind
 import type { Constraint, Match, Resource } from '../../functions/opa-scan/generators/types.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const LIBRARY = resolve(ROOT, '../shared/gatekeeper-library');
+const LIBRARY = join(ROOT, 'test/fixtures/gatekeeper/library'); // the gatekeeper-library's templates and samples (Apache-2.0, see its README)
 const STACKTIC_TEMPLATES = join(ROOT, 'functions/opa-scan/stacktic/templates');
 const DEMO_CONSTRAINTS = join(ROOT, 'demo/gatekeeper/constraints');
 
@@ -168,7 +168,7 @@ const libraryCases: LibraryCase[] = [];
   }
 }
 
-// Kinds the shared library lacks: our templates with the library's documented semantics
+// Kinds the carried library lacks: our templates with the library's documented semantics
 // (test/fixtures/gatekeeper/library-semantics); a real library template, when present, wins.
 {
   const dir = join(ROOT, 'test/fixtures/gatekeeper/library-semantics');

@@ -13,7 +13,7 @@ import { installPolicies, templateKind, yamlDocs } from '../../harness/cluster/g
 import { adminKube, apply, namespace, remove, waitFor } from '../support/k8s.ts';
 import { assertReportValid } from '../support/report-schema.ts';
 
-const LIB = join(import.meta.dirname, '../../../shared/gatekeeper-library');
+const LIB = join(import.meta.dirname, '../fixtures/gatekeeper/library');
 const STACK = join(import.meta.dirname, '../fixtures/topology/opa-stack.yaml');
 const s = suite('opa scan: real Gatekeeper');
 

@@ -132,7 +132,7 @@ if (existsSync(SAMPLE)) {
     checkScoring(sample, 'sample');
   });
 } else {
-  console.warn(`kubescape-parse: skipping the shared-sample tests: ${SAMPLE} is absent (../shared is not part of the repo)`);
+  console.warn(`SKIP kubescape-parse: the shared-sample tests: ${SAMPLE} is absent (the shared samples beside the checkout; not part of the repository)`);
 }
 
 const recorded = existsSync(FIXTURES) ? readdirSync(FIXTURES).filter((f) => f.endsWith('.json') && !f.endsWith('.expect.json')) : [];

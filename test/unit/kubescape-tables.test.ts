@@ -67,7 +67,7 @@ if (SAMPLES.every(existsSync)) {
     assert.equal(remediationFor('C-0018', llama)!.attributes, [{ name: 'probes', current: false }]);
   });
 } else {
-  console.warn('kubescape-tables: skipping the real-metadata attribute check: ../shared/samples/stacktic is absent');
+  console.warn('SKIP kubescape-tables: the real-metadata attribute check: ../shared/samples/stacktic is absent (the shared samples beside the checkout; not part of the repository)');
 }
 
 t('exclusions: every built-in row matches its workload by identity (kind, name, container), never by component type alone', () => {

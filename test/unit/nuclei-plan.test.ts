@@ -33,8 +33,8 @@ const LLAMA = join(SAMPLES, 'llama_base');
 const STRIMZI = join(SAMPLES, 'strimzi_basic_setup');
 const haveLlama = existsSync(join(LLAMA, 'stack-metadata.yaml')) && existsSync(join(LLAMA, 'apisix-route.yaml'));
 const haveStrimzi = existsSync(join(STRIMZI, 'stack-metadata.yaml'));
-if (!haveLlama) console.log(`SKIP llama_base sample tests: ${LLAMA}/stack-metadata.yaml or apisix-route.yaml is absent (../shared is not part of the repository)`);
-if (!haveStrimzi) console.log(`SKIP strimzi_basic_setup sample tests: ${STRIMZI}/stack-metadata.yaml is absent`);
+if (!haveLlama) console.log(`SKIP llama_base sample tests: ${LLAMA}/stack-metadata.yaml or apisix-route.yaml is absent (the shared samples beside the checkout; not part of the repository)`);
+if (!haveStrimzi) console.log(`SKIP strimzi_basic_setup sample tests: ${STRIMZI}/stack-metadata.yaml is absent (the shared samples beside the checkout; not part of the repository)`);
 
 if (haveLlama) {
   samples('llama_base light: the metadata routes plus apisix-route.yaml hosts, all HTTPS (ApisixTls)', async () => {

@@ -27,7 +27,7 @@ import { REQUIRE_NETWORK_POLICY_REASON, latestOrUntagged, underRegistry } from '
 import type { Constraint, Resource } from '../../functions/opa-scan/generators/types.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const LIBRARY = resolve(ROOT, '../shared/gatekeeper-library');
+const LIBRARY = join(ROOT, 'test/fixtures/gatekeeper/library'); // the gatekeeper-library's templates and samples (Apache-2.0, see its README)
 const STACKTIC_TEMPLATES = join(ROOT, 'functions/opa-scan/stacktic/templates');
 const DEMO_CONSTRAINTS = join(ROOT, 'demo/gatekeeper/constraints');
 
@@ -50,7 +50,7 @@ function toConstraint(doc: any): Constraint {
 const libraryTemplates = walk(LIBRARY).filter((f) => f.endsWith('/template.yaml'));
 const librarySamples = walk(LIBRARY).filter((f) => f.endsWith('/constraint.yaml')).map((f) => ({ file: f, c: toConstraint(readYaml(f)) }));
 const stackticTemplates = readdirSync(STACKTIC_TEMPLATES).map((f) => join(STACKTIC_TEMPLATES, f));
-/** Our templates with the library's documented semantics, for kinds the shared library lacks (one template + one constraint each). */
+/** Our templates with the library's documented semantics, for kinds the carried library lacks (one template + one constraint each). */
 const SEMANTICS = join(ROOT, 'test/fixtures/gatekeeper/library-semantics');
 const semanticsDocs = readdirSync(SEMANTICS).filter((f) => f.endsWith('.yaml')).map((f) => yaml.loadAll(readFileSync(join(SEMANTICS, f), 'utf8')) as any[]);
 const semanticsKinds = semanticsDocs.map((d) => d[0].spec.crd.spec.names.kind as string);
@@ -84,7 +84,7 @@ registry('every library and Stacktic template kind has exactly one generator', (
   assert.is(kinds.length, 11 + 12);
   for (const k of [...kinds, ...semanticsKinds]) assert.is(generatorFor(k)?.kind, k, `generator for ${k}`);
   assert.is(new Set(GENERATORS.map((g) => g.kind)).size, GENERATORS.length);
-  // Kinds the shared library lacks are checked against our library-semantics templates.
+  // Kinds the carried library lacks are checked against our library-semantics templates.
   assert.equal(GENERATORS.map((g) => g.kind).sort(), [...new Set([...kinds, ...semanticsKinds])].sort());
   assert.is(generatorFor('K8sNoSuchTemplate'), undefined);
 });

@@ -77,7 +77,7 @@ s('healthz, and the combined app lists every scan', async () => {
 });
 
 s('network scan with no cluster reachable answers 503 with a JSON error', async () => {
-  const app = scanApp(networkScan({ topology: { metadata: { path: `${import.meta.dirname}/../../../shared/samples/stacktic/llama_base/stack-metadata.yaml`, setting: 'STACK_METADATA' } }, kubeconfig: `${import.meta.dirname}/../fixtures/kubeconfig-unreachable.yaml` }));
+  const app = scanApp(networkScan({ topology: { metadata: { path: `${import.meta.dirname}/../../demo/stack/stack-metadata.yaml`, setting: 'STACK_METADATA' } }, kubeconfig: `${import.meta.dirname}/../fixtures/kubeconfig-unreachable.yaml` }));
   const res = await app.request('/network_scan');
   assert.is(res.status, 503);
   const body = await res.json();

@@ -30,7 +30,7 @@ export const BROKEN_IN_SAMPLE = new Map<string, string>([
 const s = suite('topology: real Stacktic samples');
 
 if (!existsSync(STRIMZI) || !existsSync(LLAMA)) {
-  console.warn(`topology-samples: skipping: ${SAMPLES} is absent (../shared is not part of the repository)`);
+  console.warn(`SKIP topology-samples: ${SAMPLES} is absent (the shared samples beside the checkout; not part of the repository)`);
 } else {
   s('strimzi: the sub-component links are read, ports from the metadata only', async () => {
     const t = await loadStackMetadata(ref(join(STRIMZI, 'stack-metadata.yaml')));
