@@ -29,6 +29,7 @@ import { kubescapeDemo } from './kubescape.ts';
 import { runNucleiDemo } from './nuclei.ts';
 import { nodeNetworkDemo } from './node.ts';
 import { deployDemo } from './deploy.ts';
+import { knativeDemo } from './knative.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 // The project's own demo stack, in Stacktic's format, with the policies Stacktic generates for it.
@@ -174,5 +175,12 @@ else if (!failed) {
     log(`network_scan   full   ${String(node.report.score).padEnd(6)} ${node.summary} (${(node.durationMs / 1000).toFixed(1)} s with the node's start and stop)`);
     if (node.status !== 200) failed = true;
   } else log(`real node not used: ${node.reason} — the network full row above is the loopback demo (no enforcement)`);
+}
+// The four functions as Knative Services on a real Knative on the real node (root only): demo/knative.ts.
+if (!failed) {
+  log('\n== the four functions on a real Knative (Serving + Traefik + Eventing on the real node)');
+  const kn = await knativeDemo({ log, reportsDir: REPORTS });
+  if (!kn.ran) log(`Knative part skipped: ${kn.reason}`);
+  else if (kn.failed) failed = true;
 }
 process.exitCode = failed ? 1 : 0;

@@ -7,7 +7,8 @@
  * content modes); the SDK is imported on the first event, so a function's start and
  * its `/healthz` never load it. The reply uses the request's content mode.
  *
- * Request:  type `io.stacktic.scan.requested`, data `{ "mode": "light", …params }`,
+ * Request:  type `io.stacktic.scan.requested` (or a PingSource's `dev.knative.sources.ping`:
+ *           a scheduled scan), data `{ "mode": "light", …params }`,
  *           optional extension `scan` (the Triggers filter on it; the combined server
  *           routes on it). Anything else is a 400 naming the reason, never a crash.
  * Reply:    200 with the reply event: type `io.stacktic.scan.completed` (data: the report)
@@ -19,6 +20,11 @@ import type { CloudEventV1 } from 'cloudevents';
 import { errorBody } from './scaffold.ts';
 
 export const REQUESTED_TYPE = 'io.stacktic.scan.requested';
+/**
+ * A Knative PingSource's event (its type cannot be set): a scheduled scan. Accepted like a
+ * `requested` event (same data, same `scan` extension, set with the PingSource's ceOverrides).
+ */
+export const SCHEDULED_TYPE = 'dev.knative.sources.ping';
 export const COMPLETED_TYPE = 'io.stacktic.scan.completed';
 export const FAILED_TYPE = 'io.stacktic.scan.failed';
 /** The extension attribute naming the scan (`network`, `opa`, …). */
@@ -116,7 +122,7 @@ export interface ScanRequest {
  * (one of `modes`) and, optionally, the scan's query parameters as strings.
  */
 export function scanRequestOf(event: CloudEventV1<unknown>, def: { name: string; modes: readonly string[]; params?: Record<string, string> }): ScanRequest {
-  if (event.type !== REQUESTED_TYPE) {
+  if (event.type !== REQUESTED_TYPE && event.type !== SCHEDULED_TYPE) {
     throw new EventRejected('unsupported_event_type', `event type '${String(event.type).slice(0, 100)}' is not handled; send type ${REQUESTED_TYPE} with data {"mode": "${def.modes[0]}"}`, [{ path: 'type', message: `expected ${REQUESTED_TYPE}` }]);
   }
   const scan = scanOf(event);
