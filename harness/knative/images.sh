@@ -60,7 +60,9 @@ pack_multi() {
     sep=","
   done <"$entries"
   echo "$manifest]" >"$work/manifest.json"
-  (cd "$work" && tar -cf "$OUT/$short.tar.tmp" ./*)
+  local -a names
+  mapfile -t names < <(ls -A "$work")
+  tar -C "$work" -cf "$OUT/$short.tar.tmp" "${names[@]}"
   mv -f "$OUT/$short.tar.tmp" "$OUT/$short.tar"
   rm -rf "$work"
 }
@@ -119,11 +121,10 @@ functions_archive() {
   [[ -x "$ROOT/.cache/bin/nuclei" ]] || missing+=(".cache/bin/nuclei (harness/build.sh nuclei)")
   command -v nmap >/dev/null || missing+=("nmap (harness/install-system-deps.sh)")
   if [[ ${#missing[@]} -gt 0 ]]; then echo "error: missing ${missing[*]} (dist/: npm run build)" >&2; return 1; fi
-  local stamp
-  stamp="$( { stamp_of "$node" /usr/bin/nmap "$ROOT/.cache/bin/kubescape" "$ROOT/.cache/bin/nuclei" "${FUNCTIONS[@]/#/$ROOT/dist/}"; \
+  local stamp bundles=()
+  for f in "${FUNCTIONS[@]}"; do bundles+=("$ROOT/dist/$f.mjs"); done
+  stamp="$( { stamp_of "$node" /usr/bin/nmap "$ROOT/.cache/bin/kubescape" "$ROOT/.cache/bin/nuclei" "${bundles[@]}"; \
     find "$ROOT/functions/kubescape-scan/artifacts" "$ROOT/test/fixtures/nuclei/templates" -type f -print0 | sort -z | xargs -0 sha256sum; } | sha256sum | cut -d' ' -f1)"
-  # (stamp_of hashes .mjs names without the extension: add them explicitly)
-  stamp="$( { echo "$stamp"; for f in "${FUNCTIONS[@]}"; do sha256sum "$ROOT/dist/$f.mjs"; done; } | sha256sum | cut -d' ' -f1)"
   if fresh functions "$stamp"; then echo "ok: image archive functions.tar is up to date"; return 0; fi
   local base entries; base="$(mktemp -d)"; entries="$(mktemp)"
   base_files "$base"
