@@ -5,17 +5,10 @@
 // Standalone: npx tsx bench/network-engine.ts
 // From bench/run.ts: import { main } from './network-engine.ts'; main();
 import { pathToFileURL } from 'node:url';
-import {
-  PolicyEngine,
-  type Endpoint,
-  type NamespaceInfo,
-  type NetworkPolicy,
-  type NetworkPolicySpec,
-} from '../functions/network-scan/engine.ts';
-
-/** Deterministic PRNG (mulberry32), shared with the probe plan's seeded sampling. */
-export { prng as mulberry32 } from '../functions/network-scan/probes/plan.ts';
-import { prng as mulberry32 } from '../lib/scan/sample.ts';
+import { PolicyEngine, type Endpoint } from '../functions/network-scan/engine.ts';
+import { prng } from '../functions/network-scan/probes/sample.ts';
+import type { NetworkPolicy, NetworkPolicySpec } from '../lib/k8s/networkpolicy.ts';
+import type { NamespaceInfo } from '../lib/k8s/types.ts';
 import { median, round } from './stats.ts';
 
 /** A synthetic cluster: policies, namespaces, and one representative pod per namespace. */
@@ -72,7 +65,7 @@ const GENERATORS: ReadonlyArray<(rng: Rng) => NetworkPolicySpec> = [
  * first in each namespace a default deny half the time), and one pod each.
  */
 export function buildSyntheticStack(seed = 42, namespaceCount = 100, policyCount = 1000): SyntheticStack {
-  const rng = mulberry32(seed);
+  const rng = prng(seed);
   const nsName = (i: number) => `ns-${String(i).padStart(3, '0')}`;
   const namespaces: NamespaceInfo[] = Array.from({ length: namespaceCount }, (_, i) => ({
     name: nsName(i),

@@ -13,8 +13,8 @@
 import { createServer, type Server } from 'node:net';
 import { execFile } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
-import { nmapArgs, type ProbeTarget } from '../lib/tools/nmap.ts';
-import { runLocalNmap } from '../lib/tools/nmap-local.ts';
+import { nmapArgs, type ProbeTarget } from '../functions/network-scan/nmap/nmap.ts';
+import { runLocalNmap } from '../functions/network-scan/nmap/local.ts';
 import { median, round } from './stats.ts';
 
 const HOSTS = 5;

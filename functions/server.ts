@@ -9,7 +9,7 @@ import network, { definition as networkDef } from './network-scan/app.ts';
 import nuclei, { definition as nucleiDef } from './nuclei-scan/app.ts';
 import opa, { definition as opaDef } from './opa-scan/app.ts';
 
-/** Every function, in the order of the APISIX route (knative/base/apisix-route.yaml). */
+/** Every function, in the order of the APISIX route (knative/base/apisix/route.yaml). */
 const scans = [
   { definition: networkDef, app: network },
   { definition: opaDef, app: opa },

@@ -9,7 +9,7 @@
 # deletes (trap): loopback only, plus a veth pair between two of its own
 # namespaces in 198.18.0.0/30 (RFC 2544 benchmarking range) for the host-down
 # case. No packet leaves them. The nmap arguments come from nmapArgs() in
-# lib/probe/nmap.ts, so the fixtures are what the runner really asks nmap for.
+# functions/network-scan/nmap/nmap.ts, so the fixtures are what the runner really asks nmap for.
 #
 # Needs: root, nmap, nft, ip (iproute2), node + the project's node_modules.
 # Usage: sudo harness/record-nmap-fixtures.sh        (re-records all fixtures)
@@ -97,7 +97,7 @@ record() {
   local args_file=$work/$name.args
   (cd "$root" && npx tsx --input-type=module -e '
     import { writeFileSync } from "node:fs";
-    import { nmapArgs } from "./lib/probe/nmap.ts";
+    import { nmapArgs } from "./functions/network-scan/nmap/nmap.ts";
     const [name, description, options, spec, argsFile, expectFile, nmapVersion, ns] = process.argv.slice(1);
     const targets = spec.trim().split("\n").map((line, i) => {
       const [host, port, expect, reason] = line.trim().split(/\s+/);

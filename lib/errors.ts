@@ -21,6 +21,11 @@ export interface ErrorInfo {
   details?: ErrorDetail[];
 }
 
+/** The JSON body of an error answer: `{ error: { status, code, message, … } }`. */
+export function errorBody(status: number, info: ErrorInfo) {
+  return { error: { status, ...info } };
+}
+
 export class ScanError extends Error {
   readonly status: number;
   readonly info: ErrorInfo;

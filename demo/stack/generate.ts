@@ -11,7 +11,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { deriveExpected } from '../../lib/topology/expected.ts';
 import { loadStackMetadata } from '../../lib/topology/stack-metadata.ts';
-import { renderPolicy, renderYaml } from '../../functions/network-scan/render.ts';
+import { renderPolicy, renderYaml } from '../../lib/topology/render.ts';
 
 export const DEMO_STACK = import.meta.dirname;
 export const DEMO_METADATA = join(DEMO_STACK, 'stack-metadata.yaml');

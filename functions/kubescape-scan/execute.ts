@@ -2,7 +2,7 @@
  * Running kubescape for the stack (the imperative shell). Strategies for the
  * per-namespace scores (bench/kubescape.ts measures them):
  *   split          one run with `--include-namespaces <every stack namespace>`,
- *                  split by namespace (lib/tools/kubescape.ts splitByNamespace);
+ *                  split by namespace (kubescape.ts splitByNamespace);
  *                  also gives kubescape's own overall score of the stack.
  *   per-namespace  one run per namespace, `concurrency` at a time (the seed ran
  *                  them one after another).
@@ -12,7 +12,7 @@
 import pLimit from 'p-limit';
 import type { ReportError } from '../../lib/errors.ts';
 import { ScanAbort } from '../../lib/scan/scaffold.ts';
-import { runKubescape, type KsReport, type KubescapeRun } from '../../lib/tools/kubescape.ts';
+import { runKubescape, type KsReport, type KubescapeRun } from './kubescape.ts';
 import type { NamespaceObservation } from './judge.ts';
 import { FRAMEWORKS, type Strategy } from './settings.ts';
 

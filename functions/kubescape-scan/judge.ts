@@ -19,7 +19,7 @@ import {
   type KsReport,
   type KsResource,
   type Severity,
-} from '../../lib/tools/kubescape.ts';
+} from './kubescape.ts';
 import type { Component, Topology } from '../../lib/topology/types.ts';
 import { componentOf, indexComponents, type ComponentIndex } from './components.ts';
 import { exclusionFor, type ExclusionRule } from './exclusions.ts';

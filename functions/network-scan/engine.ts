@@ -4,10 +4,10 @@
 // connection `src → dst:port/protocol` is allowed: egress at the source and
 // ingress at the destination are evaluated separately and both must allow.
 //
-// Inputs are plain objects shaped like the Kubernetes JSON. The interfaces
-// below are minimal and structural, so both raw JSON/YAML and
-// @kubernetes/client-node's V1NetworkPolicy objects fit (client-node names
-// the ingress `from` field `_from`; both spellings are read).
+// Inputs are plain objects shaped like the Kubernetes JSON: the minimal,
+// structural NetworkPolicy types of lib/k8s/networkpolicy.ts, so both raw
+// JSON/YAML and @kubernetes/client-node's V1NetworkPolicy objects fit
+// (client-node names the ingress `from` field `_from`; both spellings are read).
 //
 // Not modelled: same-pod and host-network traffic, node/kubelet exceptions,
 // Service (ClusterIP/NodePort) translation, the (alpha) AdminNetworkPolicy APIs,
@@ -18,63 +18,9 @@
 // tested by one truth-table suite; the shared vocabulary it builds on is in lib/k8s.
 
 import { compileIpBlock, parseIp, type IpAddress, type IpBlockMatcher } from '../../lib/k8s/cidr.ts';
-import { policyDirections } from '../../lib/k8s/networkpolicy.ts';
+import { policyDirections, type NetworkPolicy, type NetworkPolicyPeer, type NetworkPolicyPort } from '../../lib/k8s/networkpolicy.ts';
 import { compileSelector, namespaceLabels, type LabelPredicate } from '../../lib/k8s/selectors.ts';
 import { NAMESPACE_NAME_LABEL, type ContainerPortInfo, type Direction, type LabelSelector, type Labels, type NamespaceInfo, type Protocol } from '../../lib/k8s/types.ts';
-
-export type { Direction, LabelSelector, NamespaceInfo, Protocol };
-export { matchesSelector, namespaceLabels, selectsAnyNamespace } from '../../lib/k8s/selectors.ts';
-
-// ---------------------------------------------------------------------------
-// Input shapes (minimal; V1NetworkPolicy and friends are assignable to them)
-// ---------------------------------------------------------------------------
-
-/** An ipBlock peer: a CIDR minus exceptions. */
-export interface IPBlock {
-  readonly cidr: string;
-  readonly except?: readonly string[] | null;
-}
-
-/** One `from`/`to` entry of a rule. */
-export interface NetworkPolicyPeer {
-  readonly podSelector?: LabelSelector | null;
-  readonly namespaceSelector?: LabelSelector | null;
-  readonly ipBlock?: IPBlock | null;
-}
-
-/** One `ports` entry of a rule. `port` is a number or a container port name. */
-export interface NetworkPolicyPort {
-  readonly protocol?: string | null;
-  readonly port?: number | string | null;
-  readonly endPort?: number | null;
-}
-
-/** An ingress rule; `_from` is how @kubernetes/client-node spells `from`. */
-export interface NetworkPolicyIngressRule {
-  readonly from?: readonly NetworkPolicyPeer[] | null;
-  readonly _from?: readonly NetworkPolicyPeer[] | null;
-  readonly ports?: readonly NetworkPolicyPort[] | null;
-}
-
-/** An egress rule. */
-export interface NetworkPolicyEgressRule {
-  readonly to?: readonly NetworkPolicyPeer[] | null;
-  readonly ports?: readonly NetworkPolicyPort[] | null;
-}
-
-/** The spec of a NetworkPolicy. An absent podSelector is `{}` (all pods), as in the API. */
-export interface NetworkPolicySpec {
-  readonly podSelector?: LabelSelector | null;
-  readonly policyTypes?: readonly string[] | null;
-  readonly ingress?: readonly NetworkPolicyIngressRule[] | null;
-  readonly egress?: readonly NetworkPolicyEgressRule[] | null;
-}
-
-/** A NetworkPolicy. A missing metadata.namespace is taken as "default". */
-export interface NetworkPolicy {
-  readonly metadata?: { readonly name?: string; readonly namespace?: string } | null;
-  readonly spec?: NetworkPolicySpec | null;
-}
 
 /**
  * One end of a connection. A pod has a `namespace` (and usually labels, IP
@@ -130,7 +76,8 @@ const NO_LABELS: Labels = Object.freeze({});
 
 type CompiledPeer =
   | { readonly kind: 'ip'; readonly block: IpBlockMatcher }
-  | { readonly kind: 'pods'; readonly pod?: LabelPredicate; readonly ns?: (namespace: string) => boolean }
+  /** `ns`: the namespaceSelector, over a namespace's labels (the engine answers it per namespace name, memoised). */
+  | { readonly kind: 'pods'; readonly pod?: LabelPredicate; readonly ns?: LabelPredicate }
   | { readonly kind: 'none' };
 
 type CompiledPort =
@@ -145,7 +92,7 @@ interface CompiledRule {
   readonly ports: readonly CompiledPort[] | null;
 }
 
-interface CompiledPolicy {
+export interface CompiledPolicy {
   readonly ref: PolicyRef;
   readonly selects: LabelPredicate;
   /** undefined: the policy does not govern this direction. */
@@ -173,11 +120,30 @@ function asPortNumber(port: number | string): number | undefined {
   return /^\d+$/.test(port) ? Number(port) : undefined;
 }
 
-/** Compiles policies; collects warnings about constructs the API server would reject. */
+/** A compiled policy and the warnings its compilation gave: what a cache keeps per policy version. */
+export interface CompiledEntry {
+  readonly policy: CompiledPolicy & { readonly namespace: string };
+  readonly warnings: readonly string[];
+}
+
+/** Where the engine keeps compiled policies between engines, per `uid/resourceVersion` (the scan's cache). */
+export interface CompileCache {
+  readonly compiled: Map<string, CompiledEntry>;
+  keep<V>(table: Map<string, V>, key: string, value: V): V;
+}
+
+/**
+ * Compiles one policy; collects warnings about constructs the API server would reject. The result
+ * depends on the policy alone (namespace labels are looked up at evaluation), so it can be kept
+ * per policy version.
+ */
+function compilePolicy(policy: NetworkPolicy): CompiledEntry {
+  const compiler = new PolicyCompiler();
+  return { policy: compiler.compile(policy), warnings: compiler.warnings };
+}
+
 class PolicyCompiler {
   readonly warnings: string[] = [];
-
-  constructor(private readonly namespaceLabelsOf: (name: string) => Labels) {}
 
   compile(policy: NetworkPolicy): CompiledPolicy & { namespace: string } {
     const namespace = policy.metadata?.namespace ?? 'default';
@@ -233,18 +199,7 @@ class PolicyCompiler {
     return {
       kind: 'pods',
       pod: peer.podSelector ? this.selector(peer.podSelector, `${at} podSelector`) : undefined,
-      ns: peer.namespaceSelector ? this.namespaceMatcher(peer.namespaceSelector, `${at} namespaceSelector`) : undefined,
-    };
-  }
-
-  /** A namespaceSelector as a memoised predicate on namespace names. */
-  private namespaceMatcher(selector: LabelSelector, at: string): (namespace: string) => boolean {
-    const match = this.selector(selector, at);
-    const memo = new Map<string, boolean>();
-    return (name) => {
-      let hit = memo.get(name);
-      if (hit === undefined) memo.set(name, (hit = match(this.namespaceLabelsOf(name))));
-      return hit;
+      ns: peer.namespaceSelector ? this.selector(peer.namespaceSelector, `${at} namespaceSelector`) : undefined,
     };
   }
 
@@ -293,15 +248,18 @@ function portMatches(port: CompiledPort, q: PortQuery, dst: Endpoint): boolean {
   }
 }
 
+/** Does a namespaceSelector select the namespace of this name? (The engine's, memoised.) */
+type NamespaceMatch = (selector: LabelPredicate, namespace: string) => boolean;
+
 /** Does a peer match the remote end? Selectors only match pods; ipBlock only matches by IP. */
-function peerMatches(peer: CompiledPeer, policyNs: string, remote: Endpoint, remoteIp: IpAddress | undefined): boolean {
+function peerMatches(peer: CompiledPeer, policyNs: string, remote: Endpoint, remoteIp: IpAddress | undefined, nsMatch: NamespaceMatch): boolean {
   switch (peer.kind) {
     case 'ip':
       return remoteIp !== undefined && peer.block.contains(remoteIp);
     case 'pods': {
       const ns = remote.namespace;
       if (ns === undefined) return false;
-      const nsOk = peer.ns ? peer.ns(ns) : ns === policyNs;
+      const nsOk = peer.ns ? nsMatch(peer.ns, ns) : ns === policyNs;
       return nsOk && (!peer.pod || peer.pod(remote.labels ?? NO_LABELS));
     }
     case 'none':
@@ -310,6 +268,7 @@ function peerMatches(peer: CompiledPeer, policyNs: string, remote: Endpoint, rem
 }
 
 interface Connection {
+  readonly nsMatch: NamespaceMatch;
   readonly remote: Endpoint;
   readonly remoteIp: IpAddress | undefined;
   readonly dst: Endpoint;
@@ -318,7 +277,7 @@ interface Connection {
 
 function ruleAllows(rule: CompiledRule, policyNs: string, c: Connection): boolean {
   const portOk = rule.ports === null || rule.ports.some((p) => portMatches(p, c.query, c.dst));
-  return portOk && (rule.peers === null || rule.peers.some((p) => peerMatches(p, policyNs, c.remote, c.remoteIp)));
+  return portOk && (rule.peers === null || rule.peers.some((p) => peerMatches(p, policyNs, c.remote, c.remoteIp, c.nsMatch)));
 }
 
 /** Indexes of the policy's rules for `direction` that allow the connection. */
@@ -374,17 +333,38 @@ export class PolicyEngine {
     egress: new Map(),
   };
   private readonly ipCache = new Map<string, IpAddress | undefined>();
+  /** namespaceSelector → namespace name → selected? */
+  private readonly nsMemo = new Map<LabelPredicate, Map<string, boolean>>();
+  private readonly nsMatch: NamespaceMatch = (selector, name) => {
+    let memo = this.nsMemo.get(selector);
+    if (!memo) this.nsMemo.set(selector, (memo = new Map()));
+    let hit = memo.get(name);
+    if (hit === undefined) memo.set(name, (hit = selector(this.labelsOfNamespace(name))));
+    return hit;
+  };
 
   /**
    * @param policies NetworkPolicies (plain JSON or client-node V1NetworkPolicy).
    * @param namespaces Existing namespaces and their labels; a pod in a namespace
    *   not listed is given only the automatic `kubernetes.io/metadata.name` label.
+   * @param cache where compiled policies are kept per `uid/resourceVersion` between engines
+   *   (the scan's cache); without one, every policy is compiled.
    */
-  constructor(policies: readonly NetworkPolicy[], namespaces: readonly NamespaceInfo[]) {
+  constructor(policies: readonly NetworkPolicy[], namespaces: readonly NamespaceInfo[], cache?: CompileCache) {
     for (const ns of namespaces) this.nsLabels.set(ns.name, namespaceLabels(ns));
-    const compiler = new PolicyCompiler((name) => this.labelsOfNamespace(name));
-    for (const policy of policies) this.index(compiler.compile(policy));
-    this.warnings = compiler.warnings;
+    const warnings: string[] = [];
+    for (const policy of policies) {
+      const m = policy.metadata;
+      const key = cache && m?.uid && m.resourceVersion ? `${m.uid}/${m.resourceVersion}` : undefined;
+      let entry = key ? cache!.compiled.get(key) : undefined;
+      if (!entry) {
+        entry = compilePolicy(policy);
+        if (key) cache!.keep(cache!.compiled, key, entry);
+      }
+      this.index(entry.policy);
+      warnings.push(...entry.warnings);
+    }
+    this.warnings = warnings;
   }
 
   /**
@@ -395,8 +375,8 @@ export class PolicyEngine {
    */
   evaluate(src: Endpoint, dst: Endpoint, port: number | string, protocol?: Protocol): Verdict {
     const query = this.portQuery(dst, port, protocol);
-    const egress = this.evaluateDirection('egress', src, { remote: dst, remoteIp: this.ip(dst), dst, query });
-    const ingress = this.evaluateDirection('ingress', dst, { remote: src, remoteIp: this.ip(src), dst, query });
+    const egress = this.evaluateDirection('egress', src, { nsMatch: this.nsMatch, remote: dst, remoteIp: this.ip(dst), dst, query });
+    const ingress = this.evaluateDirection('ingress', dst, { nsMatch: this.nsMatch, remote: src, remoteIp: this.ip(src), dst, query });
     return { allowed: egress.allowed && ingress.allowed, egress, ingress };
   }
 

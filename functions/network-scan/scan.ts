@@ -9,16 +9,18 @@
  *   judge    — judgeLight, judgeProbes (pure), one PolicyEngine compiled once for both
  *   report   — scores merged with lib/scan/score.ts
  */
-import { createHash } from 'node:crypto';
 import { ScanError, toReportError, type ReportError } from '../../lib/errors.ts';
-import { listNamespaces, listNetworkPolicies, makeKube, type Kube } from '../../lib/kube/client.ts';
+import { listNamespaces, listNetworkPolicies } from '../../lib/kube/api.ts';
+import { makeKube, type Kube } from '../../lib/kube/client.ts';
 import { ScratchRun, sweepExpired } from '../../lib/kube/scratch.ts';
 import type { ScanDefinition, ScanOutcome } from '../../lib/scan/scaffold.ts';
 import { mergeScores } from '../../lib/scan/score.ts';
 import { INTERNET } from '../../lib/topology/expected.ts';
 import { loadTopologyAndPolicies } from '../../lib/topology/settings.ts';
+import { NetworkScanCache } from './cache.ts';
 import { PolicyEngine } from './engine.ts';
-import { judgeLight, type ClusterSnapshot } from './light.ts';
+import { judgeLight } from './light/index.ts';
+import type { ClusterSnapshot } from './light/types.ts';
 import type { ProbeRunner } from './probes/execute.ts';
 import { PROBE_PURPOSE } from './probes/pod-specs.ts';
 import { networkSettingsFromEnv, type NetworkScanSettings } from './settings.ts';
@@ -36,35 +38,6 @@ type Mode = 'light' | 'full';
 /** Internet exceptions per component type (user data: looked up as own keys only). */
 export const internetEgress = (type: string) => (Object.hasOwn(INTERNET, type) ? INTERNET[type] : undefined);
 
-type LightReport = ReturnType<typeof judgeLight>;
-const lightMemo = new WeakMap<object, Map<string, LightReport>>();
-
-/** The live objects' identity: every namespace (name, labels) and policy (uid, resourceVersion), hashed. */
-export function snapshotKey(snap: ClusterSnapshot): string {
-  const h = createHash('sha256');
-  for (const n of snap.namespaces ?? []) h.update(`n\0${n.name}\0${JSON.stringify(n.labels ?? {})}\n`);
-  if (snap.namespaces === null) h.update('namespaces unknown\n');
-  for (const p of snap.policies) {
-    const m = (p.metadata ?? {}) as { uid?: string; resourceVersion?: string; namespace?: string; name?: string };
-    // Objects without a server identity (not from an API server) are keyed by their content.
-    h.update(m.uid && m.resourceVersion ? `p\0${m.uid}\0${m.resourceVersion}\n` : `p\0${JSON.stringify(p)}\n`);
-  }
-  return h.digest('hex');
-}
-
-/** judgeLight, reused while the expected set (same file version) and the live objects are unchanged. At most 4 per expected set. */
-export function memoLight(expected: object, snap: ClusterSnapshot, judge: () => LightReport): { report: LightReport; cached: boolean } {
-  const key = snapshotKey(snap);
-  let byKey = lightMemo.get(expected);
-  if (!byKey) lightMemo.set(expected, (byKey = new Map()));
-  const hit = byKey.get(key);
-  if (hit) return { report: hit, cached: true };
-  const report = judge();
-  byKey.set(key, report);
-  while (byKey.size > 4) byKey.delete(byKey.keys().next().value!);
-  return { report, cached: false };
-}
-
 /** Namespaces and NetworkPolicies; an unreachable API server stops the scan (503), a denied list does not. */
 async function readPolicies(kube: Kube, errors: ReportError[]) {
   const [namespaces, policies] = await Promise.allSettled([listNamespaces(kube), listNetworkPolicies(kube)]);
@@ -78,6 +51,8 @@ async function readPolicies(kube: Kube, errors: ReportError[]) {
 
 /** Without settings, they are read from the environment on each request, so a bad value is a 422, not a crash. */
 export function networkScan(given?: NetworkScanSettings): ScanDefinition<Mode> {
+  // The scan's one cache (light judgements, canonical forms, compiled policies): see cache.ts.
+  const cache = new NetworkScanCache();
   return {
     name: 'network',
     path: '/network_scan',
@@ -112,8 +87,10 @@ export function networkScan(given?: NetworkScanSettings): ScanDefinition<Mode> {
       const snapshot: ClusterSnapshot = { policies, namespaces };
       // The light judgement is a pure function of the expected set and the live objects: an unchanged
       // cluster (same uids and resourceVersions) reuses the last judgement instead of recomputing it.
-      let engine: PolicyEngine | undefined;
-      const judged = memoLight(expected, snapshot, () => judgeLight(topology, expected, snapshot, (engine ??= new PolicyEngine(policies, namespaces ?? []))));
+      // Light mode compiles only what it needs (an engine over the namespaces whose link verdicts
+      // changed); full mode's engine covers every policy, and the light judgement uses it too.
+      const engine = mode === 'full' && full ? new PolicyEngine(policies, namespaces ?? [], cache) : undefined;
+      const judged = cache.judgement(expected, snapshot, () => judgeLight(topology, expected, snapshot, engine, cache));
       const report = judged.report;
       if (mode === 'light' || !full) return { score: report.score, summary: report.summary, results: report.results, errors, sources: { ...sources, judgement: judged.cached ? 'reused (cluster unchanged since the last scan)' : 'computed' } };
 
@@ -121,8 +98,7 @@ export function networkScan(given?: NetworkScanSettings): ScanDefinition<Mode> {
       const { clusterRunner, executeProbes, localRunner, judgeProbes, summarizeProbes, planProbes, readWorkloads } = await fullMode();
       const workloads = await readWorkloads(kube);
       errors.push(...workloads.errors);
-      engine ??= new PolicyEngine(policies, namespaces ?? []);
-      const tests = planProbes({ topology, engine, services: workloads.services, pods: workloads.pods, templates: workloads.templates, externalTarget: full.externalTarget, internetEgress, maxNegative: full.maxNegative, seed: full.seed });
+      const tests = planProbes({ topology, engine: engine!, services: workloads.services, pods: workloads.pods, templates: workloads.templates, externalTarget: full.externalTarget, internetEgress, maxNegative: full.maxNegative, seed: full.seed });
       const scratch = new ScratchRun(kube, { purpose: PROBE_PURPOSE, ttlMs });
       let swept = 0;
       let runner: ProbeRunner;

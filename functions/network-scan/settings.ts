@@ -17,7 +17,7 @@
  */
 import { hostMapFromEnv, type HostMap } from '../../lib/scan/hosts.ts';
 import { intSetting, invalidSetting } from '../../lib/scan/settings.ts';
-import { normalizeHost } from '../../lib/tools/nmap-hosts.ts';
+import { normalizeHost } from './nmap/hosts.ts';
 import { topologySettings, type TopologySettings } from '../../lib/topology/settings.ts';
 
 export interface ProbeSettings {

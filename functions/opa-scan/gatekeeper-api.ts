@@ -2,14 +2,14 @@
  * Gatekeeper's own resources (ConstraintTemplates, and one constraint kind per template,
  * created at run time) as API coordinates for lib/kube/api.ts, plus the OPA scan's bounded
  * reads. Kinds an audit reports that are not in the shared table resolve through
- * lib/kube/discovery.ts. Failures are lib/kube's ScanErrors (verb and resource named).
+ * discovery.ts. Failures are lib/kube's ScanErrors (verb and resource named).
  */
 import type { KindInfo } from '../../lib/k8s/kinds.ts';
 import type { KubeObject } from '../../lib/k8s/types.ts';
 import { listPage as apiListPage, type Page } from '../../lib/kube/api.ts';
 import type { Kube } from '../../lib/kube/client.ts';
 
-export { KindResolver } from '../../lib/kube/discovery.ts';
+export { KindResolver } from './discovery.ts';
 export type { Page };
 
 /** Where a kind lives in the API: the shared table's shape, for kinds outside the table too. */

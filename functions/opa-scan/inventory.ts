@@ -8,7 +8,8 @@
 import { ScanError, toReportError, type ReportError } from '../../lib/errors.ts';
 import type { KubeObject, LabelSelector } from '../../lib/k8s/types.ts';
 import { getObject, listObjects } from '../../lib/kube/api.ts';
-import { listNamespaces, type Kube } from '../../lib/kube/client.ts';
+import { listNamespaces } from '../../lib/kube/api.ts';
+import type { Kube } from '../../lib/kube/client.ts';
 import { CONSTRAINT_TEMPLATES, constraintResource, listAll } from './gatekeeper-api.ts';
 import type { Constraint, Match } from './generators/types.ts';
 import type { NamespaceLabels } from './match.ts';

@@ -13,12 +13,13 @@
 // command line names our dir), mounts under our dir, cgroups, iptables/ip6tables rules and
 // chains of Kubernetes (KUBE-*), kube-router and the harness (STACKSCAN-NODE), ipsets, the
 // bridge, sysctls, host paths, our dir, the state file.
+//
+// Why this file is long: what the node changes on the host is recorded and undone in one place, so
+// the record and the undo (and the sweep of a killed run, which reuses the undo) cannot drift apart.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ownerAlive, ownerId, procStartTime, readFileSafe } from '../proc.ts';
-
-export { ownerAlive, ownerId, procStartTime };
+import { isRunning, ownerAlive, ownerId, procCmdline, readFileSafe } from '../proc.ts';
 
 export const STATE_FILE = '/run/stackscan-node.json';
 export const BRIDGE = 'stackscan0';
@@ -159,21 +160,8 @@ export function hostConflicts(): string[] {
   return out;
 }
 
-function alive(pid: number): boolean {
-  // A zombie (exited, not yet reaped by its parent, e.g. this process) is dead.
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return false;
-  } catch {
-    return false;
-  }
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+// A zombie (exited, not yet reaped by its parent, e.g. this process) is dead.
+const alive = isRunning;
 
 function kill(pid: number, sig: NodeJS.Signals = 'SIGKILL'): void {
   try {
@@ -233,12 +221,8 @@ function procsMentioning(needle: string): number[] {
   for (const e of readdirSync('/proc')) {
     const pid = Number(e);
     if (!pid || pid === process.pid) continue;
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (cmd.includes(needle)) out.push(pid);
-    } catch {
-      /* gone */
-    }
+    // The raw command line (arguments separated by NUL bytes); undefined: gone.
+    if (procCmdline(pid, '\0')?.includes(needle)) out.push(pid);
   }
   return out;
 }

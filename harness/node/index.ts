@@ -15,10 +15,13 @@
 //
 // Everything is undone by stop(), by the process exit/signal hooks, or by the next start's
 // sweep (harness/node/host.ts).
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+//
+// Why this file is long: it is the node's one start sequence (bridge, control plane, certificates,
+// containerd and images, kubelet, controllers, proxy, enforcer, DNS) and its stop, whose steps share
+// the run's state and its undo; the host side is host.ts, the process bookkeeping harness/proc.ts.
+import { execFile, execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -28,6 +31,7 @@ import { apply } from '../cluster/objects.ts';
 import { makeKube, type Kube } from '../../lib/kube/client.ts';
 import { apiGet } from '../../lib/kube/raw.ts';
 import { findOnPath } from '../../lib/tools/run.ts';
+import { freePorts, sleep, spawnLogged, stopGroups, tail, waitUntil, type Proc } from '../proc.ts';
 import {
   BRIDGE, HARNESS_CHAIN, KUBE_ROUTER, NODE_IP, POD_CIDR, cleanIpsets, cleanIptables, hostConflicts, recordHost, sweepNode, undoHost, writeState, writeSysctl, type NodeState,
 } from './host.ts';
@@ -109,15 +113,6 @@ export function nodePreflight(binDir = DEFAULT_BIN_DIR, opts: { enforcer?: boole
 // ---------------------------------------------------------------------------------------------
 // processes
 
-interface Proc {
-  name: string;
-  child: ChildProcess;
-  pid: number;
-  logPath: string;
-  exited: Promise<void>;
-  exit?: { code: number | null; signal: NodeJS.Signals | null };
-}
-
 const live = new Set<NodeState>();
 let hooks = false;
 
@@ -139,46 +134,6 @@ function installHooks(): void {
     };
     process.prependListener(sig, handler);
   }
-}
-
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((res, rej) => {
-      const s = createServer();
-      s.once('error', rej);
-      s.listen(0, '127.0.0.1', () => res(s));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function tail(path: string, lines = 30): string {
-  try {
-    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '';
-  }
-}
-
-async function waitUntil<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined | false>, procs: Proc[] = []): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    const dead = procs.find((p) => p.exit);
-    if (dead) throw new Error(`${dead.name} exited (code ${dead.exit!.code}, signal ${dead.exit!.signal}) while waiting for ${what}. Last lines of ${dead.logPath}:\n${tail(dead.logPath)}`);
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = (e as Error).message;
-    }
-    await sleep(300);
-  }
-  throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}${last ? ` (last: ${last})` : ''}${procs.length ? `. Last lines of ${procs[0].logPath}:\n${tail(procs[0].logPath, 15)}` : ''}`);
 }
 
 function sh(cmd: string, args: string[]): void {
@@ -307,43 +262,14 @@ export async function startNodeCluster(opts: NodeStartOptions = {}): Promise<Nod
   let cp: ControlPlane | undefined;
   let stopping: Promise<void> | undefined;
 
+  // Each in the node's dir (its log, its pidfile): the sweep of a killed run finds the node's
+  // processes by their command lines naming that dir (host.ts undoHost).
   const spawnProc = (name: string, file: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc => {
-    const logPath = join(dir, `${name}.log`);
-    const fd = openSync(logPath, 'a');
-    let child: ChildProcess;
-    try {
-      child = spawn(file, args, { cwd: dir, detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
-    } finally {
-      closeSync(fd);
-    }
-    if (child.pid === undefined) throw new Error(`could not start ${file}`);
-    child.unref();
-    const proc: Proc = {
-      name, child, pid: child.pid, logPath,
-      exited: new Promise<void>((res) => child.once('exit', (code, signal) => {
-        proc.exit = { code, signal };
-        res();
-      })),
-    };
-    child.once('error', () => (proc.exit ??= { code: -1, signal: null }));
-    writeFileSync(join(dir, `${name}.pid`), `${child.pid}\n`);
+    const proc = spawnLogged(dir, name, file, args, { env });
     procs.push(proc);
     return proc;
   };
-  const stopProc = async (p: Proc, graceMs = 3000) => {
-    if (p.exit) return;
-    try {
-      process.kill(-p.pid, 'SIGTERM');
-    } catch { /* gone */ }
-    const t = Date.now();
-    while (!p.exit && Date.now() - t < graceMs) await sleep(50);
-    if (!p.exit) {
-      try {
-        process.kill(-p.pid, 'SIGKILL');
-      } catch { /* gone */ }
-      await Promise.race([p.exited, sleep(3000)]);
-    }
-  };
+  const stopProc = (p: Proc, graceMs = 3000) => stopGroups([p], graceMs, 3000);
 
   const stop = (): Promise<void> => (stopping ??= (async () => {
     // Components first (so nothing restarts containers), then the runtime, then the control plane.

@@ -5,7 +5,8 @@
 import type { Kube } from '../../lib/kube/client.ts';
 import type { Topology } from '../../lib/topology/types.ts';
 import { deriveExpected } from '../../lib/topology/expected.ts';
-import { renderPolicy, STACK_NAMESPACE_LABEL } from '../../functions/network-scan/render.ts';
+import { renderPolicy } from '../../lib/topology/render.ts';
+import { STACK_NAMESPACE_LABEL } from '../../lib/topology/stacktic-rules.ts';
 import { apply, namespace, waitFor } from '../cluster/objects.ts';
 import { IMAGES, readyEndpoints } from './index.ts';
 

@@ -8,6 +8,7 @@
 import { ScanError } from '../errors.ts';
 import { apiPrefix, collectionPath, kindInfo, type KindInfo } from '../k8s/kinds.ts';
 import type { KubeObject } from '../k8s/types.ts';
+import type { V1Namespace, V1NetworkPolicy } from '@kubernetes/client-node';
 import type { CallSite, Kube } from './client.ts';
 import { rawRequest, statusError, type RawResponse } from './raw.ts';
 
@@ -156,4 +157,14 @@ export function statusText(res: RawResponse): string {
   if (typeof b === 'string') return b.slice(0, 500);
   if (b && typeof b === 'object' && typeof b.message === 'string') return b.message;
   return `HTTP ${res.status}`;
+}
+
+export async function listNamespaces(kube: Kube): Promise<{ name: string; labels: Record<string, string> }[]> {
+  const items = await listObjects<V1Namespace>(kube, 'Namespace');
+  return items.map((ns) => ({ name: ns.metadata!.name!, labels: { ...(ns.metadata?.labels ?? {}) } }));
+}
+
+/** Every NetworkPolicy in the cluster (raw JSON: ingress peers under `from`). */
+export async function listNetworkPolicies(kube: Kube): Promise<V1NetworkPolicy[]> {
+  return listObjects<V1NetworkPolicy>(kube, 'NetworkPolicy');
 }

@@ -16,7 +16,6 @@ import { join } from 'node:path';
 import type * as K8s from '@kubernetes/client-node';
 import type { RequestOptions } from 'node:https';
 import { ScanError } from '../errors.ts';
-import { listObjects } from './api.ts';
 import { inClusterConnection, readKubeconfig, type Connection } from './kubeconfig.ts';
 
 const SA_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
@@ -187,14 +186,4 @@ export function kubeError(site: CallSite, err: unknown, server?: string): ScanEr
     });
   }
   return new ScanError(500, { code: 'internal', message: `${site.verb} ${site.resource} failed: ${(err as Error).message ?? String(err)}` });
-}
-
-export async function listNamespaces(kube: Kube): Promise<{ name: string; labels: Record<string, string> }[]> {
-  const items = await listObjects<K8s.V1Namespace>(kube, 'Namespace');
-  return items.map((ns) => ({ name: ns.metadata!.name!, labels: { ...(ns.metadata?.labels ?? {}) } }));
-}
-
-/** Every NetworkPolicy in the cluster (raw JSON: ingress peers under `from`). */
-export async function listNetworkPolicies(kube: Kube): Promise<K8s.V1NetworkPolicy[]> {
-  return listObjects<K8s.V1NetworkPolicy>(kube, 'NetworkPolicy');
 }

@@ -17,7 +17,7 @@
  *           `scan`, `scanmode` and `inresponseto` (the request's id).
  */
 import type { CloudEventV1 } from 'cloudevents';
-import { errorBody } from './scaffold.ts';
+import { errorBody } from '../errors.ts';
 
 export const REQUESTED_TYPE = 'io.stacktic.scan.requested';
 /**

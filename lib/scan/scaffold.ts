@@ -17,7 +17,7 @@
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import * as v from 'valibot';
-import { ScanError, type ErrorInfo, type ReportError } from '../errors.ts';
+import { errorBody, ScanError, type ReportError } from '../errors.ts';
 import { COMPLETED_TYPE, EventRejected, FAILED_TYPE, receiveEvent, replyEvent, REQUESTED_TYPE, scanRequestOf } from './events.ts';
 import type { Check } from './checks.ts';
 import { invalidSetting } from './settings.ts';
@@ -86,9 +86,8 @@ export function abortError(signal: AbortSignal, step = 'scan'): ReportError {
   return { step, code: 'cancelled', message: 'the scan was cancelled' };
 }
 
-export function errorBody(status: number, info: ErrorInfo) {
-  return { error: { status, ...info } };
-}
+/** The error body (defined in lib/errors.ts, so lib/scan/events.ts needs no import of the scaffold). */
+export { errorBody };
 
 const DEFAULT_TIMEOUT_MS = 10 * 60_000;
 /** After an abort, how long a scan may take to hand back what it has. */

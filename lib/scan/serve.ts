@@ -8,7 +8,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { Hono } from 'hono';
 import { EventRejected, receiveEvent, REQUESTED_TYPE, SCAN_EXTENSION, scanOf } from './events.ts';
-import { errorBody, notFoundBody, scanApp, type ScanDefinition } from './scaffold.ts';
+import { errorBody } from '../errors.ts';
+import { notFoundBody, scanApp, type ScanDefinition } from './scaffold.ts';
 
 export interface MountedScan {
   definition: ScanDefinition<string>;

@@ -132,8 +132,8 @@ async function versionOf(settings: TopologySettings): Promise<string | null> {
       return null;
     }
   };
-  for (const p of paths) await stamp(p);
-  const d = await stamp(dir);
+  // Concurrently: one round trip to the file system per scan, not one per file (the parts are sorted below).
+  const [, , d] = await Promise.all([...paths.map(stamp), stamp(dir)]);
   if (d?.isDirectory()) {
     let names: string[];
     try {

@@ -17,7 +17,8 @@ import { runScan, type ScanDefinition, type ScanReport } from '../../lib/scan/sc
 import { deriveExpected } from '../../lib/topology/expected.ts';
 import { loadStackMetadata } from '../../lib/topology/stack-metadata.ts';
 import { fullSettingsFromEnv, networkScan } from '../../functions/network-scan/scan.ts';
-import { renderPolicy, STACK_NAMESPACE_LABEL } from '../../functions/network-scan/render.ts';
+import { renderPolicy } from '../../lib/topology/render.ts';
+import { STACK_NAMESPACE_LABEL } from '../../lib/topology/stacktic-rules.ts';
 import { opaScan } from '../../functions/opa-scan/scan.ts';
 import { kubescapeScan } from '../../functions/kubescape-scan/scan.ts';
 import { BUNDLED_ARTIFACTS_DIR, defaultKubescapeBin } from '../../functions/kubescape-scan/settings.ts';

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runScan, ScanAbort, scanApp } from '../../lib/scan/scaffold.ts';
-import { findFramework, runKubescape, sameScore, TMP_PREFIX } from '../../lib/tools/kubescape.ts';
+import { findFramework, runKubescape, sameScore, TMP_PREFIX } from '../../functions/kubescape-scan/kubescape.ts';
 import { kubescapeScan } from '../../functions/kubescape-scan/scan.ts';
 import { BUNDLED_ARTIFACTS_DIR, defaultKubescapeBin, type KubescapeSettings } from '../../functions/kubescape-scan/settings.ts';
 import { DEMO_METADATA, DEMO_NAMESPACES, installDemoStack, OPERATOR_CLUSTER_ROLE, removeDemoStack } from '../../demo/kubescape/stack.ts';

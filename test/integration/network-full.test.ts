@@ -12,7 +12,8 @@ import { scanApp } from '../../lib/scan/scaffold.ts';
 import { deriveExpected } from '../../lib/topology/expected.ts';
 import { loadStackMetadata } from '../../lib/topology/stack-metadata.ts';
 import { fullSettingsFromEnv, networkScan } from '../../functions/network-scan/scan.ts';
-import { renderPolicy, STACK_NAMESPACE_LABEL } from '../../functions/network-scan/render.ts';
+import { renderPolicy } from '../../lib/topology/render.ts';
+import { STACK_NAMESPACE_LABEL } from '../../lib/topology/stacktic-rules.ts';
 import { testCluster } from '../support/cluster.ts';
 import { adminKube, apply, namespace } from '../support/k8s.ts';
 

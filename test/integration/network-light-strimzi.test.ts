@@ -11,7 +11,8 @@ import { scanApp } from '../../lib/scan/scaffold.ts';
 import { loadNetworkPolicyDir } from '../../lib/topology/expected.ts';
 import { loadStackMetadata } from '../../lib/topology/stack-metadata.ts';
 import { networkScan } from '../../functions/network-scan/scan.ts';
-import { renderPolicy, STACK_NAMESPACE_LABEL } from '../../functions/network-scan/render.ts';
+import { renderPolicy } from '../../lib/topology/render.ts';
+import { STACK_NAMESPACE_LABEL } from '../../lib/topology/stacktic-rules.ts';
 import { testCluster } from '../support/cluster.ts';
 import { adminKube, deleteNetworkPolicies, apply, namespace, remove } from '../support/k8s.ts';
 

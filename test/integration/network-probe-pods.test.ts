@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { makeKube, type Kube } from '../../lib/kube/client.ts';
 import { apiGet, rawRequest, type KubeObject } from '../../lib/kube/raw.ts';
-import { nmapArgs } from '../../lib/tools/nmap.ts';
+import { nmapArgs } from '../../functions/network-scan/nmap/nmap.ts';
 import { CREATED_ANNOTATION, ephemeralProbeContainer, fallbackProbePod, PROBE_SELECTOR, RUN_LABEL, type ProbePod } from '../../functions/network-scan/probes/pod-specs.ts';
 import { findSourcePod, probeWithEphemeral, probeWithPod } from '../../functions/network-scan/probes/cluster-probe.ts';
 import { ScratchRun, sweepExpired } from '../../lib/kube/scratch.ts';

@@ -14,8 +14,8 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ProbeTarget } from '../../lib/tools/nmap.ts';
-import { NmapError, runLocalNmap } from '../../lib/tools/nmap-local.ts';
+import { type ProbeTarget } from '../../functions/network-scan/nmap/nmap.ts';
+import { NmapError, runLocalNmap } from '../../functions/network-scan/nmap/local.ts';
 
 const CI = process.env.CI === 'true';
 const NS = `stackscan-test-${process.pid}`;

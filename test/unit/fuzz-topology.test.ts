@@ -13,8 +13,8 @@ import { ScanError } from '../../lib/errors.ts';
 import { deriveExpected, loadNetworkPolicyDir } from '../../lib/topology/expected.ts';
 import { loadStackMetadata } from '../../lib/topology/stack-metadata.ts';
 import { PolicyEngine } from '../../functions/network-scan/engine.ts';
-import { judgeLight } from '../../functions/network-scan/light.ts';
-import { renderPolicy } from '../../functions/network-scan/render.ts';
+import { judgeLight } from '../../functions/network-scan/light/index.ts';
+import { renderPolicy } from '../../lib/topology/render.ts';
 
 const SEED = 20240601;
 const dir = mkdtempSync(join(tmpdir(), 'stack-scan-fuzz-topology-'));

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { findFramework, parseKubescapeReport, rescoreFramework, splitByNamespace, type KsReport } from '../../lib/tools/kubescape.ts';
+import { findFramework, parseKubescapeReport, rescoreFramework, splitByNamespace, type KsReport } from '../../functions/kubescape-scan/kubescape.ts';
 import { loadStackMetadata } from '../../lib/topology/stack-metadata.ts';
 import type { Topology } from '../../lib/topology/types.ts';
 import { BUILTIN_EXCLUSIONS } from '../../functions/kubescape-scan/exclusions.ts';

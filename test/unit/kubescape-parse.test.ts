@@ -28,7 +28,7 @@ import {
   splitByNamespace,
   validRelation,
   type KsReport,
-} from '../../lib/tools/kubescape.ts';
+} from '../../functions/kubescape-scan/kubescape.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const SAMPLE = join(ROOT, '../shared/samples/kubescape/k3s-v1.27-cis-allcontrols.json');

@@ -4,18 +4,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadYaml, type V1NetworkPolicy } from '@kubernetes/client-node';
-import {
-  PolicyEngine,
-  matchesSelector,
-  namespaceLabels,
-  selectsAnyNamespace,
-  type Endpoint,
-  type LabelSelector,
-  type NamespaceInfo,
-  type NetworkPolicy,
-  type NetworkPolicySpec,
-  type Protocol,
-} from '../../functions/network-scan/engine.ts';
+import { PolicyEngine, type Endpoint } from '../../functions/network-scan/engine.ts';
+import type { NetworkPolicy, NetworkPolicySpec } from '../../lib/k8s/networkpolicy.ts';
+import { matchesSelector, namespaceLabels, selectsAnyNamespace } from '../../lib/k8s/selectors.ts';
+import type { LabelSelector, NamespaceInfo, Protocol } from '../../lib/k8s/types.ts';
 import { cidrContains, compileIpBlock, formatIp, parseCidr, parseIp } from '../../lib/k8s/cidr.ts';
 import { buildSyntheticStack, evaluateMatrix } from '../../bench/network-engine.ts';
 

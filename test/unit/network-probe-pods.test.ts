@@ -5,9 +5,10 @@ import * as assert from 'uvu/assert';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ScanError } from '../../lib/errors.ts';
-import { nmapArgs, parseNmapXml, splitNmapLog } from '../../lib/tools/nmap.ts';
+import { nmapArgs, parseNmapXml, splitNmapLog } from '../../functions/network-scan/nmap/nmap.ts';
 import { DEFAULT_PROBE_IMAGE, probeSettingsFromEnv } from '../../functions/network-scan/settings.ts';
-import { matchesSelector, type LabelSelector } from '../../functions/network-scan/engine.ts';
+import { matchesSelector } from '../../lib/k8s/selectors.ts';
+import type { LabelSelector } from '../../lib/k8s/types.ts';
 import {
   CONTROLLER_LABELS,
   ephemeralContainerPatch,

@@ -5,10 +5,12 @@ import { deriveExpected } from '../../lib/topology/expected.ts';
 import { loadStackMetadata } from '../../lib/topology/stack-metadata.ts';
 import { endpointPort, planProbes, sample, bySource, targetListens, type ServiceInfo } from '../../functions/network-scan/probes/plan.ts';
 import { judgeProbes, summarizeProbes, verdictFor } from '../../functions/network-scan/probes/judge.ts';
-import { renderPolicy, STACK_NAMESPACE_LABEL } from '../../functions/network-scan/render.ts';
+import { renderPolicy } from '../../lib/topology/render.ts';
+import { STACK_NAMESPACE_LABEL } from '../../lib/topology/stacktic-rules.ts';
 import { PolicyEngine } from '../../functions/network-scan/engine.ts';
-import { internetEgress, memoLight, snapshotKey } from '../../functions/network-scan/scan.ts';
-import type { ProbeResult } from '../../lib/tools/nmap.ts';
+import { NetworkScanCache, snapshotKey } from '../../functions/network-scan/cache.ts';
+import { internetEgress } from '../../functions/network-scan/scan.ts';
+import type { ProbeResult } from '../../functions/network-scan/nmap/nmap.ts';
 import { splitValidTargets } from '../../functions/network-scan/probes/execute.ts';
 
 // The project's own demo stack (demo/stack), in Stacktic's format.
@@ -156,16 +158,17 @@ s('the engine judges the endpoint port (after the DNAT), and the API server by i
 
 s('the light judgement is reused only while the expected set and every live object are unchanged', () => {
   const expected = {};
+  const cache = new NetworkScanCache();
   const pol = (rv: string) => ({ metadata: { name: 'p', namespace: 'shop', uid: 'u1', resourceVersion: rv }, spec: {} });
   const ns = [{ name: 'shop', labels: { 'stacktic.io/namespace': 'shop' } }];
   let calls = 0;
   const judge = () => ({ n: ++calls }) as never;
-  assert.is(memoLight(expected, { policies: [pol('1')], namespaces: ns }, judge).cached, false);
-  assert.is(memoLight(expected, { policies: [pol('1')], namespaces: ns }, judge).cached, true);
-  assert.is(memoLight(expected, { policies: [pol('2')], namespaces: ns }, judge).cached, false, 'a new resourceVersion');
-  assert.is(memoLight(expected, { policies: [pol('2')], namespaces: [{ name: 'shop', labels: {} }] }, judge).cached, false, 'a namespace label changed');
-  assert.is(memoLight(expected, { policies: [pol('2')], namespaces: null }, judge).cached, false, 'namespaces unreadable');
-  assert.is(memoLight({}, { policies: [pol('2')], namespaces: ns }, judge).cached, false, 'another expected set (file version)');
+  assert.is(cache.judgement(expected, { policies: [pol('1')], namespaces: ns }, judge).cached, false);
+  assert.is(cache.judgement(expected, { policies: [pol('1')], namespaces: ns }, judge).cached, true);
+  assert.is(cache.judgement(expected, { policies: [pol('2')], namespaces: ns }, judge).cached, false, 'a new resourceVersion');
+  assert.is(cache.judgement(expected, { policies: [pol('2')], namespaces: [{ name: 'shop', labels: {} }] }, judge).cached, false, 'a namespace label changed');
+  assert.is(cache.judgement(expected, { policies: [pol('2')], namespaces: null }, judge).cached, false, 'namespaces unreadable');
+  assert.is(cache.judgement({}, { policies: [pol('2')], namespaces: ns }, judge).cached, false, 'another expected set (file version)');
   assert.is(calls, 5);
   assert.is.not(snapshotKey({ policies: [{ metadata: { name: 'a' }, spec: {} }], namespaces: [] }), snapshotKey({ policies: [{ metadata: { name: 'a' }, spec: { policyTypes: ['Ingress'] } }], namespaces: [] }), 'objects without uid are keyed by content');
 });

@@ -15,7 +15,7 @@ import {
   type NmapArgsOptions,
   type NmapResult,
   type ProbeTarget,
-} from '../../lib/tools/nmap.ts';
+} from '../../functions/network-scan/nmap/nmap.ts';
 
 const dir = resolve(import.meta.dirname, '../fixtures/nmap');
 

@@ -12,8 +12,8 @@ import { parseJson, parseYaml, readTextFile } from '../../lib/topology/files.ts'
 import { loadTopologyAndPolicies, topologySettings } from '../../lib/topology/settings.ts';
 import { loadStackMetadata, parsePortAttribute } from '../../lib/topology/stack-metadata.ts';
 import { PolicyEngine } from '../../functions/network-scan/engine.ts';
-import { judgeLight } from '../../functions/network-scan/light.ts';
-import { renderPolicy } from '../../functions/network-scan/render.ts';
+import { judgeLight } from '../../functions/network-scan/light/index.ts';
+import { renderPolicy } from '../../lib/topology/render.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'stack-scan-topology-'));
 const ref = (path: string, setting = 'STACK_METADATA') => ({ path, setting });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { deriveExpected, loadNetworkPolicyDir } from '../../lib/topology/expected.ts';
 import { loadStackMetadata } from '../../lib/topology/stack-metadata.ts';
 import { PolicyEngine } from '../../functions/network-scan/engine.ts';
-import { judgeLight } from '../../functions/network-scan/light.ts';
+import { judgeLight } from '../../functions/network-scan/light/index.ts';
 
 const SAMPLES = join(import.meta.dirname, '../../../shared/samples/stacktic');
 const STRIMZI = join(SAMPLES, 'strimzi_basic_setup');

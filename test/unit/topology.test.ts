@@ -6,7 +6,7 @@ import { deriveExpected, loadManifest, loadNetworkPolicyDir } from '../../lib/to
 import { loadStackMetadata } from '../../lib/topology/stack-metadata.ts';
 import { loadTopologyAndPolicies, topologySettings } from '../../lib/topology/settings.ts';
 import { TYPE_RULES } from '../../lib/topology/stacktic-rules.ts';
-import { renderSpec } from '../../functions/network-scan/render.ts';
+import { renderSpec } from '../../lib/topology/render.ts';
 import { demoPolicyFiles, DEMO_METADATA, DEMO_POLICIES } from '../../demo/stack/generate.ts';
 import { readdirSync, readFileSync } from 'node:fs';
 

@@ -15,7 +15,7 @@ import type { Kube } from '../../../lib/kube/client.ts';
 import { getObject, listObjects, patchObject, readPodLog, statusText } from '../../../lib/kube/api.ts';
 import type { ScratchRun } from '../../../lib/kube/scratch.ts';
 import type { KubeObject } from '../../../lib/k8s/types.ts';
-import { splitNmapLog } from '../../../lib/tools/nmap.ts';
+import { splitNmapLog } from '../nmap/nmap.ts';
 import { parseAdmissionDenial, type AdmissionDenial } from '../../../lib/kube/admission.ts';
 import { EPHEMERAL_PATCH_CONTENT_TYPE, ephemeralContainerPatch, PROBE_CONTAINER_PREFIX, PROBE_LABELS, type ProbePod } from './pod-specs.ts';
 

@@ -13,7 +13,7 @@
  */
 import type { Kube } from '../../../lib/kube/client.ts';
 import type { ScratchRun } from '../../../lib/kube/scratch.ts';
-import { nmapRuns, parseNmapXml, resultsFor, type NmapResult, type ProbeResult, type ProbeTarget } from '../../../lib/tools/nmap.ts';
+import { nmapRuns, parseNmapXml, resultsFor, type NmapResult, type ProbeResult, type ProbeTarget } from '../nmap/nmap.ts';
 import type { ProbeSettings } from '../settings.ts';
 import { findSourcePod, ourEphemeralCount, probeWithEphemeral, probeWithPod, type ProbeOutcome } from './cluster-probe.ts';
 import { splitValidTargets, type ProbeRunner } from './execute.ts';

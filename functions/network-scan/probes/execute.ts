@@ -5,7 +5,7 @@
  * Runners:
  *  - cluster (default in a pod): an ephemeral container in a running pod of the
  *    source, falling back to a short-lived probe pod with the source's labels
- *    (functions/network-scan/probes/pods.ts);
+ *    (probes/cluster-probe.ts, its pod specs in probes/pod-specs.ts);
  *  - local: nmap on this host (tests, and users scanning from outside the
  *    cluster). Cluster DNS names cannot be resolved from outside, so the local
  *    runner only probes names mapped to addresses by SCAN_HOST_MAP (or NETWORK_PROBE_LOCAL_HOSTS)
@@ -14,8 +14,8 @@
  */
 import pLimit from 'p-limit';
 import { toReportError, type ReportError } from '../../../lib/errors.ts';
-import { normalizeHost, type ProbeResult, type ProbeTarget } from '../../../lib/tools/nmap.ts';
-import { runLocalNmap } from '../../../lib/tools/nmap-local.ts';
+import { normalizeHost, type ProbeResult, type ProbeTarget } from '../nmap/nmap.ts';
+import { runLocalNmap } from '../nmap/local.ts';
 import { resolveTarget, type HostMap } from '../../../lib/scan/hosts.ts';
 import { bySource, type ProbeSource, type ProbeTest } from './plan.ts';
 

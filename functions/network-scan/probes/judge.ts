@@ -14,7 +14,7 @@
  * target: no Service or no ready endpoint → NO_SERVICE; the API says a ready pod declares
  * the port (targetListens) → refused on the path → blocked; otherwise UNDECIDED, saying why.
  */
-import type { ProbeResult } from '../../../lib/tools/nmap.ts';
+import type { ProbeResult } from '../nmap/nmap.ts';
 import type { ProbeTest } from './plan.ts';
 
 export type ProbeVerdict = 'PASS' | 'FAIL' | 'SECURITY_RISK' | 'BLOCKED' | 'NO_SERVICE' | 'UNDECIDED';

@@ -87,8 +87,8 @@ export interface PlanInput {
   seed: number;
 }
 
-export { prng, sample } from '../../../lib/scan/sample.ts';
-import { sample } from '../../../lib/scan/sample.ts';
+export { prng, sample } from './sample.ts';
+import { sample } from './sample.ts';
 
 function serviceFor(services: ServiceInfo[] | null, component: string, namespace: string, port: number | null): ServiceInfo | undefined {
   const inNs = (services ?? []).filter((s) => s.namespace === namespace);

@@ -167,7 +167,7 @@ export interface FallbackPodOptions {
   /** The source: its namespace and the labels of one of its pods (or its Service's selector). `name` only goes into an annotation. */
   source: { namespace: string; labels: Record<string, string>; name?: string };
   image: string;
-  /** nmap arguments (lib/tools/nmap.ts nmapArgs). */
+  /** nmap arguments (nmap/nmap.ts nmapArgs). */
   args: string[];
   runId: string;
   /** activeDeadlineSeconds: the kubelet kills the pod after this long. */

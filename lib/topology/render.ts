@@ -8,12 +8,10 @@
  * judge's comparison, the demo stack's files and the tests.
  */
 import yaml from 'js-yaml';
-import type { ExpectedPolicy } from '../../lib/topology/expected.ts';
-import type { NetworkPolicy, NetworkPolicyPeer, NetworkPolicySpec } from './engine.ts';
-
-import { NAME_LABEL, STACK_LABEL as STACK_NAMESPACE_LABEL } from '../../lib/topology/stacktic-rules.ts';
-
-export { STACK_NAMESPACE_LABEL };
+import type { NetworkPolicy, NetworkPolicyPeer, NetworkPolicySpec } from '../k8s/networkpolicy.ts';
+import { NAMESPACE_NAME_LABEL } from '../k8s/types.ts';
+import type { ExpectedPolicy } from './expected.ts';
+import { STACK_NAMESPACE_LABEL } from './stacktic-rules.ts';
 
 export interface RenderedPolicy extends NetworkPolicy {
   apiVersion: 'networking.k8s.io/v1';
@@ -26,7 +24,7 @@ function renderPeer(e: ExpectedPolicy, stackNamespaces: ReadonlySet<string>): Ne
   const peer = e.peer!;
   if ('any' in peer) return undefined; // no peer list: any peer
   if ('ipBlock' in peer) return [{ ipBlock: { cidr: peer.ipBlock.cidr, ...(peer.ipBlock.except?.length ? { except: peer.ipBlock.except } : {}) } }];
-  const label = peer.label ?? (stackNamespaces.has(peer.namespace) ? STACK_NAMESPACE_LABEL : NAME_LABEL);
+  const label = peer.label ?? (stackNamespaces.has(peer.namespace) ? STACK_NAMESPACE_LABEL : NAMESPACE_NAME_LABEL);
   return [{ namespaceSelector: { matchLabels: { [label]: peer.namespace } } }];
 }
 

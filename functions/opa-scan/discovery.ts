@@ -2,9 +2,9 @@
  * Kinds outside the shared table (lib/k8s/kinds.ts), resolved through API discovery:
  * one request per group/version, cached for the resolver's life (one scan run).
  */
-import { kindInfo, type KindInfo } from '../k8s/kinds.ts';
-import type { CallSite, Kube } from './client.ts';
-import { rawRequest, statusError } from './raw.ts';
+import { kindInfo, type KindInfo } from '../../lib/k8s/kinds.ts';
+import type { CallSite, Kube } from '../../lib/kube/client.ts';
+import { rawRequest, statusError } from '../../lib/kube/raw.ts';
 
 interface DiscoveryList {
   resources?: { name: string; kind: string; namespaced: boolean }[];

@@ -9,7 +9,7 @@
 // - parseNmapXml: parse nmap's XML (`-oX -`) with a real XML parser.
 // - resultsFor: map parsed results back to target ids.
 // - splitNmapLog: nmap's XML and stderr out of a container log (in-cluster probes).
-// - The local runner (nmap on this host) is lib/tools/nmap-local.ts.
+// - The local runner (nmap on this host) is nmap/local.ts.
 //
 // Why this file is long: nmap's XML format (hosts, ports, extraports, reasons, both
 // address families) is parsed and mapped back in one place, pure, next to the
@@ -20,7 +20,7 @@
 // literals go to the `-6` run, IPv4 literals and DNS names to the IPv4 run
 // (nmap resolves names to their IPv4 address without `-6`; a name with only
 // AAAA records then comes back 'unknown', reason "unresolved").
-import { canonicalV6, normalizeHost, type AddressFamily } from './nmap-hosts.ts';
+import { canonicalV6, normalizeHost, type AddressFamily } from './hosts.ts';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 
 // ---------------------------------------------------------------- types

@@ -23,7 +23,7 @@ import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeFailure, runTool, type ToolResult } from './run.ts';
+import { describeFailure, runTool, type ToolResult } from '../../lib/tools/run.ts';
 import { parseKubescapeReport, type KsReport } from './kubescape-report.ts';
 
 export * from './kubescape-report.ts';

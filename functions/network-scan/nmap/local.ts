@@ -4,7 +4,7 @@
  * group, hard timeout, abort kills nmap and its children). Used by the network
  * scan's local runner, the tests and the benches.
  */
-import { runTool } from './run.ts';
+import { runTool } from '../../../lib/tools/run.ts';
 import { nmapRuns, normalizeHost, parseNmapXml, resultsFor, type AddressFamily, type NmapArgsOptions, type NmapResult, type NmapRun, type ProbeResult, type ProbeTarget } from './nmap.ts';
 
 export interface LocalNmapOptions extends NmapArgsOptions {

@@ -1,0 +1,218 @@
+/**
+ * Light mode's judgement (pure but for the scan's cache): the expected NetworkPolicy set against a
+ * snapshot of the cluster. Expected set + snapshot + the scan's PolicyEngine in, report out.
+ *
+ *   canonical.ts  every policy, expected or live, reduced to one canonical form
+ *   match.ts      found, drifted (the difference spelled out), renamed, missing; extra
+ *   rules.ts      rule-level findings on every live policy in the stack's namespaces
+ *   links.ts      link coverage: every declared link against the expected set and the engine
+ *   score.ts      the score
+ *   types.ts      the report's shape
+ *
+ * What depends on one policy version or one expected set alone is kept in the scan's cache
+ * (../cache.ts): after a change in the cluster only what changed is worked out again.
+ * Keys from user or cluster data live in `Map`s or null-prototype objects.
+ */
+import { namespaceSelectorCheck } from '../../../lib/k8s/selectors.ts';
+import type { NetworkPolicy } from '../../../lib/k8s/networkpolicy.ts';
+import { baseName, CATEGORIES, type ExpectedSet } from '../../../lib/topology/expected.ts';
+import type { Topology } from '../../../lib/topology/types.ts';
+import { NetworkScanCache, versionKey, type ExpectedForms, type PolicyMemo } from '../cache.ts';
+import type { PolicyEngine } from '../engine.ts';
+import { canonical, expectedCanonical, nameOf, nsOf, plainPolicy, rules, type Canonical } from './canonical.ts';
+import { isFound, matchNamespace, type NamespaceExpected, type NamespaceUnit } from './match.ts';
+import { linkCoverage } from './links.ts';
+import { lineFor, RANK, ruleFindings, type SelectorCheck } from './rules.ts';
+import { lightScore } from './score.ts';
+import { SEVERITIES, type ClusterSnapshot, type EmptySelector, type ExpectedResult, type LightReport, type PolicyStatus, type RuleFinding, type Severity } from './types.ts';
+
+/** The plain copy and canonical form of a live policy, kept per uid and resourceVersion. */
+function policyMemo(cache: NetworkScanCache, raw: NetworkPolicy): PolicyMemo {
+  const key = versionKey(raw);
+  const hit = key ? cache.policies.get(key) : undefined;
+  if (hit) return hit;
+  const plain = plainPolicy(raw);
+  const m: PolicyMemo = { plain, canon: canonical(plain.spec, nsOf(plain)), base: baseName(nameOf(plain)), versioned: key !== undefined };
+  return key ? cache.keep(cache.policies, key, m) : m;
+}
+
+/** The expected set's canonical forms and same-name groups, computed once per expected set (one file version). */
+function expectedForms(cache: NetworkScanCache, expected: ExpectedSet, topoNs: ReadonlySet<string>): ExpectedForms {
+  const topo = [...topoNs].join('\n');
+  const hit = cache.forms.get(expected);
+  if (hit && hit.topo === topo) return hit;
+  const byNamespace = new Map<string, NamespaceExpected>();
+  expected.policies.forEach((e, i) => {
+    let ns = byNamespace.get(e.namespace);
+    if (!ns) byNamespace.set(e.namespace, (ns = { indices: [], byName: new Map() }));
+    ns.indices.push(i);
+    const k = `${e.namespace}/${baseName(e.name)}`;
+    const list = ns.byName.get(k);
+    if (list) list.push(i);
+    else ns.byName.set(k, [i]);
+  });
+  const forms: ExpectedForms = { topo, forms: expected.policies.map((e) => expectedCanonical(e, topoNs)), byNamespace, units: new Map() };
+  cache.forms.set(expected, forms);
+  return forms;
+}
+
+function judgeNamespace(
+  expected: ExpectedSet,
+  want: ExpectedForms,
+  ns: string,
+  live: NetworkPolicy[],
+  canon: ReadonlyMap<NetworkPolicy, Canonical>,
+  memos: ReadonlyMap<NetworkPolicy, PolicyMemo>,
+  nsKey: string,
+  selects: SelectorCheck | null,
+): NamespaceUnit {
+  const { results, claimed } = matchNamespace(expected, want.forms, want.byNamespace.get(ns) ?? NO_EXPECTED, live, canon, (p) => memos.get(p)!.base);
+  const findingsOf = new Map<NetworkPolicy, RuleFinding[]>();
+  for (const p of live) {
+    const i = claimed.get(p);
+    const e = i === undefined ? undefined : expected.policies[i];
+    const m = memos.get(p)!;
+    if (m.findingsFor !== nsKey) {
+      m.findings = ruleFindings(p, canon.get(p)!, selects);
+      m.findingsFor = nsKey;
+    }
+    // Copies: the lines of the expected file are added here, per expected policy.
+    const fs = m.findings!.map((f) => ({ ...f }));
+    if (e?.origin) for (const f of fs) Object.assign(f, lineFor(f, e));
+    if (fs.length) findingsOf.set(p, fs);
+  }
+  return { results, claimed, findingsOf };
+}
+
+const NO_EXPECTED: NamespaceExpected = { indices: [], byName: new Map() };
+
+/**
+ * A namespace's unit, kept per expected set (and topology) while the versions of the namespace's
+ * live policies and the namespaces' labels are unchanged; a namespace holding a policy without a
+ * server identity is judged each time.
+ */
+function namespaceUnit(want: ExpectedForms, ns: string, live: readonly NetworkPolicy[], memos: ReadonlyMap<NetworkPolicy, PolicyMemo>, nsKeyId: number, judge: () => NamespaceUnit): NamespaceUnit {
+  // The live policies are the cache's plain copies, one object per policy version (policyMemo):
+  // the same objects in the same order are the same versions.
+  const hit = want.units.get(ns);
+  if (hit && hit.nsKeyId === nsKeyId && hit.live.length === live.length && hit.live.every((p, j) => p === live[j])) return hit.unit;
+  const unit = judge();
+  if (live.every((p) => memos.get(p)!.versioned)) want.units.set(ns, { nsKeyId, live, unit });
+  else want.units.delete(ns);
+  return unit;
+}
+
+/**
+ * @param engine a PolicyEngine over `snap` (full mode's, shared with the probe plan); without one,
+ *   the link verdicts not kept in the cache are evaluated by an engine over their namespaces only.
+ * @param cache the scan's cache; without one, nothing is kept between calls.
+ */
+export function judgeLight(topo: Topology, expected: ExpectedSet, snap: ClusterSnapshot, engine?: PolicyEngine, cache = new NetworkScanCache()): LightReport {
+  const stackNs = new Set(topo.namespaces);
+  for (const e of expected.policies) stackNs.add(e.namespace);
+  const inStack: NetworkPolicy[] = [];
+  const canon = new Map<NetworkPolicy, Canonical>();
+  const memos = new Map<NetworkPolicy, PolicyMemo>();
+  for (const raw of snap.policies) {
+    if (!stackNs.has(nsOf(raw))) continue;
+    const m = policyMemo(cache, raw);
+    inStack.push(m.plain);
+    canon.set(m.plain, m.canon);
+    memos.set(m.plain, m);
+  }
+  const nsKey = snap.namespaces ? snap.namespaces.map((n) => `${n.name}\u0000${JSON.stringify(n.labels ?? {})}`).join('\n') : '\u0000unknown';
+  const topoNs = new Set(topo.namespaces);
+  const want = expectedForms(cache, expected, topoNs);
+  const wantCanon = want.forms;
+
+  // Each namespace judged on its own (matching and rule findings), reused while its live policies'
+  // versions and the namespaces' labels are unchanged.
+  const liveByNs = new Map<string, NetworkPolicy[]>();
+  for (const p of inStack) {
+    const ns = nsOf(p);
+    const list = liveByNs.get(ns);
+    if (list) list.push(p);
+    else liveByNs.set(ns, [p]);
+  }
+  const selects: SelectorCheck | null = snap.namespaces ? namespaceSelectorCheck(snap.namespaces) : null;
+  const nsKeyId = cache.versionId(`labels\u0000${nsKey}`);
+  const results: ExpectedResult[] = new Array(expected.policies.length);
+  const claimed = new Map<NetworkPolicy, number>();
+  const findingsOf = new Map<NetworkPolicy, RuleFinding[]>();
+  for (const ns of stackNs) {
+    const live = liveByNs.get(ns) ?? [];
+    const unit = namespaceUnit(want, ns, live, memos, nsKeyId, () => judgeNamespace(expected, want, ns, live, canon, memos, nsKey, selects));
+    for (const [i, r] of unit.results) results[i] = r;
+    for (const [p, i] of unit.claimed) claimed.set(p, i);
+    for (const [p, fs] of unit.findingsOf) findingsOf.set(p, fs);
+  }
+  const extraPolicies = inStack.filter((p) => !claimed.has(p));
+  const extra = extraPolicies.map((p) => ({ name: nameOf(p), namespace: nsOf(p) }));
+
+  // Rule-level findings on every live policy in the stack's namespaces, in snapshot order, worst first.
+  const findings: RuleFinding[] = [];
+  for (const p of inStack) {
+    const fs = findingsOf.get(p);
+    if (fs) findings.push(...fs);
+  }
+  findings.sort((a, b) => RANK[a.severity] - RANK[b.severity]);
+
+  const { score, terms } = lightScore(results, claimed, extraPolicies, findingsOf);
+
+  const count = (s: PolicyStatus) => results.filter((r) => r.status === s).length;
+  const categories = Object.fromEntries(CATEGORIES.map((c) => [c, { expected: 0, found: 0 }])) as LightReport['results']['categories'];
+  for (const r of results) {
+    categories[r.category].expected++;
+    if (isFound(r.status)) categories[r.category].found++;
+  }
+  const missing_by_namespace: LightReport['results']['missing_by_namespace'] = Object.create(null);
+  for (const r of results) {
+    if (r.status !== 'missing' && r.status !== 'drifted') continue;
+    (missing_by_namespace[r.namespace] ??= []).push({ name: r.name, status: r.status });
+  }
+
+  const live = snap.namespaces ? { engine, policies: snap.policies, namespaces: snap.namespaces, nsKey } : null;
+  const { links, linkFindings } = linkCoverage(cache, topo, expected, wantCanon, results, live);
+  const empty: EmptySelector[] = findings
+    .filter((f) => f.kind === 'selector-matches-nothing')
+    .map((f) => {
+      const p = inStack.find((x) => nameOf(x) === f.policy && nsOf(x) === f.namespace)!;
+      const r = rules(p.spec, f.direction)[f.rule!];
+      return { policy: f.policy, namespace: f.namespace, direction: f.direction, selector: r.peers![f.peer!].namespaceSelector!, message: f.message };
+    });
+  const known = snap.namespaces ? new Set(snap.namespaces.map((n) => n.name)) : null;
+  const bySeverity = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
+  for (const f of findings) bySeverity[f.severity]++;
+
+  return {
+    score,
+    summary: {
+      expected: results.length,
+      found: count('found'),
+      renamed: count('renamed'),
+      drifted: count('drifted'),
+      missing: count('missing'),
+      extra: extra.length,
+      rule_findings: bySeverity,
+      empty_selectors: empty.length,
+      links: links.length,
+      links_bidirectional: links.filter((l) => l.bidirectional).length,
+      links_allowed_live: snap.namespaces ? links.filter((l) => l.live?.allowed).length : null,
+      links_not_generated: linkFindings.length,
+      stack_namespaces: topo.namespaces.length,
+      namespaces_missing: known ? topo.namespaces.filter((n) => !known.has(n)) : [],
+      unknown_types: (expected.unknownTypes ?? []).map((u) => u.type),
+    },
+    results: {
+      expected: results,
+      extra,
+      missing_by_namespace,
+      categories,
+      rule_findings: findings,
+      links,
+      link_findings: linkFindings,
+      empty_selectors: empty,
+      score_terms: terms,
+    },
+  };
+}
