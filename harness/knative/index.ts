@@ -17,6 +17,9 @@
 //     `localhost` (no registry to ask), queue-proxy CPU request 10m, config-autoscaler scales to
 //     zero after a 10 s stable window and grace period (default 60 s + 30 s) so tests and demo see it;
 //   - the HPAs, and Eventing's job-sink and request-reply Deployments (not built), are left out.
+// Why this file is long: it is the one place that knows how Knative is installed here (module
+// zips, the install-time changes, a generic server-side apply for kinds the scans never use, and
+// Traefik's host process); split, each part would need the others' constants and ordering rules.
 // Traefik runs on the host (a process of the node, on the node IP, swept with it): its private
 // entry point serves the cluster-local routes behind the Service traefik/traefik-private (an
 // EndpointSlice to the node IP), which Knative's routes point at (ExternalName through CoreDNS).
