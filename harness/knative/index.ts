@@ -285,6 +285,8 @@ export function importImages(nc: NodeCluster, archives: string[], log: (l: strin
 }
 
 export interface TraefikHandle {
+  /** http://127.0.0.1:<port>: /ping and Traefik's read-only API (loopback only). */
+  adminUrl: string;
   /** http://<node ip>:<port> of the private entry point (cluster-local routes). */
   privateUrl: string;
   publicUrl: string;
@@ -293,14 +295,14 @@ export interface TraefikHandle {
   stop(): Promise<void>;
 }
 
-function traefikObjects(publicPort: number, privatePort: number): Obj[] {
+function traefikObjects(host: string, publicPort: number, privatePort: number): Obj[] {
   const svc = (name: string, port: number): Obj[] => [
     { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: TRAEFIK_NS, labels: { 'app.kubernetes.io/name': 'traefik' } }, spec: { ports: [{ name: 'http', port: 80, targetPort: port, protocol: 'TCP' }] } },
     {
       apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
       metadata: { name: `${name}-node`, namespace: TRAEFIK_NS, labels: { 'kubernetes.io/service-name': name, 'endpointslice.kubernetes.io/managed-by': FIELD_MANAGER } },
       addressType: 'IPv4',
-      endpoints: [{ addresses: [NODE_IP], conditions: { ready: true } }],
+      endpoints: [{ addresses: [host], conditions: { ready: true } }],
       ports: [{ name: 'http', port, protocol: 'TCP' }],
     },
   ];
@@ -332,31 +334,45 @@ function traefikObjects(publicPort: number, privatePort: number): Obj[] {
  * traefik/traefik-private (cluster-local) as their load balancers. Its command line names the
  * node's dir, so a killed run's sweep kills it with the node.
  */
-export async function startTraefik(nc: NodeCluster, kube: Kube, log: (l: string) => void = () => {}): Promise<TraefikHandle> {
-  const [publicPort, privatePort, pingPort] = [await freePort(NODE_IP), await freePort(NODE_IP), await freePort('127.0.0.1')];
-  for (const o of traefikObjects(publicPort, privatePort)) await applyAny(kube, o);
+export interface TraefikPlace {
+  /** The node's dir (Traefik's files, log and pidfile go there; its command line names it). */
+  dir: string;
+  /** The API server's URL and CA. */
+  server: string;
+  caPath: string;
+  /** Where Traefik listens and what its Services' EndpointSlices point at (default the node IP). */
+  host?: string;
+}
+
+export const traefikPlace = (nc: NodeCluster): TraefikPlace => ({ dir: nc.node.dir, server: nc.cp.server, caPath: nc.cp.caPath });
+
+export async function startTraefik(place: TraefikPlace, kube: Kube, log: (l: string) => void = () => {}): Promise<TraefikHandle> {
+  const host = place.host ?? NODE_IP;
+  const [publicPort, privatePort, pingPort] = [await freePort(host), await freePort(host), await freePort('127.0.0.1')];
+  for (const o of traefikObjects(host, publicPort, privatePort)) await applyAny(kube, o);
   const tr = await rawRequest(kube, { verb: 'create', resource: 'serviceaccounts/token' }, {
     method: 'POST', path: `/api/v1/namespaces/${TRAEFIK_NS}/serviceaccounts/traefik/token`,
     body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 86400 } },
   });
   if (tr.status >= 300) throw new Error(`TokenRequest for traefik/traefik: ${tr.status} ${JSON.stringify(tr.body).slice(0, 300)}`);
   const token = (tr.body as any).status.token as string;
-  const dir = join(nc.node.dir, 'traefik');
+  const dir = join(place.dir, 'traefik');
   mkdirSync(dir, { recursive: true });
   const ca = join(dir, 'ca.crt');
-  copyFileSync(nc.cp.caPath, ca);
-  const logPath = join(nc.node.dir, 'traefik.log');
+  copyFileSync(place.caPath, ca);
+  const logPath = join(place.dir, 'traefik.log');
   const fd = openSync(logPath, 'a');
   const args = [
-    `--entryPoints.web.address=${NODE_IP}:${publicPort}`,
-    `--entryPoints.private.address=${NODE_IP}:${privatePort}`,
-    `--entryPoints.ping.address=127.0.0.1:${pingPort}`,
+    `--entryPoints.web.address=${host}:${publicPort}`,
+    `--entryPoints.private.address=${host}:${privatePort}`,
+    // Loopback only: /ping, and Traefik's read-only API (/api/http/routers: what it routes).
+    `--entryPoints.traefik.address=127.0.0.1:${pingPort}`,
     // A scan may run up to its Service's timeoutSeconds (600): Traefik's 60 s read timeout would cut it.
     ...['web', 'private'].flatMap((e) => [`--entryPoints.${e}.transport.respondingTimeouts.readTimeout=0s`, `--entryPoints.${e}.transport.respondingTimeouts.writeTimeout=0s`]),
-    '--ping=true', '--ping.entryPoint=ping',
+    '--ping=true', '--api=true', '--api.insecure=true', '--api.dashboard=false',
     '--experimental.knative=true',
     '--providers.knative=true',
-    `--providers.knative.endpoint=${nc.cp.server}`,
+    `--providers.knative.endpoint=${place.server}`,
     `--providers.knative.certAuthFilePath=${ca}`,
     '--providers.knative.publicEntrypoints=web',
     `--providers.knative.publicService.name=traefik`, `--providers.knative.publicService.namespace=${TRAEFIK_NS}`,
@@ -376,7 +392,7 @@ export async function startTraefik(nc: NodeCluster, kube: Kube, log: (l: string)
   const pid = child.pid;
   let exited = false;
   child.once('exit', () => (exited = true));
-  writeFileSync(join(nc.node.dir, 'traefik.pid'), `${pid}\n`);
+  writeFileSync(join(place.dir, 'traefik.pid'), `${pid}\n`);
   const deadline = Date.now() + TIMEOUT.traefik;
   for (;;) {
     if (exited) throw new Error(`traefik exited at start: ${readFileSync(logPath, 'utf8').split('\n').slice(-15).join('\n')}`);
@@ -386,10 +402,11 @@ export async function startTraefik(nc: NodeCluster, kube: Kube, log: (l: string)
     if (Date.now() > deadline) throw new Error(`traefik did not answer /ping within ${TIMEOUT.traefik / 1000}s: ${readFileSync(logPath, 'utf8').split('\n').slice(-15).join('\n')}`);
     await sleep(250);
   }
-  log(`traefik (Knative provider) on ${NODE_IP}: public :${publicPort}, cluster-local :${privatePort}`);
+  log(`traefik (Knative provider) on ${host}: public :${publicPort}, cluster-local :${privatePort}`);
   return {
-    publicUrl: `http://${NODE_IP}:${publicPort}`,
-    privateUrl: `http://${NODE_IP}:${privatePort}`,
+    adminUrl: `http://127.0.0.1:${pingPort}`,
+    publicUrl: `http://${host}:${publicPort}`,
+    privateUrl: `http://${host}:${privatePort}`,
     pid,
     logPath,
     async stop() {
@@ -431,7 +448,7 @@ export async function startKnative(nc: NodeCluster, kube: Kube, opts: KnativePar
   t = Date.now();
   const serving = localize(servingObjects());
   await applyAll(kube, serving, log);
-  const traefik = await startTraefik(nc, kube, log);
+  const traefik = await startTraefik(traefikPlace(nc), kube, log);
   try {
     await waitDeployments(kube, 'knative-serving');
     await waitWebhook(kube, 'webhook.serving.knative.dev');
