@@ -20,3 +20,5 @@ console.log('\n== network full on the real node: wall time vs the slowest single
 await (await import('./network-node.ts')).main();
 console.log('\n== cold start: each bundled function vs its tsx entry (targets: ≤ 150 ms to /healthz, ≤ 70 MB after one light scan)');
 await (await import('./cold-start.ts')).main();
+console.log('\n== stack-scan network --offline on the strimzi sample, whole process cold (target < 1 s; ratio vs node -e 0)');
+await (await import('./cli-offline.ts')).main();

@@ -31,6 +31,7 @@ import { runNucleiDemo } from './nuclei.ts';
 import { nodeNetworkDemo } from './node.ts';
 import { deployDemo } from './deploy.ts';
 import { knativeDemo } from './knative.ts';
+import { validateReports } from './validate-reports.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 // The project's own demo stack, in Stacktic's format, with the policies Stacktic generates for it.
@@ -184,4 +185,5 @@ if (!failed) {
   if (!kn.ran) log(`Knative part skipped: ${kn.reason}`);
   else if (kn.failed) failed = true;
 }
+if (!validateReports(REPORTS, log)) failed = true;
 process.exitCode = failed ? 1 : 0;

@@ -9,7 +9,7 @@
  * that needs a real `require`, given by the banner (createRequire), or the bundle crashes at
  * start with `Dynamic require of "stream" is not supported`.
  *
- *   npm run build                  all functions and the server
+ *   npm run build                  all functions, the server and the command line (dist/stack-scan.mjs)
  *   npx tsx knative/bundle.ts network-scan opa-scan   some of them
  */
 import { build, type Metafile } from 'esbuild';
@@ -28,8 +28,11 @@ export interface Bundle {
   bytes: number;
 }
 
-export function entries(names: string[] = [...FUNCTIONS, 'server']): { name: string; entry: string }[] {
-  return names.map((name) => ({ name, entry: name === 'server' ? join(ROOT, 'functions/server.ts') : join(ROOT, 'functions', name, 'main.ts') }));
+/** The command line's bundle (bin/stack-scan.js runs it when present: a published package needs no TypeScript loader). */
+export const CLI_BUNDLE = 'stack-scan';
+
+export function entries(names: string[] = [...FUNCTIONS, 'server', CLI_BUNDLE]): { name: string; entry: string }[] {
+  return names.map((name) => ({ name, entry: name === 'server' ? join(ROOT, 'functions/server.ts') : name === CLI_BUNDLE ? join(ROOT, 'cli/main.ts') : join(ROOT, 'functions', name, 'main.ts') }));
 }
 
 export async function bundle(names?: string[], outdir = DIST): Promise<Bundle[]> {

@@ -26,6 +26,8 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /** Also run one cluster-wide scan (full mode). */
   clusterWide?: boolean;
+  /** Namespaces done of the total (the command line's progress). */
+  progress?: (done: number, total: number) => void;
 }
 
 export interface RunRecord {
@@ -79,7 +81,14 @@ export async function executeKubescape(namespaces: string[], o: ExecuteOptions, 
       for (const ns of namespaces) out.observations.push({ namespace: ns, report: run.report, failure: run.report ? null : run.failure });
     } else {
       const limit = pLimit(o.concurrency);
-      const runs = await Promise.all(namespaces.map((ns) => limit(async () => (o.signal?.aborted ? null : [ns, await runKubescape({ ...base, includeNamespaces: [ns] })] as const))));
+      let done = 0;
+      o.progress?.(0, namespaces.length);
+      const runs = await Promise.all(namespaces.map((ns) => limit(async () => {
+        if (o.signal?.aborted) return null;
+        const run = await runKubescape({ ...base, includeNamespaces: [ns] });
+        o.progress?.(++done, namespaces.length);
+        return [ns, run] as const;
+      })));
       for (const [i, r] of runs.entries()) {
         const ns = namespaces[i];
         if (!r) {

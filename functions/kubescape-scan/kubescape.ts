@@ -40,6 +40,8 @@ export interface KubescapeRunOptions {
   artifactsDir?: string;
   /** `--include-namespaces`; empty/unset: every namespace. */
   includeNamespaces?: string[];
+  /** Files or directories of manifests to scan instead of a cluster (no kubeconfig is given then). */
+  paths?: string[];
   signal?: AbortSignal;
   timeoutMs?: number;
   /** Where the private temp dir goes (default os.tmpdir()). */
@@ -63,8 +65,8 @@ export const TMP_PREFIX = 'stackscan-kubescape-';
 export const TMP_EXPIRY_MS = 60 * 60_000;
 
 /** The argv for one offline scan. */
-export function kubescapeArgs(o: { frameworks: string[]; output: string; kubeconfig?: string; artifactsDir?: string; includeNamespaces?: string[] }): string[] {
-  const args = ['scan', 'framework', o.frameworks.join(','), '--format', 'json', '--format-version', 'v2', '--output', o.output, '--keep-local'];
+export function kubescapeArgs(o: { frameworks: string[]; output: string; kubeconfig?: string; artifactsDir?: string; includeNamespaces?: string[]; paths?: string[] }): string[] {
+  const args = ['scan', 'framework', o.frameworks.join(','), ...(o.paths ?? []), '--format', 'json', '--format-version', 'v2', '--output', o.output, '--keep-local'];
   if (o.artifactsDir) args.push('--use-artifacts-from', o.artifactsDir);
   if (o.kubeconfig) args.push('--kubeconfig', o.kubeconfig);
   if (o.includeNamespaces?.length) args.push('--include-namespaces', o.includeNamespaces.join(','));
@@ -130,7 +132,7 @@ export async function runKubescape(o: KubescapeRunOptions): Promise<KubescapeRun
   const dir = await mkdtemp(join(root, `${TMP_PREFIX}${process.pid}-`));
   try {
     const output = join(dir, 'report.json');
-    const args = kubescapeArgs({ frameworks: o.frameworks, output, kubeconfig: o.kubeconfig, artifactsDir: o.artifactsDir, includeNamespaces: o.includeNamespaces });
+    const args = kubescapeArgs({ frameworks: o.frameworks, output, kubeconfig: o.kubeconfig, artifactsDir: o.artifactsDir, includeNamespaces: o.includeNamespaces, paths: o.paths });
     const tool = await runTool(o.bin, args, {
       signal: o.signal,
       timeoutMs: o.timeoutMs,

@@ -17,6 +17,8 @@ import { BUILTIN_EXCLUSIONS, loadExclusionsFile, type ExclusionRule } from './ex
 import { executeKubescape } from './execute.ts';
 import { forbiddenErrors, judgeFull, judgeLight } from './judge.ts';
 import { kubescapeSettingsFromEnv, type KubescapeSettings } from './settings.ts';
+import { kubescapeChecks } from './checks.ts';
+import { KUBESCAPE_REPORT } from './report.ts';
 
 type Mode = 'light' | 'full';
 
@@ -32,10 +34,12 @@ export function kubescapeScan(given?: KubescapeSettings): ScanDefinition<Mode> {
   return {
     name: 'kubescape',
     path: '/kubescape_scan',
+    report: KUBESCAPE_REPORT,
     modes: ['light', 'full'],
     defaultMode: 'light',
+    checks: kubescapeChecks,
     timeoutMs: { light: 600_000, full: 900_000 },
-    async run({ mode, signal }): Promise<ScanOutcome> {
+    async run({ mode, signal, progress }): Promise<ScanOutcome> {
       const settings = given ?? kubescapeSettingsFromEnv();
       const exclusions: ExclusionRule[] = [...BUILTIN_EXCLUSIONS, ...(settings.exclusionsFile ? await loadExclusionsFile(settings.exclusionsFile) : [])];
       const topology = await loadTopology(settings.topology);
@@ -50,6 +54,7 @@ export function kubescapeScan(given?: KubescapeSettings): ScanDefinition<Mode> {
         concurrency: settings.concurrency,
         signal,
         clusterWide: mode === 'full' && settings.clusterScope,
+        ...(progress ? { progress: (done: number, total: number) => progress({ step: 'namespaces', done, total }) } : {}),
       });
       const input = {
         topology,

@@ -1,35 +1,15 @@
 /**
- * Every setting of the kubescape scan, parsed up front (before any cluster call
- * or kubescape run); a bad value is a 422 naming the variable.
- *
- *   KUBESCAPE_BIN             the kubescape program (default: `kubescape` on PATH, else
- *                             <repo>/.cache/bin/kubescape built by `harness/build.sh kubescape`)
- *   KUBESCAPE_ARTIFACTS_DIR   directory with kubescape's policy artifacts (nsa.json, mitre.json,
- *                             exceptions.json, controls-inputs.json, attack-tracks.json): the scan
- *                             is then fully offline. Unset: kubescape downloads them from GitHub on
- *                             every run (needs Internet access). The repo carries a copy in
- *                             functions/kubescape-scan/artifacts/ (regolibrary v2.0.33, Apache-2.0).
- *   KUBESCAPE_TIMEOUT_MS      one kubescape run's time limit (default 300000; it is killed with its children)
- *   KUBESCAPE_SCAN_TIMEOUT_MS the whole scan's time limit (scaffold; default light 600000, full 900000)
- *   KUBESCAPE_NSA_THRESHOLD   a namespace is flagged below this NSA score (default 70)
- *   KUBESCAPE_MITRE_THRESHOLD a namespace is flagged below this MITRE score (default 60)
- *   KUBESCAPE_EXCLUSIONS_FILE YAML or JSON file of extra exclusions (known operator requirements)
- *   KUBESCAPE_STRATEGY        how per-namespace scores are obtained: `per-namespace` (default: one
- *                             run per namespace, KUBESCAPE_CONCURRENCY at a time) or `split` (one
- *                             run over the stack's namespaces, split by namespace; measured slower:
- *                             bench/kubescape.ts)
- *   KUBESCAPE_CONCURRENCY     kubescape runs at once for `per-namespace` (default 3, 1–16; each
- *                             run is mostly CPU for a few seconds)
- *   KUBESCAPE_CLUSTER_SCOPE   full mode: also run one cluster-wide scan to report failures of
- *                             cluster-scoped objects tied to the stack (ClusterRoleBindings of its
- *                             ServiceAccounts, its Namespace objects): `true` (default) or `false`
- *   KUBECONFIG, STACK_METADATA  as for every scan
+ * Every setting of the kubescape scan, parsed up front (before any cluster call or kubescape run)
+ * with KUBESCAPE_SETTINGS (lib/scan/settings.ts; reference: docs/configuration.md): a bad value is
+ * a 422 naming the variable. The topology settings are lib/topology/settings.ts's, KUBECONFIG as for
+ * every scan, KUBESCAPE_SCAN_TIMEOUT_MS the scaffold's. The repo carries kubescape's policy
+ * artifacts in functions/kubescape-scan/artifacts/ (regolibrary v2.0.33, Apache-2.0).
  */
 import { findOnPath, isExecutable } from '../../lib/tools/run.ts';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ScanError } from '../../lib/errors.ts';
-import { intSetting, invalidSetting } from '../../lib/scan/settings.ts';
+import { parseSettings, setting, settingsSchema } from '../../lib/scan/settings.ts';
 import { topologySettings, type TopologySettings } from '../../lib/topology/settings.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
@@ -59,14 +39,6 @@ export function defaultKubescapeBin(env: NodeJS.ProcessEnv = process.env): strin
   if (onPath) return onPath;
   const built = join(REPO_ROOT, '.cache/bin/kubescape');
   return executable(built) ? built : 'kubescape';
-}
-
-function scoreSetting(env: NodeJS.ProcessEnv, name: string, def: number): number {
-  const raw = env[name]?.trim();
-  if (!raw) return def;
-  const n = Number(raw);
-  if (!/^\d+(\.\d+)?$/.test(raw) || n > 100) throw invalidSetting(name, 'a score from 0 to 100', env[name]);
-  return n;
 }
 
 /**
@@ -117,39 +89,57 @@ function checkArtifactFiles(dir: string): void {
   for (const f of ['exceptions.json', 'controls-inputs.json', 'attack-tracks.json']) if (existsSync(join(dir, f))) read(f);
 }
 
+export const KUBESCAPE_SETTINGS = settingsSchema({
+  KUBESCAPE_BIN: setting.optionalText({
+    defaultText: '`kubescape` on PATH, else .cache/bin/kubescape built by `bash harness/build.sh kubescape`',
+    want: 'the path of an executable kubescape program',
+    parse: (s) => (executable(resolve(s)) ? resolve(s) : undefined),
+    description: 'the kubescape program',
+    example: '/usr/local/bin/kubescape',
+  }),
+  KUBESCAPE_ARTIFACTS_DIR: setting.optionalText({
+    defaultText: 'unset: kubescape downloads them from GitHub on every run (needs Internet access)',
+    want: 'a directory holding kubescape policy artifacts (nsa.json, mitre.json, …)',
+    parse: (s) => {
+      const dir = resolve(s);
+      if (!existsSync(dir) || !statSync(dir).isDirectory()) return undefined;
+      checkArtifacts(dir); // a broken file is its own 422, naming it
+      return dir;
+    },
+    description: "kubescape's policy artifacts (nsa.json, mitre.json, exceptions.json, controls-inputs.json, attack-tracks.json): the scan is then fully offline; the repo carries a copy in functions/kubescape-scan/artifacts/",
+    example: '/opt/kubescape/artifacts',
+  }),
+  KUBESCAPE_TIMEOUT_MS: setting.int({ default: 300_000, min: 1000, max: 3_600_000, description: 'one kubescape run\'s time limit (it is killed with its children)', example: '120000' }),
+  KUBESCAPE_NSA_THRESHOLD: setting.score({ default: 70, description: 'a namespace is flagged below this NSA score', example: '80' }),
+  KUBESCAPE_MITRE_THRESHOLD: setting.score({ default: 60, description: 'a namespace is flagged below this MITRE score', example: '75.5' }),
+  KUBESCAPE_EXCLUSIONS_FILE: setting.path({ defaultText: 'unset: only the built-in exclusions', description: 'YAML or JSON file of extra exclusions (known operator requirements)', example: '/config/kubescape-exclusions.yaml' }),
+  KUBESCAPE_STRATEGY: setting.choice(['per-namespace', 'split'], {
+    default: 'per-namespace',
+    want: "'split' or 'per-namespace'",
+    description: 'how per-namespace scores are obtained: `per-namespace` (one run per namespace, KUBESCAPE_CONCURRENCY at a time) or `split` (one run over the stack\'s namespaces, split by namespace; measured slower, bench/kubescape.ts)',
+    example: 'split',
+  }),
+  KUBESCAPE_CONCURRENCY: setting.int({ default: 3, min: 1, max: 16, description: 'kubescape runs at once for `per-namespace` (each run is mostly CPU for a few seconds)', example: '2' }),
+  KUBESCAPE_CLUSTER_SCOPE: setting.choice(['true', 'false'], {
+    default: 'true',
+    lower: true,
+    description: 'full mode: also run one cluster-wide scan to report failures of cluster-scoped objects tied to the stack (ClusterRoleBindings of its ServiceAccounts, its Namespace objects)',
+    example: 'false',
+  }),
+});
+
 export function kubescapeSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): KubescapeSettings {
-  let bin: string;
-  const rawBin = env.KUBESCAPE_BIN?.trim();
-  if (rawBin) {
-    bin = resolve(rawBin);
-    if (!executable(bin)) throw invalidSetting('KUBESCAPE_BIN', 'the path of an executable kubescape program', rawBin);
-  } else bin = defaultKubescapeBin(env);
-
-  let artifactsDir: string | undefined;
-  const rawArt = env.KUBESCAPE_ARTIFACTS_DIR?.trim();
-  if (rawArt) {
-    artifactsDir = resolve(rawArt);
-    if (!existsSync(artifactsDir) || !statSync(artifactsDir).isDirectory()) throw invalidSetting('KUBESCAPE_ARTIFACTS_DIR', 'a directory holding kubescape policy artifacts (nsa.json, mitre.json, …)', rawArt);
-    checkArtifacts(artifactsDir);
-  }
-
-  const rawStrategy = env.KUBESCAPE_STRATEGY?.trim() || 'per-namespace';
-  if (rawStrategy !== 'split' && rawStrategy !== 'per-namespace') throw invalidSetting('KUBESCAPE_STRATEGY', "'split' or 'per-namespace'", env.KUBESCAPE_STRATEGY);
-
-  const rawScope = env.KUBESCAPE_CLUSTER_SCOPE?.trim().toLowerCase() || 'true';
-  if (rawScope !== 'true' && rawScope !== 'false') throw invalidSetting('KUBESCAPE_CLUSTER_SCOPE', "'true' or 'false'", env.KUBESCAPE_CLUSTER_SCOPE);
-
-  const rawExcl = env.KUBESCAPE_EXCLUSIONS_FILE?.trim();
+  const s = parseSettings(KUBESCAPE_SETTINGS, env);
   return {
     topology: topologySettings(env),
     kubeconfig: env.KUBECONFIG?.trim() || undefined,
-    bin,
-    artifactsDir,
-    runTimeoutMs: intSetting(env, 'KUBESCAPE_TIMEOUT_MS', 300_000, 1000, 3_600_000),
-    thresholds: { nsa: scoreSetting(env, 'KUBESCAPE_NSA_THRESHOLD', 70), mitre: scoreSetting(env, 'KUBESCAPE_MITRE_THRESHOLD', 60) },
-    exclusionsFile: rawExcl ? resolve(rawExcl) : undefined,
-    strategy: rawStrategy,
-    concurrency: intSetting(env, 'KUBESCAPE_CONCURRENCY', 3, 1, 16),
-    clusterScope: rawScope === 'true',
+    bin: s.KUBESCAPE_BIN ?? defaultKubescapeBin(env),
+    artifactsDir: s.KUBESCAPE_ARTIFACTS_DIR,
+    runTimeoutMs: s.KUBESCAPE_TIMEOUT_MS,
+    thresholds: { nsa: s.KUBESCAPE_NSA_THRESHOLD, mitre: s.KUBESCAPE_MITRE_THRESHOLD },
+    exclusionsFile: s.KUBESCAPE_EXCLUSIONS_FILE,
+    strategy: s.KUBESCAPE_STRATEGY,
+    concurrency: s.KUBESCAPE_CONCURRENCY,
+    clusterScope: s.KUBESCAPE_CLUSTER_SCOPE === 'true',
   };
 }

@@ -24,6 +24,9 @@ import type { ClusterSnapshot } from './light/types.ts';
 import type { ProbeRunner } from './probes/execute.ts';
 import { PROBE_PURPOSE } from './probes/pod-specs.ts';
 import { networkSettingsFromEnv, type NetworkScanSettings } from './settings.ts';
+import { networkChecks } from './checks.ts';
+import { networkGraph } from './graph.ts';
+import { NETWORK_REPORT } from './report.ts';
 
 /** Full mode's modules (probe plan, runners, nmap, execa), loaded on the first full scan only: light stays small. */
 const fullMode = () =>
@@ -56,10 +59,13 @@ export function networkScan(given?: NetworkScanSettings): ScanDefinition<Mode> {
   return {
     name: 'network',
     path: '/network_scan',
+    report: NETWORK_REPORT,
     modes: ['light', 'full'],
     defaultMode: 'light',
+    checks: networkChecks,
+    graph: networkGraph,
     timeoutMs: { light: 120_000, full: 900_000 },
-    async run({ mode, signal, timeoutMs: ttlMs }): Promise<ScanOutcome> {
+    async run({ mode, signal, timeoutMs: ttlMs, progress }): Promise<ScanOutcome> {
       const settings = given ?? networkSettingsFromEnv();
       const full = mode === 'full' ? (settings.full ?? networkSettingsFromEnv().full) : undefined;
 
@@ -111,7 +117,7 @@ export function networkScan(given?: NetworkScanSettings): ScanDefinition<Mode> {
       }
       let exec;
       try {
-        exec = await executeProbes(tests, runner, full.concurrency, signal);
+        exec = await executeProbes(tests, runner, full.concurrency, signal, progress && ((done, total) => progress({ step: 'probes', done, total })));
       } finally {
         errors.push(...(await scratch.cleanup()));
       }

@@ -1,22 +1,11 @@
 /**
- * Every setting of the network scan, parsed up front (before any cluster call or
- * nmap run): a bad value is a 422 naming the variable.
- *
- *   STACK_METADATA, NETWORKPOLICY_MANIFEST   the topology (lib/topology/settings.ts)
- *   NETWORK_PROBE_RUNNER          cluster (default) | local
- *   SCAN_HOST_MAP (or NETWORK_PROBE_LOCAL_HOSTS) JSON {"name": "ip"} for the local runner (lib/scan/hosts.ts; no DNS query is ever sent)
- *   NETWORK_PROBE_EXTERNAL_TARGET host (IP or DNS name) for the internet layer; unset: the layer is not run
- *   NETWORK_PROBE_CONCURRENCY     sources probed at once (default 10)
- *   NETWORK_PROBE_MAX_NEGATIVE    most unlinked namespace pairs tested (default 200; a seeded sample beyond)
- *   NETWORK_PROBE_SEED            seed of that sample (default 1)
- *   NETWORK_PROBE_HOST_TIMEOUT_MS nmap --host-timeout (default 10000)
- *   NETWORK_PROBE_IMAGE           image providing nmap, for the cluster runner
- *   NETWORK_PROBE_TIMEOUT_MS      how long one in-cluster probe may take (default 60000)
- *   NETWORK_PROBE_MAX_EPHEMERAL   most ephemeral probe containers of ours on one pod; beyond, a probe pod (default 3)
- *   NETWORK_PROBE_SETTLE_MS       a probe pod waits this long before nmap runs, for the enforcer to see it (default 3000)
+ * Every setting of the network scan, parsed up front (before any cluster call or nmap run) with
+ * NETWORK_SETTINGS (lib/scan/settings.ts; reference: docs/configuration.md): a bad value is a 422
+ * naming the variable. The topology settings are lib/topology/settings.ts's, SCAN_HOST_MAP
+ * lib/scan/hosts.ts's, NETWORK_SCAN_TIMEOUT_MS the scaffold's.
  */
 import { hostMapFromEnv, type HostMap } from '../../lib/scan/hosts.ts';
-import { intSetting, invalidSetting } from '../../lib/scan/settings.ts';
+import { parseSettings, pickSettings, setting, settingsSchema } from '../../lib/scan/settings.ts';
 import { normalizeHost } from './nmap/hosts.ts';
 import { topologySettings, type TopologySettings } from '../../lib/topology/settings.ts';
 
@@ -63,41 +52,68 @@ export interface NetworkScanSettings {
  */
 export const DEFAULT_PROBE_IMAGE = 'ghcr.io/stacktic/nmap:7.93';
 
-export function probeSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): ProbeSettings {
-  const image = (env.NETWORK_PROBE_IMAGE ?? '').trim() || DEFAULT_PROBE_IMAGE;
-  // An image reference: no whitespace or control characters, no leading '-'.
-  if (!/^[A-Za-z0-9][A-Za-z0-9._\-/:@]*$/.test(image) || image.length > 512) {
-    throw invalidSetting('NETWORK_PROBE_IMAGE', 'an image reference providing nmap (e.g. ghcr.io/org/nmap:7.93)', env.NETWORK_PROBE_IMAGE);
-  }
-  const timeoutMs = intSetting(env, 'NETWORK_PROBE_TIMEOUT_MS', 60_000, 1_000, 3_600_000);
-  const concurrency = intSetting(env, 'NETWORK_PROBE_CONCURRENCY', 10, 1, 100);
-  const maxEphemeralPerPod = intSetting(env, 'NETWORK_PROBE_MAX_EPHEMERAL', 3, 0, 50);
-  const settleMs = intSetting(env, 'NETWORK_PROBE_SETTLE_MS', 3000, 0, 60_000);
-  return { image, timeoutMs, deadlineSeconds: Math.ceil((timeoutMs + settleMs) / 1000) + 30, concurrency, maxEphemeralPerPod, settleMs };
-}
+/** An image reference: no whitespace or control characters, no leading '-'. */
+const IMAGE_REF = /^[A-Za-z0-9][A-Za-z0-9._\-/:@]*$/;
 
-/** A host nmap may be given: an IP address or a DNS name, never an option. */
-function hostSetting(name: string, raw: string): string {
-  try {
-    return normalizeHost(raw.trim()).host;
-  } catch {
-    throw invalidSetting(name, 'an IP address or a DNS name', raw);
-  }
+export const NETWORK_SETTINGS = settingsSchema({
+  NETWORK_PROBE_RUNNER: setting.choice(['cluster', 'local'], { default: 'cluster', description: 'full mode: `cluster` probes from inside the cluster (ephemeral containers or probe pods with each source\'s ' +
+    'identity); `local` runs nmap from this process (with SCAN_HOST_MAP)', example: 'local' }),
+  NETWORK_PROBE_LOCAL_HOSTS: setting.optionalText({
+    description: 'older name of SCAN_HOST_MAP for the local runner, read (same format) only when SCAN_HOST_MAP is unset',
+    deprecated: 'SCAN_HOST_MAP',
+    want: 'a JSON object as for SCAN_HOST_MAP',
+    defaultText: 'unset',
+    example: '{"redis.redis.svc.cluster.local":"127.0.0.1"}',
+  }),
+  NETWORK_PROBE_EXTERNAL_TARGET: setting.optionalText({
+    defaultText: 'unset: the internet layer is not probed',
+    want: 'an IP address or a DNS name',
+    parse: (s) => {
+      try {
+        return normalizeHost(s).host;
+      } catch {
+        return undefined;
+      }
+    },
+    description: 'full mode: a host outside the cluster (IP address or DNS name) probed for the internet layer',
+    example: '192.0.2.10',
+  }),
+  NETWORK_PROBE_CONCURRENCY: setting.int({ default: 10, min: 1, max: 100, description: 'full mode: sources probed at once', example: '4' }),
+  NETWORK_PROBE_MAX_NEGATIVE: setting.int({ default: 200, min: 0, max: 10_000, description: 'full mode: most unlinked namespace pairs tested (a seeded sample beyond)', example: '50' }),
+  NETWORK_PROBE_SEED: setting.int({ default: 1, min: 0, max: 2 ** 31, description: 'full mode: seed of that sample', example: '42' }),
+  NETWORK_PROBE_HOST_TIMEOUT_MS: setting.int({ default: 10_000, min: 500, max: 600_000, description: 'full mode: nmap --host-timeout', example: '5000' }),
+  NETWORK_PROBE_IMAGE: setting.text({
+    default: DEFAULT_PROBE_IMAGE,
+    want: 'an image reference providing nmap (e.g. ghcr.io/org/nmap:7.93)',
+    parse: (s) => (IMAGE_REF.test(s) && s.length <= 512 ? s : undefined),
+    description: 'cluster runner: the image providing `nmap` on PATH, run as uid 65532; pin a tag from a registry your admission policies allow',
+    example: 'registry.example.com/tools/nmap:7.93',
+  }),
+  NETWORK_PROBE_TIMEOUT_MS: setting.int({ default: 60_000, min: 1_000, max: 3_600_000, description: 'cluster runner: how long one in-cluster probe may take', example: '120000' }),
+  NETWORK_PROBE_MAX_EPHEMERAL: setting.int({ default: 3, min: 0, max: 50, description: 'cluster runner: most ephemeral probe containers of ours on one pod (they cannot be removed); beyond, a probe ' +
+    'pod', example: '0' }),
+  NETWORK_PROBE_SETTLE_MS: setting.int({ default: 3000, min: 0, max: 60_000, description: 'cluster runner: a probe pod waits this long before nmap runs, for the enforcer to see it', example: '1000' }),
+});
+
+export function probeSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): ProbeSettings {
+  const s = parseSettings(pickSettings(NETWORK_SETTINGS, ['NETWORK_PROBE_IMAGE', 'NETWORK_PROBE_TIMEOUT_MS', 'NETWORK_PROBE_CONCURRENCY', 'NETWORK_PROBE_MAX_EPHEMERAL', 'NETWORK_PROBE_SETTLE_MS']), env);
+  const timeoutMs = s.NETWORK_PROBE_TIMEOUT_MS;
+  const settleMs = s.NETWORK_PROBE_SETTLE_MS;
+  return { image: s.NETWORK_PROBE_IMAGE, timeoutMs, deadlineSeconds: Math.ceil((timeoutMs + settleMs) / 1000) + 30, concurrency: s.NETWORK_PROBE_CONCURRENCY, maxEphemeralPerPod: s.NETWORK_PROBE_MAX_EPHEMERAL, settleMs };
 }
 
 export function fullSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): FullModeSettings {
-  const runner = (env.NETWORK_PROBE_RUNNER ?? '').trim() || 'cluster';
-  if (runner !== 'cluster' && runner !== 'local') throw invalidSetting('NETWORK_PROBE_RUNNER', "'cluster' or 'local'", env.NETWORK_PROBE_RUNNER);
+  const s = parseSettings(NETWORK_SETTINGS, env);
   const probe = probeSettingsFromEnv(env);
-  const external = env.NETWORK_PROBE_EXTERNAL_TARGET?.trim();
+  const external = s.NETWORK_PROBE_EXTERNAL_TARGET;
   return {
-    runner,
+    runner: s.NETWORK_PROBE_RUNNER,
     localHosts: hostMapFromEnv(env, ['NETWORK_PROBE_LOCAL_HOSTS']),
-    ...(external ? { externalTarget: hostSetting('NETWORK_PROBE_EXTERNAL_TARGET', external) } : {}),
+    ...(external ? { externalTarget: external } : {}),
     concurrency: probe.concurrency,
-    maxNegative: intSetting(env, 'NETWORK_PROBE_MAX_NEGATIVE', 200, 0, 10_000),
-    seed: intSetting(env, 'NETWORK_PROBE_SEED', 1, 0, 2 ** 31),
-    hostTimeoutMs: intSetting(env, 'NETWORK_PROBE_HOST_TIMEOUT_MS', 10_000, 500, 600_000),
+    maxNegative: s.NETWORK_PROBE_MAX_NEGATIVE,
+    seed: s.NETWORK_PROBE_SEED,
+    hostTimeoutMs: s.NETWORK_PROBE_HOST_TIMEOUT_MS,
     probe,
   };
 }

@@ -19,6 +19,8 @@ import { Judge } from './judge.ts';
 import { MODES, planTargets, type NucleiMode } from './plan.ts';
 import { collectSecrets, redactDeep } from './secrets.ts';
 import { nucleiSettingsFromEnv, type NucleiScanSettings } from './settings.ts';
+import { nucleiChecks } from './checks.ts';
+import { NUCLEI_REPORT } from './report.ts';
 
 /** Default total time per mode (the issue's seed budgets), overridable by NUCLEI_SCAN_TIMEOUT_MS. */
 export const NUCLEI_TIMEOUTS_MS: Readonly<Record<NucleiMode, number>> = { light: 3 * 60_000, full: 15 * 60_000, network: 5 * 60_000, ssl: 60_000 };
@@ -35,11 +37,13 @@ export function nucleiScan(given?: NucleiScanSettings | (() => NucleiScanSetting
   return {
     name: 'nuclei',
     path: '/nuclei_scan',
+    report: NUCLEI_REPORT,
     modes: MODES,
     defaultMode: 'light',
+    checks: nucleiChecks,
     params: { evidence: "'true' adds each finding's request and response (4 KB each; default false)" },
     timeoutMs: NUCLEI_TIMEOUTS_MS,
-    async run({ mode, params, signal }): Promise<ScanOutcome> {
+    async run({ mode, params, signal, progress }): Promise<ScanOutcome> {
       const includeRaw = booleanParam(params, 'evidence');
       const settings = typeof given === 'function' ? given() : (given ?? nucleiSettingsFromEnv());
       const { topology, document } = await loadMetadata(settings.topology);
@@ -68,6 +72,7 @@ export function nucleiScan(given?: NucleiScanSettings | (() => NucleiScanSetting
       let run: NucleiRun | undefined;
       const started = Date.now();
       if (plan.inputs.size && plan.tags.length) {
+        progress?.({ step: 'nuclei on the targets', done: 0, total: plan.inputs.size });
         run = await runNuclei(
           {
             bin: settings.bin,
@@ -87,6 +92,7 @@ export function nucleiScan(given?: NucleiScanSettings | (() => NucleiScanSetting
           { onEvent: (ev) => judge.add(ev), signal },
         );
       }
+      if (run) progress?.({ step: 'nuclei on the targets', done: plan.inputs.size, total: plan.inputs.size });
       const j = judge.result();
       errors.push(...j.errors);
       if (!plan.inputs.size) errors.push({ step: 'plan', code: 'no_targets', message: `no ${mode} target could be scanned (see results.targets and results.skipped)` });

@@ -1,36 +1,22 @@
 /**
- * Every setting of the nuclei scan, parsed up front (before any file is read for the
- * scan or nuclei runs): a bad value is a 422 naming the variable; a missing engine or
- * template directory a 503 naming the setting that provides it.
- *
- *   STACK_METADATA            stack-metadata.yaml (default ./stack-metadata.yaml)
- *   APISIX_ROUTES             Stacktic's apisix-route.yaml (default: the file of that name beside
- *                             the metadata, when it exists): TLS hosts and extra route hosts
- *   NUCLEI_TEMPLATES_DIR      templates directory (required; production: the community templates
- *                             baked into the image). Unset: 503; missing or no template: 422
- *   NUCLEI_BIN                the nuclei program (default .cache/bin/nuclei, else `nuclei` on PATH)
- *   NUCLEI_RATE_LIMIT         requests per second (-rl, default 150)
- *   NUCLEI_CONCURRENCY        templates in parallel (-c, default 25)
- *   NUCLEI_BULK_SIZE          targets in parallel per template (-bs, default 25)
- *   NUCLEI_REQUEST_TIMEOUT_S  per-request timeout in seconds (-timeout, default 10)
- *   NUCLEI_RETRIES            retries per request (-retries, default 1)
- *   NUCLEI_INTERACTSH_URL     interactsh server for out-of-band templates (default: none, -ni)
- *   NUCLEI_ROUTE_SCHEME       https (default) | http: route scheme when no apisix-route.yaml says
- *   NUCLEI_SCAN_TIMEOUT_MS    total time per mode (lib/scan/scaffold.ts; defaults in scan.ts)
- *   SCAN_HOST_MAP, SCAN_DNS   explicit host mapping and DNS policy (lib/scan/hosts.ts)
+ * Every setting of the nuclei scan, parsed up front (before any file is read for the scan or
+ * nuclei runs) with NUCLEI_SETTINGS (lib/scan/settings.ts; reference: docs/configuration.md): a bad
+ * value is a 422 naming the variable; a missing engine or template directory a 503 naming the
+ * setting that provides it (checked last). The topology settings are lib/topology/settings.ts's,
+ * SCAN_HOST_MAP and SCAN_DNS lib/scan/hosts.ts's, NUCLEI_SCAN_TIMEOUT_MS the scaffold's.
  */
 import { findOnPath, isExecutable } from '../../lib/tools/run.ts';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { ScanError } from '../../lib/errors.ts';
 import { dnsModeFromEnv, hostMapFromEnv, type DnsMode, type HostMap } from '../../lib/scan/hosts.ts';
-import { intSetting, invalidSetting } from '../../lib/scan/settings.ts';
+import { parseSettings, setting, settingsSchema } from '../../lib/scan/settings.ts';
 import type { FileRef } from '../../lib/topology/files.ts';
 import { topologySettings, type TopologySettings } from '../../lib/topology/settings.ts';
 
-export const TEMPLATES_SETTING = 'NUCLEI_TEMPLATES_DIR';
-export const BIN_SETTING = 'NUCLEI_BIN';
-export const APISIX_SETTING = 'APISIX_ROUTES';
+export const TEMPLATES_SETTING = 'NUCLEI_TEMPLATES_DIR' as const;
+export const BIN_SETTING = 'NUCLEI_BIN' as const;
+export const APISIX_SETTING = 'APISIX_ROUTES' as const;
 const ROOT = resolve(import.meta.dirname, '../..');
 export const DEFAULT_NUCLEI_BIN = join(ROOT, '.cache/bin/nuclei');
 
@@ -108,21 +94,37 @@ export function findNucleiBin(raw: string | undefined, env: NodeJS.ProcessEnv): 
   throw new ScanError(503, { code: 'tool_missing', message: `nuclei was not found (${DEFAULT_NUCLEI_BIN} or PATH); build it with: bash harness/build.sh nuclei, or set ${BIN_SETTING}`, setting: BIN_SETTING });
 }
 
+export const NUCLEI_SETTINGS = settingsSchema({
+  [APISIX_SETTING]: setting.path({ defaultText: 'apisix-route.yaml beside the metadata, when it exists', description: "Stacktic's apisix-route.yaml: TLS hosts and extra route hosts", example: '/config/apisix-route.yaml' }),
+  [TEMPLATES_SETTING]: setting.optionalText({
+    defaultText: 'required (unset: 503); nothing is downloaded at run time',
+    want: 'a directory holding nuclei templates (.yaml)',
+    description: 'the nuclei templates directory (production: the community templates baked into the image); missing or holding no template: 422',
+    example: '/opt/nuclei-templates',
+  }),
+  [BIN_SETTING]: setting.optionalText({ want: 'an executable nuclei program: a path, or a name on PATH', defaultText: '.cache/bin/nuclei, else `nuclei` on PATH', description: 'the nuclei program (not found: 503)', example: '/usr/local/bin/nuclei' }),
+  NUCLEI_RATE_LIMIT: setting.int({ default: 150, min: 1, max: 10_000, description: 'requests per second (nuclei -rl)', example: '50' }),
+  NUCLEI_CONCURRENCY: setting.int({ default: 25, min: 1, max: 500, description: 'templates in parallel (nuclei -c)', example: '10' }),
+  NUCLEI_BULK_SIZE: setting.int({ default: 25, min: 1, max: 500, description: 'targets in parallel per template (nuclei -bs)', example: '10' }),
+  NUCLEI_REQUEST_TIMEOUT_S: setting.int({ default: 10, min: 1, max: 300, description: 'per-request timeout in seconds (nuclei -timeout)', example: '5' }),
+  NUCLEI_RETRIES: setting.int({ default: 1, min: 0, max: 10, description: 'retries per request (nuclei -retries)', example: '0' }),
+  NUCLEI_INTERACTSH_URL: setting.optionalText({
+    defaultText: 'unset: out-of-band templates are off (nuclei -ni)',
+    want: 'an http(s) URL of an interactsh server, e.g. https://interactsh.example.com',
+    parse: (s) => (/^https?:\/\/[a-z0-9.-]+(:\d+)?\/?$/i.test(s) ? s : undefined),
+    description: 'an interactsh server for out-of-band templates',
+    example: 'https://interactsh.example.com',
+  }),
+  NUCLEI_ROUTE_SCHEME: setting.choice(['https', 'http'], { default: 'https', description: 'the scheme of route hosts when no apisix-route.yaml says', example: 'http' }),
+});
+
 export function nucleiSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): NucleiScanSettings {
   const topology = topologySettings(env);
-  const rateLimit = intSetting(env, 'NUCLEI_RATE_LIMIT', 150, 1, 10_000);
-  const concurrency = intSetting(env, 'NUCLEI_CONCURRENCY', 25, 1, 500);
-  const bulkSize = intSetting(env, 'NUCLEI_BULK_SIZE', 25, 1, 500);
-  const requestTimeoutS = intSetting(env, 'NUCLEI_REQUEST_TIMEOUT_S', 10, 1, 300);
-  const retries = intSetting(env, 'NUCLEI_RETRIES', 1, 0, 10);
-  const interactsh = env.NUCLEI_INTERACTSH_URL?.trim();
-  if (interactsh && !/^https?:\/\/[a-z0-9.-]+(:\d+)?\/?$/i.test(interactsh)) throw invalidSetting('NUCLEI_INTERACTSH_URL', 'an http(s) URL of an interactsh server, e.g. https://interactsh.example.com', interactsh);
-  const scheme = env.NUCLEI_ROUTE_SCHEME?.trim() || 'https';
-  if (scheme !== 'https' && scheme !== 'http') throw invalidSetting('NUCLEI_ROUTE_SCHEME', "'https' or 'http'", scheme);
+  const s = parseSettings(NUCLEI_SETTINGS, env);
   const hostMap = hostMapFromEnv(env);
   const dns = dnsModeFromEnv(env);
   let apisixRoutes: FileRef | undefined;
-  if (env[APISIX_SETTING]?.trim()) apisixRoutes = { path: resolve(env[APISIX_SETTING]!.trim()), setting: APISIX_SETTING };
+  if (s[APISIX_SETTING]) apisixRoutes = { path: s[APISIX_SETTING], setting: APISIX_SETTING };
   else {
     const beside = join(dirname(topology.metadata.path), 'apisix-route.yaml');
     if (existsSync(beside)) apisixRoutes = { path: beside, setting: APISIX_SETTING };
@@ -130,18 +132,19 @@ export function nucleiSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Nuc
   // Checked last: configuration errors above are reported first, then what is missing.
   const templatesDir = checkTemplatesDir(env[TEMPLATES_SETTING]);
   const bin = findNucleiBin(env[BIN_SETTING], env);
+  const interactsh = s.NUCLEI_INTERACTSH_URL;
   return {
     topology,
     ...(apisixRoutes ? { apisixRoutes } : {}),
     templatesDir,
     bin,
-    rateLimit,
-    concurrency,
-    bulkSize,
-    requestTimeoutS,
-    retries,
+    rateLimit: s.NUCLEI_RATE_LIMIT,
+    concurrency: s.NUCLEI_CONCURRENCY,
+    bulkSize: s.NUCLEI_BULK_SIZE,
+    requestTimeoutS: s.NUCLEI_REQUEST_TIMEOUT_S,
+    retries: s.NUCLEI_RETRIES,
     ...(interactsh ? { interactshUrl: interactsh } : {}),
-    routeScheme: scheme,
+    routeScheme: s.NUCLEI_ROUTE_SCHEME,
     hostMap,
     dns,
     resolvConf: '/etc/resolv.conf',

@@ -21,8 +21,10 @@ export interface Executed {
   aborted?: boolean;
 }
 
-export async function executeFull(kube: Kube, plans: PlannedTest[], concurrency = 8, signal?: AbortSignal): Promise<{ executed: Executed[]; errors: ReportError[] }> {
+export async function executeFull(kube: Kube, plans: PlannedTest[], concurrency = 8, signal?: AbortSignal, progress?: (done: number, total: number) => void): Promise<{ executed: Executed[]; errors: ReportError[] }> {
   const limit = pLimit(concurrency);
+  let done = 0;
+  progress?.(0, plans.length);
   const errors: ReportError[] = [];
   let stopped = false;
   const submit = (plan: PlannedTest, r: Resource) =>
@@ -41,8 +43,12 @@ export async function executeFull(kube: Kube, plans: PlannedTest[], concurrency 
     });
   const executed = await Promise.all(
     plans.map(async (plan): Promise<Executed> => {
-      if (plan.skip || !plan.invalid) return { plan };
+      if (plan.skip || !plan.invalid) {
+        progress?.(++done, plans.length);
+        return { plan };
+      }
       const [valid, invalid] = await Promise.all([plan.valid ? submit(plan, plan.valid) : Promise.resolve(undefined), submit(plan, plan.invalid)]);
+      progress?.(++done, plans.length);
       return { plan, valid, invalid, ...(stopped && (!invalid || (plan.valid && !valid)) ? { aborted: true } : {}) };
     }),
   );

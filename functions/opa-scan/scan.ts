@@ -12,7 +12,7 @@ import { PROBE_SERVICE_ACCOUNT } from '../../lib/k8s/labels.ts';
 import { matchesSelector, namespaceLabels } from '../../lib/k8s/selectors.ts';
 import { makeKube, type Kube } from '../../lib/kube/client.ts';
 import { ScratchRun, sweepExpired } from '../../lib/kube/scratch.ts';
-import type { ScanDefinition, ScanOutcome } from '../../lib/scan/scaffold.ts';
+import type { ProgressFn, ScanDefinition, ScanOutcome } from '../../lib/scan/scaffold.ts';
 import { mergeScores } from '../../lib/scan/score.ts';
 import { loadTopology } from '../../lib/topology/settings.ts';
 import { executeFull } from './execute.ts';
@@ -23,6 +23,8 @@ import type { NamespaceLabels } from './match.ts';
 import { planFull, WEBHOOK_EXEMPT } from './plan.ts';
 import { prepareReplays } from './replay.ts';
 import { opaSettingsFromEnv, type OpaScanSettings } from './settings.ts';
+import { opaChecks } from './checks.ts';
+import { OPA_REPORT } from './report.ts';
 
 export { opaSettingsFromEnv, type OpaScanSettings };
 
@@ -44,9 +46,10 @@ interface FullInput {
   ttlMs: number;
   signal: AbortSignal;
   errors: ReportError[];
+  progress?: ProgressFn;
 }
 
-async function runFull({ kube, inv, light, stackNamespaces, settings, ttlMs, signal, errors }: FullInput): Promise<Omit<ScanOutcome, 'sources'>> {
+async function runFull({ kube, inv, light, stackNamespaces, settings, ttlMs, signal, errors, progress }: FullInput): Promise<Omit<ScanOutcome, 'sources'>> {
   const scratch = new ScratchRun(kube, { purpose: 'opa-dry-run', ttlMs });
   const sees = webhookSees(inv);
   const planned = planFull({ constraints: inv.constraints, namespaces: inv.namespaces, stackNamespaces, runId: scratch.runId, replay: settings.replay !== false, webhookSees: sees });
@@ -69,7 +72,7 @@ async function runFull({ kube, inv, light, stackNamespaces, settings, ttlMs, sig
     await Promise.all(
       needSa.map((ns) => scratch.acquireServiceAccount(ns).catch((err) => errors.push(toReportError(`create ServiceAccount ${ns}/${PROBE_SERVICE_ACCOUNT} (named by the dry-run pods)`, err)))),
     );
-    executed = await executeFull(kube, plans, settings.concurrency, signal);
+    executed = await executeFull(kube, plans, settings.concurrency, signal, progress && ((done, total) => progress({ step: 'constraint tests', done, total })));
   } finally {
     errors.push(...(await scratch.cleanup()));
   }
@@ -100,9 +103,11 @@ export function opaScan(given?: OpaScanSettings): ScanDefinition<Mode> {
   return {
     name: 'opa',
     path: '/opa_scan',
+    report: OPA_REPORT,
     modes: ['light', 'full'],
     defaultMode: 'light',
-    async run({ mode, signal, timeoutMs: ttlMs }): Promise<ScanOutcome> {
+    checks: opaChecks,
+    async run({ mode, signal, timeoutMs: ttlMs, progress }): Promise<ScanOutcome> {
       const settings = given ?? opaSettingsFromEnv();
       const topology = await loadTopology(settings.topology);
       const kube = await makeKube(settings.kubeconfig);
@@ -113,7 +118,7 @@ export function opaScan(given?: OpaScanSettings): ScanDefinition<Mode> {
       if (mode === 'light' || !inv.installed) {
         return { score: light.score, summary: light.summary, results: light.results, errors, sources, ...(mode === 'full' ? { findings: [] } : {}) };
       }
-      return { ...(await runFull({ kube, inv, light, stackNamespaces: topology.namespaces, settings, ttlMs, signal, errors })), sources };
+      return { ...(await runFull({ kube, inv, light, stackNamespaces: topology.namespaces, settings, ttlMs, signal, errors, progress })), sources };
     },
   };
 }

@@ -1,15 +1,11 @@
 /**
- * Every setting of the OPA scan, parsed up front (before any cluster call): a bad
- * value is a 422 naming the variable.
- *
- *   STACK_METADATA          the topology (lib/topology/settings.ts)
- *   GATEKEEPER_NAMESPACE    where Gatekeeper runs, when not in gatekeeper-system, opa or gatekeeper (a DNS-1123 label)
- *   OPA_SCAN_CONCURRENCY    dry-run requests in flight at once (default 8, 1–64)
- *   OPA_SCAN_REPLAY         replay audited objects for constraints without a generator: on (default) | off
- *   OPA_SCAN_TIMEOUT_MS     the scan's total time (lib/scan/scaffold.ts); scratch objects expire after it
+ * Every setting of the OPA scan, parsed up front (before any cluster call) with OPA_SETTINGS
+ * (lib/scan/settings.ts; reference: docs/configuration.md): a bad value is a 422 naming the variable.
+ * The topology settings are lib/topology/settings.ts's; OPA_SCAN_TIMEOUT_MS is the scaffold's, and
+ * scratch objects expire after it.
  */
 import { isDns1123Label } from '../../lib/k8s/labels.ts';
-import { intSetting, invalidSetting } from '../../lib/scan/settings.ts';
+import { parseSettings, setting, settingsSchema } from '../../lib/scan/settings.ts';
 import { topologySettings, type TopologySettings } from '../../lib/topology/settings.ts';
 
 export interface OpaScanSettings {
@@ -23,16 +19,20 @@ export interface OpaScanSettings {
   replay?: boolean;
 }
 
+export const OPA_SETTINGS = settingsSchema({
+  GATEKEEPER_NAMESPACE: setting.optionalText({
+    defaultText: 'unset: looked for in gatekeeper-system, opa and gatekeeper',
+    want: 'a namespace name (DNS-1123 label: lowercase letters, digits and -, at most 63)',
+    parse: (s) => (isDns1123Label(s) ? s : undefined),
+    description: 'the namespace Gatekeeper runs in, when it is none of the usual ones',
+    example: 'policy-system',
+  }),
+  OPA_SCAN_CONCURRENCY: setting.int({ default: 8, min: 1, max: 64, description: 'dry-run admission requests in flight at once (full mode)', example: '4' }),
+  OPA_SCAN_REPLAY: setting.flag({ default: true, description: 'full mode: replay objects the audit found violating, for constraints no generator covers', example: 'off' }),
+});
+
 export function opaSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): OpaScanSettings {
-  const concurrency = intSetting(env, 'OPA_SCAN_CONCURRENCY', 8, 1, 64);
-  const ns = env.GATEKEEPER_NAMESPACE?.trim();
-  if (ns && !isDns1123Label(ns)) throw invalidSetting('GATEKEEPER_NAMESPACE', 'a namespace name (DNS-1123 label: lowercase letters, digits and -, at most 63)', env.GATEKEEPER_NAMESPACE);
-  const replayRaw = env.OPA_SCAN_REPLAY?.trim().toLowerCase();
-  let replay = true;
-  if (replayRaw) {
-    if (['on', 'true', '1', 'yes'].includes(replayRaw)) replay = true;
-    else if (['off', 'false', '0', 'no'].includes(replayRaw)) replay = false;
-    else throw invalidSetting('OPA_SCAN_REPLAY', 'on or off', env.OPA_SCAN_REPLAY);
-  }
-  return { topology: topologySettings(env), ...(ns ? { gatekeeperNamespace: ns } : {}), concurrency, replay };
+  const s = parseSettings(OPA_SETTINGS, env);
+  const ns = s.GATEKEEPER_NAMESPACE;
+  return { topology: topologySettings(env), ...(ns ? { gatekeeperNamespace: ns } : {}), concurrency: s.OPA_SCAN_CONCURRENCY, replay: s.OPA_SCAN_REPLAY };
 }

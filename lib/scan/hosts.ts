@@ -16,10 +16,10 @@
  * Keys and values are kept in Maps (a host called `constructor` works).
  */
 import { isIP } from 'node:net';
-import { invalidSetting } from './settings.ts';
+import { invalidSetting, parseSettings, pickSettings, setting, settingsSchema } from './settings.ts';
 
-export const HOST_MAP_SETTING = 'SCAN_HOST_MAP';
-export const DNS_SETTING = 'SCAN_DNS';
+export const HOST_MAP_SETTING = 'SCAN_HOST_MAP' as const;
+export const DNS_SETTING = 'SCAN_DNS' as const;
 
 export interface MappedAddress {
   /** An IP literal (IPv6 without brackets). */
@@ -57,7 +57,7 @@ export function hostPort(host: string, port: number): string {
   return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-export function emptyHostMap(setting = HOST_MAP_SETTING): HostMap {
+export function emptyHostMap(setting: string = HOST_MAP_SETTING): HostMap {
   return { byHostPort: new Map(), byHost: new Map(), setting };
 }
 
@@ -83,10 +83,10 @@ function parseAddress(s: string): MappedAddress | undefined {
 }
 
 /** Parse the JSON mapping; a bad value is a 422 naming the setting (and the bad key, never the whole text). */
-export function parseHostMap(raw: string | undefined, setting = HOST_MAP_SETTING): HostMap {
+export function parseHostMap(raw: string | undefined, setting: string = HOST_MAP_SETTING): HostMap {
   const map = emptyHostMap(setting);
   if (raw === undefined || raw.trim() === '') return map;
-  const want = 'a JSON object mapping host names (or host:port) to IP addresses (or ip:port), e.g. {"redis.redis.svc.cluster.local":"127.0.0.1"}';
+  const want = HOST_MAP_WANT;
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
@@ -114,21 +114,40 @@ export function parseHostMap(raw: string | undefined, setting = HOST_MAP_SETTING
   return map;
 }
 
+const HOST_MAP_WANT = 'a JSON object mapping host names (or host:port) to IP addresses (or ip:port), e.g. {"redis.redis.svc.cluster.local":"127.0.0.1"}';
+
+/** Read by the scans that reach services themselves (nuclei; the network scan's local runner). */
+export const HOST_SETTINGS = settingsSchema({
+  [HOST_MAP_SETTING]: setting.custom({
+    description: 'explicit host mapping: a key is a host name (every port) or host:port (that port only); a value is an IP ' +
+      'literal (keeps the port) or ip:port / [ipv6]:port. Never a name: nothing is resolved from this setting',
+    want: HOST_MAP_WANT,
+    defaultText: 'unset: no mapping',
+    example: '{"grafana.grafana.svc.cluster.local":"127.0.0.1:3000"}',
+    parse: (raw) => parseHostMap(raw, HOST_MAP_SETTING),
+  }),
+  [DNS_SETTING]: setting.choice(['system', 'off'], {
+    default: 'system',
+    want: "'system' (resolve names with /etc/resolv.conf's nameservers) or 'off' (no DNS query; only SCAN_HOST_MAP names and IP literals)",
+    description: '`system`: names not in SCAN_HOST_MAP are resolved with the nameservers of /etc/resolv.conf (in a pod: the ' +
+      'cluster DNS); `off`: no DNS query at all, any other target is reported as not resolvable',
+    example: 'off',
+  }),
+});
+
 /**
  * The host map from SCAN_HOST_MAP; `legacy` names older settings with the same
- * meaning (e.g. NETWORK_PROBE_LOCAL_HOSTS), read when SCAN_HOST_MAP is unset.
+ * meaning (e.g. NETWORK_PROBE_LOCAL_HOSTS, declared in that scan's schema), read when SCAN_HOST_MAP is unset.
  */
 export function hostMapFromEnv(env: NodeJS.ProcessEnv = process.env, legacy: string[] = []): HostMap {
-  if (env[HOST_MAP_SETTING]?.trim()) return parseHostMap(env[HOST_MAP_SETTING], HOST_MAP_SETTING);
+  const map = parseSettings(pickSettings(HOST_SETTINGS, [HOST_MAP_SETTING]), env)[HOST_MAP_SETTING];
+  if (map) return map;
   for (const name of legacy) if (env[name]?.trim()) return parseHostMap(env[name], name);
   return emptyHostMap();
 }
 
 export function dnsModeFromEnv(env: NodeJS.ProcessEnv = process.env): DnsMode {
-  const raw = env[DNS_SETTING]?.trim();
-  if (!raw) return 'system';
-  if (raw === 'system' || raw === 'off') return raw;
-  throw invalidSetting(DNS_SETTING, "'system' (resolve names with /etc/resolv.conf's nameservers) or 'off' (no DNS query; only SCAN_HOST_MAP names and IP literals)", raw);
+  return parseSettings(pickSettings(HOST_SETTINGS, [DNS_SETTING]), env)[DNS_SETTING];
 }
 
 /**

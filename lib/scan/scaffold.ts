@@ -18,29 +18,15 @@ import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import * as v from 'valibot';
 import { errorBody, ScanError, type ReportError } from '../errors.ts';
-import { COMPLETED_TYPE, EventRejected, FAILED_TYPE, receiveEvent, replyEvent, REQUESTED_TYPE, scanRequestOf } from './events.ts';
+import { COMPLETED_TYPE, EventRejected, FAILED_TYPE, receiveEvent, replyEvent, REQUESTED_TYPE, SCAN_EXTENSION, scanRequestOf } from './events.ts';
 import type { Check } from './checks.ts';
-import { invalidSetting } from './settings.ts';
+import type { ReportGraph } from '../report/graph.ts';
+import { FORMAT_PARAM, formatParam, renderHttp } from '../report/http.ts';
+import type { ScanOutcome, ScanReport } from './report.ts';
+import type { ReportSchemas } from './report-schema.ts';
+import { parseSettings, scanTimeoutSetting, settingsSchema } from './settings.ts';
 
-export interface ScanOutcome {
-  /** 0–100, or null when the scan could not decide (the reason is in `errors`). */
-  score: number | null;
-  summary: Record<string, unknown>;
-  /** Mode-specific detail (light and full). */
-  results?: Record<string, unknown>;
-  /** Per-test findings (full mode). */
-  findings?: unknown[];
-  errors: ReportError[];
-  /** Where the inputs came from: files, cluster, settings. */
-  sources: Record<string, unknown>;
-}
-
-export interface ScanReport extends ScanOutcome {
-  scan: string;
-  scan_type: string;
-  started_at: string;
-  duration_ms: number;
-}
+export type { ScanOutcome, ScanReport } from './report.ts';
 
 export interface ScanContext<M extends string> {
   mode: M;
@@ -50,7 +36,12 @@ export interface ScanContext<M extends string> {
   signal: AbortSignal;
   /** This run's total time budget (ms): also the expiry of what the scan creates. */
   timeoutMs: number;
+  /** Optional progress of the current step (the command line shows it on a terminal); never required. */
+  progress?: ProgressFn;
 }
+
+/** One progress event: the step a scan is in and, in its loop, how many of how many are done. */
+export type ProgressFn = (p: { step: string; done?: number; total?: number }) => void;
 
 export interface ScanDefinition<M extends string = string> {
   /** Short name used in the envelope, e.g. `network`. */
@@ -64,8 +55,12 @@ export interface ScanDefinition<M extends string = string> {
   /** Total time budget per mode in ms (default 10 minutes), overridden by `<NAME>_SCAN_TIMEOUT_MS`. */
   timeoutMs?: Partial<Record<M, number>>;
   run(ctx: ScanContext<M>): Promise<ScanOutcome>;
+  /** The report's shape per mode (functions/<scan>/report.ts): schema/<scan>-report.schema.json and GET /openapi.json. */
+  report?: ReportSchemas;
   /** The report as a flat list of checks (lib/scan/checks.ts), from the scan's own adapter `functions/<scan>/checks.ts`. */
   checks?(report: ScanReport): Check[];
+  /** The stack's components and declared links with their states, for the HTML report's picture (network scan). */
+  graph?(report: ScanReport): ReportGraph | undefined;
 }
 
 /** Why a scan's signal was aborted. */
@@ -90,6 +85,8 @@ export function abortError(signal: AbortSignal, step = 'scan'): ReportError {
 export { errorBody };
 
 const DEFAULT_TIMEOUT_MS = 10 * 60_000;
+/** The CloudEvent types and extension, for the OpenAPI document (a function: events.ts imports this module). */
+export const eventTypes = () => ({ requested: REQUESTED_TYPE, completed: COMPLETED_TYPE, failed: FAILED_TYPE, extension: SCAN_EXTENSION });
 /** After an abort, how long a scan may take to hand back what it has. */
 export const ABORT_GRACE_MS = 15_000;
 
@@ -102,31 +99,20 @@ export function timeoutSettingName(def: Pick<ScanDefinition, 'name'>): string {
  * mode, or `mode=ms` pairs separated by commas (`light=60000,full=900000`).
  */
 export function scanTimeoutMs<M extends string>(def: ScanDefinition<M>, mode: M, env: NodeJS.ProcessEnv = process.env): number {
-  const name = timeoutSettingName(def);
-  const raw = env[name]?.trim();
-  const fallback = def.timeoutMs?.[mode] ?? DEFAULT_TIMEOUT_MS;
-  if (!raw) return fallback;
-  const want = `a number of milliseconds from 1000 to 86400000, or mode=ms pairs separated by commas (modes: ${def.modes.join(', ')})`;
-  const num = (s: string) => {
-    if (!/^\d+$/.test(s)) throw invalidSetting(name, want, raw);
-    const n = Number(s);
-    if (n < 1000 || n > 86_400_000) throw invalidSetting(name, want, raw);
-    return n;
-  };
-  if (!raw.includes('=')) return num(raw);
-  const byMode = new Map<string, number>();
-  for (const part of raw.split(',')) {
-    const [k, val, ...rest] = part.split('=').map((s) => s.trim());
-    if (rest.length || !k || val === undefined || !(def.modes as readonly string[]).includes(k)) throw invalidSetting(name, want, raw);
-    byMode.set(k, num(val));
-  }
-  return byMode.get(mode) ?? fallback;
+  const byMode = parseSettings(scanTimeoutSchema(def), env)[timeoutSettingName(def)] as Map<string, number>;
+  return byMode.get(mode) ?? def.timeoutMs?.[mode] ?? DEFAULT_TIMEOUT_MS;
+}
+
+/** The settings schema of a scan's `<NAME>_SCAN_TIMEOUT_MS` (lib/scan/settings.ts), for parsing and the reference. */
+export function scanTimeoutSchema(def: Pick<ScanDefinition, 'name' | 'modes' | 'timeoutMs'>) {
+  const defaults = Object.fromEntries(def.modes.map((m) => [m, def.timeoutMs?.[m] ?? DEFAULT_TIMEOUT_MS]));
+  return settingsSchema({ [timeoutSettingName(def)]: scanTimeoutSetting(def.modes, defaults) });
 }
 
 /** Run a scan directly (no HTTP) and wrap its outcome in the envelope. */
-export async function runScan<M extends string>(def: ScanDefinition<M>, mode: M, params: Record<string, string> = {}, signal = new AbortController().signal, timeoutMs = scanTimeoutMs(def, mode)): Promise<ScanReport> {
+export async function runScan<M extends string>(def: ScanDefinition<M>, mode: M, params: Record<string, string> = {}, signal = new AbortController().signal, timeoutMs = scanTimeoutMs(def, mode), progress?: ProgressFn): Promise<ScanReport> {
   const started = Date.now();
-  const outcome = await def.run({ mode, params, signal, timeoutMs });
+  const outcome = await def.run({ mode, params, signal, timeoutMs, ...(progress ? { progress } : {}) });
   const errors = [...outcome.errors];
   if (signal.aborted && !errors.some((e) => e.code === 'timeout' || e.code === 'cancelled')) errors.push(abortError(signal));
   return {
@@ -225,12 +211,15 @@ export function notFoundBody(method: string, path: string, hint: string) {
 
 export function scanApp<M extends string>(def: ScanDefinition<M>): ScanApp {
   const app: ScanApp = new Hono();
-  const allowed = new Map<string, string>([['mode', `one of ${def.modes.join(', ')} (default ${def.defaultMode})`], ...Object.entries(def.params ?? {})]);
+  const allowed = new Map<string, string>([['mode', `one of ${def.modes.join(', ')} (default ${def.defaultMode})`], [FORMAT_PARAM, formatParam.description], ...Object.entries(def.params ?? {})]);
   const ModeSchema = v.picklist(def.modes, `mode must be one of: ${def.modes.join(', ')}`);
   const coalescer = new Coalescer(def);
   app.scanStats = coalescer.stats;
 
   app.get('/healthz', (c) => c.json({ status: 'ok', scan: def.name }));
+  // The OpenAPI 3.1 document (lib/scan/openapi.ts, loaded on the first request for it).
+  let openapi: Promise<object> | undefined;
+  app.get('/openapi.json', async (c) => c.json(await (openapi ??= import('./openapi.ts').then((m) => m.openApiDocument([def], { combined: false, events: eventTypes() })))));
 
   // Hono answers HEAD with the GET handler: a HEAD must never start a scan.
   app.get(def.path, async (c) => {
@@ -258,9 +247,13 @@ export function scanApp<M extends string>(def: ScanDefinition<M>): ScanApp {
       return c.json(errorBody(400, { code: 'invalid_mode', message: `${parsed.issues[0].message}; got '${query.get('mode')}'`, details: [{ path: 'mode', message: `allowed: ${def.modes.join(', ')}` }] }), 400);
     }
     query.delete('mode');
+    const format = formatParam.parse(query.get(FORMAT_PARAM));
+    if (!format.ok) return c.json(errorBody(400, format.error), 400);
+    query.delete(FORMAT_PARAM);
     const params: Record<string, string> = Object.create(null);
     for (const [k, val] of query) params[k] = val;
     const [body, status] = await answer(parsed.output, params, c.req.raw.signal);
+    if (format.value !== 'json' && status === 200) return renderHttp(c, def, body as ScanReport, format.value);
     return c.json(body, status);
   });
 

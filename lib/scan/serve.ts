@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { Hono } from 'hono';
 import { EventRejected, receiveEvent, REQUESTED_TYPE, SCAN_EXTENSION, scanOf } from './events.ts';
 import { errorBody } from '../errors.ts';
-import { notFoundBody, scanApp, type ScanDefinition } from './scaffold.ts';
+import { eventTypes, notFoundBody, scanApp, type ScanDefinition } from './scaffold.ts';
+import { parseSettings, setting, settingsSchema } from './settings.ts';
 
 export interface MountedScan {
   definition: ScanDefinition<string>;
@@ -24,6 +25,9 @@ export function combinedApp(scans: MountedScan[]): Hono {
   const hint = `scans: ${scans.map((s) => `GET ${s.definition.path}?mode=${s.definition.defaultMode}`).join(', ')}; or POST / a CloudEvent ${REQUESTED_TYPE} with extension ${SCAN_EXTENSION} = one of ${names}`;
   app.get('/', (c) => c.json({ scans: list() }));
   app.get('/healthz', (c) => c.json({ status: 'ok', scans: scans.map((s) => s.definition.name) }));
+  // Every scan's paths in one OpenAPI 3.1 document (lib/scan/openapi.ts, loaded on the first request for it).
+  let openapi: Promise<object> | undefined;
+  app.get('/openapi.json', async (c) => c.json(await (openapi ??= import('./openapi.ts').then((m) => m.openApiDocument(scans.map((s) => s.definition), { combined: true, events: eventTypes() })))));
   // CloudEvents: routed by the event's `scan` extension to that function's own POST /.
   app.post('/', async (c) => {
     const raw = c.req.raw;
@@ -54,12 +58,16 @@ export function combinedApp(scans: MountedScan[]): Hono {
   return app;
 }
 
+/** Where the HTTP server listens (each function's main.ts and `npm start`). */
+export const SERVER_SETTINGS = settingsSchema({
+  PORT: setting.int({ default: 8080, min: 0, max: 65535, description: 'the TCP port the HTTP server listens on (0: any free port)', example: '9090' }),
+  HOST: setting.text({ default: '0.0.0.0', description: 'the address the HTTP server listens on', example: '127.0.0.1' }),
+});
+
 /** Listen address from PORT and HOST: a bad value exits with one line, not a stack trace. */
 export function listenSettings(env: NodeJS.ProcessEnv = process.env): { port: number; hostname: string } {
-  const rawPort = env.PORT?.trim() || '8080';
-  const port = Number(rawPort);
-  if (!/^\d+$/.test(rawPort) || port < 0 || port > 65535) throw new Error(`PORT must be a whole number from 0 to 65535; got '${env.PORT}'`);
-  return { port, hostname: env.HOST?.trim() || '0.0.0.0' };
+  const s = parseSettings(SERVER_SETTINGS, env);
+  return { port: s.PORT, hostname: s.HOST };
 }
 
 /**

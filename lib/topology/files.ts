@@ -25,9 +25,9 @@ export interface FileLimits {
 }
 
 export const DEFAULT_LIMITS: Readonly<FileLimits> = Object.freeze({ maxBytes: 10 * 1024 * 1024, readTimeoutMs: 5000, maxWarnings: 50 });
-export const MAX_BYTES_SETTING = 'STACK_FILE_MAX_BYTES';
-export const READ_TIMEOUT_SETTING = 'STACK_FILE_READ_TIMEOUT_MS';
-export const MAX_WARNINGS_SETTING = 'STACK_MAX_WARNINGS';
+export const MAX_BYTES_SETTING = 'STACK_FILE_MAX_BYTES' as const;
+export const READ_TIMEOUT_SETTING = 'STACK_FILE_READ_TIMEOUT_MS' as const;
+export const MAX_WARNINGS_SETTING = 'STACK_MAX_WARNINGS' as const;
 
 export interface FileRef {
   path: string;

@@ -1,11 +1,6 @@
 /**
- * Where the topology files are, and how they may be read. Every scan reads the same settings:
- *   STACK_METADATA             path to Stacktic's stack-metadata.yaml (default ./stack-metadata.yaml)
- *   NETWORKPOLICY_MANIFEST     path to networkpolicy-manifest.json (our own schema)
- *   NETWORKPOLICY_DIR          directory of generated NetworkPolicy YAML (Stacktic's networkpolicy/ folder)
- *   STACK_FILE_MAX_BYTES       largest input file read (default 10485760 = 10 MiB)
- *   STACK_FILE_READ_TIMEOUT_MS longest one file read may take (default 5000)
- *   STACK_MAX_WARNINGS         duplicate-key warnings listed per file; the rest are counted (default 50)
+ * Where the topology files are, and how they may be read: every scan reads the same settings,
+ * TOPOLOGY_SETTINGS below (described in docs/configuration.md, generated from it).
  *
  * The expected NetworkPolicy set comes from the first of:
  *   1. NETWORKPOLICY_MANIFEST, when set (it must then exist);
@@ -18,15 +13,15 @@
 import { existsSync, statSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { intSetting } from '../scan/settings.ts';
+import { parseSettings, setting, settingsSchema } from '../scan/settings.ts';
 import { deriveExpected, loadManifest, loadNetworkPolicyDir, type ExpectedSet } from './expected.ts';
 import { DEFAULT_LIMITS, MAX_BYTES_SETTING, MAX_WARNINGS_SETTING, parseYaml, READ_TIMEOUT_SETTING, readTextFile, type FileLimits, type FileRef } from './files.ts';
 import { normaliseMetadata } from './stack-metadata.ts';
 import type { Topology } from './types.ts';
 
-export const METADATA_SETTING = 'STACK_METADATA';
-export const MANIFEST_SETTING = 'NETWORKPOLICY_MANIFEST';
-export const POLICY_DIR_SETTING = 'NETWORKPOLICY_DIR';
+export const METADATA_SETTING = 'STACK_METADATA' as const;
+export const MANIFEST_SETTING = 'NETWORKPOLICY_MANIFEST' as const;
+export const POLICY_DIR_SETTING = 'NETWORKPOLICY_DIR' as const;
 
 export interface TopologySettings {
   metadata: FileRef;
@@ -38,21 +33,32 @@ export interface TopologySettings {
   limits?: FileLimits;
 }
 
+/** Every scan reads these (one line per setting: see lib/scan/settings.ts). */
+export const TOPOLOGY_SETTINGS = settingsSchema({
+  [METADATA_SETTING]: setting.path({ default: 'stack-metadata.yaml', description: "Stacktic's stack-metadata.yaml: the stack's components, namespaces and links", example: '/config/stack-metadata.yaml' }),
+  [MANIFEST_SETTING]: setting.path({ defaultText: 'unset: networkpolicy-manifest.json beside the metadata, when it exists', description: 'the expected NetworkPolicies as networkpolicy-manifest.json (schema/networkpolicy-manifest.schema.json); when ' +
+    'set it must exist', example: '/config/networkpolicy-manifest.json' }),
+  [POLICY_DIR_SETTING]: setting.path({ defaultText: "unset: networkpolicy/ beside the metadata, when it exists (Stacktic's layout)", description: "a directory of generated NetworkPolicy YAML (Stacktic's networkpolicy/ folder); when set it must exist", example: '/config/networkpolicy' }),
+  [MAX_BYTES_SETTING]: setting.int({ default: DEFAULT_LIMITS.maxBytes, min: 1024, max: 1024 * 1024 * 1024, description: 'largest input file read, in bytes (10 MiB by default)', example: '1048576' }),
+  [READ_TIMEOUT_SETTING]: setting.int({ default: DEFAULT_LIMITS.readTimeoutMs, min: 100, max: 600_000, description: 'longest one input file read may take, in ms', example: '2000' }),
+  [MAX_WARNINGS_SETTING]: setting.int({ default: DEFAULT_LIMITS.maxWarnings, min: 0, max: 100_000, description: 'warnings of one kind (e.g. duplicate keys) listed per file; the rest are counted', example: '10' }),
+});
+
 /** The file-reading limits, parsed up front: a bad value is a 422 naming the variable. */
 export function fileLimits(env: NodeJS.ProcessEnv = process.env): FileLimits {
-  return {
-    maxBytes: intSetting(env, MAX_BYTES_SETTING, DEFAULT_LIMITS.maxBytes, 1024, 1024 * 1024 * 1024),
-    readTimeoutMs: intSetting(env, READ_TIMEOUT_SETTING, DEFAULT_LIMITS.readTimeoutMs, 100, 600_000),
-    maxWarnings: intSetting(env, MAX_WARNINGS_SETTING, DEFAULT_LIMITS.maxWarnings, 0, 100_000),
-  };
+  const s = parseSettings(TOPOLOGY_SETTINGS, env);
+  return { maxBytes: s[MAX_BYTES_SETTING], readTimeoutMs: s[READ_TIMEOUT_SETTING], maxWarnings: s[MAX_WARNINGS_SETTING] };
 }
 
 export function topologySettings(env: NodeJS.ProcessEnv = process.env): TopologySettings {
-  const limits = fileLimits(env);
+  const s = parseSettings(TOPOLOGY_SETTINGS, env);
+  const limits: FileLimits = { maxBytes: s[MAX_BYTES_SETTING], readTimeoutMs: s[READ_TIMEOUT_SETTING], maxWarnings: s[MAX_WARNINGS_SETTING] };
+  const manifest = s[MANIFEST_SETTING];
+  const policyDir = s[POLICY_DIR_SETTING];
   return {
-    metadata: { path: resolve(env[METADATA_SETTING] || 'stack-metadata.yaml'), setting: METADATA_SETTING, limits },
-    ...(env[MANIFEST_SETTING] ? { manifest: { path: resolve(env[MANIFEST_SETTING]!), setting: MANIFEST_SETTING, limits } } : {}),
-    ...(env[POLICY_DIR_SETTING] ? { policyDir: { path: resolve(env[POLICY_DIR_SETTING]!), setting: POLICY_DIR_SETTING, limits } } : {}),
+    metadata: { path: s[METADATA_SETTING], setting: METADATA_SETTING, limits },
+    ...(manifest ? { manifest: { path: manifest, setting: MANIFEST_SETTING, limits } } : {}),
+    ...(policyDir ? { policyDir: { path: policyDir, setting: POLICY_DIR_SETTING, limits } } : {}),
     limits,
   };
 }

@@ -28,6 +28,7 @@ import { installPolicies, yamlDir } from '../../harness/cluster/gatekeeper.ts';
 import { EXAMPLE_OVERLAY, kustomizeBuild, kustomizeMissing, rolesOf, serviceAccountGroups, serviceAccountUser, type Manifest } from '../../knative/render.ts';
 import { testCluster } from '../support/cluster.ts';
 import { adminKube, apply, namespace, remove, waitFor } from '../support/k8s.ts';
+import { assertReportValid } from '../support/report-schema.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const s = suite('deploy: least-privilege RBAC, proven by impersonation');
@@ -222,7 +223,7 @@ if (missingKustomize) {
   });
 
   const topology = () => ({ metadata: { path: stackMeta, setting: 'STACK_METADATA' } });
-  const report = (def: ScanDefinition<Mode>, mode: Mode) => runScan(def, mode);
+  const report = (def: ScanDefinition<Mode>, mode: Mode) => runScan(def, mode).then((r) => (assertReportValid(r, `${def.name} ${mode} as its own account`), r));
 
   s('network-scan: light and full (cluster runner) as its own account', async () => {
     const full = fullSettingsFromEnv({ NETWORK_PROBE_RUNNER: 'cluster', NETWORK_PROBE_TIMEOUT_MS: '1000', NETWORK_PROBE_MAX_NEGATIVE: '3', NETWORK_PROBE_CONCURRENCY: '10' });

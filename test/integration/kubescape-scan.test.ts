@@ -20,6 +20,7 @@ import { BUNDLED_ARTIFACTS_DIR, defaultKubescapeBin, type KubescapeSettings } fr
 import { DEMO_METADATA, DEMO_NAMESPACES, installDemoStack, OPERATOR_CLUSTER_ROLE, removeDemoStack } from '../../demo/kubescape/stack.ts';
 import { testCluster } from '../support/cluster.ts';
 import { adminKube } from '../support/k8s.ts';
+import { assertReportValid } from '../support/report-schema.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const FIXTURES = join(ROOT, 'test/fixtures/kubescape');
@@ -110,6 +111,7 @@ if (!HAVE_BIN) {
     const res = await scanApp(kubescapeScan(settings())).request('/kubescape_scan?mode=light');
     assert.is(res.status, 200);
     light = await res.json();
+    assertReportValid(light, 'light');
     assert.equal(light.errors, []);
     assert.is(light.summary.kubescape_runs, DEMO_NAMESPACES.length);
     assert.equal(light.results.namespaces.map((r: any) => r.namespace), DEMO_NAMESPACES);
@@ -136,6 +138,7 @@ if (!HAVE_BIN) {
   s('light (split: one run over the stack, split by namespace): the same scores', async () => {
     const res = await scanApp(kubescapeScan(settings({ strategy: 'split' }))).request('/kubescape_scan?mode=light');
     const body: any = await res.json();
+    assertReportValid(body, 'light split');
     assert.equal(body.errors, []);
     assert.is(body.summary.kubescape_runs, 1);
     assert.equal(body.results.overall.kubescape, light.results.overall.kubescape);
@@ -149,6 +152,7 @@ if (!HAVE_BIN) {
   s('full: findings with the field to change and the Stacktic remediation; exclusions apart, with reasons', async () => {
     const res = await scanApp(kubescapeScan(settings())).request('/kubescape_scan?mode=full');
     full = await res.json();
+    assertReportValid(full, 'full');
     assert.equal(full.errors, []);
     assert.is(full.summary.kubescape_runs, DEMO_NAMESPACES.length + 1, 'per namespace + cluster-wide');
     const f = (ctrl: string, ns: string, name: string, list = full.findings) => list.find((x: any) => x.control_id === ctrl && x.resource.namespace === ns && x.resource.name === name);
@@ -202,6 +206,7 @@ if (!HAVE_BIN) {
     const app = scanApp(kubescapeScan(settings()));
     const [a, b] = await Promise.all([app.request('/kubescape_scan?mode=light'), app.request('/kubescape_scan?mode=light')]);
     const [ja, jb]: any[] = await Promise.all([a.json(), b.json()]);
+    assertReportValid(ja, 'coalesced');
     assert.is(app.scanStats!.runs, 1);
     assert.is(app.scanStats!.coalesced, 1);
     assert.equal(ja.results.namespaces, jb.results.namespaces);
@@ -225,6 +230,7 @@ if (!HAVE_BIN) {
       const res = await scanApp(kubescapeScan(settings({ strategy: 'split' }))).request('/kubescape_scan?mode=light');
       assert.is(res.status, 200);
       const body: any = await res.json();
+      assertReportValid(body, 'timed out');
       assert.ok(body.errors.some((e: any) => e.code === 'timeout' && /KUBESCAPE_SCAN_TIMEOUT_MS/.test(e.message)), JSON.stringify(body.errors));
       assert.is(body.score, null);
     } finally {
@@ -279,12 +285,14 @@ if (!HAVE_BIN) {
     }
     assert.equal(kubescapeProcesses(), [], 'kubescape never started');
     const unreachable: any = await runScan(kubescapeScan(settings({ strategy: 'split', kubeconfig: join(ROOT, 'test/fixtures/kubeconfig-unreachable.yaml'), runTimeoutMs: 60_000 })), 'light');
+    assertReportValid(unreachable, 'unreachable');
     assert.is(unreachable.score, null);
     assert.ok(unreachable.errors.length >= 1);
     assert.match(unreachable.errors[0].message, /kubescape (exited|timed out)/);
     assert.match(unreachable.errors.map((e: any) => e.message).join(' '), /127\.0\.0\.1:9|connection refused|connect/i);
     // 50 ms: far less than kubescape's own start (a 166 MB binary), so the run always times out.
     const slow: any = await runScan(kubescapeScan(settings({ runTimeoutMs: 50 })), 'light');
+    assertReportValid(slow, 'slow');
     assert.ok(slow.errors.length >= 1, JSON.stringify(slow.errors));
     assert.is(slow.errors[0].code, 'timeout');
     assert.match(slow.errors[0].message, /KUBESCAPE_TIMEOUT_MS/);
@@ -294,6 +302,7 @@ if (!HAVE_BIN) {
   s('denied access (403) is "could not decide", naming what was denied', async () => {
     const kc = await testCluster().userKubeconfig('ks-nobody', []);
     const body: any = await runScan(kubescapeScan(settings({ strategy: 'split', kubeconfig: kc })), 'light');
+    assertReportValid(body, 'denied');
     assert.is(body.score, null, JSON.stringify(body.errors));
     const denied = body.errors.find((e: any) => e.code === 'forbidden');
     assert.ok(denied, JSON.stringify(body.errors));

@@ -16,6 +16,7 @@ import { renderPolicy } from '../../lib/topology/render.ts';
 import { STACK_NAMESPACE_LABEL } from '../../lib/topology/stacktic-rules.ts';
 import { testCluster } from '../support/cluster.ts';
 import { adminKube, apply, namespace } from '../support/k8s.ts';
+import { assertReportValid } from '../support/report-schema.ts';
 
 const STACK = join(import.meta.dirname, '../fixtures/topology/net-stack.yaml');
 const s = suite('network full: real API server and real nmap');
@@ -53,6 +54,7 @@ s('probes every layer with one nmap run per source and gives verdicts', async ()
   const res = await app.request('/network_scan?mode=full');
   assert.is(res.status, 200);
   const body = await res.json();
+  assertReportValid(body, 'full, local runner');
   assert.equal(body.errors, []);
   assert.is(body.sources.runner, 'local');
   assert.is(body.summary.light_score, 100, JSON.stringify({ summary: body.summary, not_found: body.results.expected.filter((e: any) => e.status !== 'found'), findings: body.results.findings }));
@@ -126,6 +128,7 @@ s('an account that may read policies but not workloads: the full report keeps th
     if (body.summary.light_score !== undefined && body.summary.light_score !== null) break;
     await new Promise((r) => setTimeout(r, 250));
   }
+  assertReportValid(body, 'full, workloads denied');
   assert.is(body.summary.light_score, 100, 'the light part that succeeded is kept');
   const denied = body.errors.filter((e: any) => e.status === 403).map((e: any) => e.step);
   for (const what of ['list services', 'list endpointslices', 'list pods']) assert.ok(denied.some((d: string) => d.startsWith(what)), `${what} in ${denied.join(' | ')}`);

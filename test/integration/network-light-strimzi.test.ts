@@ -15,6 +15,7 @@ import { renderPolicy } from '../../lib/topology/render.ts';
 import { STACK_NAMESPACE_LABEL } from '../../lib/topology/stacktic-rules.ts';
 import { testCluster } from '../support/cluster.ts';
 import { adminKube, deleteNetworkPolicies, apply, namespace, remove } from '../support/k8s.ts';
+import { assertReportValid } from '../support/report-schema.ts';
 
 const SAMPLE = join(import.meta.dirname, '../../../shared/samples/stacktic/strimzi_basic_setup');
 const s = suite('network light: real API server, Stacktic strimzi sample');
@@ -48,7 +49,9 @@ async function scan() {
   const app = scanApp(networkScan({ topology, kubeconfig: testCluster().kubeconfigPath }));
   const res = await app.request('/network_scan?mode=light');
   assert.is(res.status, 200);
-  return res.json();
+  const body = await res.json();
+  assertReportValid(body, 'light');
+  return body;
 }
 
 if (!existsSync(SAMPLE)) {

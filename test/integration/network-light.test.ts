@@ -13,6 +13,7 @@ import { STACK_NAMESPACE_LABEL } from '../../lib/topology/stacktic-rules.ts';
 import { DEMO_METADATA, DEMO_POLICIES } from '../../demo/stack/generate.ts';
 import { testCluster } from '../support/cluster.ts';
 import { adminKube, deleteNetworkPolicies, apply, namespace } from '../support/k8s.ts';
+import { assertReportValid } from '../support/report-schema.ts';
 
 const s = suite('network light: real API server, demo stack');
 const topoSettings = { metadata: { path: DEMO_METADATA, setting: 'STACK_METADATA' } };
@@ -47,6 +48,7 @@ s('reports missing, drifted, extra, an allow-all and the selectors that match no
   const res = await app.request('/network_scan?mode=light');
   assert.is(res.status, 200);
   const body = await res.json();
+  assertReportValid(body, 'light');
   assert.equal(body.errors, []);
   assert.equal([body.sources.expected_from, body.sources.expected_because], ['networkpolicy-dir', 'networkpolicy/ found beside the metadata']);
   assert.is(body.sources.cluster, testCluster().server);
@@ -79,6 +81,7 @@ s('an RBAC-limited user: the 403 names the verb and resource in errors', async (
   const res = await app.request('/network_scan');
   assert.is(res.status, 200);
   const body = await res.json();
+  assertReportValid(body, 'light, namespaces denied');
   assert.is(body.score, null);
   assert.is(body.errors.length, 1);
   assert.is(body.errors[0].status, 403);

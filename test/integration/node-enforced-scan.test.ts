@@ -27,6 +27,7 @@ import { deployStack, readyEndpoints as stackReadyEndpoints, waitStackReady } fr
 import { nodePreflight, startNodeCluster, type NodeCluster } from '../../harness/node/index.ts';
 import { ourIptables, ipsetNames } from '../../harness/node/host.ts';
 import { existsSync } from 'node:fs';
+import { assertReportValid } from '../support/report-schema.ts';
 
 const STACK = join(import.meta.dirname, '../fixtures/node/stack.yaml');
 /** The generated ingress policy that lets api into db: left out, so api -> db is a FAIL blocked at db's ingress. */
@@ -56,7 +57,9 @@ async function runScan(): Promise<any> {
   const app = scanApp(networkScan({ topology: { metadata: { path: STACK, setting: 'STACK_METADATA' } }, kubeconfig: nc!.cp.kubeconfigPath, full }));
   const res = await app.request('/network_scan?mode=full');
   assert.is(res.status, 200);
-  return res.json();
+  const body = await res.json();
+  assertReportValid(body, 'full, cluster runner');
+  return body;
 }
 
 /**

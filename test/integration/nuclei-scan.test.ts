@@ -14,6 +14,7 @@ import { DEFAULT_NUCLEI_BIN, nucleiSettingsFromEnv, type NucleiScanSettings } fr
 import type { Finding, TargetResult } from '../../functions/nuclei-scan/judge.ts';
 import { DEMO_METADATA, FIXTURE_TEMPLATES, LEAKED_SECRET, redisServerPath, startDemoServices, type DemoServices } from '../../demo/nuclei/services.ts';
 import { existsSync } from 'node:fs';
+import { assertReportValid } from '../support/report-schema.ts';
 
 const test = suite('nuclei scan against real local services');
 const missing: string[] = [];
@@ -33,7 +34,8 @@ const env = (extra: Record<string, string> = {}) => ({
   ...extra,
 });
 const settings = (extra: Record<string, string> = {}): NucleiScanSettings => nucleiSettingsFromEnv(env(extra));
-const scan = (mode: 'light' | 'full' | 'network' | 'ssl', extra: Record<string, string> = {}, signal?: AbortSignal) => runScan(nucleiScan(settings(extra)), mode, {}, signal);
+const scan = (mode: 'light' | 'full' | 'network' | 'ssl', extra: Record<string, string> = {}, signal?: AbortSignal) =>
+  runScan(nucleiScan(settings(extra)), mode, {}, signal).then((r) => (assertReportValid(r, mode), r));
 
 const findings = (r: ScanReport) => (r.findings ?? []) as Finding[];
 const targets = (r: ScanReport) => (r.results as { targets: TargetResult[] }).targets;
@@ -165,6 +167,7 @@ if (missing.length) {
 
   test('evidence=true adds request and response to findings, secrets still redacted', async () => {
     const r = await runScan(nucleiScan(settings()), 'light', { evidence: 'true' });
+    assertReportValid(r, 'light with evidence');
     const git = findings(r).find((f) => f.template_id === 'stackscan-git-config')!;
     assert.match(git.request!, /GET \/\.git\/config/);
     assert.match(git.response!, /repositoryformatversion/);
@@ -179,6 +182,7 @@ if (missing.length) {
       const res = await app.request('/nuclei_scan?mode=ssl');
       assert.is(res.status, 200);
       const body = (await res.json()) as ScanReport;
+      assertReportValid(body, 'ssl over HTTP');
       assert.is(body.scan, 'nuclei');
       assert.is(body.scan_type, 'ssl');
       assert.ok(body.score !== null && body.score < 100);
@@ -240,6 +244,7 @@ if (missing.length) {
       const res = await app.request('/nuclei_scan?mode=network');
       assert.is(res.status, 200);
       const r = (await res.json()) as ScanReport;
+      assertReportValid(r, 'timed out');
       assert.ok(r.errors.some((e) => e.code === 'timeout'), JSON.stringify(r.errors));
       assert.ok(await waitFor(() => nucleiProcesses().length === 0, 5000));
     } finally {

@@ -12,6 +12,7 @@ import { opaScan } from '../../functions/opa-scan/scan.ts';
 import { installPolicies } from '../../harness/cluster/gatekeeper.ts';
 import { testCluster } from '../support/cluster.ts';
 import { adminKube, apply, namespace, remove, waitFor } from '../support/k8s.ts';
+import { assertReportValid } from '../support/report-schema.ts';
 
 const STACK = join(import.meta.dirname, '../fixtures/topology/opa-stack.yaml');
 const NS = 'opa-rp-a';
@@ -24,6 +25,7 @@ async function scan(mode: 'light' | 'full', kubeconfig = testCluster().kubeconfi
   const res = await scanApp(opaScan(settings(kubeconfig))).request(`/opa_scan?mode=${mode}`);
   const body = await res.json();
   assert.is(res.status, 200, JSON.stringify(body));
+  assertReportValid(body, mode);
   return body;
 }
 const finding = (body: any, name: string) => body.findings.find((f: any) => f.constraint === name);
@@ -148,6 +150,7 @@ s('20 concurrent identical full scans run once', async () => {
   const app = scanApp(opaScan(settings(testCluster().kubeconfigPath)));
   const answers = await Promise.all(Array.from({ length: 20 }, () => app.request('/opa_scan?mode=full')));
   const bodies = await Promise.all(answers.map((r) => r.json()));
+  assertReportValid(bodies[0], 'coalesced full');
   assert.ok(answers.every((r) => r.status === 200));
   assert.equal(app.scanStats, { runs: 1, coalesced: 19 });
   assert.is(new Set(bodies.map((b) => b.started_at)).size, 1, 'one report shared by all');

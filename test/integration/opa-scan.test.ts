@@ -11,6 +11,7 @@ import { startControlPlane } from '../../harness/cluster/index.ts';
 import { testCluster } from '../support/cluster.ts';
 import { installPolicies, templateKind, yamlDocs } from '../../harness/cluster/gatekeeper.ts';
 import { adminKube, apply, namespace, remove, waitFor } from '../support/k8s.ts';
+import { assertReportValid } from '../support/report-schema.ts';
 
 const LIB = join(import.meta.dirname, '../../../shared/gatekeeper-library');
 const STACK = join(import.meta.dirname, '../fixtures/topology/opa-stack.yaml');
@@ -20,7 +21,9 @@ const settings = (kubeconfig: string) => ({ topology: { metadata: { path: STACK,
 async function scan(mode: 'light' | 'full', kubeconfig = testCluster().kubeconfigPath) {
   const res = await scanApp(opaScan(settings(kubeconfig))).request(`/opa_scan?mode=${mode}`);
   assert.is(res.status, 200);
-  return res.json();
+  const body = await res.json();
+  assertReportValid(body, mode);
+  return body;
 }
 
 /** A template with our own Rego under a kind the generators know. */

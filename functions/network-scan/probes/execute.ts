@@ -83,8 +83,10 @@ export interface Execution {
   sources: { source: string; via: string; targets: number; duration_ms: number; error?: string }[];
 }
 
-export async function executeProbes(tests: ProbeTest[], runner: ProbeRunner, concurrency: number, signal?: AbortSignal): Promise<Execution> {
+export async function executeProbes(tests: ProbeTest[], runner: ProbeRunner, concurrency: number, signal?: AbortSignal, progress?: (done: number, total: number) => void): Promise<Execution> {
   const limit = pLimit(concurrency);
+  let done = 0;
+  progress?.(0, tests.length);
   const results = new Map<string, ProbeResult>();
   const errors: ReportError[] = [];
   const sources: Execution['sources'] = [];
@@ -103,6 +105,8 @@ export async function executeProbes(tests: ProbeTest[], runner: ProbeRunner, con
           errors.push(e);
           sources.push({ source: key, via: runner.name, targets: targets.length, duration_ms: Date.now() - t0, error: e.message });
         }
+        done += group.length;
+        progress?.(done, tests.length);
       }),
     ),
   );
