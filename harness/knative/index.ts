@@ -342,6 +342,8 @@ export interface TraefikPlace {
   caPath: string;
   /** Where Traefik listens and what its Services' EndpointSlices point at (default the node IP). */
   host?: string;
+  /** The EndpointSlices' address when `host` cannot be one (loopback): default `host`. */
+  endpointIp?: string;
 }
 
 export const traefikPlace = (nc: NodeCluster): TraefikPlace => ({ dir: nc.node.dir, server: nc.cp.server, caPath: nc.cp.caPath });
@@ -349,7 +351,7 @@ export const traefikPlace = (nc: NodeCluster): TraefikPlace => ({ dir: nc.node.d
 export async function startTraefik(place: TraefikPlace, kube: Kube, log: (l: string) => void = () => {}): Promise<TraefikHandle> {
   const host = place.host ?? NODE_IP;
   const [publicPort, privatePort, pingPort] = [await freePort(host), await freePort(host), await freePort('127.0.0.1')];
-  for (const o of traefikObjects(host, publicPort, privatePort)) await applyAny(kube, o);
+  for (const o of traefikObjects(place.endpointIp ?? host, publicPort, privatePort)) await applyAny(kube, o);
   const tr = await rawRequest(kube, { verb: 'create', resource: 'serviceaccounts/token' }, {
     method: 'POST', path: `/api/v1/namespaces/${TRAEFIK_NS}/serviceaccounts/traefik/token`,
     body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 86400 } },
