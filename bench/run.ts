@@ -12,6 +12,8 @@ console.log('\n== OPA full mode against the real Gatekeeper (targets: demo < 3 s
 await opa();
 console.log('\n== network light mode at scale (100 namespaces, 1,000 links, 2,600 policies vs a bare LIST; target ≤ 1.3×)');
 await networkLight();
+console.log('\n== storing results as OpenReports: network light on the demo stack, storing on vs off (target ≤ 1.2×)');
+await (await import('./reports.ts')).main();
 console.log('\n== kubescape light: strategies vs the seed (one run per namespace, one after another; target ≤ 0.6×, identical scores)');
 await (await import('./kubescape.ts')).main();
 console.log('\n== nuclei light through the scan vs bare nuclei, same targets and templates (target ≤ 1.2×)');

@@ -31,6 +31,7 @@ import { runNucleiDemo } from './nuclei.ts';
 import { nodeNetworkDemo } from './node.ts';
 import { deployDemo } from './deploy.ts';
 import { knativeDemo } from './knative.ts';
+import { enableStoredReports, reportsDemo, type StoredReports } from './reports.ts';
 import { validateReports } from './validate-reports.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -67,8 +68,11 @@ const cp = await startControlPlane({ gatekeeper: true, log: (l) => log(`  ${l}`)
 const listeners: Server[] = [];
 let http: ReturnType<typeof serve> | undefined;
 let failed = false;
+let stored: StoredReports | undefined;
 try {
   const kube = await makeKube(cp.kubeconfigPath);
+  // OpenReports: every run below stores its results (demo/reports.ts).
+  stored = await enableStoredReports({ kubeconfig: cp.kubeconfigPath, log });
   const topo = await loadStackMetadata({ path: SAMPLE, setting: 'STACK_METADATA' });
   log(`demo stack "${topo.stack}": ${topo.namespaces.length} namespaces, ${topo.links.length} links`);
 
@@ -152,15 +156,19 @@ try {
   if (ks.failed) failed = true;
 
   // Nuclei: light and ssl against local services with planted weaknesses (its own demo stack).
-  log('\n== nuclei (light and ssl) against local demo services');
+  log('\n== nuclei (light, ssl, network) against local demo services');
   const nuclei = await runNucleiDemo({ log, reportsDir: REPORTS });
-  for (const [mode, r] of Object.entries(nuclei)) log(`nuclei ${mode}: score ${r.score}, ${(r.findings ?? []).length} findings, ${r.errors.length} errors`);
+  for (const [mode, r] of [['light', nuclei.light], ['ssl', nuclei.ssl], ['network', nuclei.network]] as const) log(`nuclei ${mode}: score ${r.score}, ${(r.findings ?? []).length} findings, ${r.errors.length} errors`);
+  // Stored OpenReports, a second run of each scan after a change in the cluster, regression events.
+  log('\n== OpenReports: the stored reports, what changed since the last run, regression events');
+  if ((await reportsDemo({ kubeconfig: cp.kubeconfigPath, stackMetadata: SAMPLE, stored, log })).failed) failed = true;
   console.log(`\nJSON reports: ${REPORTS}/ (demo took ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 } catch (err) {
   failed = true;
   console.error(`demo failed: ${(err as Error).stack ?? err}`);
 } finally {
   http?.close();
+  await stored?.stop();
   await Promise.all(listeners.map((s) => new Promise((r) => s.close(r))));
   await cp.stop();
   log('control plane stopped; nothing left running');
@@ -171,6 +179,7 @@ try {
 if (!failed && process.env.STACKSCAN_DEMO_NODE === '0') log('\nreal node not used: STACKSCAN_DEMO_NODE=0');
 else if (!failed) {
   log('\n== network full on a real node (kubelet, containerd, kube-router enforcing NetworkPolicy)');
+  process.env.STACK_SCAN_REPORTS ??= 'off'; // the node's own cluster has no OpenReports CRDs
   const node = await nodeNetworkDemo({ metadataPath: SAMPLE, log });
   if (node.ok) {
     writeFileSync(join(REPORTS, 'network_scan-full-node.json'), JSON.stringify(node.report, null, 2));

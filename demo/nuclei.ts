@@ -2,10 +2,14 @@
 // (demo/nuclei/services.ts — an HTTP app with an exposed admin panel, .git/config and a
 // default login, a clean site, an HTTPS server with an expired self-signed certificate
 // and TLS 1.0/1.1, redis without and with a password, a closed port), then runs
-// GET /nuclei_scan?mode=light and ?mode=ssl through the scan's HTTP app with the real
-// nuclei (.cache/bin/nuclei) and our templates, and prints the findings.
+// GET /nuclei_scan?mode=light, ?mode=ssl and ?mode=network through the scan's HTTP app with
+// the real nuclei (.cache/bin/nuclei), and prints the findings, the templates excluded for
+// safety and the known false positives.
+// Templates: the community templates of ../shared/nuclei-templates when present (the
+// output says so), else stack-scan's own (test/fixtures/nuclei/templates), so the demo
+// never needs ../shared.
 // Targets come from the project's own demo metadata: demo/nuclei/stack-metadata.yaml and
-// demo/nuclei/apisix-route.yaml (no ../shared needed).
+// demo/nuclei/apisix-route.yaml.
 //
 // Wired by demo/demo.ts:  import { runNucleiDemo } from './nuclei.ts'; await runNucleiDemo({ log, reportsDir });
 // Standalone:             npx tsx demo/nuclei.ts
@@ -30,7 +34,12 @@ export interface NucleiDemoOptions {
 export interface NucleiDemoResult {
   light: ScanReport;
   ssl: ScanReport;
+  network: ScanReport;
+  templates: 'community' | 'stack-scan';
 }
+
+/** ../shared/nuclei-templates (unmodified community templates), when present. */
+export const COMMUNITY_TEMPLATES = join(ROOT, '../shared/nuclei-templates');
 
 export async function runNucleiDemo(opts: NucleiDemoOptions = {}): Promise<NucleiDemoResult> {
   const log = opts.log ?? ((l: string) => console.log(l));
@@ -38,21 +47,25 @@ export async function runNucleiDemo(opts: NucleiDemoOptions = {}): Promise<Nucle
   if (!existsSync(DEFAULT_NUCLEI_BIN)) execFileSync('bash', [join(ROOT, 'harness/build.sh'), 'nuclei'], { stdio: 'inherit' });
   if (!redisServerPath()) execFileSync('bash', [join(ROOT, 'harness/install-system-deps.sh')], { stdio: 'inherit' });
 
+  const community = existsSync(join(COMMUNITY_TEMPLATES, 'ssl'));
+  const templates = community ? COMMUNITY_TEMPLATES : FIXTURE_TEMPLATES;
+  if (community) log(`nuclei demo: community templates from ${COMMUNITY_TEMPLATES} (nuclei-templates, MIT)`);
+  else log(`nuclei demo: ../shared/nuclei-templates is absent, so no community-template findings; using stack-scan's own templates (${FIXTURE_TEMPLATES})`);
   const services = await startDemoServices();
   try {
     const settings = nucleiSettingsFromEnv({
       PATH: process.env.PATH,
       STACK_METADATA: DEMO_METADATA,
-      NUCLEI_TEMPLATES_DIR: FIXTURE_TEMPLATES,
+      NUCLEI_TEMPLATES_DIR: templates,
       SCAN_HOST_MAP: JSON.stringify(services.hostMap),
       SCAN_DNS: 'off',
       NUCLEI_REQUEST_TIMEOUT_S: '3',
       NUCLEI_RETRIES: '0',
     });
     const app = scanApp(nucleiScan(settings));
-    log(`nuclei demo stack: ${DEMO_METADATA} (services on 127.0.0.1, mapped with SCAN_HOST_MAP; templates ${FIXTURE_TEMPLATES})`);
-    const reports = {} as NucleiDemoResult;
-    for (const mode of ['light', 'ssl'] as const) {
+    log(`nuclei demo stack: ${DEMO_METADATA} (services on 127.0.0.1, mapped with SCAN_HOST_MAP; templates ${templates})`);
+    const reports = { templates: community ? 'community' : 'stack-scan' } as NucleiDemoResult;
+    for (const mode of ['light', 'ssl', 'network'] as const) {
       const res = await app.request(`/nuclei_scan?mode=${mode}`);
       const r = (await res.json()) as ScanReport;
       if (res.status !== 200) throw new Error(`GET /nuclei_scan?mode=${mode} answered ${res.status}: ${JSON.stringify(r)}`);
@@ -60,7 +73,8 @@ export async function runNucleiDemo(opts: NucleiDemoOptions = {}): Promise<Nucle
       const s = r.summary as { targets: number; reached: number; unreachable: number; not_scanned: number; findings: Record<string, number> };
       log(`GET /nuclei_scan?mode=${mode}: score ${r.score ?? 'null'}, ${s.targets} targets (${s.reached} reached, ${s.unreachable} unreachable, ${s.not_scanned} not scanned), ${r.duration_ms} ms`);
       for (const t of (r.results as { targets: TargetResult[] }).targets) log(`  target ${t.component}/${t.namespace} ${t.url}: ${t.reached === true ? `reached, ${t.findings} finding(s)` : t.reached === false ? `NOT reached (${t.error})` : 'undecided'}`);
-      for (const f of (r.findings ?? []) as Finding[]) log(`  [${f.severity}] ${f.template_id} on ${f.component}/${f.namespace} at ${f.matched_at}${f.extracted.length ? ` (${f.extracted.join(', ')})` : ''}`);
+      for (const f of (r.findings ?? []) as Finding[]) log(`  [${f.informational ? `${f.severity}, informational` : f.severity}] ${f.template_id} on ${f.component}/${f.namespace} at ${f.matched_at}${f.extracted.length ? ` (${f.extracted.join(', ').slice(0, 120)})` : ''}${f.note ? `\n      not scored: ${f.note}` : ''}`);
+      for (const x of (r.results as { excluded: { template_id: string; reason: string }[] }).excluded) log(`  not run: ${x.template_id}: ${x.reason}`);
       for (const e of r.errors) log(`  error ${e.code}: ${e.message}`);
       if (opts.reportsDir) {
         mkdirSync(opts.reportsDir, { recursive: true });

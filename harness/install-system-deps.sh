@@ -5,14 +5,15 @@
 # iptables, ipset, conntrack (kube-proxy, kube-router, kubelet), libseccomp-dev
 # (runc's cgo seccomp build), busybox-static and redis-tools (files of the local images:
 # redis-tools ships the redis-server program without starting a service); redis-server (the
-# nuclei scan's integration tests start it on loopback, no password); chromium (the HTML report's
-# test drives Debian's headless Chromium with playwright-core). Idempotent: does nothing (not even
+# nuclei scan's integration tests start it on loopback, no password); postgresql (the nuclei
+# scan's community-template tests run a throwaway cluster as nobody on loopback); chromium (the
+# HTML report's test drives Debian's headless Chromium with playwright-core). Idempotent: does nothing (not even
 # apt-get update) when everything is installed.
 #
 # Usage: harness/install-system-deps.sh          (as root, or with sudo available)
 set -euo pipefail
 
-packages=(nmap nftables iproute2 openssl iptables ipset conntrack libseccomp-dev pkg-config busybox-static redis-tools redis-server chromium)
+packages=(nmap nftables iproute2 openssl iptables ipset conntrack libseccomp-dev pkg-config busybox-static redis-tools redis-server postgresql chromium)
 
 missing=()
 for p in "${packages[@]}"; do

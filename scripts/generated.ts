@@ -23,6 +23,7 @@ import { eventTypes, scanTimeoutSchema, type ScanDefinition } from '../lib/scan/
 import { SERVER_SETTINGS } from '../lib/scan/serve.ts';
 import { settingDocs, SYSTEM_SETTINGS, type SettingsSchema } from '../lib/scan/settings.ts';
 import { TOPOLOGY_SETTINGS } from '../lib/topology/settings.ts';
+import { REPORT_SETTINGS } from '../lib/openreports/settings.ts';
 
 /** Every scan, in the order of the APISIX route. */
 export const SCANS: ScanDefinition<string>[] = [networkScan(), opaScan(), kubescapeScan(), nucleiScan()] as ScanDefinition<string>[];
@@ -55,6 +56,13 @@ export const GROUPS: SettingsGroup[] = [
     'lib/scan/settings.ts',
     SYSTEM_SETTINGS,
     'Read by the Kubernetes client and the tool runner, or set by Kubernetes in a pod: documented here, not validated by the scans.',
+  ),
+  group(
+    'Stored results, changes and regression events (every scan)',
+    'lib/openreports/settings.ts',
+    REPORT_SETTINGS,
+    'After every completed run: OpenReports objects, the run history and io.stacktic.scan.regressed (docs/openreports.md).',
+    'A bad value is an errors[] entry naming the variable; the answer is still returned.',
   ),
   group('HTTP server', 'lib/scan/serve.ts', SERVER_SETTINGS, "Where each function's server and `npm start` listen. A bad value exits with code 2 and one line."),
   group(

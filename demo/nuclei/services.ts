@@ -1,8 +1,8 @@
 /**
  * Real local services with planted weaknesses for the nuclei scan's demo, bench and
  * integration tests, all on loopback (127.0.0.1, random ports):
- *   - portal  : HTTP with an admin console at /admin, a /.git/config that leaks a
- *               credential, and a login accepting admin/admin
+ *   - portal  : HTTP with an admin console at /admin, a /.git/config and a /.env that
+ *               leak a credential, and a login accepting admin/admin
  *   - docs    : a clean HTTP site (nothing to find)
  *   - shop    : HTTPS with an expired self-signed certificate (openssl), TLS 1.0/1.1 enabled
  *   - legacy  : a closed port, 127.0.0.1:1 (unreachable)
@@ -65,6 +65,7 @@ export function plantedHandler() {
     if (req.method === 'GET' && path === '/admin') return send(res, 200, '<html><head><title>Admin Console</title></head><body>Admin Console v2.3.1 — users, settings, backups</body></html>');
     if (req.method === 'GET' && path === '/.git/config')
       return send(res, 200, `[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n[remote "origin"]\n\turl = https://deploy:${LEAKED_SECRET}@git.nuclei-demo.test/portal.git\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n`, 'text/plain');
+    if (req.method === 'GET' && path === '/.env') return send(res, 200, `APP_NAME=Portal\nAPP_ENV=production\nDB_HOST=portal-db\nDB_PASSWORD=${LEAKED_SECRET}\n`, 'text/plain');
     if (req.method === 'POST' && path === '/login') {
       const form = new URLSearchParams(await readBody(req));
       if (form.get('username') === 'admin' && form.get('password') === 'admin') return send(res, 200, '<html><body>Welcome, admin</body></html>');

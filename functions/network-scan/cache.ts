@@ -24,7 +24,7 @@ import type { ExpectedSet } from '../../lib/topology/expected.ts';
 import type { CompiledEntry } from './engine.ts';
 import type { Canonical } from './light/canonical.ts';
 import type { NamespaceExpected, NamespaceUnit } from './light/match.ts';
-import type { ClusterSnapshot, LightReport, LinkCoverage, RuleFinding } from './light/types.ts';
+import type { ClusterSnapshot, ExpectedResult, LightReport, LinkCoverage, LinkFinding, RuleFinding } from './light/types.ts';
 
 /** What the light judgement derives from one live policy alone. */
 export interface PolicyMemo {
@@ -48,13 +48,24 @@ export interface ExpectedForms {
   topo: string;
   forms: Canonical[];
   byNamespace: Map<string, NamespaceExpected>;
-  units: Map<string, { nsKeyId: number; live: readonly NetworkPolicy[]; unit: NamespaceUnit }>;
+  units: Map<string, { nsKeyId: number; live: readonly PolicyMemo[]; unit: NamespaceUnit }>;
+  /** The expected results as of the last report, and which namespace judgement each part was written from. */
+  results: ExpectedResult[];
+  written: Map<string, NamespaceUnit>;
 }
 
-/** Each link's candidates, per side: the expected policies whose grants allow it, in the order they are weighed. */
+/**
+ * Each link's candidates, per side: the expected policies whose grants allow it, in the order they
+ * are weighed; and the link's last report entry (and finding), reused while its two statuses and its
+ * verdict are the same.
+ */
 export interface LinkSides {
   egress: (readonly number[])[];
   ingress: (readonly number[])[];
+  last: ({ egress: string; ingress: string; verdict: LiveVerdict | undefined; cov: LinkCoverage; finding: LinkFinding | undefined } | undefined)[];
+  /** The namespaces' judgements and the labels' version `last` was made from. */
+  lastUnits: Map<string, object | undefined>;
+  lastLabels: number | undefined;
 }
 
 /** The engine's verdict on a link, as the report gives it. */

@@ -44,7 +44,7 @@ function expectedCheck(r: ExpectedResult, metadata: unknown): Check {
     : `expected NetworkPolicy ${r.namespace}/${r.name} is not in the cluster`;
   const file = r.file ? stackRelative(r.file, metadata) : undefined;
   return {
-    id: checkId(SCAN, policy, 'present'),
+    id: checkId(SCAN, policy, 'present', r.rule),
     policy,
     rule: 'present',
     title: `expected NetworkPolicy ${r.category} ${r.direction}${r.link ? ` (${r.link.from} -> ${r.link.to})` : ''}`,
@@ -167,7 +167,9 @@ const PROBE: Record<ProbeVerdict, { result: CheckResult; severity: CheckSeverity
 function probeCheck(f: ProbeFinding): Check {
   const m = PROBE[f.verdict] ?? { result: 'error', severity: 'info' };
   const policy = `probe/${f.layer}`;
-  const ns = f.target.namespace ?? f.source.namespace;
+  // Exceptions (DNS, the API server) and the internet are reached from the stack: the source's namespace
+  // holds them (a system namespace never gets a Report); other probes belong to the target's.
+  const ns = f.layer === 'exception' || f.layer === 'internet' ? f.source.namespace : (f.target.namespace ?? f.source.namespace);
   const resources = [
     ...(f.target.service && f.target.namespace ? [{ apiVersion: 'v1', kind: 'Service', namespace: f.target.namespace, name: f.target.service }] : []),
     ...(f.source.pod ? [{ apiVersion: 'v1', kind: 'Pod', namespace: f.source.namespace, name: f.source.pod }] : [{ ...NS, name: f.source.namespace }]),

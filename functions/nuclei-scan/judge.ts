@@ -6,17 +6,22 @@
  * connected to (`ip`; `-ms` reports non-matches too). Seen in real output: a non-match on
  * a closed port sometimes comes without an error but also without `ip`, so such events
  * decide nothing. Unreachable: errors only (e.g. `port closed or filtered`, `host was
- * skipped as it was found unresponsive`). Nothing decisive: undecided (null).
+ * skipped as it was found unresponsive`); errors about the template itself are ignored
+ * and an error quoting the target's answer counts as reached (TEMPLATE_ERROR, ANSWERED).
+ * Nothing decisive: undecided (null).
  *
  * Score (documented in the README): severity weights critical 40, high 20, medium 8,
  * low 3, info/unknown 0. Each reached target scores max(0, 100 − Σ weights of its
  * distinct findings (one per template)); the scan's score is the mean over reached
  * targets, capped at 40 when any critical finding exists and at 70 when any high one
- * does. null when no target was reached.
+ * does. null when no target was reached. A finding of a known false positive
+ * (false-positives.ts) is kept, marked `informational` with the reason, and counts
+ * neither in the score nor in `summary.findings` (it is in `summary.informational`).
  */
 import type { ReportError } from '../../lib/errors.ts';
-import type { NucleiEvent } from '../../lib/tools/nuclei.ts';
+import type { NucleiEvent } from './nuclei.ts';
 import type { Plan } from './plan.ts';
+import { falsePositiveRule } from './false-positives.ts';
 
 export const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info', 'unknown'] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -39,6 +44,11 @@ export interface Finding {
   references: string[];
   extracted: string[];
   matcher_name?: string;
+  /** One line saying what nuclei saw: matcher, extracted values, where. */
+  evidence: string;
+  /** A known false positive in this situation: reported, not scored (`note` says why). */
+  informational?: true;
+  note?: string;
   request?: string;
   response?: string;
 }
@@ -83,6 +93,16 @@ export function attribute(ev: NucleiEvent, byKey: Map<string, string>): string |
   return undefined;
 }
 
+/**
+ * Errors about the template, not the target (seen with nuclei v3.10.0 on the community
+ * templates): `{{DN}}`/`{{SD}}` are empty for an IP target ("unresolved variables"), an
+ * out-of-band template without interactsh ("interactsh client not initialized"; nuclei
+ * then sends nothing). They decide nothing about reachability.
+ */
+const TEMPLATE_ERROR = /unresolved variables|interactsh client not initialized/i;
+/** Errors that quote the target's own answer: it was reached (redis `NOAUTH`). */
+const ANSWERED = /\bNOAUTH\b/;
+
 interface InputState {
   ok: number;
   errors: number;
@@ -99,6 +119,8 @@ export class Judge {
   constructor(
     readonly plan: Plan,
     private readonly includeRaw = false,
+    /** Inputs not scanned because no template applies to them, with the reason. */
+    private readonly noTemplates: ReadonlyMap<string, string> = new Map(),
   ) {
     for (const input of plan.inputs.keys()) {
       const k = endpointKey(input);
@@ -116,6 +138,8 @@ export class Judge {
       return;
     }
     if (ev.matcherStatus) st.matches.push(ev);
+    else if (ev.error && ANSWERED.test(ev.error)) st.ok++;
+    else if (ev.error && TEMPLATE_ERROR.test(ev.error)) return;
     else if (ev.error) {
       st.errors++;
       st.firstError ??= ev.error;
@@ -123,7 +147,7 @@ export class Judge {
   }
 
   result(): Judgement {
-    return judge(this.plan, this.state, this.templates.size, this.includeRaw);
+    return judge(this.plan, this.state, this.templates.size, this.includeRaw, this.noTemplates);
   }
 }
 
@@ -137,6 +161,8 @@ export interface Judgement {
     undecided: number;
     findings: Record<Severity, number>;
     findings_total: number;
+    /** Findings that are known false positives here (not scored). */
+    informational: number;
     templates_run: number;
   };
   targets: TargetResult[];
@@ -148,7 +174,16 @@ function severityOf(s: string): Severity {
   return (SEVERITIES as readonly string[]).includes(s) ? (s as Severity) : 'unknown';
 }
 
-function judge(plan: Plan, state: Map<string, InputState>, templatesRun: number, includeRaw: boolean): Judgement {
+/** Pure: the evidence line of a match. */
+export function evidenceOf(ev: NucleiEvent): string {
+  const parts: string[] = [];
+  if (ev.matcherName) parts.push(`matcher '${ev.matcherName}'`);
+  if (ev.extracted.length) parts.push(`extracted ${ev.extracted.map((x) => (x.length > 200 ? `${x.slice(0, 200)}…` : x)).join(', ')}`);
+  const at = ev.matchedAt ?? ev.url ?? ev.host;
+  return `${ev.type} template ${ev.templateId} matched${at ? ` at ${at}` : ''}${parts.length ? `: ${parts.join('; ')}` : ''}`;
+}
+
+function judge(plan: Plan, state: Map<string, InputState>, templatesRun: number, includeRaw: boolean, noTemplates: ReadonlyMap<string, string>): Judgement {
   const findings: Finding[] = [];
   const errors: ReportError[] = [];
   const targets: TargetResult[] = [];
@@ -158,6 +193,7 @@ function judge(plan: Plan, state: Map<string, InputState>, templatesRun: number,
   let unreachable = 0;
   let notScanned = 0;
   let undecided = 0;
+  let informational = 0;
 
   for (const t of plan.targets) {
     const base = { component: t.component, namespace: t.namespace, kind: t.kind, url: t.url, protocol: t.protocol, tags: t.tags, ...(t.note ? { note: t.note } : {}) };
@@ -171,13 +207,18 @@ function judge(plan: Plan, state: Map<string, InputState>, templatesRun: number,
     const isReached = st.ok > 0 || st.matches.length > 0;
     const seen = new Set<string>();
     const perTemplate = new Map<string, Severity>();
+    const matchedHere = new Set(st.matches.map((e) => e.templateId));
     for (const ev of st.matches) {
       const key = `${ev.templateId}\u0000${ev.matcherName ?? ''}\u0000${ev.matchedAt ?? ''}\u0000${ev.extracted.join('\u0000')}`;
       if (seen.has(key)) continue;
       seen.add(key);
       const severity = severityOf(ev.severity);
-      perTemplate.set(ev.templateId, severity);
-      counts[severity]++;
+      const fp = falsePositiveRule(ev.templateId, matchedHere);
+      if (fp) informational++;
+      else {
+        perTemplate.set(ev.templateId, severity);
+        counts[severity]++;
+      }
       findings.push({
         template_id: ev.templateId,
         name: ev.name,
@@ -191,6 +232,8 @@ function judge(plan: Plan, state: Map<string, InputState>, templatesRun: number,
         references: ev.references,
         extracted: ev.extracted,
         ...(ev.matcherName ? { matcher_name: ev.matcherName } : {}),
+        evidence: evidenceOf(ev),
+        ...(fp ? { informational: true as const, note: fp.reason } : {}),
         ...(includeRaw && ev.request ? { request: ev.request.slice(0, 4096) } : {}),
         ...(includeRaw && ev.response ? { response: ev.response.slice(0, 4096) } : {}),
       });
@@ -199,6 +242,9 @@ function judge(plan: Plan, state: Map<string, InputState>, templatesRun: number,
     if (isReached) {
       reached++;
       targetScores.push(Math.max(0, 100 - [...perTemplate.values()].reduce((a, s) => a + SEVERITY_WEIGHT[s], 0)));
+    } else if (noTemplates.has(t.input)) {
+      undecided++;
+      error = noTemplates.get(t.input);
     } else if (st.errors > 0) {
       unreachable++;
       error = st.firstError;
@@ -226,6 +272,7 @@ function judge(plan: Plan, state: Map<string, InputState>, templatesRun: number,
       undecided,
       findings: counts,
       findings_total: findings.length,
+      informational,
       templates_run: templatesRun,
     },
     targets,

@@ -13,8 +13,8 @@
  * Addresses: a name is mapped through SCAN_HOST_MAP (lib/scan/hosts.ts); with SCAN_DNS=off
  * an unmapped name is not scanned and is reported as unresolved. No DNS query is made here.
  */
-import type { NucleiProtocol } from '../../lib/tools/nuclei.ts';
-import { isValidNucleiInput } from '../../lib/tools/nuclei.ts';
+import type { NucleiProtocol } from './nuclei.ts';
+import { isValidNucleiInput } from './nuclei.ts';
 import { hostPort, isHostName, resolveTarget, type DnsMode, type HostMap } from '../../lib/scan/hosts.ts';
 import type { Component, Topology } from '../../lib/topology/types.ts';
 import type { ApisixRoutes } from './apisix.ts';
@@ -52,7 +52,7 @@ export interface Skipped {
 export interface Plan {
   mode: NucleiMode;
   protocol: NucleiProtocol;
-  /** The union of the targets' tags: nuclei's `-tags` for the one run. */
+  /** The union of the targets' selector tags (informative: the templates per target are chosen by select.ts). */
   tags: string[];
   targets: Target[];
   skipped: Skipped[];

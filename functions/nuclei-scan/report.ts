@@ -21,7 +21,10 @@ const summary = (mode: string) =>
     undecided: count,
     findings: closed(Object.fromEntries(SEVERITIES.map((s) => [s, count]))),
     findings_total: count,
+    informational: describe(count, 'findings that are known false positives in their situation (false-positives.ts): reported, not scored'),
     templates_run: count,
+    nuclei_runs: describe(count, 'nuclei processes run: one per group of targets sharing their templates'),
+    templates_excluded: describe(count, 'templates the selection picked but did not run (results.excluded says why)'),
     partial: opt(describe(v.literal(true), 'nuclei was stopped (timeout or cancelled): the findings are what it reported by then')),
   });
 
@@ -42,17 +45,33 @@ const results = atLeast({
     }),
   ),
   skipped: v.array(atLeast({ component: str, namespace: nullable(str), reason: str })),
-  run: atLeast({
-    protocol,
-    tags: strs,
-    inputs: count,
-    ran: v.boolean(),
-    exit_code: opt(nullable(v.number())),
-    duration_ms: count,
-    events: opt(count),
-    unparsed_lines: opt(count),
-    unattributed_events: opt(count),
-  }),
+  excluded: describe(
+    v.array(
+      atLeast({
+        template_id: str,
+        path: describe(str, 'relative to NUCLEI_TEMPLATES_DIR'),
+        code: v.picklist(['excluded_tag', 'nuclei_ignore', 'needs_interactsh']),
+        reason: str,
+        types: describe(strs, 'the component types it would have run against'),
+      }),
+    ),
+    'templates not run for safety (intrusive, dos, fuzz, bruteforce; the release\'s .nuclei-ignore) or for want of an interactsh server; NUCLEI_ALLOW_TAGS / NUCLEI_INTERACTSH_URL allow them',
+  ),
+  runs: v.array(
+    atLeast({
+      types: strs,
+      protocols: strs,
+      templates: count,
+      inputs: count,
+      ran: v.boolean(),
+      exit_code: opt(nullable(v.number())),
+      duration_ms: opt(count),
+      events: opt(count),
+      unparsed_lines: opt(count),
+    }),
+  ),
+  unattributed_events: count,
+  duration_ms: count,
 });
 
 const finding = atLeast({
@@ -68,6 +87,9 @@ const finding = atLeast({
   references: strs,
   extracted: strs,
   matcher_name: opt(str),
+  evidence: describe(str, 'what nuclei saw: template type, where it matched, matcher, extracted values'),
+  informational: opt(describe(v.literal(true), 'a known false positive here: reported, kept out of the score and the counts (note says why)')),
+  note: opt(str),
   request: opt(describe(str, 'with ?evidence=true only (4 KB at most)')),
   response: opt(describe(str, 'with ?evidence=true only (4 KB at most)')),
 });

@@ -1,8 +1,10 @@
 /**
  * Every setting of the nuclei scan, parsed up front (before any file is read for the scan or
  * nuclei runs) with NUCLEI_SETTINGS (lib/scan/settings.ts; reference: docs/configuration.md): a bad
- * value is a 422 naming the variable; a missing engine or template directory a 503 naming the
- * setting that provides it (checked last). The topology settings are lib/topology/settings.ts's,
+ * value, or a templates directory that does not exist or holds no template, is a 422 naming the
+ * variable; an unset templates directory or a missing engine a 503 naming the setting that
+ * provides it (checked last: the scan cannot run here). How the templates
+ * reach the function, what is excluded and NUCLEI_ALLOW_TAGS: docs/nuclei-templates.md. The topology settings are lib/topology/settings.ts's,
  * SCAN_HOST_MAP and SCAN_DNS lib/scan/hosts.ts's, NUCLEI_SCAN_TIMEOUT_MS the scaffold's.
  */
 import { findOnPath, isExecutable } from '../../lib/tools/run.ts';
@@ -31,6 +33,8 @@ export interface NucleiScanSettings {
   requestTimeoutS: number;
   retries: number;
   interactshUrl?: string;
+  /** NUCLEI_ALLOW_TAGS. */
+  allowTags: Set<string>;
   routeScheme: 'https' | 'http';
   hostMap: HostMap;
   dns: DnsMode;
@@ -63,7 +67,7 @@ export function checkTemplatesDir(raw: string | undefined): string {
   if (!raw?.trim()) {
     throw new ScanError(503, {
       code: 'not_configured',
-      message: `${TEMPLATES_SETTING} is not set: the nuclei scan needs a templates directory (production: the community nuclei-templates baked into the image); nothing is downloaded at run time`,
+      message: `${TEMPLATES_SETTING} is not set: the nuclei scan needs a templates directory (production: a pinned nuclei-templates release, mounted or in the image; docs/nuclei-templates.md); nothing is downloaded at run time`,
       setting: TEMPLATES_SETTING,
     });
   }
@@ -99,7 +103,7 @@ export const NUCLEI_SETTINGS = settingsSchema({
   [TEMPLATES_SETTING]: setting.optionalText({
     defaultText: 'required (unset: 503); nothing is downloaded at run time',
     want: 'a directory holding nuclei templates (.yaml)',
-    description: 'the nuclei templates directory (production: the community templates baked into the image); missing or holding no template: 422',
+    description: 'the nuclei templates directory (production: a pinned nuclei-templates release in the image or a mounted volume, docs/nuclei-templates.md); missing or holding no template: 422',
     example: '/opt/nuclei-templates',
   }),
   [BIN_SETTING]: setting.optionalText({ want: 'an executable nuclei program: a path, or a name on PATH', defaultText: '.cache/bin/nuclei, else `nuclei` on PATH', description: 'the nuclei program (not found: 503)', example: '/usr/local/bin/nuclei' }),
@@ -114,6 +118,16 @@ export const NUCLEI_SETTINGS = settingsSchema({
     parse: (s) => (/^https?:\/\/[a-z0-9.-]+(:\d+)?\/?$/i.test(s) ? s : undefined),
     description: 'an interactsh server for out-of-band templates',
     example: 'https://interactsh.example.com',
+  }),
+  NUCLEI_ALLOW_TAGS: setting.optionalText({
+    defaultText: 'unset: templates tagged intrusive, dos, fuzz or bruteforce (and the release\'s .nuclei-ignore tags) never run',
+    want: 'a comma-separated list of nuclei tags, e.g. intrusive',
+    parse: (raw) => {
+      const tags = raw.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean);
+      return tags.length && tags.every((t) => /^[a-z0-9][a-z0-9_.-]{0,63}$/.test(t)) ? tags : undefined;
+    },
+    description: 'tags excluded by default that may run (functions/nuclei-scan/select.ts DEFAULT_EXCLUDED_TAGS); the report lists every template still excluded and why',
+    example: 'intrusive',
   }),
   NUCLEI_ROUTE_SCHEME: setting.choice(['https', 'http'], { default: 'https', description: 'the scheme of route hosts when no apisix-route.yaml says', example: 'http' }),
 });
@@ -144,6 +158,7 @@ export function nucleiSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Nuc
     requestTimeoutS: s.NUCLEI_REQUEST_TIMEOUT_S,
     retries: s.NUCLEI_RETRIES,
     ...(interactsh ? { interactshUrl: interactsh } : {}),
+    allowTags: new Set(s.NUCLEI_ALLOW_TAGS ?? []),
     routeScheme: s.NUCLEI_ROUTE_SCHEME,
     hostMap,
     dns,

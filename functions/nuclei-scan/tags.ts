@@ -5,6 +5,11 @@
  * routes; `network` tags in network mode against its TCP ports (when it speaks TCP)
  * plus `networkPorts`. Types not listed are treated as HTTP services with the light
  * tags in full mode and are left out of network mode.
+ *
+ * The tags are nuclei-templates' own (checked against the community templates in
+ * test/unit/nuclei-select.test.ts). Every tag of a row is also a technology tag: a
+ * template carrying it runs only against that row's types (select.ts), so no grafana
+ * CVE ever goes to minio.
  */
 export interface TechRow {
   /** Stacktic component types this row covers. */
@@ -35,10 +40,15 @@ export const TECH_TAGS: readonly TechRow[] = [
   { types: ['kafka', 'strimzi'], defaultPort: 9092, speaks: 'tcp', http: ['kafka'], network: ['kafka'] },
   { types: ['mysql', 'mariadb'], defaultPort: 3306, speaks: 'tcp', http: ['mysql'], network: ['mysql', 'mariadb'] },
   { types: ['memcached'], defaultPort: 11211, speaks: 'tcp', network: ['memcached'] },
+  { types: ['prometheus'], defaultPort: 9090, speaks: 'http', http: ['prometheus'] },
+  { types: ['jupyterhub', 'jupyter'], defaultPort: 8000, speaks: 'http', http: ['jupyterhub', 'jupyter'] },
+  { types: ['zookeeper'], defaultPort: 2181, speaks: 'tcp', network: ['zookeeper'] },
 ];
 
 /** Templates every HTTP target gets: what light mode looks for on exposed routes. */
 export const LIGHT_TAGS: readonly string[] = ['exposure', 'misconfig', 'default-login', 'panel'];
+/** The gateway's own templates (APISIX serves every route): added to the routes in full mode. */
+export const GATEWAY_TAGS: readonly string[] = ['apisix'];
 /** TLS templates (ssl mode). */
 export const SSL_TAGS: readonly string[] = ['ssl', 'tls'];
 

@@ -12,7 +12,7 @@
 //
 // Processes run in their own process groups with their output in <dir>/*.log, a pidfile
 // each (<dir>/<name>.pid) and the owning node process in <dir>/owner. stop() (and the
-// process exit/SIGINT/SIGTERM hooks installed here) kill them and remove the dir; a
+// process exit/SIGINT/SIGTERM hooks of processes.ts) kill them and remove the dir; a
 // later start sweeps dirs left by a crashed run (os.tmpdir()/stackscan-cp-*).
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';

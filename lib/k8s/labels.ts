@@ -30,5 +30,9 @@ export const PURPOSE_LABEL = 'stack-scan.io/purpose';
 export const CREATED_ANNOTATION = 'stack-scan.io/created';
 /** ISO time after which any later run may delete the object (creation + the scan's own timeout). */
 export const EXPIRES_ANNOTATION = 'stack-scan.io/expires';
+/** ISO time of the run's last heartbeat: renewed on every object of a live run (lib/kube/scratch.ts). */
+export const HEARTBEAT_ANNOTATION = 'stack-scan.io/heartbeat';
+/** Seconds after the last heartbeat when the run's lease lapses and any later run may delete the object. */
+export const LEASE_ANNOTATION = 'stack-scan.io/lease-seconds';
 /** The ServiceAccount the scans' scratch pods run as (created where missing, with the labels above). */
 export const PROBE_SERVICE_ACCOUNT = 'stack-scan-probe';

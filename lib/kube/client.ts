@@ -17,6 +17,7 @@ import type * as K8s from '@kubernetes/client-node';
 import type { RequestOptions } from 'node:https';
 import { ScanError } from '../errors.ts';
 import { inClusterConnection, readKubeconfig, type Connection } from './kubeconfig.ts';
+import { noteKube } from './used.ts';
 
 const SA_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
@@ -73,8 +74,12 @@ function invalidKubeconfig(file: string | undefined, err: unknown): ScanError {
 
 export interface Kube {
   server: string;
-  /** Fills TLS material and the Authorization header into request options (lib/kube/raw.ts). */
+  /** Fills TLS material and the Authorization header into request options (lib/kube/raw.ts), at each request. */
   applyTo(opts: RequestOptions): Promise<void>;
+  /** After a 401: renew what can be renewed (exec plugin, files); true when one retry can help. */
+  invalidate?(): boolean;
+  /** How many times the exec credential plugin ran (undefined: no plugin, or one client-node runs). */
+  execRuns?(): number;
 }
 
 /** Without client-node, when the light reader handles the configuration; undefined otherwise. */
@@ -88,7 +93,7 @@ function lightKube(src: ReturnType<typeof configSource>): Kube | undefined {
       throw invalidKubeconfig(src.files[0], err);
     }
   }
-  return c && { server: c.server, applyTo: async (o) => c.apply(o) };
+  return c && { server: c.server, applyTo: async (o) => c.apply(o), invalidate: c.invalidate && (() => c.invalidate!()), ...(c.exec ? { execRuns: () => c.exec!.runs } : {}) };
 }
 
 /** Through client-node, for what the light reader leaves (several files, exec or auth-provider plugins, …). */
@@ -131,11 +136,15 @@ export async function makeKube(kubeconfigPath?: string): Promise<Kube> {
     })
     .join('|');
   const hit = kubes.get(key);
-  if (hit && hit.stamp === stamp) return hit.kube;
+  if (hit && hit.stamp === stamp) {
+    noteKube(hit.kube);
+    return hit.kube;
+  }
   const kube = lightKube(src) ?? (await clientNodeKube(src, kubeconfigPath));
   kubes.delete(key);
   kubes.set(key, { stamp, kube });
   if (kubes.size > 16) kubes.delete(kubes.keys().next().value!);
+  noteKube(kube);
   return kube;
 }
 

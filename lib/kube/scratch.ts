@@ -9,21 +9,30 @@
  *     probe ServiceAccount of a namespace is created once, shared by the run's users,
  *     and deleted by the last one — only when this run created it;
  *   - `cleanup()` deletes whatever the run still holds (called in `finally`);
- *   - `sweepExpired()` at the start of the next run deletes every object of ours whose
- *     expiry has passed (a run that was killed), whatever scan made it, and says how many.
+ *   - a run holds a LEASE on its objects: each carries a heartbeat (`stack-scan.io/heartbeat`)
+ *     and the lease's length (`stack-scan.io/lease-seconds`, 45 s); the run renews the heartbeat
+ *     of everything it holds every 15 s while it lives (PATCH, metadata only);
+ *   - `sweepExpired()` at the start of the next run deletes every object of ours whose lease has
+ *     lapsed (its run died: within 45 s of a kill) or whose expiry has passed, whatever scan made
+ *     it, and says how many. A live run's objects have a fresh heartbeat and an expiry ahead
+ *     (the run's own budget): never swept.
  */
 import { randomBytes } from 'node:crypto';
 import { toReportError, type ReportError } from '../errors.ts';
-import { CREATED_ANNOTATION, EXPIRES_ANNOTATION, MANAGED_BY, MANAGED_BY_KEY, MANAGED_BY_VALUE, PROBE_SERVICE_ACCOUNT, PURPOSE_LABEL, RUN_LABEL } from '../k8s/labels.ts';
+import { CREATED_ANNOTATION, EXPIRES_ANNOTATION, HEARTBEAT_ANNOTATION, LEASE_ANNOTATION, MANAGED_BY, MANAGED_BY_KEY, MANAGED_BY_VALUE, PROBE_SERVICE_ACCOUNT, PURPOSE_LABEL, RUN_LABEL } from '../k8s/labels.ts';
 import type { KubeObject, ObjectMeta } from '../k8s/types.ts';
 import type { Kube } from './client.ts';
-import { createObject, deleteObject, getObject, listObjects, statusText, type ObjectRef } from './api.ts';
+import { createObject, deleteObject, getObject, listObjects, patchObject, statusText, type ObjectRef } from './api.ts';
 import { statusError } from './raw.ts';
 import { ScanError } from '../errors.ts';
 
 export { CREATED_ANNOTATION };
 /** Objects made before expiries existed: swept this long after creation. */
 export const LEGACY_TTL_MS = 15 * 60_000;
+/** How often a live run renews the heartbeat of its objects. */
+export const HEARTBEAT_MS = 15_000;
+/** How long after the last heartbeat a run's lease lapses: three missed heartbeats. */
+export const LEASE_SECONDS = 45;
 
 /** A fresh run id: 6 lowercase hex digits (a valid label value and name part). */
 export function newRunId(): string {
@@ -37,6 +46,9 @@ export interface ScratchOptions {
   /** The scan's own total timeout: objects expire this long after creation. */
   ttlMs: number;
   now?: () => number;
+  /** Heartbeat period (default HEARTBEAT_MS) and lease length (default LEASE_SECONDS); tests shorten them. */
+  heartbeatMs?: number;
+  leaseSeconds?: number;
 }
 
 interface SaEntry {
@@ -51,6 +63,13 @@ export class ScratchRun {
   private readonly now: () => number;
   private readonly serviceAccounts = new Map<string, SaEntry>();
   private readonly held = new Map<string, ObjectRef>();
+  /** ServiceAccounts this run created (namespace/name): their heartbeat is renewed too. */
+  private readonly createdSas = new Set<string>();
+  private readonly heartbeatMs: number;
+  readonly leaseSeconds: number;
+  private heartbeat?: NodeJS.Timeout;
+  /** Heartbeats sent, and renewals that failed (the object may be gone: not an error of the scan). */
+  readonly leaseStats = { renewals: 0, failures: 0 };
 
   constructor(
     private readonly kube: Kube,
@@ -60,6 +79,38 @@ export class ScratchRun {
     this.purpose = opts.purpose;
     this.ttlMs = opts.ttlMs;
     this.now = opts.now ?? Date.now;
+    this.heartbeatMs = opts.heartbeatMs ?? HEARTBEAT_MS;
+    this.leaseSeconds = opts.leaseSeconds ?? LEASE_SECONDS;
+  }
+
+  /** Starts renewing the lease (on the first object created); the timer never keeps the process alive. */
+  private startHeartbeat(): void {
+    if (this.heartbeat) return;
+    this.heartbeat = setInterval(() => void this.renew(), this.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+  }
+
+  /** Renews the heartbeat of every object this run holds (and of the ServiceAccounts it created). */
+  async renew(): Promise<void> {
+    const body = { metadata: { annotations: { [HEARTBEAT_ANNOTATION]: new Date(this.now()).toISOString() } } };
+    const refs: ObjectRef[] = [...this.held.values()];
+    for (const key of this.createdSas) {
+      if (!this.serviceAccounts.has(key)) continue;
+      const [namespace, name] = key.split('/');
+      refs.push({ kind: 'ServiceAccount', namespace, name });
+    }
+    await Promise.all(
+      refs.map(async (ref) => {
+        this.leaseStats.renewals++;
+        const res = await patchObject(this.kube, ref, body, { contentType: 'application/merge-patch+json', timeoutMs: this.heartbeatMs }).catch(() => undefined);
+        if (!res || res.status >= 300) this.leaseStats.failures++;
+      }),
+    );
   }
 
   /** The labels every object of this run carries. */
@@ -70,7 +121,7 @@ export class ScratchRun {
   /** Creation time and expiry, as annotations. */
   annotations(): Record<string, string> {
     const now = this.now();
-    return { [CREATED_ANNOTATION]: new Date(now).toISOString(), [EXPIRES_ANNOTATION]: new Date(now + this.ttlMs).toISOString() };
+    return { [CREATED_ANNOTATION]: new Date(now).toISOString(), [EXPIRES_ANNOTATION]: new Date(now + this.ttlMs).toISOString(), [HEARTBEAT_ANNOTATION]: new Date(now).toISOString(), [LEASE_ANNOTATION]: String(this.leaseSeconds) };
   }
 
   /** `obj` with this run's labels and annotations merged into its metadata. */
@@ -84,6 +135,7 @@ export class ScratchRun {
    * returned (an admission denial is a result the caller reports).
    */
   async create<T extends KubeObject>(obj: KubeObject): Promise<{ status: number; object?: T; message: string }> {
+    this.startHeartbeat();
     const res = await createObject<T>(this.kube, this.stamp(obj));
     if (res.object) {
       const ref = { kind: obj.kind, namespace: res.object.metadata.namespace, name: res.object.metadata.name };
@@ -106,6 +158,7 @@ export class ScratchRun {
     const key = `${namespace}/${name}`;
     let e = this.serviceAccounts.get(key);
     if (!e) {
+      this.startHeartbeat();
       e = { count: 0, ready: this.ensureServiceAccount(namespace, name) };
       this.serviceAccounts.set(key, e);
     }
@@ -134,7 +187,10 @@ export class ScratchRun {
   private async ensureServiceAccount(namespace: string, name: string): Promise<{ uid: string; created: boolean }> {
     const body = this.stamp({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace }, automountServiceAccountToken: false });
     const res = await createObject<KubeObject>(this.kube, body);
-    if (res.object) return { uid: String(res.object.metadata.uid), created: true };
+    if (res.object) {
+      this.createdSas.add(`${namespace}/${name}`);
+      return { uid: String(res.object.metadata.uid), created: true };
+    }
     if (res.status !== 409) throw statusError({ verb: 'create', resource: 'serviceaccounts', namespace }, res.response, this.kube.server);
     const cur = await getObject<KubeObject>(this.kube, { kind: 'ServiceAccount', namespace, name });
     if (!cur) throw new ScanError(409, { code: 'conflict', message: `ServiceAccount ${namespace}/${name} was being deleted; try again` });
@@ -143,6 +199,7 @@ export class ScratchRun {
 
   /** Delete everything this run still holds (objects, then ServiceAccounts it created). Failures are returned. */
   async cleanup(): Promise<ReportError[]> {
+    this.stopHeartbeat();
     const errors: ReportError[] = [];
     await Promise.all(
       [...this.held.values()].map(async (ref) => {
@@ -182,14 +239,26 @@ export function expiryOf(meta: ObjectMeta | undefined): number {
   return Number.isFinite(created) ? created + LEGACY_TTL_MS : Number.NaN;
 }
 
+/** When an object's lease lapses (last heartbeat + its lease length); NaN when it has no lease. */
+export function leaseEndOf(meta: ObjectMeta | undefined): number {
+  const beat = Date.parse(String(meta?.annotations?.[HEARTBEAT_ANNOTATION] ?? ''));
+  const secs = Number(meta?.annotations?.[LEASE_ANNOTATION] ?? LEASE_SECONDS);
+  return Number.isFinite(beat) && Number.isFinite(secs) && secs > 0 ? beat + secs * 1000 : Number.NaN;
+}
+
+/** Whether a later run may delete an object of ours: its lease lapsed (its run died) or its expiry passed. */
+export function sweepable(meta: ObjectMeta | undefined, now: number): boolean {
+  return leaseEndOf(meta) <= now || expiryOf(meta) <= now;
+}
+
 export interface SweepResult {
   deleted: { kind: string; namespace?: string; name: string }[];
   errors: ReportError[];
 }
 
 /**
- * Delete every object of ours (label managed-by=stack-scan) of these kinds whose expiry has
- * passed, in all namespaces; never those of `exceptRun`. Pods go before ServiceAccounts.
+ * Delete every object of ours (label managed-by=stack-scan) of these kinds whose lease lapsed or
+ * expiry passed (`sweepable`), in all namespaces; never those of `exceptRun`. Pods go before ServiceAccounts.
  * A denied list is an error entry ("could not sweep"), never "nothing to sweep".
  */
 export async function sweepExpired(kube: Kube, opts: { kinds?: string[]; exceptRun?: string; now?: number } = {}): Promise<SweepResult> {
@@ -203,7 +272,7 @@ export async function sweepExpired(kube: Kube, opts: { kinds?: string[]; exceptR
       out.errors.push(toReportError(`sweep: list ${kind}s of earlier runs`, err));
       continue;
     }
-    const doomed = items.filter((o) => (opts.exceptRun === undefined || o.metadata.labels?.[RUN_LABEL] !== opts.exceptRun) && expiryOf(o.metadata) <= now);
+    const doomed = items.filter((o) => (opts.exceptRun === undefined || o.metadata.labels?.[RUN_LABEL] !== opts.exceptRun) && sweepable(o.metadata, now));
     await Promise.all(
       doomed.map(async (o) => {
         const ref = { kind, namespace: o.metadata.namespace, name: o.metadata.name };

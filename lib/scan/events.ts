@@ -7,8 +7,7 @@
  * content modes); the SDK is imported on the first event, so a function's start and
  * its `/healthz` never load it. The reply uses the request's content mode.
  *
- * Request:  type `io.stacktic.scan.requested` (or a PingSource's `dev.knative.sources.ping`:
- *           a scheduled scan), data `{ "mode": "light", …params }`,
+ * Request:  type `io.stacktic.scan.requested`, data `{ "mode": "light", …params }`,
  *           optional extension `scan` (the Triggers filter on it; the combined server
  *           routes on it). Anything else is a 400 naming the reason, never a crash.
  * Reply:    200 with the reply event: type `io.stacktic.scan.completed` (data: the report)
@@ -18,15 +17,13 @@
  */
 import type { CloudEventV1 } from 'cloudevents';
 import { errorBody } from '../errors.ts';
+import { checkEventAttributes, readBody, RequestRefused } from './event-checks.ts';
 
 export const REQUESTED_TYPE = 'io.stacktic.scan.requested';
-/**
- * A Knative PingSource's event (its type cannot be set): a scheduled scan. Accepted like a
- * `requested` event (same data, same `scan` extension, set with the PingSource's ceOverrides).
- */
-export const SCHEDULED_TYPE = 'dev.knative.sources.ping';
 export const COMPLETED_TYPE = 'io.stacktic.scan.completed';
 export const FAILED_TYPE = 'io.stacktic.scan.failed';
+/** A Knative PingSource's event (schedules): data `{"scan": "network", "mode": "light"}`. */
+export const PING_TYPE = 'dev.knative.sources.ping';
 /** The extension attribute naming the scan (`network`, `opa`, …). */
 export const SCAN_EXTENSION = 'scan';
 
@@ -45,11 +42,13 @@ export class EventRejected extends Error {
     readonly code: string,
     message: string,
     readonly details?: { path: string; message: string }[],
+    /** 400, or 413 for a body over the limit (lib/scan/event-checks.ts). */
+    readonly status: 400 | 413 = 400,
   ) {
     super(message);
   }
   body() {
-    return errorBody(400, { code: this.code, message: this.message, ...(this.details ? { details: this.details } : {}) });
+    return errorBody(this.status, { code: this.code, message: this.message, ...(this.details ? { details: this.details } : {}) });
   }
 }
 
@@ -66,16 +65,19 @@ function headerRecord(headers: Headers): Record<string, string> {
   return out;
 }
 
-const MAX_EVENT_BYTES = 1024 * 1024;
-
 /** Decode one CloudEvent from a request (binary or structured); a batch or a non-event is rejected. */
 export async function receiveEvent(req: Request): Promise<ReceivedEvent> {
   const { HTTP } = await cloudEvents();
   const headers = headerRecord(req.headers);
-  const length = Number(headers['content-length'] ?? 0);
-  if (length > MAX_EVENT_BYTES) throw new EventRejected('event_too_large', `the event is ${length} bytes; at most ${MAX_EVENT_BYTES} are accepted`);
-  const body = await req.text();
-  if (body.length > MAX_EVENT_BYTES) throw new EventRejected('event_too_large', `the event is larger than ${MAX_EVENT_BYTES} bytes`);
+  // The body is refused as soon as it passes the limit (413), and the spec's required attributes are checked (400 naming one).
+  let body: string;
+  try {
+    body = new TextDecoder().decode(await readBody(req));
+    checkEventAttributes(req.headers, body);
+  } catch (err) {
+    if (err instanceof RequestRefused) throw new EventRejected(err.problem.code, err.problem.message, err.problem.details, err.problem.status);
+    throw err;
+  }
   const contentType = headers['content-type'] ?? '';
   if (/^application\/cloudevents-batch\+json/i.test(contentType)) {
     throw new EventRejected('batch_not_supported', 'a batch of CloudEvents is not accepted: send one io.stacktic.scan.requested event per request (binary or structured mode)');
@@ -122,7 +124,8 @@ export interface ScanRequest {
  * (one of `modes`) and, optionally, the scan's query parameters as strings.
  */
 export function scanRequestOf(event: CloudEventV1<unknown>, def: { name: string; modes: readonly string[]; params?: Record<string, string> }): ScanRequest {
-  if (event.type !== REQUESTED_TYPE && event.type !== SCHEDULED_TYPE) {
+  if (event.type === PING_TYPE) return pingRequestOf(event, def);
+  if (event.type !== REQUESTED_TYPE) {
     throw new EventRejected('unsupported_event_type', `event type '${String(event.type).slice(0, 100)}' is not handled; send type ${REQUESTED_TYPE} with data {"mode": "${def.modes[0]}"}`, [{ path: 'type', message: `expected ${REQUESTED_TYPE}` }]);
   }
   const scan = scanOf(event);
@@ -181,4 +184,53 @@ export async function replyEvent(opts: { scan: string; mode: string; request: Cl
   const headers = new Headers();
   for (const [k, v] of Object.entries(message.headers)) if (typeof v === 'string') headers.set(k, v);
   return new Response(message.body as string, { status: 200, headers });
+}
+
+/** The event's data as a JSON value: bytes and strings are parsed; undefined when there is none. */
+function jsonData(event: CloudEventV1<unknown>): unknown {
+  let data = event.data as unknown;
+  if (data === undefined && typeof (event as { data_base64?: unknown }).data_base64 === 'string') data = Buffer.from((event as { data_base64: string }).data_base64, 'base64');
+  if (data instanceof Uint8Array) data = Buffer.from(data).toString('utf8');
+  if (typeof data !== 'string') return data;
+  if (!data.trim()) return undefined;
+  try {
+    return JSON.parse(data);
+  } catch {
+    throw new EventRejected('invalid_data', 'the PingSource data is not valid JSON: set spec.data to {"scan": "…", "mode": "…"} with spec.contentType application/json', [{ path: 'data', message: 'not JSON' }]);
+  }
+}
+
+/**
+ * The scan a PingSource asks for (knative/base/openreports/pingsources.yaml): data names the scan
+ * and the mode, `{"scan": "network", "mode": "light"}`; the scan must be this function's. Anything
+ * else is a 400 naming the field. The scan may also be given by the `scan` extension (ceOverrides).
+ */
+export function pingRequestOf(event: CloudEventV1<unknown>, def: { name: string; modes: readonly string[] }): ScanRequest {
+  const want = `{"scan": "${def.name}", "mode": one of ${def.modes.join(', ')}}`;
+  const data = jsonData(event);
+  if (data === undefined || data === null) throw new EventRejected('missing_data', `the PingSource event has no data; set spec.data to ${want}`, [{ path: 'data', message: 'missing' }]);
+  if (typeof data !== 'object' || Array.isArray(data)) throw new EventRejected('invalid_data', `the PingSource data must be a JSON object ${want}`, [{ path: 'data', message: 'not an object' }]);
+  const fields = new Map(Object.entries(data as Record<string, unknown>));
+  const scan = fields.get('scan') ?? scanOf(event);
+  if (scan === undefined) throw new EventRejected('missing_scan', `the PingSource data has no scan; send ${want}`, [{ path: 'data.scan', message: 'missing' }]);
+  if (scan !== def.name) throw new EventRejected('wrong_scan', `this function runs the ${def.name} scan; the PingSource data says ${JSON.stringify(scan).slice(0, 60)}`, [{ path: 'data.scan', message: `expected ${def.name}` }]);
+  const ext = scanOf(event);
+  if (ext !== undefined && ext !== def.name) throw new EventRejected('wrong_scan', `this function runs the ${def.name} scan; the event's scan extension says '${ext.slice(0, 60)}'`, [{ path: SCAN_EXTENSION, message: `expected ${def.name}` }]);
+  const mode = fields.get('mode');
+  if (mode === undefined) throw new EventRejected('missing_mode', `the PingSource data has no mode; send ${want}`, [{ path: 'data.mode', message: 'missing' }]);
+  if (typeof mode !== 'string' || !def.modes.includes(mode)) throw new EventRejected('invalid_mode', `data.mode must be one of: ${def.modes.join(', ')}; got ${JSON.stringify(mode).slice(0, 60)}`, [{ path: 'data.mode', message: `allowed: ${def.modes.join(', ')}` }]);
+  const unknown = [...fields.keys()].filter((k) => k !== 'scan' && k !== 'mode');
+  if (unknown.length) throw new EventRejected('unknown_parameter', `unknown field(s) in the PingSource data: ${unknown.map((k) => k.slice(0, 40)).join(', ')}; accepted: scan, mode`, unknown.map((k) => ({ path: `data.${k.slice(0, 40)}`, message: 'not accepted' })));
+  return { mode, params: Object.create(null) };
+}
+
+/** The scan a PingSource event names (its data's `scan`), for the combined server's routing; undefined when unreadable. */
+export function pingScanOf(event: CloudEventV1<unknown>): string | undefined {
+  if (event.type !== PING_TYPE) return undefined;
+  try {
+    const d = jsonData(event) as { scan?: unknown } | undefined;
+    return d && typeof d === 'object' && typeof d.scan === 'string' ? d.scan : undefined;
+  } catch {
+    return undefined;
+  }
 }

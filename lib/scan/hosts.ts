@@ -45,10 +45,37 @@ export type Resolution =
   | { kind: 'name'; host: string; port: number }
   | { kind: 'unresolved'; reason: string };
 
+/**
+ * A host in a numeric notation other than the two literals we accept (dotted-quad IPv4, IPv6):
+ * `0x7f000001`, `2130706433`, `0177.0.0.1`, `127.1`, `1.0x7f000001`, `1.2.3.4.`. Resolvers
+ * (inet_aton, getaddrinfo) and nmap read these as IPv4 addresses, so a "name" of this shape is
+ * an address in disguise. The rule is the URL standard's: a host whose last label is a number
+ * (decimal digits, or 0x and hex digits) is an IPv4 address, and only the dotted quad is
+ * accepted as one.
+ */
+export function isNumericHostForm(host: string): boolean {
+  const h = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  if (isIP(h)) return false;
+  const labels = h.split('.');
+  if (labels.length > 1 && labels[labels.length - 1] === '') labels.pop();
+  const last = labels[labels.length - 1] ?? '';
+  return /^(?:0x[0-9a-f]*|[0-9]+)$/i.test(last) || /^[0-9.]+$/.test(h);
+}
+
 /** Host names as they appear in metadata: letters, digits, `-`, `_` (real Stacktic domains use it), dots; never a leading `-`. */
 const HOST_NAME = /^(?=.{1,253}$)[a-z0-9_](?:[a-z0-9_-]{0,62})(?:\.[a-z0-9_](?:[a-z0-9_-]{0,62}))*\.?$/i;
 
+/**
+ * A DNS name: never an address in another notation (`0x7f000001`, `2130706433`, `127.1`, a name
+ * of digits and dots), which resolvers read as IPv4; only dotted-quad IPv4 and IPv6 literals
+ * are addresses (isIP).
+ */
 export function isHostName(s: string): boolean {
+  return isHostLabels(s) && !isNumericHostForm(s);
+}
+
+/** Letters, digits, `-`, `_` in dot-separated labels (e.g. one label of a longer name: `123` is a valid namespace). */
+export function isHostLabels(s: string): boolean {
   return HOST_NAME.test(s) && !s.split('.').some((l) => l.endsWith('-'));
 }
 
@@ -104,6 +131,7 @@ export function parseHostMap(raw: string | undefined, setting: string = HOST_MAP
       port = parsePort(m[2]);
       if (!port) throw invalidSetting(setting, `${want}; key '${key}' has an invalid port`, '…');
     }
+    if (!isIP(host) && isNumericHostForm(host)) throw invalidSetting(setting, `${want}; key '${key}' is an address in a numeric notation other than a dotted-quad IPv4 or IPv6 literal`, '…');
     if (!isHostName(host) && !isIP(host)) throw invalidSetting(setting, `${want}; key '${key}' is not a host name`, '…');
     if (typeof value !== 'string') throw invalidSetting(setting, `${want}; the value of '${key}' is not a string`, '…');
     const addr = parseAddress(value.trim());
@@ -161,6 +189,7 @@ export function resolveTarget(map: HostMap, host: string, port: number, dns: Dns
   const mapped = map.byHostPort.get(`${bare}:${port}`) ?? map.byHost.get(bare);
   if (mapped) return { kind: 'address', host: mapped.ip, port: mapped.port ?? port, via: 'map' };
   if (isIP(bare)) return { kind: 'address', host: bare, port, via: 'literal' };
+  if (isNumericHostForm(bare)) return { kind: 'unresolved', reason: `'${host}' is an address in a numeric notation other than dotted-quad IPv4 or IPv6: write the address as a.b.c.d` };
   if (!isHostName(bare)) return { kind: 'unresolved', reason: `'${host}' is not a valid host name` };
   if (dns === 'off') return { kind: 'unresolved', reason: `${bare} is not in ${map.setting} and ${DNS_SETTING}=off: no DNS query is sent; map it to an address in ${map.setting}` };
   return { kind: 'name', host: bare, port };

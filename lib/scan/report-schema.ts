@@ -75,6 +75,36 @@ export const ErrorBodySchema = closed(
 
 const isoTime = v.pipe(v.string(), v.isoTimestamp());
 
+const ChangedFindingSchema = closed({
+  id: describe(str, "the check's stable id"),
+  policy: str,
+  rule: str,
+  namespace: opt(str),
+  severity: opt(v.picklist(['critical', 'high', 'medium', 'low', 'info'])),
+  message: opt(str),
+});
+
+/** `changes` (lib/openreports/changes.ts): this run against the previous run of the same scan and mode. */
+export const ChangesSchema = closed(
+  {
+    previous: describe(
+      v.nullable(closed({ run_id: str, started_at: str, score: v.nullable(v.number()), from: describe(v.picklist(['cluster', 'memory']), 'the run history in the cluster, or this process\'s memory') })),
+      'the run compared with; null on the first run',
+    ),
+    note: opt(describe(str, 'why there is nothing to compare with')),
+    new_failing: describe(v.array(ChangedFindingSchema), 'failing now, not before (at most 50 listed)'),
+    new_failing_count: count,
+    fixed: describe(v.array(ChangedFindingSchema), 'failing before, not now (at most 50 listed)'),
+    fixed_count: count,
+    unchanged: describe(count, 'failing in both runs'),
+    score_delta: v.nullable(v.number()),
+    previous_ids_truncated: opt(v.boolean()),
+    regressed: opt(describe(v.boolean(), 'new failing findings, or a score fall beyond STACK_SCAN_REGRESSION_THRESHOLD')),
+    regression: opt(strs),
+  },
+  'What changed since the previous run of the same scan and mode (docs/openreports.md).',
+);
+
 /** One scan's report: one variant per mode, chosen by `scan_type`. */
 export function reportSchema(scan: string, modes: ReportSchemas) {
   const variants = Object.entries(modes).map(([mode, m]) =>
@@ -89,6 +119,7 @@ export function reportSchema(scan: string, modes: ReportSchemas) {
       started_at: describe(isoTime, 'when the scan started (ISO 8601, UTC)'),
       duration_ms: count,
       sources: open('where the inputs came from: files, cluster, settings, tool versions'),
+      changes: v.optional(ChangesSchema),
     }),
   );
   return v.variant('scan_type', variants as unknown as v.VariantOptions<'scan_type'>);

@@ -20,11 +20,13 @@ import * as v from 'valibot';
 import { errorBody, ScanError, type ReportError } from '../errors.ts';
 import { COMPLETED_TYPE, EventRejected, FAILED_TYPE, receiveEvent, replyEvent, REQUESTED_TYPE, SCAN_EXTENSION, scanRequestOf } from './events.ts';
 import type { Check } from './checks.ts';
+import { trackKube } from '../kube/used.ts';
 import type { ReportGraph } from '../report/graph.ts';
 import { FORMAT_PARAM, formatParam, renderHttp } from '../report/http.ts';
 import type { ScanOutcome, ScanReport } from './report.ts';
 import type { ReportSchemas } from './report-schema.ts';
 import { parseSettings, scanTimeoutSetting, settingsSchema } from './settings.ts';
+import { withApiBudget } from '../kube/retry.ts';
 
 export type { ScanOutcome, ScanReport } from './report.ts';
 
@@ -112,10 +114,13 @@ export function scanTimeoutSchema(def: Pick<ScanDefinition, 'name' | 'modes' | '
 /** Run a scan directly (no HTTP) and wrap its outcome in the envelope. */
 export async function runScan<M extends string>(def: ScanDefinition<M>, mode: M, params: Record<string, string> = {}, signal = new AbortController().signal, timeoutMs = scanTimeoutMs(def, mode), progress?: ProgressFn): Promise<ScanReport> {
   const started = Date.now();
-  const outcome = await def.run({ mode, params, signal, timeoutMs, ...(progress ? { progress } : {}) });
+  // Every API request of the run retries within this budget and counts here (lib/kube/retry.ts).
+  const budget = { deadline: started + timeoutMs, signal, retries: 0, waitedMs: 0 };
+  const run = trackKube(() => withApiBudget(budget, () => def.run({ mode, params, signal, timeoutMs, ...(progress ? { progress } : {}) })));
+  const outcome = await run.result;
   const errors = [...outcome.errors];
   if (signal.aborted && !errors.some((e) => e.code === 'timeout' || e.code === 'cancelled')) errors.push(abortError(signal));
-  return {
+  const report: ScanReport = {
     scan: def.name,
     scan_type: mode,
     score: outcome.score,
@@ -125,8 +130,11 @@ export async function runScan<M extends string>(def: ScanDefinition<M>, mode: M,
     errors,
     started_at: new Date(started).toISOString(),
     duration_ms: Date.now() - started,
-    sources: outcome.sources,
+    sources: { ...outcome.sources, api_retries: budget.retries },
   };
+  // After every completed run: `changes`, OpenReports objects, run history, regression event (lib/openreports).
+  if (def.checks) await (await import('../openreports/record.ts')).afterRun(report, () => def.checks!(report), run.kube());
+  return report;
 }
 
 type Settled = { ok: true; report: ScanReport } | { ok: false; error: unknown };
@@ -280,7 +288,7 @@ export function scanApp<M extends string>(def: ScanDefinition<M>): ScanApp {
       received = await receiveEvent(c.req.raw);
       request = scanRequestOf(received.event, def);
     } catch (err) {
-      if (err instanceof EventRejected) return c.json(err.body(), 400);
+      if (err instanceof EventRejected) return c.json(err.body(), err.status, err.status === 413 ? { Connection: 'close' } : {});
       throw err;
     }
     const [body, status] = await answer(request.mode as M, request.params, c.req.raw.signal);

@@ -5,9 +5,11 @@
  * and owns `/`, `/healthz` and the JSON 404/405 for paths no function serves.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { isMainThread } from 'node:worker_threads';
 import type { AddressInfo } from 'node:net';
 import { Hono } from 'hono';
-import { EventRejected, receiveEvent, REQUESTED_TYPE, SCAN_EXTENSION, scanOf } from './events.ts';
+import { EventRejected, pingScanOf, receiveEvent, REQUESTED_TYPE, SCAN_EXTENSION, scanOf } from './events.ts';
+import { readBody, RequestRefused } from './event-checks.ts';
 import { errorBody } from '../errors.ts';
 import { eventTypes, notFoundBody, scanApp, type ScanDefinition } from './scaffold.ts';
 import { parseSettings, setting, settingsSchema } from './settings.ts';
@@ -31,16 +33,20 @@ export function combinedApp(scans: MountedScan[]): Hono {
   // CloudEvents: routed by the event's `scan` extension to that function's own POST /.
   app.post('/', async (c) => {
     const raw = c.req.raw;
-    const body = await raw.arrayBuffer();
     let target: MountedScan | undefined;
+    let body: Uint8Array<ArrayBuffer>;
     try {
+      // Refused as soon as the limit is passed: never read whole first.
+      body = await readBody(raw).catch((err) => {
+        throw err instanceof RequestRefused ? new EventRejected(err.problem.code, err.problem.message, err.problem.details, err.problem.status) : err;
+      });
       const { event } = await receiveEvent(new Request(raw.url, { method: 'POST', headers: raw.headers, body }));
-      const scan = scanOf(event);
+      const scan = scanOf(event) ?? pingScanOf(event);
       if (scan === undefined) throw new EventRejected('missing_scan', `the event has no '${SCAN_EXTENSION}' extension attribute; this server runs several scans: set it to one of ${names}`, [{ path: SCAN_EXTENSION, message: `one of ${names}` }]);
       target = byName.get(scan);
       if (!target) throw new EventRejected('unknown_scan', `no scan '${scan.slice(0, 60)}' here; the ${SCAN_EXTENSION} extension must be one of ${names}`, [{ path: SCAN_EXTENSION, message: `one of ${names}` }]);
     } catch (err) {
-      if (err instanceof EventRejected) return c.json(err.body(), 400);
+      if (err instanceof EventRejected) return c.json(err.body(), err.status, err.status === 413 ? { Connection: 'close' } : {});
       throw err;
     }
     return target.app.fetch(new Request(raw.url, { method: 'POST', headers: raw.headers, body, signal: raw.signal }));
@@ -77,6 +83,8 @@ export function listenSettings(env: NodeJS.ProcessEnv = process.env): { port: nu
  * @hono/node-server's listener, imported on the first one.
  */
 export function serveApp(app: Hono, label: string) {
+  // A worker thread loading the bundle (lib/topology/files.ts parses large files on one) serves nothing.
+  if (!isMainThread) return undefined;
   let listen;
   try {
     listen = listenSettings();

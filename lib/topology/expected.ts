@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import * as v from 'valibot';
 import { ScanError } from '../errors.ts';
 import { isDns1123Label } from '../k8s/labels.ts';
-import { DEFAULT_LIMITS, parseJson, parseYaml, readTextFile, type FileRef } from './files.ts';
+import { DEFAULT_LIMITS, readTextFile, type FileRef } from './files.ts';
+import { loadJson, parseYamlOffThread } from './load.ts';
 import { fill, LINK_RULES, LINK_TYPE_RULES, NAMESPACE_RULES, TYPE_RULES, type PolicyRule } from './stacktic-rules.ts';
 import { validateFile } from './validate.ts';
 import type { Direction, Protocol, Topology } from './types.ts';
@@ -98,7 +99,7 @@ export interface ExpectedSet {
 }
 
 export async function loadManifest(ref: FileRef): Promise<ExpectedSet> {
-  const value = parseJson(await readTextFile(ref), ref);
+  const value = await loadJson(ref);
   const manifest = validateFile(ManifestSchema, value, ref, 'networkpolicy-manifest.json');
   return { source: 'manifest', file: ref.path, policies: manifest.policies, warnings: [] };
 }
@@ -322,7 +323,7 @@ export async function loadNetworkPolicyDir(ref: FileRef): Promise<ExpectedSet> {
   for (const n of names) {
     const fileRef: FileRef = { path: join(ref.path, n), setting: ref.setting, limits };
     const text = await readTextFile(fileRef);
-    const { value, warnings: w, lines } = parseYaml(text, fileRef, { positions: true });
+    const { value, warnings: w, lines } = await parseYamlOffThread(text, fileRef, { positions: true });
     warnings.push(...w);
     if (!isObj(value) || own(value, 'kind') !== 'NetworkPolicy') {
       warnings.push(`${fileRef.path}: not a NetworkPolicy (kind ${isObj(value) && typeof own(value, 'kind') === 'string' ? `'${String(own(value, 'kind')).slice(0, 40)}'` : 'missing'}); left out`);

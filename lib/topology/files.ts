@@ -13,6 +13,7 @@ import { open, stat } from 'node:fs/promises';
 import yaml from 'js-yaml';
 import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { ScanError } from '../errors.ts';
+import { jsonDepthOffset, measure, yamlFlowDepthOffset } from './bounds.ts';
 
 /** Limits on reading one input file (parsed from the environment up front, see settings.ts). */
 export interface FileLimits {
@@ -22,12 +23,23 @@ export interface FileLimits {
   readTimeoutMs: number;
   /** Warnings of one kind kept per file; the rest are counted (STACK_MAX_WARNINGS). */
   maxWarnings: number;
+  /** Nodes of a parsed document with every YAML alias expanded (STACK_FILE_MAX_NODES). */
+  maxNodes?: number;
+  /** Nesting depth of a parsed document (STACK_FILE_MAX_DEPTH). */
+  maxDepth?: number;
+  /** Components and sub-components of a stack-metadata file (STACK_MAX_COMPONENTS). */
+  maxComponents?: number;
 }
 
-export const DEFAULT_LIMITS: Readonly<FileLimits> = Object.freeze({ maxBytes: 10 * 1024 * 1024, readTimeoutMs: 5000, maxWarnings: 50 });
+export const DEFAULT_LIMITS: Readonly<Required<FileLimits>> = Object.freeze({ maxBytes: 10 * 1024 * 1024, readTimeoutMs: 5000, maxWarnings: 50, maxNodes: 200_000, maxDepth: 100, maxComponents: 1000 });
 export const MAX_BYTES_SETTING = 'STACK_FILE_MAX_BYTES' as const;
 export const READ_TIMEOUT_SETTING = 'STACK_FILE_READ_TIMEOUT_MS' as const;
 export const MAX_WARNINGS_SETTING = 'STACK_MAX_WARNINGS' as const;
+export const MAX_NODES_SETTING = 'STACK_FILE_MAX_NODES' as const;
+export const MAX_DEPTH_SETTING = 'STACK_FILE_MAX_DEPTH' as const;
+export const MAX_COMPONENTS_SETTING = 'STACK_MAX_COMPONENTS' as const;
+/** Merge keys (`<<: *x`, which copy a mapping's keys rather than share it) per file: js-yaml 4.3's default. */
+const MAX_MERGE_KEYS = 10_000;
 
 export interface FileRef {
   path: string;
@@ -180,6 +192,11 @@ function secondDocument(text: string): { line: number; column: number } {
 }
 
 function yamlError(err: yaml.YAMLException, text: string, ref: FileRef): ScanError {
+  const at = err.mark ? { line: err.mark.line + 1, column: err.mark.column + 1 } : undefined;
+  // js-yaml 4.3's own depth limit (given ours) and merge-key limit: the same 422s as our bounds.
+  if (/nesting exceeded maxDepth/.test(err.reason)) return tooDeep(ref, ref.limits?.maxDepth ?? DEFAULT_LIMITS.maxDepth, at);
+  if (/merge keys exceeded/.test(err.reason))
+    return new ScanError(422, { code: 'document_too_large', message: `${ref.path}${at ? `:${at.line}:${at.column}` : ''}: uses more than ${MAX_MERGE_KEYS} merge keys (<<); simplify the file`, file: ref.path, setting: ref.setting, ...(at ?? {}) });
   if (/expected a single document/.test(err.reason)) {
     const at = secondDocument(text);
     return syntaxError(ref, 'yaml_syntax', at.line, at.column, 'the file holds more than one YAML document; keep one');
@@ -189,28 +206,75 @@ function yamlError(err: yaml.YAMLException, text: string, ref: FileRef): ScanErr
   return syntaxError(ref, 'yaml_syntax', line, column, safeReason(err.reason ?? 'syntax error'));
 }
 
+function tooDeep(ref: FileRef, maxDepth: number, at?: { line: number; column: number }): ScanError {
+  return new ScanError(422, {
+    code: 'document_too_deep',
+    message: `${ref.path}${at ? `:${at.line}:${at.column}` : ''}: nests deeper than ${maxDepth} levels; raise ${MAX_DEPTH_SETTING} or flatten the file`,
+    file: ref.path,
+    setting: MAX_DEPTH_SETTING,
+    ...(at ? { line: at.line, column: at.column } : {}),
+  });
+}
+
+/**
+ * Refuses a parsed document that expands (YAML aliases) to more than `maxNodes` nodes or nests
+ * deeper than `maxDepth`: a 422 naming the file, and the line where known.
+ */
+function checkBounds(value: unknown, ref: FileRef, lines?: WeakMap<object, number>): void {
+  const limits = { ...DEFAULT_LIMITS, ...(ref.limits ?? {}) };
+  const m = measure(value, { maxNodes: limits.maxNodes, maxDepth: limits.maxDepth });
+  if (!m.exceeded) return;
+  const line = lines?.get(m.exceeded.at);
+  const where = line ? `${ref.path}:${line}` : ref.path;
+  if (m.exceeded.what === 'depth') throw tooDeep(ref, limits.maxDepth, line ? { line, column: 1 } : undefined);
+  if (m.exceeded.what === 'cycle') throw new ScanError(422, { code: 'document_cyclic', message: `${where}: an alias refers to a node that contains it; remove the cycle`, file: ref.path, setting: ref.setting, ...(line ? { line } : {}) });
+  throw new ScanError(422, {
+    code: 'document_too_large',
+    message: `${where}: expands to more than ${limits.maxNodes} nodes${m.aliases ? ` (${m.aliases} alias references so far: YAML aliases are counted as often as they are used)` : ''}; raise ${MAX_NODES_SETTING} or simplify the file`,
+    file: ref.path,
+    setting: MAX_NODES_SETTING,
+    ...(line ? { line } : {}),
+  });
+}
+
+/** js-yaml 4.3's own limits (not in @types/js-yaml 4.0): nesting depth and merge keys. */
+const jsYamlBounds = (maxDepth: number): yaml.LoadOptions => ({ maxDepth, maxTotalMergeKeys: MAX_MERGE_KEYS }) as yaml.LoadOptions;
+
+function isStackOverflow(err: unknown): boolean {
+  return err instanceof RangeError && /call stack/i.test(err.message);
+}
+
 /**
  * Parse one YAML document. Duplicate mapping keys, which real generated
  * Stacktic output has (a ports entry with `port:` three times), are read
  * leniently: the last value wins, as in most YAML readers, and each duplicate
  * is a warning with its line (the first `maxWarnings`, then the count). Any
- * other syntax error is a 422 naming the line and column.
+ * other syntax error is a 422 naming the line and column. The document's expanded
+ * size and depth are bounded (STACK_FILE_MAX_NODES, STACK_FILE_MAX_DEPTH).
  */
 export function parseYaml(text: string, ref: FileRef, opts: { positions?: boolean } = {}): ParsedYaml {
-  const limits = ref.limits ?? DEFAULT_LIMITS;
+  const limits = { ...DEFAULT_LIMITS, ...(ref.limits ?? {}) };
+  const flowDeep = yamlFlowDepthOffset(text, limits.maxDepth);
+  if (flowDeep !== -1) throw tooDeep(ref, limits.maxDepth, positionOf(text, flowDeep));
+  // Positions are always kept while parsing: a bounds error names the line.
   const lines = new WeakMap<object, number>();
   const stack: number[] = [];
-  const listener = !opts.positions ? undefined : (event: 'open' | 'close', state: { line: number; result: unknown }) => {
+  const listener = (event: 'open' | 'close', state: { line: number; result: unknown }) => {
     if (event === 'open') stack.push(state.line);
     else {
       const line = stack.pop();
-      if (line !== undefined && state.result !== null && typeof state.result === 'object') lines.set(state.result, line + 1);
+      if (line !== undefined && state.result !== null && typeof state.result === 'object' && !lines.has(state.result)) lines.set(state.result, line + 1);
     }
   };
+  const keep = (l: WeakMap<object, number>) => (opts.positions ? l : new WeakMap<object, number>());
   let strictError: yaml.YAMLException | undefined;
   try {
-    return { value: yaml.load(text, { filename: ref.path, listener }), warnings: [], duplicateKeys: 0, lines };
+    const value = yaml.load(text, { filename: ref.path, listener, ...jsYamlBounds(limits.maxDepth) });
+    checkBounds(value, ref, lines);
+    return { value, warnings: [], duplicateKeys: 0, lines: keep(lines) };
   } catch (err) {
+    if (err instanceof ScanError) throw err;
+    if (isStackOverflow(err)) throw tooDeep(ref, limits.maxDepth);
     if (!(err instanceof yaml.YAMLException)) throw syntaxError(ref, 'yaml_syntax', 1, 1, 'the file could not be parsed');
     strictError = err;
   }
@@ -219,17 +283,37 @@ export function parseYaml(text: string, ref: FileRef, opts: { positions?: boolea
   let value: unknown;
   stack.length = 0;
   try {
-    value = yaml.load(text, { filename: ref.path, json: true, listener });
+    value = yaml.load(text, { filename: ref.path, json: true, listener, ...jsYamlBounds(limits.maxDepth) });
   } catch (err) {
     if (err instanceof yaml.YAMLException) throw yamlError(err, text, ref);
+    if (isStackOverflow(err)) throw tooDeep(ref, limits.maxDepth);
     throw syntaxError(ref, 'yaml_syntax', 1, 1, 'the file could not be parsed');
   }
+  checkBounds(value, ref, lines);
   const dups = duplicateKeyLines(text);
   if (!dups.length && strictError.mark) dups.push({ line: strictError.mark.line + 1, column: strictError.mark.column + 1, key: '' });
   const warnings: string[] = [];
   for (const d of dups.slice(0, limits.maxWarnings)) warnings.push(`${ref.path}:${d.line}:${d.column}: duplicate key${d.key ? ` '${d.key.slice(0, 40)}'` : ''} (the last value is used)`);
   if (dups.length > limits.maxWarnings) warnings.push(`${ref.path}: ${dups.length - limits.maxWarnings} more duplicate keys not listed (${dups.length} in all; ${MAX_WARNINGS_SETTING} sets how many are listed)`);
-  return { value, warnings, duplicateKeys: dups.length, lines };
+  return { value, warnings, duplicateKeys: dups.length, lines: keep(lines) };
+}
+
+/** Every document of a multi-document YAML file (`---` separated), each bounded as parseYaml bounds one. */
+export function parseYamlDocuments(text: string, ref: FileRef): unknown[] {
+  const limits = { ...DEFAULT_LIMITS, ...(ref.limits ?? {}) };
+  const flowDeep = yamlFlowDepthOffset(text, limits.maxDepth);
+  if (flowDeep !== -1) throw tooDeep(ref, limits.maxDepth, positionOf(text, flowDeep));
+  let docs: unknown[];
+  try {
+    docs = yaml.loadAll(text, undefined, { filename: ref.path, ...jsYamlBounds(limits.maxDepth) });
+  } catch (err) {
+    if (err instanceof yaml.YAMLException) throw yamlError(err, text, ref);
+    if (isStackOverflow(err)) throw tooDeep(ref, limits.maxDepth);
+    throw syntaxError(ref, 'yaml_syntax', 1, 1, 'the file could not be parsed');
+  }
+  // The documents together: one bound per file.
+  checkBounds(docs, ref);
+  return docs;
 }
 
 /** Lines that repeat a key already seen in the same block mapping (same indent, no shallower line between). */
@@ -262,6 +346,9 @@ function duplicateKeyLines(text: string): { line: number; column: number; key: s
  * trailing commas), never from the text of an error message.
  */
 export function parseJson(text: string, ref: FileRef): unknown {
+  const maxDepth = ref.limits?.maxDepth ?? DEFAULT_LIMITS.maxDepth;
+  const deep = jsonDepthOffset(text, maxDepth);
+  if (deep !== -1) throw tooDeep(ref, maxDepth, positionOf(text, deep));
   const errors: ParseError[] = [];
   parseJsonc(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
   if (errors.length) {
@@ -269,12 +356,15 @@ export function parseJson(text: string, ref: FileRef): unknown {
     const at = positionOf(text, first.offset);
     throw syntaxError(ref, 'json_syntax', at.line, at.column, jsonReason(printParseErrorCode(first.error)));
   }
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
     // jsonc-parser is the stricter of the two in practice; should they disagree, still give a position.
     throw syntaxError(ref, 'json_syntax', 1, 1, 'the file is not valid JSON');
   }
+  checkBounds(value, ref);
+  return value;
 }
 
 function jsonReason(code: string): string {

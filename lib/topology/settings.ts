@@ -15,7 +15,8 @@ import { readdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parseSettings, setting, settingsSchema } from '../scan/settings.ts';
 import { deriveExpected, loadManifest, loadNetworkPolicyDir, type ExpectedSet } from './expected.ts';
-import { DEFAULT_LIMITS, MAX_BYTES_SETTING, MAX_WARNINGS_SETTING, parseYaml, READ_TIMEOUT_SETTING, readTextFile, type FileLimits, type FileRef } from './files.ts';
+import { loadYaml } from './load.ts';
+import { DEFAULT_LIMITS, MAX_BYTES_SETTING, MAX_COMPONENTS_SETTING, MAX_DEPTH_SETTING, MAX_NODES_SETTING, MAX_WARNINGS_SETTING, READ_TIMEOUT_SETTING, type FileLimits, type FileRef } from './files.ts';
 import { normaliseMetadata } from './stack-metadata.ts';
 import type { Topology } from './types.ts';
 
@@ -42,17 +43,24 @@ export const TOPOLOGY_SETTINGS = settingsSchema({
   [MAX_BYTES_SETTING]: setting.int({ default: DEFAULT_LIMITS.maxBytes, min: 1024, max: 1024 * 1024 * 1024, description: 'largest input file read, in bytes (10 MiB by default)', example: '1048576' }),
   [READ_TIMEOUT_SETTING]: setting.int({ default: DEFAULT_LIMITS.readTimeoutMs, min: 100, max: 600_000, description: 'longest one input file read may take, in ms', example: '2000' }),
   [MAX_WARNINGS_SETTING]: setting.int({ default: DEFAULT_LIMITS.maxWarnings, min: 0, max: 100_000, description: 'warnings of one kind (e.g. duplicate keys) listed per file; the rest are counted', example: '10' }),
+  [MAX_NODES_SETTING]: setting.int({ default: DEFAULT_LIMITS.maxNodes, min: 100, max: 50_000_000, description: 'nodes of a parsed input file with every YAML alias expanded (bounds "billion laughs"); see docs/reliability.md', example: '50000' }),
+  [MAX_DEPTH_SETTING]: setting.int({ default: DEFAULT_LIMITS.maxDepth, min: 4, max: 10_000, description: 'nesting depth of a parsed input file', example: '64' }),
+  [MAX_COMPONENTS_SETTING]: setting.int({ default: DEFAULT_LIMITS.maxComponents, min: 1, max: 100_000, description: 'components and sub-components of the stack metadata (what every scan does grows with them)', example: '500' }),
 });
+
+/** The file-reading limits from parsed TOPOLOGY_SETTINGS. */
+function limitsOf(s: ReturnType<typeof parseSettings<typeof TOPOLOGY_SETTINGS>>): FileLimits {
+  return { maxBytes: s[MAX_BYTES_SETTING], readTimeoutMs: s[READ_TIMEOUT_SETTING], maxWarnings: s[MAX_WARNINGS_SETTING], maxNodes: s[MAX_NODES_SETTING], maxDepth: s[MAX_DEPTH_SETTING], maxComponents: s[MAX_COMPONENTS_SETTING] };
+}
 
 /** The file-reading limits, parsed up front: a bad value is a 422 naming the variable. */
 export function fileLimits(env: NodeJS.ProcessEnv = process.env): FileLimits {
-  const s = parseSettings(TOPOLOGY_SETTINGS, env);
-  return { maxBytes: s[MAX_BYTES_SETTING], readTimeoutMs: s[READ_TIMEOUT_SETTING], maxWarnings: s[MAX_WARNINGS_SETTING] };
+  return limitsOf(parseSettings(TOPOLOGY_SETTINGS, env));
 }
 
 export function topologySettings(env: NodeJS.ProcessEnv = process.env): TopologySettings {
   const s = parseSettings(TOPOLOGY_SETTINGS, env);
-  const limits: FileLimits = { maxBytes: s[MAX_BYTES_SETTING], readTimeoutMs: s[READ_TIMEOUT_SETTING], maxWarnings: s[MAX_WARNINGS_SETTING] };
+  const limits = limitsOf(s);
   const manifest = s[MANIFEST_SETTING];
   const policyDir = s[POLICY_DIR_SETTING];
   return {
@@ -87,8 +95,25 @@ export async function loadMetadata(settings: TopologySettings): Promise<{ topolo
   const version = st?.isFile() ? `${ref.path}\0${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}\0${JSON.stringify(settings.limits ?? null)}` : null;
   const hit = version === null ? undefined : metadataCache.get(version);
   if (hit) return hit;
+  // Scans started together on the same file share one read and parse.
+  const pending = version === null ? undefined : metadataLoading.get(version);
+  if (pending) return pending;
+  const loading = loadMetadataNow(ref, version);
+  if (version !== null) {
+    metadataLoading.set(version, loading);
+    void loading.then(
+      () => metadataLoading.delete(version),
+      () => metadataLoading.delete(version),
+    );
+  }
+  return loading;
+}
+
+const metadataLoading = new Map<string, Promise<{ topology: Topology; document: unknown }>>();
+
+async function loadMetadataNow(ref: FileRef, version: string | null): Promise<{ topology: Topology; document: unknown }> {
   // readTextFile refuses what is not a regular file, with the setting named.
-  const { value, warnings } = parseYaml(await readTextFile(ref), ref);
+  const { value, warnings } = await loadYaml(ref);
   const loaded = { topology: normaliseMetadata(value, ref, warnings), document: value };
   if (version !== null) {
     metadataCache.set(version, loaded);

@@ -18,7 +18,8 @@
  */
 import { isDns1123Label } from '../k8s/labels.ts';
 import { ScanError } from '../errors.ts';
-import { parseYaml, readTextFile, type FileRef } from './files.ts';
+import { DEFAULT_LIMITS, MAX_COMPONENTS_SETTING, type FileRef } from './files.ts';
+import { loadYaml } from './load.ts';
 import { SUB_COMPONENT_PORTS } from './stacktic-rules.ts';
 import type { Component, Link, Route, SubComponent, Topology } from './types.ts';
 
@@ -83,8 +84,7 @@ export function parsePorts(x: unknown): number[] {
 }
 
 export async function loadStackMetadata(ref: FileRef): Promise<Topology> {
-  const text = await readTextFile(ref);
-  const { value, warnings } = parseYaml(text, ref);
+  const { value, warnings } = await loadYaml(ref);
   return normaliseMetadata(value, ref, warnings);
 }
 
@@ -163,6 +163,25 @@ interface RawComponent {
  * Normalises parsed metadata. `ref` names the file for errors; a string is
  * accepted for callers that have only the path.
  */
+/**
+ * Every scan's work grows with the number of components and links (the derivation of expected
+ * policies faster than linearly): a stack of more than STACK_MAX_COMPONENTS components and
+ * sub-components (default 1000; real stacks have tens) is refused with a 422, so no scan holds
+ * the event loop for long on its topology (bench/event-loop.ts measures it).
+ */
+function checkComponentCount(comps: Obj, ref: FileRef): void {
+  const max = ref.limits?.maxComponents ?? DEFAULT_LIMITS.maxComponents;
+  let n = 0;
+  for (const c of Object.values(comps)) {
+    n++;
+    const subs = isObj(c) ? own(c, 'sub_components') : undefined;
+    if (isObj(subs)) n += Object.keys(subs).length;
+  }
+  if (n > max) {
+    throw new ScanError(422, { code: 'too_many_components', message: `${ref.path} declares ${n} components and sub-components, over the limit of ${max}; raise ${MAX_COMPONENTS_SETTING} or split the stack`, file: ref.path, setting: MAX_COMPONENTS_SETTING });
+  }
+}
+
 export function normaliseMetadata(raw: unknown, refOrFile: FileRef | string, warnings: string[] = []): Topology {
   const ref: FileRef = typeof refOrFile === 'string' ? { path: refOrFile, setting: 'STACK_METADATA' } : refOrFile;
   const file = ref.path;
@@ -174,6 +193,7 @@ export function normaliseMetadata(raw: unknown, refOrFile: FileRef | string, war
   if (isObj(ctx) && !isObj(compsRaw)) problems.push({ path: 'default_context.components', message: 'must be a mapping of components' });
   const confRaw = own(ctxObj, 'configuration');
   const conf = isObj(confRaw) ? confRaw : {};
+  checkComponentCount(isObj(compsRaw) ? compsRaw : {}, ref);
 
   const raws: RawComponent[] = [];
   for (const [key, c] of entries(isObj(compsRaw) ? compsRaw : {})) {

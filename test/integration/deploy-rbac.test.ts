@@ -25,7 +25,9 @@ import { BUNDLED_ARTIFACTS_DIR, defaultKubescapeBin } from '../../functions/kube
 import { DEMO_METADATA } from '../../demo/stack/generate.ts';
 import { DEMO_METADATA as KUBESCAPE_DEMO_METADATA, installDemoStack, removeDemoStack } from '../../demo/kubescape/stack.ts';
 import { installPolicies, yamlDir } from '../../harness/cluster/gatekeeper.ts';
-import { EXAMPLE_OVERLAY, kustomizeBuild, kustomizeMissing, rolesOf, serviceAccountGroups, serviceAccountUser, type Manifest } from '../../knative/render.ts';
+import { EXAMPLE_OVERLAY, kustomizeBuild, kustomizeMissing, NAMESPACE, rolesOf, serviceAccountGroups, serviceAccountUser, type Manifest } from '../../knative/render.ts';
+import { forgetRuns } from '../../lib/openreports/record.ts';
+import { ringName } from '../../lib/openreports/history.ts';
 import { testCluster } from '../support/cluster.ts';
 import { adminKube, apply, namespace, remove, waitFor } from '../support/k8s.ts';
 import { assertReportValid } from '../support/report-schema.ts';
@@ -74,9 +76,9 @@ const DEGRADES = new Map<string, { how: string; holds: (r: ScanReport) => boolea
 
 const ruleId = (role: Manifest, rule: any) => `${role.metadata.name}#${[...(rule.resources ?? []), ...(rule.nonResourceURLs ?? [])].join(',')}${rule.verbs.length === 1 ? `:${rule.verbs[0]}` : ''}`;
 
-async function sar(user: string, groups: string[], rule: any): Promise<boolean> {
+async function sar(user: string, groups: string[], rule: any, namespace?: string): Promise<boolean> {
   const kube = adminKube();
-  const attrs = { verb: rule.verbs[0], group: rule.apiGroups?.[0] ?? '', resource: String(rule.resources?.[0] ?? '').split('/')[0], subresource: String(rule.resources?.[0] ?? '').split('/')[1] ?? '', ...(rule.resourceNames ? { name: rule.resourceNames[0] } : {}) };
+  const attrs = { ...(namespace ? { namespace } : {}), verb: rule.verbs[0], group: rule.apiGroups?.[0] ?? '', resource: String(rule.resources?.[0] ?? '').split('/')[0], subresource: String(rule.resources?.[0] ?? '').split('/')[1] ?? '', ...(rule.resourceNames ? { name: rule.resourceNames[0] } : {}) };
   const res = await rawRequest(kube, { verb: 'create', resource: 'subjectaccessreviews' }, { method: 'POST', path: '/apis/authorization.k8s.io/v1/subjectaccessreviews', body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user, groups, resourceAttributes: attrs } } });
   return (res.body as any)?.status?.allowed === true;
 }
@@ -87,7 +89,8 @@ async function bindAs(user: string, roles: Manifest[]): Promise<KubeObject[]> {
   const made: KubeObject[] = [];
   for (const [i, r] of roles.entries()) {
     const name = `${user}-${i}`;
-    const role = { ...structuredClone(r), metadata: { name, labels: { 'app.kubernetes.io/part-of': 'deploy-rbac-test' } } } as KubeObject;
+    // A namespaced Role is copied as a ClusterRole too (bound cluster-wide: enough to prove a rule needed).
+    const role = { ...structuredClone(r), kind: 'ClusterRole', metadata: { name, labels: { 'app.kubernetes.io/part-of': 'deploy-rbac-test' } } } as KubeObject;
     const binding = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }] } as unknown as KubeObject;
     await apply(kube, role);
     await apply(kube, binding);
@@ -125,7 +128,7 @@ async function proveFunction(fn: string, objs: Manifest[], run: Runner, modes: M
     await apply(kube, binding as KubeObject);
   }
   const saUser = serviceAccountUser(fn);
-  for (const { role } of bound) await waitFor(`RBAC for ${saUser}`, () => sar(saUser, serviceAccountGroups(), role.rules.at(-1)), 10_000, 100);
+  for (const { role } of bound) await waitFor(`RBAC for ${saUser}`, () => sar(saUser, serviceAccountGroups(), role.rules.at(-1), role.kind === 'Role' ? role.metadata.namespace : undefined), 10_000, 100);
   const asSa = await testCluster().userKubeconfig(saUser, serviceAccountGroups());
   const all = await forbiddenOf(run, asSa, modes, false);
   for (const mode of modes) assert.equal(all.forbidden.get(mode), [], `${fn} ${mode} as ${saUser}: no forbidden error`);
@@ -190,6 +193,14 @@ if (missingKustomize) {
   s.before(async () => {
     objs = kustomizeBuild(EXAMPLE_OVERLAY);
     const kube = adminKube();
+    // Storing results on, the run history in the functions' own namespace (as in a pod there).
+    const saved = [process.env.STACK_SCAN_REPORTS, process.env.STACK_SCAN_REPORTS_NAMESPACE];
+    process.env.STACK_SCAN_REPORTS = 'on';
+    process.env.STACK_SCAN_REPORTS_NAMESPACE = NAMESPACE;
+    restoreEnv = () => {
+      for (const [k, v] of [['STACK_SCAN_REPORTS', saved[0]], ['STACK_SCAN_REPORTS_NAMESPACE', saved[1]]] as const) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+    };
+    await apply(kube, namespace(NAMESPACE));
     // The demo stack under namespaces of this suite's own (dr-…), so no other suite is disturbed.
     const dir = mkdtempSync(join(tmpdir(), 'deploy-rbac-'));
     stackMeta = join(dir, 'stack-metadata.yaml');
@@ -214,7 +225,24 @@ if (missingKustomize) {
     assert.ok(st.status < 300, `pod status: ${st.status} ${JSON.stringify(st.body)}`);
   });
 
+  let restoreEnv: (() => void) | undefined;
+  async function freshReports(scan: string, mode: Mode) {
+    const kube = adminKube();
+    forgetRuns();
+    const name = `stack-scan-${scan}-${mode}`;
+    await rawRequest(kube, { verb: 'delete', resource: 'configmaps' }, { method: 'DELETE', path: `/api/v1/namespaces/${NAMESPACE}/configmaps/${ringName(scan, mode)}` });
+    await rawRequest(kube, { verb: 'delete', resource: 'clusterreports' }, { method: 'DELETE', path: `/apis/openreports.io/v1alpha1/clusterreports/${name}` });
+    // Every Report of this scan and mode, wherever an earlier run wrote it (the kubescape stack has its own namespaces).
+    const all = await rawRequest(kube, { verb: 'list', resource: 'reports' }, { method: 'GET', path: '/apis/openreports.io/v1alpha1/reports', query: { labelSelector: `stack-scan.io/scan=${scan},stack-scan.io/mode=${mode}` } });
+    for (const r of (all.body as { items?: KubeObject[] }).items ?? []) await rawRequest(kube, { verb: 'delete', resource: 'reports' }, { method: 'DELETE', path: `/apis/openreports.io/v1alpha1/namespaces/${r.metadata.namespace}/reports/${r.metadata.name}` });
+    if (mode === 'full') {
+      const seeded = [{ run_id: 'seeded', started_at: new Date(0).toISOString(), duration_ms: 0, score: null, counts: { pass: 0, fail: 0, warn: 0, error: 0, skip: 0 }, checks: 0, failing: [], namespaces: ['dr-stale'], hashes: {}, errors: 0 }];
+      await apply(kube, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: ringName(scan, mode), namespace: NAMESPACE }, data: { 'runs.json': JSON.stringify(seeded) } } as unknown as KubeObject);
+    }
+  }
+
   s.after(async () => {
+    restoreEnv?.();
     const kube = adminKube();
     await remove(kube, WEBHOOK_WITH_SERVICE).catch(() => {});
     for (const c of policies.constraints) await remove(kube, c).catch(() => {});
@@ -223,7 +251,18 @@ if (missingKustomize) {
   });
 
   const topology = () => ({ metadata: { path: stackMeta, setting: 'STACK_METADATA' } });
-  const report = (def: ScanDefinition<Mode>, mode: Mode) => runScan(def, mode).then((r) => (assertReportValid(r, `${def.name} ${mode} as its own account`), r));
+  /**
+   * Each run stores its results (lib/openreports) from a clean slate, so every verb of the
+   * reports' roles is exercised: light starts with no history and no report (create), full
+   * with a history whose last run wrote a Report in a namespace this run has nothing for
+   * (update of the history, delete of that Report).
+   */
+  const report = async (def: ScanDefinition<Mode>, mode: Mode) => {
+    await freshReports(def.name, mode);
+    const r = await runScan(def, mode);
+    assertReportValid(r, `${def.name} ${mode} as its own account`);
+    return r;
+  };
 
   s('network-scan: light and full (cluster runner) as its own account', async () => {
     const full = fullSettingsFromEnv({ NETWORK_PROBE_RUNNER: 'cluster', NETWORK_PROBE_TIMEOUT_MS: '1000', NETWORK_PROBE_MAX_NEGATIVE: '3', NETWORK_PROBE_CONCURRENCY: '10' });

@@ -42,13 +42,13 @@ const targets = (r: ScanReport) => (r.results as { targets: TargetResult[] }).ta
 const ids = (r: ScanReport, component?: string) => [...new Set(findings(r).filter((f) => !component || f.component === component).map((f) => f.template_id))].sort();
 const target = (r: ScanReport, component: string, kind = 'route') => targets(r).find((t) => t.component === component && t.kind === kind)!;
 
-/** Our nuclei processes: their argv holds our templates dir and our work dir prefix. */
+/** Our nuclei processes: their argv holds this process's work dir prefix. */
 function nucleiProcesses(): number[] {
   const out: number[] = [];
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (cmd.includes(FIXTURE_TEMPLATES) && cmd.includes('stack-scan-nuclei-')) out.push(Number(pid));
+      if (cmd.includes(`stack-scan-nuclei-${process.pid}-`)) out.push(Number(pid));
     } catch {
       /* exited */
     }
@@ -174,7 +174,7 @@ if (missing.length) {
     assert.not.ok(JSON.stringify(r).includes(LEAKED_SECRET));
   });
 
-  test('over HTTP: the envelope; a bad setting is a 422 naming it; evidence must be true/false', async () => {
+  test('over HTTP: the envelope; a bad setting is a 422 naming it, an unset templates dir a 503 naming it; evidence must be true/false', async () => {
     const saved = { ...process.env };
     try {
       Object.assign(process.env, env());
@@ -194,9 +194,9 @@ if (missing.length) {
       assert.is(((await r422.json()) as { error: { setting: string } }).error.setting, 'NUCLEI_RATE_LIMIT');
       delete process.env.NUCLEI_RATE_LIMIT;
       delete process.env.NUCLEI_TEMPLATES_DIR;
-      const r503 = await app.request('/nuclei_scan?mode=ssl');
-      assert.is(r503.status, 503);
-      assert.is(((await r503.json()) as { error: { setting: string } }).error.setting, 'NUCLEI_TEMPLATES_DIR');
+      const unset = await app.request('/nuclei_scan?mode=ssl');
+      assert.is(unset.status, 503);
+      assert.is(((await unset.json()) as { error: { setting: string } }).error.setting, 'NUCLEI_TEMPLATES_DIR');
     } finally {
       for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
       Object.assign(process.env, saved);

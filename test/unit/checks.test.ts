@@ -13,7 +13,7 @@ import type { Check } from '../../lib/scan/checks.ts';
 import type { ScanReport } from '../../lib/scan/scaffold.ts';
 import { parseHostMap } from '../../lib/scan/hosts.ts';
 import { parseKubescapeReport } from '../../functions/kubescape-scan/kubescape.ts';
-import { parseNucleiOutput } from '../../lib/tools/nuclei.ts';
+import { parseNucleiOutput } from '../../functions/nuclei-scan/nuclei.ts';
 import type { ProbeResult } from '../../functions/network-scan/nmap/nmap.ts';
 import { deriveExpected, loadNetworkPolicyDir } from '../../lib/topology/expected.ts';
 import { loadStackMetadata } from '../../lib/topology/stack-metadata.ts';
@@ -33,7 +33,7 @@ import { kubescapeChecks } from '../../functions/kubescape-scan/checks.ts';
 import { loadApisixRoutes } from '../../functions/nuclei-scan/apisix.ts';
 import { Judge } from '../../functions/nuclei-scan/judge.ts';
 import { planTargets, type NucleiMode } from '../../functions/nuclei-scan/plan.ts';
-import { nucleiChecks } from '../../functions/nuclei-scan/checks.ts';
+import { matchedPath, nucleiChecks } from '../../functions/nuclei-scan/checks.ts';
 import { toConstraint, type ConstraintObject, type Inventory } from '../../functions/opa-scan/inventory.ts';
 import { judgeLight as opaJudgeLight } from '../../functions/opa-scan/light.ts';
 import { judgeFull as opaJudgeFull } from '../../functions/opa-scan/judge.ts';
@@ -137,6 +137,7 @@ net('full: each probe finding is a check; UNDECIDED → error, NO_SERVICE → sk
   assert.ok(of('SECURITY_RISK').length > 0 && of('SECURITY_RISK').every((r) => r === 'fail'));
   assert.ok(of('PASS').every((r) => r === 'pass'));
   assert.ok(a.every((c) => c.policy.startsWith('probe/') && c.rule.includes('->')));
+  assert.ok(a.filter((c) => c.policy === 'probe/exception' || c.policy === 'probe/internet').every((c) => topo.namespaces.includes(c.namespace!)), 'DNS, API and internet probes belong to their stack namespace');
 });
 
 // ---------------------------------------------------------------- kubescape (real recorded reports)
@@ -193,6 +194,16 @@ for (const mode of ['light', 'full', 'network', 'ssl'] as NucleiMode[]) {
     }
   });
 }
+
+nu('ids do not depend on where SCAN_HOST_MAP put the target (its port changes between runs)', () => {
+  const f = { template_id: 't', name: 'n', severity: 'high', tags: [], matched_at: 'http://127.0.0.1:41841/admin?x=1', target: 'http://admin.example', component: 'portal', namespace: 'portal', references: [], extracted: [] };
+  const a = nucleiChecks(envelope('nuclei', 'light', { results: { targets: [] }, findings: [f] }))[0];
+  const b = nucleiChecks(envelope('nuclei', 'light', { results: { targets: [] }, findings: [{ ...f, matched_at: 'http://127.0.0.1:50000/admin?x=1' }] }))[0];
+  const c = nucleiChecks(envelope('nuclei', 'light', { results: { targets: [] }, findings: [{ ...f, matched_at: 'http://127.0.0.1:50000/.git/config' }] }))[0];
+  assert.is(a.id, b.id);
+  assert.is.not(a.id, c.id);
+  assert.is(matchedPath('127.0.0.1:6379'), '');
+});
 
 // ---------------------------------------------------------------- opa
 const opa = suite('checks: opa');

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseHostMap } from '../../lib/scan/hosts.ts';
-import { parseNucleiLine, parseNucleiOutput, resolversFromResolvConf, type NucleiEvent } from '../../lib/tools/nuclei.ts';
+import { parseNucleiLine, parseNucleiOutput, resolversFromResolvConf, type NucleiEvent } from '../../functions/nuclei-scan/nuclei.ts';
 import { loadStackMetadata } from '../../lib/topology/stack-metadata.ts';
 import { loadApisixRoutes } from '../../functions/nuclei-scan/apisix.ts';
 import { endpointKey, Judge, SEVERITY_WEIGHT } from '../../functions/nuclei-scan/judge.ts';

@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ScanError } from '../../lib/errors.ts';
 import { dnsModeFromEnv, emptyHostMap, hostMapFromEnv, parseHostMap, resolveTarget } from '../../lib/scan/hosts.ts';
-import { isValidNucleiInput, nucleiArgs } from '../../lib/tools/nuclei.ts';
+import { isValidNucleiInput, nucleiArgs } from '../../functions/nuclei-scan/nuclei.ts';
 import { loadStackMetadata } from '../../lib/topology/stack-metadata.ts';
 import { parseYaml, readTextFile } from '../../lib/topology/files.ts';
 import { loadApisixRoutes, readApisixDocs } from '../../functions/nuclei-scan/apisix.ts';
@@ -236,17 +236,20 @@ misc('tag table: every type once, every row has tags for what it speaks', () => 
   }
   for (const t of ['grafana', 'keycloak', 'mongodb', 'cnpg', 'postgresql', 'elasticsearch', 'opensearch', 'rabbitmq', 'minio', 'redis', 'valkey']) assert.ok(techRow(t), t);
 });
-misc('argv: fixed flags, offline (-duc, -ni), tags checked, nothing from a request', () => {
-  const o = { bin: 'nuclei', templatesDir: '/t', protocol: 'tcp' as const, tags: ['redis', 'valkey'], rateLimit: 10, concurrency: 2, bulkSize: 3, requestTimeoutS: 4, retries: 0, resolvers: [], includeRaw: false };
-  const a = nucleiArgs(o, '/w/targets.txt');
-  assert.equal(a.slice(0, 6), ['-l', '/w/targets.txt', '-t', '/t', '-pt', 'tcp']);
+misc('argv: fixed flags, offline (-duc, -ni), exact template list, safety -etags, nothing from a request', () => {
+  const o = { bin: 'nuclei', protocols: ['tcp', 'javascript'], templates: ['/t/a.yaml'], excludeTags: ['intrusive', 'dos'], rateLimit: 10, concurrency: 2, bulkSize: 3, requestTimeoutS: 4, retries: 0, resolvers: [], includeRaw: false };
+  const a = nucleiArgs(o, '/w/targets.txt', '/w/templates.txt');
+  assert.equal(a.slice(0, 6), ['-l', '/w/targets.txt', '-t', '/w/templates.txt', '-pt', 'tcp,javascript']);
   for (const f of ['-jsonl', '-duc', '-ni', '-ms', '-ot', '-or', '-silent']) assert.ok(a.includes(f), f);
-  assert.is(a[a.indexOf('-tags') + 1], 'redis,valkey');
+  assert.is(a[a.indexOf('-etags') + 1], 'intrusive,dos');
+  assert.not.ok(a.includes('-tags'));
   assert.not.ok(a.includes('-r'));
-  const b = nucleiArgs({ ...o, includeRaw: true, interactshUrl: 'https://oast.example.test', resolvers: ['10.96.0.10:53'] }, '/w/l', '/w/r');
+  const b = nucleiArgs({ ...o, includeRaw: true, interactshUrl: 'https://oast.example.test', resolvers: ['10.96.0.10:53'] }, '/w/l', '/w/t', '/w/r');
   assert.not.ok(b.includes('-or') || b.includes('-ni'));
   assert.is(b[b.indexOf('-r') + 1], '/w/r');
-  assert.throws(() => nucleiArgs({ ...o, tags: ['-t /etc'] }, '/w/l'));
+  assert.is(b[b.indexOf('-iserver') + 1], 'https://oast.example.test');
+  assert.throws(() => nucleiArgs({ ...o, excludeTags: ['-t /etc'] }, '/w/l', '/w/t'));
+  assert.throws(() => nucleiArgs({ ...o, protocols: ['http,code'] }, '/w/l', '/w/t'));
   for (const bad of ['-u', '--help', 'http://a b', 'http://x/;rm', '']) assert.not.ok(isValidNucleiInput(bad), bad);
   for (const good of ['http://127.0.0.1:80', 'https://[::1]:443', 'redis.redis.svc.cluster.local:6379', 'flowise.my_domain:443']) assert.ok(isValidNucleiInput(good), good);
 });

@@ -20,7 +20,7 @@ import { MODES, planTargets } from '../../functions/nuclei-scan/plan.ts';
 import { parseHostMap } from '../../lib/scan/hosts.ts';
 import { runScan, type ScanDefinition, type ScanOutcome } from '../../lib/scan/scaffold.ts';
 import { parseKubescapeReport } from '../../functions/kubescape-scan/kubescape.ts';
-import { parseNucleiOutput } from '../../lib/tools/nuclei.ts';
+import { parseNucleiOutput } from '../../functions/nuclei-scan/nuclei.ts';
 import { loadNetworkPolicyDir } from '../../lib/topology/expected.ts';
 import { loadStackMetadata } from '../../lib/topology/stack-metadata.ts';
 import { DEMO_METADATA as KS_METADATA } from '../../demo/kubescape/stack.ts';
@@ -51,29 +51,41 @@ s('kubescape light and full (recorded kubescape reports of the demo stack)', asy
   assert.ok(reportProblems({ ...report, scan_type: 'light' }).length > 0);
 });
 
-s('nuclei, every mode (recorded nuclei -jsonl of the demo services)', async () => {
-  const demo = join(ROOT, 'demo/nuclei');
-  const topo = await loadStackMetadata({ path: join(demo, 'stack-metadata.yaml'), setting: 'STACK_METADATA' });
-  const apisix = await loadApisixRoutes({ path: join(demo, 'apisix-route.yaml'), setting: 'APISIX_ROUTES' });
-  const hostMap = parseHostMap(readFileSync(join(ROOT, 'test/fixtures/nuclei/recorded/hostmap.json'), 'utf8'));
-  for (const mode of MODES) {
-    const plan = planTargets(topo, mode, { hostMap, dns: 'off', routeScheme: 'https', apisix });
-    const judge = new Judge(plan, false);
-    const { events } = parseNucleiOutput(readFileSync(join(ROOT, `test/fixtures/nuclei/recorded/${mode}.jsonl`), 'utf8'));
-    for (const ev of events) judge.add(ev);
-    const j = judge.result();
-    // As functions/nuclei-scan/scan.ts assembles them.
-    const report = await envelope('nuclei', mode, {
-      score: j.score,
-      summary: { mode, protocol: plan.protocol, ...j.summary },
-      results: { targets: j.targets, skipped: plan.skipped, run: { protocol: plan.protocol, tags: plan.tags, inputs: plan.inputs.size, ran: true, exit_code: 0, duration_ms: 100, events: 1, unparsed_lines: 0, unattributed_events: judge.unattributed } },
-      findings: j.findings,
-      errors: j.errors,
-      sources: {},
-    });
-    assertReportValid(report, `nuclei ${mode}`);
-  }
-});
+for (const [set, dir, prefix, mapFile] of [
+  ['the demo services', 'demo/nuclei', '', 'hostmap.json'],
+  ['the community templates against the community services', 'test/fixtures/nuclei/community', 'community-', 'community-hostmap.json'],
+] as const) {
+  s(`nuclei, every mode (recorded nuclei -jsonl of ${set})`, async () => {
+    const stack = join(ROOT, dir);
+    const topo = await loadStackMetadata({ path: join(stack, 'stack-metadata.yaml'), setting: 'STACK_METADATA' });
+    const apisix = await loadApisixRoutes({ path: join(stack, 'apisix-route.yaml'), setting: 'APISIX_ROUTES' });
+    const hostMap = parseHostMap(readFileSync(join(ROOT, 'test/fixtures/nuclei/recorded', mapFile), 'utf8'));
+    for (const mode of MODES) {
+      const plan = planTargets(topo, mode, { hostMap, dns: 'off', routeScheme: 'https', apisix });
+      const judge = new Judge(plan, false);
+      const { events } = parseNucleiOutput(readFileSync(join(ROOT, `test/fixtures/nuclei/recorded/${prefix}${mode}.jsonl`), 'utf8'));
+      for (const ev of events) judge.add(ev);
+      const j = judge.result();
+      // As functions/nuclei-scan/scan.ts assembles them.
+      const report = await envelope('nuclei', mode, {
+        score: j.score,
+        summary: { mode, protocol: plan.protocol, ...j.summary, nuclei_runs: 1, templates_excluded: 1 },
+        results: {
+          targets: j.targets,
+          skipped: plan.skipped,
+          excluded: [{ template_id: 'grafana-public-signup', path: 'http/misconfiguration/grafana-public-signup.yaml', code: 'excluded_tag', reason: "tagged 'intrusive'", types: ['grafana'] }],
+          runs: [{ types: ['webapp'], protocols: [plan.protocol], templates: 3, inputs: plan.inputs.size, ran: true, exit_code: 0, duration_ms: 100, events: events.length, unparsed_lines: 0 }],
+          unattributed_events: judge.unattributed,
+          duration_ms: 100,
+        },
+        findings: j.findings,
+        errors: j.errors,
+        sources: {},
+      });
+      assertReportValid(report, `nuclei ${prefix}${mode}`);
+    }
+  });
+}
 
 s('network light (the demo stack against its own generated policies) and the undecided shape', async () => {
   const topo = await loadStackMetadata({ path: NET_METADATA, setting: 'STACK_METADATA' });

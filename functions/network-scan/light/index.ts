@@ -15,15 +15,15 @@
  */
 import { namespaceSelectorCheck } from '../../../lib/k8s/selectors.ts';
 import type { NetworkPolicy } from '../../../lib/k8s/networkpolicy.ts';
-import { baseName, CATEGORIES, type ExpectedSet } from '../../../lib/topology/expected.ts';
+import { baseName, CATEGORIES, type Category, type ExpectedSet } from '../../../lib/topology/expected.ts';
 import type { Topology } from '../../../lib/topology/types.ts';
 import { NetworkScanCache, versionKey, type ExpectedForms, type PolicyMemo } from '../cache.ts';
 import type { PolicyEngine } from '../engine.ts';
-import { canonical, expectedCanonical, nameOf, nsOf, plainPolicy, rules, type Canonical } from './canonical.ts';
+import { canonical, expectedCanonical, nameOf, nsOf, plainPolicy, rules } from './canonical.ts';
 import { isFound, matchNamespace, type NamespaceExpected, type NamespaceUnit } from './match.ts';
 import { linkCoverage } from './links.ts';
-import { lineFor, RANK, ruleFindings, type SelectorCheck } from './rules.ts';
-import { lightScore } from './score.ts';
+import { lineFor, RANK, ruleFindings, worst, type SelectorCheck } from './rules.ts';
+import { foundValue, lightScore } from './score.ts';
 import { SEVERITIES, type ClusterSnapshot, type EmptySelector, type ExpectedResult, type LightReport, type PolicyStatus, type RuleFinding, type Severity } from './types.ts';
 
 /** The plain copy and canonical form of a live policy, kept per uid and resourceVersion. */
@@ -51,29 +51,22 @@ function expectedForms(cache: NetworkScanCache, expected: ExpectedSet, topoNs: R
     if (list) list.push(i);
     else ns.byName.set(k, [i]);
   });
-  const forms: ExpectedForms = { topo, forms: expected.policies.map((e) => expectedCanonical(e, topoNs)), byNamespace, units: new Map() };
+  const forms: ExpectedForms = { topo, forms: expected.policies.map((e) => expectedCanonical(e, topoNs)), byNamespace, units: new Map(), results: new Array(expected.policies.length), written: new Map() };
   cache.forms.set(expected, forms);
   return forms;
 }
 
-function judgeNamespace(
-  expected: ExpectedSet,
-  want: ExpectedForms,
-  ns: string,
-  live: NetworkPolicy[],
-  canon: ReadonlyMap<NetworkPolicy, Canonical>,
-  memos: ReadonlyMap<NetworkPolicy, PolicyMemo>,
-  nsKey: string,
-  selects: SelectorCheck | null,
-): NamespaceUnit {
-  const { results, claimed } = matchNamespace(expected, want.forms, want.byNamespace.get(ns) ?? NO_EXPECTED, live, canon, (p) => memos.get(p)!.base);
+function judgeNamespace(expected: ExpectedSet, want: ExpectedForms, ns: string, live: readonly PolicyMemo[], nsKey: string, selects: SelectorCheck | null): NamespaceUnit {
+  const memos = new Map(live.map((m) => [m.plain, m]));
+  const canon = new Map(live.map((m) => [m.plain, m.canon]));
+  const { results, claimed } = matchNamespace(expected, want.forms, want.byNamespace.get(ns) ?? NO_EXPECTED, live.map((m) => m.plain), canon, (p) => memos.get(p)!.base);
   const findingsOf = new Map<NetworkPolicy, RuleFinding[]>();
-  for (const p of live) {
+  for (const m of live) {
+    const p = m.plain;
     const i = claimed.get(p);
     const e = i === undefined ? undefined : expected.policies[i];
-    const m = memos.get(p)!;
     if (m.findingsFor !== nsKey) {
-      m.findings = ruleFindings(p, canon.get(p)!, selects);
+      m.findings = ruleFindings(p, m.canon, selects);
       m.findingsFor = nsKey;
     }
     // Copies: the lines of the expected file are added here, per expected policy.
@@ -81,7 +74,21 @@ function judgeNamespace(
     if (e?.origin) for (const f of fs) Object.assign(f, lineFor(f, e));
     if (fs.length) findingsOf.set(p, fs);
   }
-  return { results, claimed, findingsOf };
+  const worstOf = new Map<number, Severity | 'none'>();
+  for (const [p, i] of claimed) worstOf.set(i, worst(findingsOf.get(p) ?? []));
+  const counts: Record<PolicyStatus, number> = { found: 0, renamed: 0, drifted: 0, missing: 0 };
+  const categories = new Map<Category, { expected: number; found: number }>();
+  let missing: NamespaceUnit['missing'];
+  for (const [i, r] of results) {
+    counts[r.status]++;
+    let c = categories.get(r.category);
+    if (!c) categories.set(r.category, (c = { expected: 0, found: 0 }));
+    c.expected++;
+    if (isFound(r.status)) c.found++;
+    if (r.status === 'missing' || r.status === 'drifted') (missing ??= { first: i, list: [] }).list.push({ name: r.name, status: r.status });
+  }
+  const value = foundValue(results, (i) => worstOf.get(i) ?? 'none');
+  return { results, claimed, findingsOf, worstOf, value, counts, categories, missing };
 }
 
 const NO_EXPECTED: NamespaceExpected = { indices: [], byName: new Map() };
@@ -91,13 +98,13 @@ const NO_EXPECTED: NamespaceExpected = { indices: [], byName: new Map() };
  * live policies and the namespaces' labels are unchanged; a namespace holding a policy without a
  * server identity is judged each time.
  */
-function namespaceUnit(want: ExpectedForms, ns: string, live: readonly NetworkPolicy[], memos: ReadonlyMap<NetworkPolicy, PolicyMemo>, nsKeyId: number, judge: () => NamespaceUnit): NamespaceUnit {
-  // The live policies are the cache's plain copies, one object per policy version (policyMemo):
-  // the same objects in the same order are the same versions.
+function namespaceUnit(want: ExpectedForms, ns: string, live: readonly PolicyMemo[], nsKeyId: number, judge: () => NamespaceUnit): NamespaceUnit {
+  // The memos are the cache's, one object per policy version (policyMemo): the same objects in the
+  // same order are the same versions.
   const hit = want.units.get(ns);
-  if (hit && hit.nsKeyId === nsKeyId && hit.live.length === live.length && hit.live.every((p, j) => p === live[j])) return hit.unit;
+  if (hit && hit.nsKeyId === nsKeyId && hit.live.length === live.length && hit.live.every((m, j) => m === live[j])) return hit.unit;
   const unit = judge();
-  if (live.every((p) => memos.get(p)!.versioned)) want.units.set(ns, { nsKeyId, live, unit });
+  if (live.every((m) => m.versioned)) want.units.set(ns, { nsKeyId, live, unit });
   else want.units.delete(ns);
   return unit;
 }
@@ -110,73 +117,82 @@ function namespaceUnit(want: ExpectedForms, ns: string, live: readonly NetworkPo
 export function judgeLight(topo: Topology, expected: ExpectedSet, snap: ClusterSnapshot, engine?: PolicyEngine, cache = new NetworkScanCache()): LightReport {
   const stackNs = new Set(topo.namespaces);
   for (const e of expected.policies) stackNs.add(e.namespace);
-  const inStack: NetworkPolicy[] = [];
-  const canon = new Map<NetworkPolicy, Canonical>();
-  const memos = new Map<NetworkPolicy, PolicyMemo>();
+  // The live policies in the stack's namespaces, in snapshot order, as the cache's memos (plain copy, canonical form).
+  const inStack: PolicyMemo[] = [];
+  const liveByNs = new Map<string, PolicyMemo[]>();
   for (const raw of snap.policies) {
-    if (!stackNs.has(nsOf(raw))) continue;
+    const ns = nsOf(raw);
+    if (!stackNs.has(ns)) continue;
     const m = policyMemo(cache, raw);
-    inStack.push(m.plain);
-    canon.set(m.plain, m.canon);
-    memos.set(m.plain, m);
+    inStack.push(m);
+    const list = liveByNs.get(ns);
+    if (list) list.push(m);
+    else liveByNs.set(ns, [m]);
   }
   const nsKey = snap.namespaces ? snap.namespaces.map((n) => `${n.name}\u0000${JSON.stringify(n.labels ?? {})}`).join('\n') : '\u0000unknown';
   const topoNs = new Set(topo.namespaces);
   const want = expectedForms(cache, expected, topoNs);
-  const wantCanon = want.forms;
 
   // Each namespace judged on its own (matching and rule findings), reused while its live policies'
   // versions and the namespaces' labels are unchanged.
-  const liveByNs = new Map<string, NetworkPolicy[]>();
-  for (const p of inStack) {
-    const ns = nsOf(p);
-    const list = liveByNs.get(ns);
-    if (list) list.push(p);
-    else liveByNs.set(ns, [p]);
-  }
   const selects: SelectorCheck | null = snap.namespaces ? namespaceSelectorCheck(snap.namespaces) : null;
   const nsKeyId = cache.versionId(`labels\u0000${nsKey}`);
-  const results: ExpectedResult[] = new Array(expected.policies.length);
-  const claimed = new Map<NetworkPolicy, number>();
-  const findingsOf = new Map<NetworkPolicy, RuleFinding[]>();
+  const units = new Map<string, NamespaceUnit>();
   for (const ns of stackNs) {
     const live = liveByNs.get(ns) ?? [];
-    const unit = namespaceUnit(want, ns, live, memos, nsKeyId, () => judgeNamespace(expected, want, ns, live, canon, memos, nsKey, selects));
-    for (const [i, r] of unit.results) results[i] = r;
-    for (const [p, i] of unit.claimed) claimed.set(p, i);
-    for (const [p, fs] of unit.findingsOf) findingsOf.set(p, fs);
+    const unit = namespaceUnit(want, ns, live, nsKeyId, () => judgeNamespace(expected, want, ns, live, nsKey, selects));
+    units.set(ns, unit);
+    // The expected results, patched where a namespace's judgement changed; each report gets a copy.
+    if (want.written.get(ns) !== unit) {
+      for (const [i, r] of unit.results) want.results[i] = r;
+      want.written.set(ns, unit);
+    }
   }
-  const extraPolicies = inStack.filter((p) => !claimed.has(p));
-  const extra = extraPolicies.map((p) => ({ name: nameOf(p), namespace: nsOf(p) }));
+  const results = want.results.slice();
+  const unitOf = (m: PolicyMemo) => units.get(nsOf(m.plain))!;
+  const extraPolicies = inStack.filter((m) => !unitOf(m).claimed.has(m.plain));
+  const extra = extraPolicies.map((m) => ({ name: nameOf(m.plain), namespace: nsOf(m.plain) }));
 
   // Rule-level findings on every live policy in the stack's namespaces, in snapshot order, worst first.
   const findings: RuleFinding[] = [];
-  for (const p of inStack) {
-    const fs = findingsOf.get(p);
+  for (const m of inStack) {
+    const fs = unitOf(m).findingsOf.get(m.plain);
     if (fs) findings.push(...fs);
   }
   findings.sort((a, b) => RANK[a.severity] - RANK[b.severity]);
 
-  const { score, terms } = lightScore(results, claimed, extraPolicies, findingsOf);
-
-  const count = (s: PolicyStatus) => results.filter((r) => r.status === s).length;
+  // The summary, added up from the namespaces' parts (missing ones in the order of their first index).
+  let value = 0;
+  const counts: Record<PolicyStatus, number> = { found: 0, renamed: 0, drifted: 0, missing: 0 };
   const categories = Object.fromEntries(CATEGORIES.map((c) => [c, { expected: 0, found: 0 }])) as LightReport['results']['categories'];
-  for (const r of results) {
-    categories[r.category].expected++;
-    if (isFound(r.status)) categories[r.category].found++;
+  const withMissing: NonNullable<NamespaceUnit['missing']>[] = [];
+  const nsOfMissing = new Map<object, string>();
+  for (const [ns, u] of units) {
+    value += u.value;
+    for (const k of ['found', 'renamed', 'drifted', 'missing'] as const) counts[k] += u.counts[k];
+    for (const [c, n] of u.categories) {
+      categories[c].expected += n.expected;
+      categories[c].found += n.found;
+    }
+    if (u.missing) {
+      withMissing.push(u.missing);
+      nsOfMissing.set(u.missing, ns);
+    }
   }
   const missing_by_namespace: LightReport['results']['missing_by_namespace'] = Object.create(null);
-  for (const r of results) {
-    if (r.status !== 'missing' && r.status !== 'drifted') continue;
-    (missing_by_namespace[r.namespace] ??= []).push({ name: r.name, status: r.status });
-  }
+  for (const m of withMissing.sort((a, b) => a.first - b.first)) missing_by_namespace[nsOfMissing.get(m)!] = m.list.slice();
+  const { score, terms } = lightScore(
+    results.length,
+    value,
+    extraPolicies.map((m) => worst(unitOf(m).findingsOf.get(m.plain) ?? [])),
+  );
 
   const live = snap.namespaces ? { engine, policies: snap.policies, namespaces: snap.namespaces, nsKey } : null;
-  const { links, linkFindings } = linkCoverage(cache, topo, expected, wantCanon, results, live);
+  const { links, linkFindings } = linkCoverage(cache, topo, expected, want.forms, results, live, { labels: nsKeyId, unitOf: (ns) => (want.units.get(ns)?.unit === units.get(ns) ? units.get(ns) : undefined) });
   const empty: EmptySelector[] = findings
     .filter((f) => f.kind === 'selector-matches-nothing')
     .map((f) => {
-      const p = inStack.find((x) => nameOf(x) === f.policy && nsOf(x) === f.namespace)!;
+      const p = inStack.find((x) => nameOf(x.plain) === f.policy && nsOf(x.plain) === f.namespace)!.plain;
       const r = rules(p.spec, f.direction)[f.rule!];
       return { policy: f.policy, namespace: f.namespace, direction: f.direction, selector: r.peers![f.peer!].namespaceSelector!, message: f.message };
     });
@@ -188,10 +204,10 @@ export function judgeLight(topo: Topology, expected: ExpectedSet, snap: ClusterS
     score,
     summary: {
       expected: results.length,
-      found: count('found'),
-      renamed: count('renamed'),
-      drifted: count('drifted'),
-      missing: count('missing'),
+      found: counts.found,
+      renamed: counts.renamed,
+      drifted: counts.drifted,
+      missing: counts.missing,
       extra: extra.length,
       rule_findings: bySeverity,
       empty_selectors: empty.length,

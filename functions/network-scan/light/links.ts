@@ -8,11 +8,13 @@ import type { NetworkPolicy } from '../../../lib/k8s/networkpolicy.ts';
 import type { Direction, NamespaceInfo } from '../../../lib/k8s/types.ts';
 import type { ExpectedSet } from '../../../lib/topology/expected.ts';
 import type { Link, Topology } from '../../../lib/topology/types.ts';
-import { versionKey, type LinkSides, type NetworkScanCache } from '../cache.ts';
+import { versionKey, type LinkSides, type LiveVerdict, type NetworkScanCache } from '../cache.ts';
 import { PolicyEngine } from '../engine.ts';
 import { nsOf, splitGrant, type Canonical } from './canonical.ts';
 import { isFound, portCovers } from './match.ts';
 import type { ExpectedResult, LinkCoverage, LinkFinding, PolicyStatus } from './types.ts';
+
+type Side = PolicyStatus | 'not-expected';
 
 /**
  * The candidates of every declared link (by grants, so any source of expected policies works):
@@ -42,7 +44,7 @@ function linkSides(cache: NetworkScanCache, topo: Topology, expected: ExpectedSe
     for (const peer of [`ns:${peerNs}`, 'all-namespaces', 'any']) for (const { i, port: p } of index.get(`${ns}\n${d}\n${peer}`) ?? []) if (portCovers(p, want)) out.push(i);
     return out;
   };
-  const sides: LinkSides = { egress: [], ingress: [] };
+  const sides: LinkSides = { egress: [], ingress: [], last: [], lastUnits: new Map(), lastLabels: undefined };
   for (const l of topo.links) {
     sides.egress.push(l.fromNamespace === l.toNamespace ? [] : candidates(l.fromNamespace, 'egress', l.toNamespace, l.port));
     sides.ingress.push(l.fromNamespace === l.toNamespace ? [] : candidates(l.toNamespace, 'ingress', l.fromNamespace, l.port));
@@ -112,16 +114,29 @@ export interface LiveInputs {
  * policy allows its egress side and which its ingress side, their status in the
  * cluster, and the live verdict of the engine (kept per version of what it depends on).
  */
-export function linkCoverage(cache: NetworkScanCache, topo: Topology, expected: ExpectedSet, wantCanon: readonly Canonical[], results: readonly ExpectedResult[], live: LiveInputs | null): { links: LinkCoverage[]; linkFindings: LinkFinding[] } {
+export function linkCoverage(
+  cache: NetworkScanCache,
+  topo: Topology,
+  expected: ExpectedSet,
+  wantCanon: readonly Canonical[],
+  results: readonly ExpectedResult[],
+  live: LiveInputs | null,
+  judged: { labels: number; unitOf: (ns: string) => object | undefined },
+): { links: LinkCoverage[]; linkFindings: LinkFinding[] } {
   const sides = linkSides(cache, topo, expected, wantCanon);
-  const versions = live ? namespaceVersions(cache, live.policies, live.nsKey) : null;
+  let versions: ReturnType<typeof namespaceVersions> | undefined;
+  // A link's entry depends only on its two namespaces' judgements (the statuses of their expected
+  // policies, the versions of their live policies) and on the namespaces' labels: while these are
+  // the same objects as at the last run, the entry is the last one.
+  const sameLabels = sides.lastLabels === judged.labels;
+  const unchanged = (ns: string) => sameLabels && judged.unitOf(ns) !== undefined && judged.unitOf(ns) === sides.lastUnits.get(ns);
   const links: LinkCoverage[] = [];
   const linkFindings: LinkFinding[] = [];
-  const pending: { cov: LinkCoverage; l: Link & { port: number }; key: string | undefined }[] = [];
-  topo.links.forEach((l, li) => {
-    if (l.fromNamespace === l.toNamespace) return;
-    const egress = sideStatus(sides.egress[li], results);
-    const ingress = sideStatus(sides.ingress[li], results);
+  const pending: { li: number; l: Link & { port: number }; egress: Side; ingress: Side; key: string | undefined }[] = [];
+  /** The link's entry, reused while its statuses and verdict are the same objects as last time. */
+  const entry = (li: number, l: Link, egress: Side, ingress: Side, verdict: LiveVerdict | undefined) => {
+    const last = sides.last[li];
+    if (last && last.egress === egress && last.ingress === ingress && last.verdict === verdict) return last;
     const cov: LinkCoverage = {
       from: l.from,
       to: l.to,
@@ -134,16 +149,30 @@ export function linkCoverage(cache: NetworkScanCache, topo: Topology, expected: 
       ingress,
       bidirectional: egress !== 'not-expected' && ingress !== 'not-expected' && isFound(egress) && isFound(ingress),
     };
-    if (live && versions && l.port !== null) {
+    if (verdict) cov.live = { ...verdict };
+    const made = { egress, ingress, verdict, cov, finding: egress === 'not-expected' || ingress === 'not-expected' ? notGenerated(l, egress, ingress) : undefined };
+    sides.last[li] = made;
+    return made;
+  };
+  const slots: (ReturnType<typeof entry> | undefined)[] = new Array(topo.links.length);
+  topo.links.forEach((l, li) => {
+    if (l.fromNamespace === l.toNamespace) return;
+    const last = sides.last[li];
+    if (last && unchanged(l.fromNamespace) && unchanged(l.toNamespace)) {
+      slots[li] = last;
+      return;
+    }
+    const egress = sideStatus(sides.egress[li], results);
+    const ingress = sideStatus(sides.ingress[li], results);
+    if (live && l.port !== null) {
+      versions ??= namespaceVersions(cache, live.policies, live.nsKey);
       const from = versions.of(l.fromNamespace);
       const to = versions.of(l.toNamespace);
       const key = from === undefined || to === undefined ? undefined : `${versions.labels}|${from}|${to}|${l.port}|${l.protocol ?? ''}`;
       const verdict = key === undefined ? undefined : cache.linkVerdicts.get(key);
-      if (verdict) cov.live = { ...verdict };
-      else pending.push({ cov, l: l as Link & { port: number }, key });
-    }
-    links.push(cov);
-    if (egress === 'not-expected' || ingress === 'not-expected') linkFindings.push(notGenerated(l, egress, ingress));
+      if (verdict) slots[li] = entry(li, l, egress, ingress, verdict);
+      else pending.push({ li, l: l as Link & { port: number }, egress, ingress, key });
+    } else slots[li] = entry(li, l, egress, ingress, undefined);
   });
   if (live && pending.length) {
     let engine = live.engine;
@@ -152,15 +181,22 @@ export function linkCoverage(cache: NetworkScanCache, topo: Topology, expected: 
       for (const { l } of pending) ends.add(l.fromNamespace).add(l.toNamespace);
       engine = new PolicyEngine(live.policies.filter((p) => ends.has(nsOf(p))), live.namespaces, cache);
     }
-    for (const { cov, l, key } of pending) {
+    for (const { li, l, egress, ingress, key } of pending) {
       const v = engine.evaluate({ namespace: l.fromNamespace, labels: {} }, { namespace: l.toNamespace, labels: {} }, l.port, l.protocol);
       // An allowing side is named by its policies (cheap); a denying side gets the engine's full reason.
       const why = (x: typeof v.egress) => (x.allowed && x.isolated ? `allowed by ${x.allowedBy.map((r) => `${r.namespace}/${r.name}`).join(', ')}` : x.reason);
-      const verdict = { allowed: v.allowed, egress: why(v.egress), ingress: why(v.ingress) };
+      const verdict: LiveVerdict = { allowed: v.allowed, egress: why(v.egress), ingress: why(v.ingress) };
       if (key !== undefined) cache.keep(cache.linkVerdicts, key, verdict);
-      cov.live = { ...verdict };
+      slots[li] = entry(li, l, egress, ingress, verdict);
     }
   }
+  for (const e of slots) {
+    if (!e) continue;
+    links.push(e.cov);
+    if (e.finding) linkFindings.push(e.finding);
+  }
+  sides.lastLabels = judged.labels;
+  for (const l of topo.links) for (const ns of [l.fromNamespace, l.toNamespace]) sides.lastUnits.set(ns, judged.unitOf(ns));
   return { links, linkFindings };
 }
 

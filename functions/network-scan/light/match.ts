@@ -6,9 +6,9 @@
  */
 import type { NetworkPolicy } from '../../../lib/k8s/networkpolicy.ts';
 import type { Direction } from '../../../lib/k8s/types.ts';
-import type { ExpectedSet } from '../../../lib/topology/expected.ts';
+import type { Category, ExpectedSet } from '../../../lib/topology/expected.ts';
 import { nameOf, nsOf, PEER_WIDTH, splitGrant, type Canonical } from './canonical.ts';
-import type { Drift, ExpectedResult, PolicyStatus, RuleFinding } from './types.ts';
+import type { Drift, ExpectedResult, PolicyStatus, RuleFinding, Severity } from './types.ts';
 
 export const isFound = (s: PolicyStatus) => s === 'found' || s === 'renamed';
 
@@ -95,6 +95,14 @@ export interface NamespaceUnit {
   claimed: Map<NetworkPolicy, number>;
   /** Per live policy with findings: copies carrying the lines of the expected policy's file. */
   findingsOf: Map<NetworkPolicy, RuleFinding[]>;
+  /** Per expected index that claimed a live policy: the worst finding on it (the score's weight). */
+  worstOf: Map<number, Severity | 'none'>;
+  /** What the namespace adds to the summary: the found policies' score value, counts by status and category, missing and drifted ones. */
+  value: number;
+  counts: Record<PolicyStatus, number>;
+  categories: Map<Category, { expected: number; found: number }>;
+  /** Missing and drifted expected policies in expected order, and the index of the first. */
+  missing: { first: number; list: { name: string; status: 'missing' | 'drifted' }[] } | undefined;
 }
 
 /**

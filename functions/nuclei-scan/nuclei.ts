@@ -3,11 +3,12 @@
  * from harness/go/nuclei): argv construction, a streaming run, and a pure parser of
  * its `-jsonl` lines.
  *
- * One run = one protocol (`-pt http|tcp|ssl`), one list file of targets (`-l`), the
- * templates of one directory filtered by tags. Always offline apart from the targets:
- * `-duc` (no update check, no template download), `-ni` unless an interactsh server is
- * given, `-r <file>` with explicit resolvers (nuclei otherwise asks public resolvers).
- * `-ms` makes nuclei report every template × target that did NOT match too, with an
+ * One run = one group of targets (`-l` list file) and the exact templates chosen for
+ * them (select.ts; `-t` list file), restricted to their protocols (`-pt`). Always offline
+ * apart from the targets: `-duc` (no update check, no template download), `-ni` unless an
+ * interactsh server is given, `-r <file>` with explicit resolvers (nuclei otherwise asks
+ * public resolvers). `-etags` repeats the safety exclusions so nuclei itself refuses them
+ * too. `-ms` makes nuclei report every template × target that did NOT match too, with an
  * `error` when the target could not be reached: that is how a scan tells "reached, no
  * finding" from "not reached". `-ot` drops the template text from the output.
  *
@@ -18,9 +19,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runTool, type ToolResult } from './run.ts';
+import { runTool, type ToolResult } from '../../lib/tools/run.ts';
 
-export type NucleiProtocol = 'http' | 'tcp' | 'ssl';
+export type NucleiProtocol = 'http' | 'tcp' | 'ssl' | 'javascript';
 
 /** One parsed `-jsonl` line. */
 export interface NucleiEvent {
@@ -143,9 +144,12 @@ export function isValidNucleiInput(s: string): boolean {
 
 export interface NucleiOptions {
   bin: string;
-  templatesDir: string;
-  protocol: NucleiProtocol;
-  tags: string[];
+  /** nuclei's `-pt`: the protocols of the templates. */
+  protocols: string[];
+  /** Template files (absolute paths), written to the `-t` list file. */
+  templates: string[];
+  /** `-etags`: tags nuclei must refuse even if a listed template carries them. */
+  excludeTags: string[];
   rateLimit: number;
   concurrency: number;
   bulkSize: number;
@@ -160,13 +164,16 @@ export interface NucleiOptions {
   includeRaw: boolean;
 }
 
-/** Pure: nuclei's argv for a list file and (optional) resolvers file. */
-export function nucleiArgs(o: NucleiOptions, listFile: string, resolversFile?: string): string[] {
-  for (const t of o.tags) if (!TAG.test(t)) throw new Error(`invalid nuclei tag '${t}'`);
+const PROTOCOL = /^[a-z]{2,16}$/;
+
+/** Pure: nuclei's argv for a targets list file, a templates list file and (optional) resolvers file. */
+export function nucleiArgs(o: NucleiOptions, listFile: string, templatesFile: string, resolversFile?: string): string[] {
+  for (const t of o.excludeTags) if (!TAG.test(t)) throw new Error(`invalid nuclei tag '${t}'`);
+  for (const p of o.protocols) if (!PROTOCOL.test(p)) throw new Error(`invalid nuclei protocol '${p}'`);
   const args = [
     '-l', listFile,
-    '-t', o.templatesDir,
-    '-pt', o.protocol,
+    '-t', templatesFile,
+    '-pt', o.protocols.join(','),
     '-jsonl', '-silent', '-nc', '-duc', '-ms', '-ot',
     '-rl', String(o.rateLimit),
     '-c', String(o.concurrency),
@@ -174,7 +181,7 @@ export function nucleiArgs(o: NucleiOptions, listFile: string, resolversFile?: s
     '-timeout', String(o.requestTimeoutS),
     '-retries', String(o.retries),
   ];
-  if (o.tags.length) args.push('-tags', o.tags.join(','));
+  if (o.excludeTags.length) args.push('-etags', o.excludeTags.join(','));
   if (!o.includeRaw) args.push('-or');
   if (o.interactshUrl) args.push('-iserver', o.interactshUrl);
   else args.push('-ni');
@@ -234,12 +241,15 @@ export interface NucleiRunHooks {
 export async function runNuclei(o: NucleiOptions, inputs: string[], hooks: NucleiRunHooks): Promise<NucleiRun> {
   const { onEvent, signal, onRawLine } = hooks;
   for (const i of inputs) if (!isValidNucleiInput(i)) throw new Error(`invalid nuclei input '${i.slice(0, 80)}'`);
+  for (const t of o.templates) if (/[\n\r]/.test(t) || t.startsWith('-')) throw new Error(`invalid template path '${t.slice(0, 80)}'`);
   await sweepWorkDirs();
   const dir = join(tmpdir(), `${WORKDIR_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   try {
     const listFile = join(dir, 'targets.txt');
     await writeFile(listFile, inputs.join('\n') + '\n', { mode: 0o600 });
+    const templatesFile = join(dir, 'templates.txt');
+    await writeFile(templatesFile, o.templates.join('\n') + '\n', { mode: 0o600 });
     let resolversFile: string | undefined;
     if (o.resolvers.length) {
       resolversFile = join(dir, 'resolvers.txt');
@@ -247,7 +257,7 @@ export async function runNuclei(o: NucleiOptions, inputs: string[], hooks: Nucle
     }
     let events = 0;
     let badLines = 0;
-    const tool = await runTool(o.bin, nucleiArgs(o, listFile, resolversFile), {
+    const tool = await runTool(o.bin, nucleiArgs(o, listFile, templatesFile, resolversFile), {
       signal,
       keepStdout: false,
       cwd: dir,
