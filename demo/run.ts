@@ -334,6 +334,14 @@ export async function runDemo(): Promise<number> {
     }
   }
 
+  // The four functions as Knative Services on a real Knative on the real node (root, opt-in): demo/knative.ts.
+  if (!failed && !leftOut.has('node')) {
+    const { knativeDemo } = await import('./knative.ts');
+    const kn = await knativeDemo({ log, reportsDir: REPORTS });
+    if (!kn.ran) log(`\nKnative on the real node left out: ${kn.reason}`);
+    else if (kn.failed) failed = true;
+  }
+
   // Every JSON report written matches its scan's published schema (schema/<scan>-report.schema.json).
   if (!validateReports(REPORTS, log)) failed = true;
   printTable(rows, leftOut, (Date.now() - t0) / 1000);

@@ -98,6 +98,9 @@ cfg_redis() { echo '{"Entrypoint":["/usr/bin/redis-server","--port","6379","--bi
 fs_coredns() { base_files "$1"; install -D -m 0755 "$ROOT/.cache/bin/coredns" "$1/coredns"; }
 cfg_coredns() { echo '{"Entrypoint":["/coredns"],"User":"65532:65532"}'; }
 
+# Sourced (harness/knative/images.sh reuses base_files, add_bin and the docker-archive format):
+# the helpers only, no image built.
+[[ "${BASH_SOURCE[0]}" == "$0" ]] || return 0
 want=("$@")
 [[ ${#want[@]} -gt 0 ]] || want=(pause nmap listen redis coredns)
 for w in "${want[@]}"; do
