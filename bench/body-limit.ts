@@ -38,12 +38,21 @@ function upload(port: number, total: number, declared: boolean): Promise<{ statu
       resolve({ status, sent });
     };
     const cap = setTimeout(finish, 60_000);
-    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/', headers: { 'content-type': 'application/cloudevents+json', ...(declared ? { 'content-length': String(total) } : { 'transfer-encoding': 'chunked' }) } }, (res) => {
-      status = res.statusCode ?? null;
-      res.resume();
-      res.on('end', finish);
-      res.on('error', finish);
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/',
+        headers: { 'content-type': 'application/cloudevents+json', ...(declared ? { 'content-length': String(total) } : { 'transfer-encoding': 'chunked' }) },
+      },
+      (res) => {
+        status = res.statusCode ?? null;
+        res.resume();
+        res.on('end', finish);
+        res.on('error', finish);
+      },
+    );
     // The server answers 413 and closes: the client's next write fails (EPIPE) while the answer may still be read.
     req.on('error', () => setTimeout(finish, 300));
     req.on('close', () => setTimeout(finish, 300));
@@ -64,7 +73,11 @@ export async function measureBodyLimit(): Promise<BodyLimitResult> {
   const server = await startServerProcess({}, { killAfterMs: 120_000 });
   try {
     // Warm-up: the HTTP adapter and the CloudEvents SDK are loaded by a first small event.
-    await fetch(`${server.url}/`, { method: 'POST', headers: { 'content-type': 'application/cloudevents+json' }, body: '{"specversion":"1.0","id":"w","source":"/bench","type":"x"}' });
+    await fetch(`${server.url}/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/cloudevents+json' },
+      body: '{"specversion":"1.0","id":"w","source":"/bench","type":"x"}',
+    });
     await new Promise((r) => setTimeout(r, 300));
     const baselineMb = Math.max(server.rssMb(), server.rssMb());
     let peakMb = baselineMb;
@@ -82,7 +95,10 @@ export async function measureBodyLimit(): Promise<BodyLimitResult> {
 
 export async function main(): Promise<BodyLimitResult> {
   const r = await measureBodyLimit();
-  console.log(`100 MB chunked body to POST /: answered ${r.status} after ${r.sentMb.toFixed(1)} MB sent; RSS ${r.baselineMb.toFixed(1)} → peak ${r.peakMb.toFixed(1)} MB: growth ${r.growthMb.toFixed(1)} MB (goal ≤ ${GOAL_MB} MB) ${r.growthMb <= GOAL_MB ? 'OK' : 'OVER'}`);
+  console.log(
+    `100 MB chunked body to POST /: answered ${r.status} after ${r.sentMb.toFixed(1)} MB sent; RSS ${r.baselineMb.toFixed(1)} → peak ` +
+      `${r.peakMb.toFixed(1)} MB: growth ${r.growthMb.toFixed(1)} MB (goal ≤ ${GOAL_MB} MB) ${r.growthMb <= GOAL_MB ? 'OK' : 'OVER'}`,
+  );
   console.log(`100 MB declared Content-Length: answered ${r.declaredStatus}`);
   return r;
 }

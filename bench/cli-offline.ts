@@ -50,7 +50,10 @@ export async function main(runs = Number(process.argv[2]) || 7) {
     console.log(`input: ${stack === strimzi ? 'strimzi sample' : 'demo stack'}; median of ${runs} runs each, alternating`);
     for (const [n] of variants) {
       const m = median(samples.get(n)!);
-      console.log(`  ${n.padEnd(30)} ${m.toFixed(0).padStart(5)} ms  ${round(m / base, 1)}× node -e 0${n.startsWith('clone, cold') ? `  (goal < ${GOAL_MS} ms: ${m < GOAL_MS ? 'met' : 'NOT met'})` : ''}`);
+      console.log(
+        `  ${n.padEnd(30)} ${m.toFixed(0).padStart(5)} ms  ${round(m / base, 1)}× node -e 0` +
+          `${n.startsWith('clone, cold') ? `  (goal < ${GOAL_MS} ms: ${m < GOAL_MS ? 'met' : 'NOT met'})` : ''}`,
+      );
     }
   } finally {
     rmSync(pkg, { recursive: true, force: true });

@@ -26,7 +26,12 @@ import { median } from './stats.ts';
 const KILL_MS = 180_000;
 const GOAL_MS = 150;
 const GOAL_MB = 70;
-const PATHS: Record<string, string> = { 'network-scan': '/network_scan', 'opa-scan': '/opa_scan', 'kubescape-scan': '/kubescape_scan', 'nuclei-scan': '/nuclei_scan' };
+const PATHS: Record<string, string> = {
+  'network-scan': '/network_scan',
+  'opa-scan': '/opa_scan',
+  'kubescape-scan': '/kubescape_scan',
+  'nuclei-scan': '/nuclei_scan',
+};
 
 export interface ColdStartRow {
   fn: string;
@@ -40,7 +45,9 @@ export interface ColdStartRow {
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
 /** The machine's floor: a bare Node HTTP server answering /healthz (no framework, no scan). */
-const FLOOR = `import http from 'node:http'; const s = http.createServer((q, r) => r.end('{"status":"ok"}')); s.listen(0, '127.0.0.1', () => console.log('floor on 127.0.0.1:' + s.address().port));`;
+const FLOOR =
+  `import http from 'node:http'; const s = http.createServer((q, r) => r.end('{"status":"ok"}')); s.listen(0, '127.0.0.1', () => ` +
+  `console.log('floor on 127.0.0.1:' + s.address().port));`;
 
 function command(fn: string, variant: 'bundle' | 'tsx'): string[] {
   if (fn === 'floor') return [process.execPath, '--input-type=module', '-e', FLOOR];
@@ -95,7 +102,16 @@ export async function main(starts = 5): Promise<ColdStartRow[]> {
     'kubescape-scan': { ...base, KUBESCAPE_ARTIFACTS_DIR: BUNDLED_ARTIFACTS_DIR, ...(existsSync(kubescapeBin) ? { KUBESCAPE_BIN: kubescapeBin } : {}) },
     // In a bundle the functions' default tool paths (relative to their source folder) do not
     // apply: the images set KUBESCAPE_BIN and NUCLEI_BIN, and so does the bench.
-    'nuclei-scan': { ...base, NUCLEI_BIN: join(ROOT, '.cache/bin/nuclei'), STACK_METADATA: NUCLEI_METADATA, NUCLEI_TEMPLATES_DIR: FIXTURE_TEMPLATES, SCAN_HOST_MAP: JSON.stringify(services.hostMap), SCAN_DNS: 'off', NUCLEI_REQUEST_TIMEOUT_S: '3', NUCLEI_RETRIES: '0' },
+    'nuclei-scan': {
+      ...base,
+      NUCLEI_BIN: join(ROOT, '.cache/bin/nuclei'),
+      STACK_METADATA: NUCLEI_METADATA,
+      NUCLEI_TEMPLATES_DIR: FIXTURE_TEMPLATES,
+      SCAN_HOST_MAP: JSON.stringify(services.hostMap),
+      SCAN_DNS: 'off',
+      NUCLEI_REQUEST_TIMEOUT_S: '3',
+      NUCLEI_RETRIES: '0',
+    },
   };
   const rows: ColdStartRow[] = [];
   const floor: number[] = [];
@@ -129,16 +145,28 @@ export async function main(starts = 5): Promise<ColdStartRow[]> {
         } finally {
           await stop(s.child);
         }
-        rows.push({ fn, variant, startMs: Math.round(median(samples[variant])), idleRssMb: Math.round(idle), afterLightRssMb: after === null ? null : Math.round(after), lightStatus: status });
+        rows.push({
+          fn,
+          variant,
+          startMs: Math.round(median(samples[variant])),
+          idleRssMb: Math.round(idle),
+          afterLightRssMb: after === null ? null : Math.round(after),
+          lightStatus: status,
+        });
       }
     }
   } finally {
     await services.stop?.();
     await cp.stop();
   }
-  console.log(`${'function'.padEnd(16)}${'variant'.padEnd(9)}${'start→/healthz'.padStart(15)}${'RSS idle'.padStart(10)}${'RSS after light'.padStart(17)}  light`);
+  console.log(
+    `${'function'.padEnd(16)}${'variant'.padEnd(9)}${'start→/healthz'.padStart(15)}${'RSS idle'.padStart(10)}${'RSS after light'.padStart(17)}  light`,
+  );
   for (const r of rows) {
-    console.log(`${r.fn.padEnd(16)}${r.variant.padEnd(9)}${`${r.startMs} ms`.padStart(15)}${`${r.idleRssMb} MB`.padStart(10)}${`${r.afterLightRssMb ?? '-'} MB`.padStart(17)}  ${r.lightStatus ?? '-'}`);
+    console.log(
+      `${r.fn.padEnd(16)}${r.variant.padEnd(9)}${`${r.startMs} ms`.padStart(15)}${`${r.idleRssMb} MB`.padStart(10)}` +
+        `${`${r.afterLightRssMb ?? '-'} MB`.padStart(17)}  ${r.lightStatus ?? '-'}`,
+    );
   }
   console.log(`floor (bare node:http server, same machine, same moment): ${Math.round(median(floor))} ms to /healthz (median of ${floor.length})`);
   for (const fn of FUNCTIONS) {
@@ -146,7 +174,10 @@ export async function main(starts = 5): Promise<ColdStartRow[]> {
     const t = rows.find((r) => r.fn === fn && r.variant === 'tsx')!;
     const okStart = b.startMs <= GOAL_MS;
     const okRss = b.afterLightRssMb !== null && b.afterLightRssMb <= GOAL_MB;
-    console.log(`${fn}: bundle ${b.startMs} ms (${(t.startMs / b.startMs).toFixed(1)}× faster than tsx) ${okStart ? 'meets' : 'MISSES'} ≤ ${GOAL_MS} ms; after light ${b.afterLightRssMb} MB (tsx ${t.afterLightRssMb} MB) ${okRss ? 'meets' : 'MISSES'} ≤ ${GOAL_MB} MB`);
+    console.log(
+      `${fn}: bundle ${b.startMs} ms (${(t.startMs / b.startMs).toFixed(1)}× faster than tsx) ${okStart ? 'meets' : 'MISSES'} ≤ ${GOAL_MS} ms; after ` +
+        `light ${b.afterLightRssMb} MB (tsx ${t.afterLightRssMb} MB) ${okRss ? 'meets' : 'MISSES'} ≤ ${GOAL_MB} MB`,
+    );
   }
   return rows;
 }

@@ -16,7 +16,6 @@ import { startControlPlane } from '../harness/cluster/index.ts';
 import { DEMO_METADATA, installDemoStack } from '../demo/kubescape/stack.ts';
 import { median } from './stats.ts';
 
-
 export interface KubescapeBenchRow {
   strategy: string;
   kubescapeRuns: number;
@@ -67,15 +66,27 @@ export async function main(runs = 3): Promise<KubescapeBenchRow[]> {
     const seedMs = median(times.get(seedLabel)!);
     const rows: KubescapeBenchRow[] = strategies.map(([label]) => {
       const m = median(times.get(label)!);
-      return { strategy: label, kubescapeRuns: kRuns.get(label)!, medianMs: Math.round(m), ratioToSeed: Math.round((m / seedMs) * 100) / 100, sameScores: scores.get(label) === scores.get(seedLabel) };
+      return {
+        strategy: label,
+        kubescapeRuns: kRuns.get(label)!,
+        medianMs: Math.round(m),
+        ratioToSeed: Math.round((m / seedMs) * 100) / 100,
+        sameScores: scores.get(label) === scores.get(seedLabel),
+      };
     });
     console.log(`kubescape light mode on the demo stack (5 namespaces), median of ${runs}; seed ${Math.round(seedMs)} ms; scores ${scores.get(seedLabel)}`);
     for (const r of rows) {
       console.log(JSON.stringify({ bench: 'kubescape-light', ...r }));
-      console.log(`  ${r.strategy.padEnd(38)} ${String(r.kubescapeRuns).padStart(2)} run(s) ${String(r.medianMs).padStart(6)} ms  ${r.ratioToSeed}× seed  scores ${r.sameScores ? 'identical' : 'DIFFER'}`);
+      console.log(
+        `  ${r.strategy.padEnd(38)} ${String(r.kubescapeRuns).padStart(2)} run(s) ${String(r.medianMs).padStart(6)} ms  ${r.ratioToSeed}× seed  ` +
+          `scores ${r.sameScores ? 'identical' : 'DIFFER'}`,
+      );
     }
     const chosen = rows.find((r) => r.strategy.includes('(default)'))!;
-    console.log(`default strategy ${chosen.strategy}: ${chosen.ratioToSeed}× the seed's way — ${chosen.ratioToSeed <= 0.6 && chosen.sameScores ? 'meets' : 'MISSES'} the ≤ 0.6× goal with identical scores`);
+    console.log(
+      `default strategy ${chosen.strategy}: ${chosen.ratioToSeed}× the seed's way — ` +
+        `${chosen.ratioToSeed <= 0.6 && chosen.sameScores ? 'meets' : 'MISSES'} the ≤ 0.6× goal with identical scores`,
+    );
     return rows;
   } finally {
     await cp.stop();

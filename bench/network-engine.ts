@@ -36,7 +36,10 @@ const GENERATORS: ReadonlyArray<(rng: Rng) => NetworkPolicySpec> = [
     podSelector: {},
     policyTypes: ['Egress'],
     egress: [
-      { to: [{ namespaceSelector: { matchExpressions: [{ key: 'team', operator: 'In', values: [pick(rng, TEAMS), pick(rng, TEAMS)] }] } }], ports: [{ port: 8080 }] },
+      {
+        to: [{ namespaceSelector: { matchExpressions: [{ key: 'team', operator: 'In', values: [pick(rng, TEAMS), pick(rng, TEAMS)] }] } }],
+        ports: [{ port: 8080 }],
+      },
       { to: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: [{ port: 53, protocol: 'UDP' }] },
     ],
   }),
@@ -111,7 +114,6 @@ export interface NetworkEngineBench {
   readonly targetMs: number;
   readonly meetsTarget: boolean;
 }
-
 
 const round3 = (ms: number) => round(ms, 3);
 

@@ -21,7 +21,6 @@ import { startControlPlane } from '../harness/cluster/index.ts';
 import { apply, namespace } from '../harness/cluster/objects.ts';
 import { median } from './stats.ts';
 
-
 export interface NetworkLightBenchRow {
   namespaces: number;
   links: number;
@@ -36,7 +35,15 @@ export interface NetworkLightBenchRow {
 /** A Stacktic-layout stack: `n` components in their own namespaces, each linked to the next `linksEach`. */
 export function benchMetadata(n = 100, linksEach = 10): string {
   const type = (i: number) => (i < 20 ? 'grafana' : i < 40 ? 'cert_manager' : 'postgresql');
-  const comp = (i: number) => ({ group: 'bench', type: type(i), name: `c${i}`, attributes: { namespace: `bench-${i}`, port: String(10000 + i) }, links_to: {}, links_from: {}, parent: null });
+  const comp = (i: number) => ({
+    group: 'bench',
+    type: type(i),
+    name: `c${i}`,
+    attributes: { namespace: `bench-${i}`, port: String(10000 + i) },
+    links_to: {},
+    links_from: {},
+    parent: null,
+  });
   const components: Record<string, unknown> = {};
   for (let i = 0; i < n; i++) {
     const links: Record<string, unknown> = {};
@@ -87,9 +94,11 @@ export async function main(runs = 5): Promise<NetworkLightBenchRow> {
       const t3 = performance.now();
       for (const r of [first, report]) {
         const sum = r.summary as { expected: number; found: number };
-        if (sum.found !== sum.expected || r.errors.length) throw new Error(`bench stack not as expected: ${sum.found} of ${sum.expected} found, ${JSON.stringify(r.errors)}`);
+        if (sum.found !== sum.expected || r.errors.length)
+          throw new Error(`bench stack not as expected: ${sum.found} of ${sum.expected} found, ${JSON.stringify(r.errors)}`);
       }
-      if ((first.sources as { judgement?: string }).judgement !== 'computed' || !(report.sources as { judgement?: string }).judgement?.startsWith('reused')) throw new Error('bench: the judgement was not recomputed after a change, or not reused without one');
+      if ((first.sources as { judgement?: string }).judgement !== 'computed' || !(report.sources as { judgement?: string }).judgement?.startsWith('reused'))
+        throw new Error('bench: the judgement was not recomputed after a change, or not reused without one');
       policies = ps.length;
       if (i === 0) continue; // warm-up
       changed.push(t1 - t0);
@@ -108,8 +117,13 @@ export async function main(runs = 5): Promise<NetworkLightBenchRow> {
     };
     console.log(JSON.stringify({ bench: 'network-light', ...row }));
     console.log(`network-light: ${row.namespaces} namespaces, ${row.links} links, ${row.policies} policies; bare LIST ${row.listMs} ms`);
-    console.log(`  unchanged cluster (judgement reused): light mode ${row.lightMs} ms → ${row.ratio}× — ${row.ratio <= 1.3 ? 'meets' : 'MISSES'} the ≤ 1.3× target`);
-    console.log(`  after a change (judgement recomputed): light mode ${row.changedMs} ms → ${row.changedRatio}× — ${row.changedRatio <= 1.3 ? 'meets' : 'MISSES'} the ≤ 1.3× target`);
+    console.log(
+      `  unchanged cluster (judgement reused): light mode ${row.lightMs} ms → ${row.ratio}× — ${row.ratio <= 1.3 ? 'meets' : 'MISSES'} the ≤ 1.3× target`,
+    );
+    console.log(
+      `  after a change (judgement recomputed): light mode ${row.changedMs} ms → ${row.changedRatio}× — ` +
+        `${row.changedRatio <= 1.3 ? 'meets' : 'MISSES'} the ≤ 1.3× target`,
+    );
 
     // The project's own demo stack (Stacktic's layout, 8 namespaces, 68 generated policy files), applied
     // unchanged: the expected set comes from its networkpolicy/ folder. Same two measurements.
@@ -140,9 +154,16 @@ export async function main(runs = 5): Promise<NetworkLightBenchRow> {
       dl.push(t2 - t1);
       dlist.push(t3 - t2);
     }
-    const demoRow = { policies: demoSet.policies.length, ratio: Math.round((median(dl) / median(dlist)) * 100) / 100, changedRatio: Math.round((median(dc) / median(dlist)) * 100) / 100 };
+    const demoRow = {
+      policies: demoSet.policies.length,
+      ratio: Math.round((median(dl) / median(dlist)) * 100) / 100,
+      changedRatio: Math.round((median(dc) / median(dlist)) * 100) / 100,
+    };
     console.log(JSON.stringify({ bench: 'network-light-demo-stack', ...demoRow }));
-    console.log(`demo stack (${demoRow.policies} generated policies, ${demoTopo.namespaces.length} namespaces) in the same cluster: unchanged ${demoRow.ratio}×, after a change ${demoRow.changedRatio}× a bare LIST (target ≤ 1.3×)`);
+    console.log(
+      `demo stack (${demoRow.policies} generated policies, ${demoTopo.namespaces.length} namespaces) in the same cluster: unchanged ` +
+        `${demoRow.ratio}×, after a change ${demoRow.changedRatio}× a bare LIST (target ≤ 1.3×)`,
+    );
     return row;
   } finally {
     await cp.stop();

@@ -36,7 +36,10 @@ export async function main(): Promise<{ wallMs: number; slowestMs: number; ratio
     const wallMs = performance.now() - t0;
     const slowestMs = Math.max(...body.results.probe_sources.map((s: { duration_ms: number }) => s.duration_ms));
     const ratio = wallMs / slowestMs;
-    console.log(`${body.summary.probes.tests} probes from ${body.results.probe_sources.length} sources: wall ${wallMs.toFixed(0)} ms, slowest source ${slowestMs} ms, ratio ${ratio.toFixed(2)}× (goal ≤ 1.5×)`);
+    console.log(
+      `${body.summary.probes.tests} probes from ${body.results.probe_sources.length} sources: wall ${wallMs.toFixed(0)} ms, slowest source ` +
+        `${slowestMs} ms, ratio ${ratio.toFixed(2)}× (goal ≤ 1.5×)`,
+    );
     return { wallMs, slowestMs, ratio };
   } finally {
     await nc.stop();

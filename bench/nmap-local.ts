@@ -40,7 +40,6 @@ export interface NmapLocalBench {
   nmapVersion?: string;
 }
 
-
 function listen(host: string, port = 0): Promise<Server> {
   const srv = createServer((c) => c.destroy());
   return new Promise((ok, fail) => {

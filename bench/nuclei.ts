@@ -32,7 +32,7 @@ import { DEFAULT_EXCLUDED_TAGS, groupPlan, unionOf, type RunGroup } from '../fun
 import { loadCatalog } from '../functions/nuclei-scan/templates.ts';
 import { loadApisixRoutes } from '../functions/nuclei-scan/apisix.ts';
 import { loadStackMetadata } from '../lib/topology/stack-metadata.ts';
-import { DEMO_APISIX, DEMO_METADATA, FIXTURE_TEMPLATES, startDemoServices } from '../demo/nuclei/services.ts';
+import { DEMO_METADATA, FIXTURE_TEMPLATES, startDemoServices } from '../demo/nuclei/services.ts';
 import { COMMUNITY_DIR, COMMUNITY_METADATA, SHARED_TEMPLATES, startCommunityServices } from '../test/support/nuclei-community.ts';
 import { median, round } from './stats.ts';
 
@@ -59,7 +59,15 @@ export async function overhead(runs = 5): Promise<NucleiBench> {
   const services = await startDemoServices();
   const dir = mkdtempSync(join(tmpdir(), 'stack-scan-nuclei-bench-'));
   try {
-    const env = { PATH: process.env.PATH, STACK_METADATA: DEMO_METADATA, NUCLEI_TEMPLATES_DIR: templatesDir, SCAN_HOST_MAP: JSON.stringify(services.hostMap), SCAN_DNS: 'off', NUCLEI_REQUEST_TIMEOUT_S: '3', NUCLEI_RETRIES: '0' };
+    const env = {
+      PATH: process.env.PATH,
+      STACK_METADATA: DEMO_METADATA,
+      NUCLEI_TEMPLATES_DIR: templatesDir,
+      SCAN_HOST_MAP: JSON.stringify(services.hostMap),
+      SCAN_DNS: 'off',
+      NUCLEI_REQUEST_TIMEOUT_S: '3',
+      NUCLEI_RETRIES: '0',
+    };
     const settings = nucleiSettingsFromEnv(env);
     const def = nucleiScan(settings);
     // The same lists and arguments the scan gives nuclei.
@@ -71,9 +79,25 @@ export async function overhead(runs = 5): Promise<NucleiBench> {
     const bareArgs = groups.map((g, i) => {
       const list = join(dir, `targets-${i}.txt`);
       const tl = join(dir, `templates-${i}.txt`);
-      writeFileSync(list, g.inputs.join('\n') + '\n');
-      writeFileSync(tl, g.templates.map((t) => join(catalog.dir, t.path)).join('\n') + '\n');
-      return nucleiArgs({ bin: settings.bin, protocols: g.protocols, templates: [], excludeTags: [...DEFAULT_EXCLUDED_TAGS.keys()], rateLimit: settings.rateLimit, concurrency: settings.concurrency, bulkSize: settings.bulkSize, requestTimeoutS: settings.requestTimeoutS, retries: settings.retries, resolvers: [], includeRaw: false }, list, tl);
+      writeFileSync(list, `${g.inputs.join('\n')}\n`);
+      writeFileSync(tl, `${g.templates.map((t) => join(catalog.dir, t.path)).join('\n')}\n`);
+      return nucleiArgs(
+        {
+          bin: settings.bin,
+          protocols: g.protocols,
+          templates: [],
+          excludeTags: [...DEFAULT_EXCLUDED_TAGS.keys()],
+          rateLimit: settings.rateLimit,
+          concurrency: settings.concurrency,
+          bulkSize: settings.bulkSize,
+          requestTimeoutS: settings.requestTimeoutS,
+          retries: settings.retries,
+          resolvers: [],
+          includeRaw: false,
+        },
+        list,
+        tl,
+      );
     });
     const benv = { HOME: dir, XDG_CONFIG_HOME: join(dir, 'config'), XDG_CACHE_HOME: join(dir, 'cache') };
 
@@ -110,9 +134,23 @@ export async function overhead(runs = 5): Promise<NucleiBench> {
     const scanMs = median(scan);
     const bareMs = median(bare);
     const ratio = scanMs / bareMs;
-    const result: NucleiBench = { bench: 'nuclei-light', templates: community ? 'community' : 'stack-scan fixtures', inputs: plan.inputs.size, runs, scanMs: round(scanMs), bareMs: round(bareMs), ratio: round(ratio, 3), targetRatio: TARGET, meetsTarget: ratio <= TARGET, findings: check.findings };
+    const result: NucleiBench = {
+      bench: 'nuclei-light',
+      templates: community ? 'community' : 'stack-scan fixtures',
+      inputs: plan.inputs.size,
+      runs,
+      scanMs: round(scanMs),
+      bareMs: round(bareMs),
+      ratio: round(ratio, 3),
+      targetRatio: TARGET,
+      meetsTarget: ratio <= TARGET,
+      findings: check.findings,
+    };
     console.log(JSON.stringify(result));
-    console.log(`nuclei-light (${result.templates} templates): ${result.inputs} targets, ${result.findings} findings: scan ${result.scanMs} ms vs bare nuclei ${result.bareMs} ms median of ${runs} → ${result.ratio}× — ${result.meetsTarget ? 'meets' : 'MISSES'} the ≤ ${TARGET}× target`);
+    console.log(
+      `nuclei-light (${result.templates} templates): ${result.inputs} targets, ${result.findings} findings: scan ${result.scanMs} ms vs bare nuclei ` +
+        `${result.bareMs} ms median of ${runs} → ${result.ratio}× — ${result.meetsTarget ? 'meets' : 'MISSES'} the ≤ ${TARGET}× target`,
+    );
     return result;
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -148,14 +186,33 @@ export async function groupVsUnion(runs = 3): Promise<StrategyFigures[] | undefi
     const catalog = await loadCatalog(SHARED_TEMPLATES);
     const settings = nucleiSettingsFromEnv({ PATH: process.env.PATH, STACK_METADATA: COMMUNITY_METADATA, NUCLEI_TEMPLATES_DIR: SHARED_TEMPLATES });
     // Paths only grafana's templates ask for (minio's own templates also GET /login).
-    const grafanaOnly = (q: { method: string; path: string }) => q.path === '/graph/login' || (q.method === 'POST' && q.path === '/login') || /^\/(public\/plugins|api\/snapshots|dashboard\/snapshot|api\/user\/signup)/.test(q.path);
+    const grafanaOnly = (q: { method: string; path: string }) =>
+      q.path === '/graph/login' ||
+      (q.method === 'POST' && q.path === '/login') ||
+      /^\/(public\/plugins|api\/snapshots|dashboard\/snapshot|api\/user\/signup)/.test(q.path);
     const execute = async (groups: RunGroup[]) => {
       let findings = 0;
       for (const g of groups) {
         await runNuclei(
-          { bin: settings.bin, protocols: g.protocols, templates: g.templates.map((t) => join(catalog.dir, t.path)), excludeTags: [...DEFAULT_EXCLUDED_TAGS.keys()], rateLimit: 150, concurrency: 25, bulkSize: 25, requestTimeoutS: 3, retries: 0, resolvers: [], includeRaw: false },
+          {
+            bin: settings.bin,
+            protocols: g.protocols,
+            templates: g.templates.map((t) => join(catalog.dir, t.path)),
+            excludeTags: [...DEFAULT_EXCLUDED_TAGS.keys()],
+            rateLimit: 150,
+            concurrency: 25,
+            bulkSize: 25,
+            requestTimeoutS: 3,
+            retries: 0,
+            resolvers: [],
+            includeRaw: false,
+          },
           g.inputs,
-          { onEvent: (e) => { if (e.matcherStatus) findings++; } },
+          {
+            onEvent: (e) => {
+              if (e.matcherStatus) findings++;
+            },
+          },
         );
       }
       return findings;
@@ -163,7 +220,10 @@ export async function groupVsUnion(runs = 3): Promise<StrategyFigures[] | undefi
     for (const mode of ['full', 'network'] as const) {
       const plan = planTargets(topo, mode, { hostMap: parseHostMap(JSON.stringify(services.hostMap)), dns: 'off', routeScheme: 'https', apisix });
       const { groups } = groupPlan(plan, catalog, { allowTags: new Set(), interactsh: false });
-      const strategies: [StrategyFigures['strategy'], RunGroup[]][] = [['group', groups], ['union', unionOf(groups)]];
+      const strategies: [StrategyFigures['strategy'], RunGroup[]][] = [
+        ['group', groups],
+        ['union', unionOf(groups)],
+      ];
       const samples = new Map<string, number[]>();
       const last = new Map<string, Omit<StrategyFigures, 'ms'>>();
       for (let i = 0; i < runs; i++) {

@@ -54,7 +54,13 @@ async function measure(label: string, kubeconfig: string, runs: number): Promise
     const inv = await readInventory(kube);
     const sees = webhookSees(inv);
     const planned = planFull({ constraints: inv.constraints, namespaces: inv.namespaces, stackNamespaces: STACK_NS, runId: `b${i}`, webhookSees: sees });
-    const { plans } = await prepareReplays(kube, planned, { runId: `b${i}`, namespaces: new Map(inv.namespaces.map((n) => [n.name, n])), constraints: new Map(inv.constraints.map((c) => [c.name, c])), stackNamespaces: STACK_NS, sees });
+    const { plans } = await prepareReplays(kube, planned, {
+      runId: `b${i}`,
+      namespaces: new Map(inv.namespaces.map((n) => [n.name, n])),
+      constraints: new Map(inv.constraints.map((c) => [c.name, c])),
+      stackNamespaces: STACK_NS,
+      sees,
+    });
     dryRuns = plans.reduce((n, p) => n + (p.invalid && !p.skip ? 1 : 0) + (p.valid && !p.skip ? 1 : 0), 0);
     const t1 = performance.now();
     await executeFull(kube, plans, 1);
@@ -65,10 +71,18 @@ async function measure(label: string, kubeconfig: string, runs: number): Promise
   return { case: label, constraints, dryRuns, decidedBy, fullModeMs: f, sequentialMs: s, ratio: Math.round((f / s) * 100) / 100 };
 }
 
-const POD_MATCH = { kinds: [{ apiGroups: [''], kinds: ['Pod'] }], namespaceSelector: { matchExpressions: [{ key: 'stacktic.io/namespace', operator: 'Exists' }] } };
+const POD_MATCH = {
+  kinds: [{ apiGroups: [''], kinds: ['Pod'] }],
+  namespaceSelector: { matchExpressions: [{ key: 'stacktic.io/namespace', operator: 'Exists' }] },
+};
 
 function labelConstraints(n: number): KubeObject[] {
-  return Array.from({ length: n }, (_, i) => ({ apiVersion: 'constraints.gatekeeper.sh/v1beta1', kind: 'RequiredLabelsPolicy', metadata: { name: `bench-labels-${i}` }, spec: { match: POD_MATCH, parameters: { labels: [`bench.stack-scan.io/key-${i}`] } } }));
+  return Array.from({ length: n }, (_, i) => ({
+    apiVersion: 'constraints.gatekeeper.sh/v1beta1',
+    kind: 'RequiredLabelsPolicy',
+    metadata: { name: `bench-labels-${i}` },
+    spec: { match: POD_MATCH, parameters: { labels: [`bench.stack-scan.io/key-${i}`] } },
+  }));
 }
 
 const REPLAY_KIND = 'K8sBenchNeedsLabel';
@@ -78,13 +92,30 @@ const replayTemplate: KubeObject = {
   metadata: { name: REPLAY_KIND.toLowerCase() },
   spec: {
     crd: { spec: { names: { kind: REPLAY_KIND }, validation: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } } },
-    targets: [{ target: 'admission.k8s.gatekeeper.sh', rego: 'package benchneedslabel\nviolation[{"msg": msg}] {\n  key := input.parameters.key\n  not input.review.object.metadata.labels[key]\n  msg := sprintf("label %v is required", [key])\n}\n' }],
+    targets: [
+      {
+        target: 'admission.k8s.gatekeeper.sh',
+        rego:
+          'package benchneedslabel\nviolation[{"msg": msg}] {\n  key := input.parameters.key\n  not input.review.object.metadata.labels[key]\n  ' +
+          'msg := sprintf("label %v is required", [key])\n}\n',
+      },
+    ],
   },
 };
 function replayConstraints(n: number): KubeObject[] {
-  return Array.from({ length: n }, (_, i) => ({ apiVersion: 'constraints.gatekeeper.sh/v1beta1', kind: REPLAY_KIND, metadata: { name: `bench-replay-${i}` }, spec: { match: { ...POD_MATCH, namespaces: ['opa-it-shop'] }, parameters: { key: 'bench.stack-scan.io/team' } } }));
+  return Array.from({ length: n }, (_, i) => ({
+    apiVersion: 'constraints.gatekeeper.sh/v1beta1',
+    kind: REPLAY_KIND,
+    metadata: { name: `bench-replay-${i}` },
+    spec: { match: { ...POD_MATCH, namespaces: ['opa-it-shop'] }, parameters: { key: 'bench.stack-scan.io/team' } },
+  }));
 }
-const pod = (name: string, labels: Record<string, string>): KubeObject => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'opa-it-shop', labels }, spec: { containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10' }] } });
+const pod = (name: string, labels: Record<string, string>): KubeObject => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name, namespace: 'opa-it-shop', labels },
+  spec: { containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10' }] },
+});
 
 export async function main(runs = 3): Promise<OpaBenchRow[]> {
   const cp = await startControlPlane({ gatekeeper: true });
@@ -108,23 +139,38 @@ export async function main(runs = 3): Promise<OpaBenchRow[]> {
     for (const c of [...extra, ...demo]) await remove(kube, c);
     const replay = replayConstraints(50);
     await installPolicies(kube, [replayTemplate], replay);
-    await waitFor('the audit to list a violation of every bench-replay constraint', async () => {
-      const r = await rawRequest(kube, { verb: 'list', resource: 'constraints' }, { method: 'GET', path: `/apis/constraints.gatekeeper.sh/v1beta1/${REPLAY_KIND.toLowerCase()}` });
-      const items = ((r.body as { items?: { status?: { violations?: unknown[] } }[] }).items ?? []);
-      return items.length === 50 && items.every((c) => (c.status?.violations ?? []).length > 0);
-    }, 120_000, 1000);
+    await waitFor(
+      'the audit to list a violation of every bench-replay constraint',
+      async () => {
+        const r = await rawRequest(
+          kube,
+          { verb: 'list', resource: 'constraints' },
+          { method: 'GET', path: `/apis/constraints.gatekeeper.sh/v1beta1/${REPLAY_KIND.toLowerCase()}` },
+        );
+        const items = (r.body as { items?: { status?: { violations?: unknown[] } }[] }).items ?? [];
+        return items.length === 50 && items.every((c) => (c.status?.violations ?? []).length > 0);
+      },
+      120_000,
+      1000,
+    );
     rows.push(await measure('50 constraints, replay', cp.kubeconfigPath, runs));
 
     for (const r of rows) {
       console.log(JSON.stringify({ bench: 'opa-full', ...r }));
-      console.log(`opa-full: ${r.case}: ${r.constraints} constraints (${r.dryRuns} dry-runs, decided by ${JSON.stringify(r.decidedBy)}): full mode ${r.fullModeMs} ms vs ${r.sequentialMs} ms sequential → ${r.ratio}×`);
+      console.log(
+        `opa-full: ${r.case}: ${r.constraints} constraints (${r.dryRuns} dry-runs, decided by ${JSON.stringify(r.decidedBy)}): full mode ` +
+          `${r.fullModeMs} ms vs ${r.sequentialMs} ms sequential → ${r.ratio}×`,
+      );
     }
     const demoRow = rows[0];
     console.log(`opa-full: demo ${demoRow.fullModeMs} ms — ${demoRow.fullModeMs < 3000 ? 'meets' : 'MISSES'} the < 3 s target`);
     const [gen, rep] = [rows[1], rows[2]];
     const perDryRun = (r: OpaBenchRow) => r.fullModeMs / Math.max(1, r.dryRuns);
     const ratio = Math.round((perDryRun(rep) / perDryRun(gen)) * 100) / 100;
-    console.log(`opa-full: replay vs generators, per dry-run: ${ratio}× (${rep.dryRuns} vs ${gen.dryRuns} dry-runs) — ${ratio <= 1.5 ? 'meets' : 'MISSES'} the ≤ 1.5× target`);
+    console.log(
+      `opa-full: replay vs generators, per dry-run: ${ratio}× (${rep.dryRuns} vs ${gen.dryRuns} dry-runs) — ${ratio <= 1.5 ? 'meets' : 'MISSES'} the ` +
+        `≤ 1.5× target`,
+    );
     return rows;
   } finally {
     await cp.stop();

@@ -56,7 +56,13 @@ export async function main(runs = 20): Promise<ReportsBenchRow> {
     const timed = async (store: boolean, live = true) => {
       process.env.STACK_SCAN_REPORTS = store ? 'on' : 'off';
       // A live cluster: an unrelated write since the last scan (a lease renewal, an event).
-      if (live) await apply(kube, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'bench-unrelated', namespace: 'default' }, data: { n: String(other++) } } as any);
+      if (live)
+        await apply(kube, {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name: 'bench-unrelated', namespace: 'default' },
+          data: { n: String(other++) },
+        } as any);
       const t0 = performance.now();
       const r = await runScan(def, 'light');
       const ms = performance.now() - t0;
@@ -103,12 +109,22 @@ export async function main(runs = 20): Promise<ReportsBenchRow> {
     };
     console.log(JSON.stringify({ bench: 'openreports-network-light-demo', runs, ...row }));
     console.log(`network light, demo stack (${set.policies.length} policies, ${topo.namespaces.length} namespaces), ${runs} runs each:`);
-    console.log(`  unchanged stack, live cluster: storing off ${row.offMs} ms, on ${row.onMs} ms → ${row.ratio}× — ${row.ratio <= 1.2 ? 'meets' : 'MISSES'} the ≤ 1.2× target`);
-    console.log(`  (idle test cluster, nothing written between two scans: off ${row.idleOffMs} ms — the API server's watch cache answers at once; any write, ours included, costs the next LIST its wait)`);
-    console.log(`  after a change:    storing off ${row.changedOffMs} ms, on ${row.changedOnMs} ms → ${row.changedRatio}× (its Report and the ClusterReport rewritten)`);
+    console.log(
+      `  unchanged stack, live cluster: storing off ${row.offMs} ms, on ${row.onMs} ms → ${row.ratio}× — ${row.ratio <= 1.2 ? 'meets' : 'MISSES'} the ` +
+        `≤ 1.2× target`,
+    );
+    console.log(
+      `  (idle test cluster, nothing written between two scans: off ${row.idleOffMs} ms — the API server's watch cache answers at once; any write, ` +
+        `ours included, costs the next LIST its wait)`,
+    );
+    console.log(
+      `  after a change:    storing off ${row.changedOffMs} ms, on ${row.changedOnMs} ms → ${row.changedRatio}× (its Report and the ClusterReport rewritten)`,
+    );
     return row;
   } finally {
-    for (const k of ['STACK_SCAN_REPORTS', 'STACK_SCAN_REPORTS_NAMESPACE']) if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k];
+    for (const k of ['STACK_SCAN_REPORTS', 'STACK_SCAN_REPORTS_NAMESPACE'])
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
     await cp.stop();
   }
 }

@@ -12,7 +12,9 @@ import { GateUsageError, parseFailBelow, parseFailOn, type GateSpec } from '../l
 export const SCANS = ['network', 'opa', 'kubescape', 'nuclei'] as const;
 export type ScanName = (typeof SCANS)[number];
 
-export const USAGE = 'usage: stack-scan <network|opa|kubescape|nuclei|all> [--mode MODE] [--format table|json|sarif|junit|html] [--output FILE] [--fail-below SCORE] [--fail-on LIST] [--metadata FILE] [--kubeconfig FILE] [--offline [--policies DIR | --manifests DIR]]';
+export const USAGE =
+  'usage: stack-scan <network|opa|kubescape|nuclei|all> [--mode MODE] [--format table|json|sarif|junit|html] [--output FILE] [--fail-below SCORE] ' +
+  '[--fail-on LIST] [--metadata FILE] [--kubeconfig FILE] [--offline [--policies DIR | --manifests DIR]]';
 
 export const HELP = `${USAGE}
 
@@ -94,7 +96,8 @@ export function parseCli(argv: string[], stdoutIsTty: boolean): CliArgs {
   if (!all && !(SCANS as readonly string[]).includes(what)) throw new UsageError(`unknown scan '${what.slice(0, 30)}'; one of ${SCANS.join(', ')}, all`);
   const scans = all ? [...SCANS] : [what as ScanName];
   const format = (o.format ?? (stdoutIsTty && !o.output ? 'table' : 'json')) as Format;
-  if (!(FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}; got '${String(o.format).slice(0, 30)}'`);
+  if (!(FORMATS as readonly string[]).includes(format))
+    throw new UsageError(`--format must be one of ${FORMATS.join(', ')}; got '${String(o.format).slice(0, 30)}'`);
   const gate: GateSpec = { verdicts: new Set() };
   try {
     if (o['fail-below'] !== undefined) gate.failBelow = parseFailBelow(o['fail-below']);
@@ -105,10 +108,15 @@ export function parseCli(argv: string[], stdoutIsTty: boolean): CliArgs {
   }
   const offline = o.offline === true;
   if (offline) {
-    if (all || what === 'opa' || what === 'nuclei') throw new UsageError(`--offline checks files before deploy for network (--policies DIR) and kubescape (--manifests DIR); ${all ? 'all' : what} needs a cluster`);
-    if (what === 'kubescape' && !o.manifests) throw new UsageError('kubescape --offline needs --manifests DIR (the rendered manifests: files or a directory of YAML)');
+    if (all || what === 'opa' || what === 'nuclei')
+      throw new UsageError(
+        `--offline checks files before deploy for network (--policies DIR) and kubescape (--manifests DIR); ${all ? 'all' : what} needs a cluster`,
+      );
+    if (what === 'kubescape' && !o.manifests)
+      throw new UsageError('kubescape --offline needs --manifests DIR (the rendered manifests: files or a directory of YAML)');
     if (what === 'kubescape' && o.policies) throw new UsageError('--policies is for the network scan');
-    if (what === 'network' && !o.policies) throw new UsageError('network --offline needs --policies DIR (Stacktic\'s generated networkpolicy/ folder) and --metadata FILE');
+    if (what === 'network' && !o.policies)
+      throw new UsageError("network --offline needs --policies DIR (Stacktic's generated networkpolicy/ folder) and --metadata FILE");
     if (what === 'network' && o.manifests) throw new UsageError('--manifests is for kubescape --offline');
     if (o.kubeconfig) throw new UsageError('--kubeconfig and --offline exclude each other');
     if (o.mode && o.mode !== 'offline') throw new UsageError(`--offline has one mode; --mode ${o.mode.slice(0, 20)} needs a cluster`);

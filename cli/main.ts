@@ -30,7 +30,11 @@ async function definition(name: ScanName, args: CliArgs): Promise<ScanDefinition
   if (args.offline) {
     const { networkOfflineScan } = await import('../functions/network-scan/offline.ts');
     const { fileLimits } = await import('../lib/topology/settings.ts');
-    return networkOfflineScan({ metadata: resolve(args.metadata ?? 'stack-metadata.yaml'), policies: resolve(args.policies!), limits: fileLimits() }) as ScanDefinition<string>;
+    return networkOfflineScan({
+      metadata: resolve(args.metadata ?? 'stack-metadata.yaml'),
+      policies: resolve(args.policies!),
+      limits: fileLimits(),
+    }) as ScanDefinition<string>;
   }
   switch (name) {
     case 'network':
@@ -48,7 +52,10 @@ async function definition(name: ScanName, args: CliArgs): Promise<ScanDefinition
 function oneLine(info: ScanError['info']): string {
   // Messages about a file usually name it already (with its line and column): no second prefix then.
   const at = info.file && !info.message.includes(info.file) ? `${info.file}${info.line ? `:${info.line}${info.column ? `:${info.column}` : ''}` : ''}: ` : '';
-  return `${at}${info.message}${info.details?.length && info.details[0].path ? ` (${info.details[0].path}: ${info.details[0].message})` : ''}`.replace(/\s*\n\s*/g, ' ');
+  return `${at}${info.message}${info.details?.length && info.details[0].path ? ` (${info.details[0].path}: ${info.details[0].message})` : ''}`.replace(
+    /\s*\n\s*/g,
+    ' ',
+  );
 }
 
 export async function main(io: Io): Promise<number> {
@@ -106,7 +113,10 @@ export async function main(io: Io): Promise<number> {
       try {
         const timeout = scanTimeoutMs(def, runMode);
         const controller = (current = new AbortController());
-        const timer = setTimeout(() => controller.abort(new ScanAbort('timeout', `the ${name} scan exceeded its total time of ${timeout} ms; the report holds what was done by then`)), timeout);
+        const timer = setTimeout(
+          () => controller.abort(new ScanAbort('timeout', `the ${name} scan exceeded its total time of ${timeout} ms; the report holds what was done by then`)),
+          timeout,
+        );
         timer.unref();
         const report = await runScan(def, runMode, {}, controller.signal, timeout, progress).finally(() => clearTimeout(timer));
         results.push(scanResult(def, report));
@@ -116,7 +126,12 @@ export async function main(io: Io): Promise<number> {
           if (e.status === 422 || e.status === 400) return fatal(io, e);
           results.push({ scan: name, mode: runMode, failure: { status: e.status, info: e.info }, checks: [] });
         } else {
-          results.push({ scan: name, mode: runMode, failure: { status: 500, info: { code: 'internal', message: `${name} scan failed: ${e instanceof Error ? e.message : String(e)}` } }, checks: [] });
+          results.push({
+            scan: name,
+            mode: runMode,
+            failure: { status: 500, info: { code: 'internal', message: `${name} scan failed: ${e instanceof Error ? e.message : String(e)}` } },
+            checks: [],
+          });
         }
       } finally {
         show?.clear();

@@ -29,7 +29,10 @@ export interface DeployDemoResult {
   knative: { ok: boolean; detail: string };
 }
 
-async function send(base: string, message: { headers: Record<string, unknown>; body: unknown }): Promise<{ status: number; event?: CloudEventV1<any>; error?: string }> {
+async function send(
+  base: string,
+  message: { headers: Record<string, unknown>; body: unknown },
+): Promise<{ status: number; event?: CloudEventV1<any>; error?: string }> {
   const res = await fetch(`${base}/`, { method: 'POST', headers: message.headers as Record<string, string>, body: message.body as string });
   const text = await res.text();
   if (res.status !== 200) return { status: res.status, error: JSON.parse(text).error?.message };
@@ -48,7 +51,14 @@ export async function deployDemo(opts: DeployDemoOptions): Promise<DeployDemoRes
     ['opa', 'structured', 'light'],
   ];
   for (const [scan, mode, scanMode] of requests) {
-    const ev = new CloudEvent({ type: REQUESTED_TYPE, source: '/stack-scan/demo', subject: 'demo stack', datacontenttype: 'application/json', data: { mode: scanMode }, scan });
+    const ev = new CloudEvent({
+      type: REQUESTED_TYPE,
+      source: '/stack-scan/demo',
+      subject: 'demo stack',
+      datacontenttype: 'application/json',
+      data: { mode: scanMode },
+      scan,
+    });
     const r = await send(opts.base, mode === 'binary' ? HTTP.binary(ev) : HTTP.structured(ev));
     if (!r.event) {
       failed = true;
@@ -56,11 +66,17 @@ export async function deployDemo(opts: DeployDemoOptions): Promise<DeployDemoRes
       continue;
     }
     const d = r.event.data;
-    log(`event ${REQUESTED_TYPE} scan=${scan} (${mode} mode) → ${r.event.type} from ${r.event.source}, subject ${r.event.subject}: score ${d?.score ?? d?.error?.message}`);
+    log(
+      `event ${REQUESTED_TYPE} scan=${scan} (${mode} mode) → ${r.event.type} from ${r.event.source}, subject ${r.event.subject}: score ` +
+        `${d?.score ?? d?.error?.message}`,
+    );
     replies.push(`${scan} (${mode}) → ${r.event.type.replace('io.stacktic.scan.', '')}, score ${d?.score ?? d?.error?.message}`);
     if (r.event.type !== 'io.stacktic.scan.completed') failed = true;
   }
-  const wrong = await send(opts.base, HTTP.binary(new CloudEvent({ type: REQUESTED_TYPE, source: '/stack-scan/demo', data: { mode: 'deep' }, scan: 'network' })));
+  const wrong = await send(
+    opts.base,
+    HTTP.binary(new CloudEvent({ type: REQUESTED_TYPE, source: '/stack-scan/demo', data: { mode: 'deep' }, scan: 'network' })),
+  );
   log(`a wrong mode: HTTP ${wrong.status}: ${wrong.error}`);
   if (wrong.status !== 400) failed = true;
   replies.push(`a wrong mode → ${wrong.status}`);
@@ -74,7 +90,10 @@ export async function deployDemo(opts: DeployDemoOptions): Promise<DeployDemoRes
     const objs = kustomizeBuild(EXAMPLE_OVERLAY);
     const kinds = new Map<string, number>();
     for (const o of objs) kinds.set(o.kind, (kinds.get(o.kind) ?? 0) + 1);
-    knative = { ok: true, detail: `kubectl apply -k knative/overlays/example would create ${objs.length} objects: ${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ')}` };
+    knative = {
+      ok: true,
+      detail: `kubectl apply -k knative/overlays/example would create ${objs.length} objects: ${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ')}`,
+    };
     log(knative.detail);
   }
   return { failed, events: replies.join('; '), knative };

@@ -15,7 +15,19 @@ import { FUNCTIONS } from '../knative/render.ts';
 import { startNodeCluster, type NodeCluster } from '../harness/node/index.ts';
 import { applyAny, importImages, knativePreflight, startKnative, type Knative } from '../harness/knative/index.ts';
 import {
-  brokerIngress, deployFunctions, NAMESPACE, plainColdStart, SCAN_NAME, SCAN_PATH, sendEvent, startSink, viaTraefik, waitBrokerReady, waitReady, waitScaledToZero, waitTriggersReady,
+  brokerIngress,
+  deployFunctions,
+  NAMESPACE,
+  plainColdStart,
+  SCAN_NAME,
+  SCAN_PATH,
+  sendEvent,
+  startSink,
+  viaTraefik,
+  waitBrokerReady,
+  waitReady,
+  waitScaledToZero,
+  waitTriggersReady,
 } from '../harness/knative/functions.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -76,10 +88,17 @@ export async function knativeDemo(opts: { log: (l: string) => void; reportsDir: 
       let rep: any = {};
       try {
         rep = JSON.parse(cold.body);
-      } catch { /* not JSON: shown below */ }
+      } catch {
+        /* not JSON: shown below */
+      }
       if (cold.status !== 200) failed = true;
       rows.push([
-        f, 'yes', `${(cold.ms / 1000).toFixed(2)}s`, `${(warm.ms / 1000).toFixed(2)}s`, `${hz.ms.toFixed(0)}ms`, `${(plain[f] / 1000).toFixed(2)}s`,
+        f,
+        'yes',
+        `${(cold.ms / 1000).toFixed(2)}s`,
+        `${(warm.ms / 1000).toFixed(2)}s`,
+        `${hz.ms.toFixed(0)}ms`,
+        `${(plain[f] / 1000).toFixed(2)}s`,
         cold.status === 200 ? `HTTP 200, score ${rep.score}, ${rep.errors?.length ?? '?'} errors` : `HTTP ${cold.status} ${cold.body.slice(0, 120)}`,
       ]);
     }
@@ -101,7 +120,9 @@ export async function knativeDemo(opts: { log: (l: string) => void; reportsDir: 
     log('\n== CloudEvents through the real Broker (MT channel-based, InMemoryChannel)');
     sink = await startSink();
     await applyAny(kube, {
-      apiVersion: 'eventing.knative.dev/v1', kind: 'Trigger', metadata: { name: 'stackscan-demo-results', namespace: NAMESPACE, labels: DEMO_LABELS },
+      apiVersion: 'eventing.knative.dev/v1',
+      kind: 'Trigger',
+      metadata: { name: 'stackscan-demo-results', namespace: NAMESPACE, labels: DEMO_LABELS },
       spec: { broker: 'stack-scan', subscriber: { uri: sink.url } },
     });
     await waitBrokerReady(kube);
@@ -111,22 +132,42 @@ export async function knativeDemo(opts: { log: (l: string) => void; reportsDir: 
     const tSend = Date.now();
     const st = await sendEvent(ingress, { id, type: 'io.stacktic.scan.requested', source: '/stack-scan/demo', scan: 'opa', data: { mode: 'light' } });
     const reply = await sink.wait((e) => e.attrs.inresponseto === id, 300_000, `reply to event ${id}`);
-    log(`io.stacktic.scan.requested (scan=opa, id ${id.slice(0, 8)}) -> Broker ingress ${st}; Trigger opa-scan -> opa-scan; reply ${reply.attrs.type} from ${reply.attrs.source} delivered back through the Broker in ${((reply.at - tSend) / 1000).toFixed(2)}s`);
+    log(
+      `io.stacktic.scan.requested (scan=opa, id ${id.slice(0, 8)}) -> Broker ingress ${st}; Trigger opa-scan -> opa-scan; reply ${reply.attrs.type} ` +
+        `from ${reply.attrs.source} delivered back through the Broker in ${((reply.at - tSend) / 1000).toFixed(2)}s`,
+    );
     if (reply.attrs.type !== 'io.stacktic.scan.completed') failed = true;
 
     await applyAny(kube, {
-      apiVersion: 'eventing.knative.dev/v1', kind: 'Trigger', metadata: { name: 'stackscan-demo-scheduled', namespace: NAMESPACE, labels: DEMO_LABELS },
-      spec: { broker: 'stack-scan', filter: { attributes: { type: 'dev.knative.sources.ping', scan: 'opa' } }, subscriber: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'opa-scan' } } },
+      apiVersion: 'eventing.knative.dev/v1',
+      kind: 'Trigger',
+      metadata: { name: 'stackscan-demo-scheduled', namespace: NAMESPACE, labels: DEMO_LABELS },
+      spec: {
+        broker: 'stack-scan',
+        filter: { attributes: { type: 'dev.knative.sources.ping', scan: 'opa' } },
+        subscriber: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'opa-scan' } },
+      },
     });
     await waitTriggersReady(kube, ['stackscan-demo-scheduled']);
     const tPing = Date.now();
     await applyAny(kube, {
-      apiVersion: 'sources.knative.dev/v1', kind: 'PingSource', metadata: { name: 'stackscan-demo-every-minute', namespace: NAMESPACE, labels: DEMO_LABELS },
-      spec: { schedule: '* * * * *', contentType: 'application/json', data: '{"mode":"light"}', ceOverrides: { extensions: { scan: 'opa' } }, sink: { ref: { apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', name: 'stack-scan' } } },
+      apiVersion: 'sources.knative.dev/v1',
+      kind: 'PingSource',
+      metadata: { name: 'stackscan-demo-every-minute', namespace: NAMESPACE, labels: DEMO_LABELS },
+      spec: {
+        schedule: '* * * * *',
+        contentType: 'application/json',
+        data: '{"mode":"light"}',
+        ceOverrides: { extensions: { scan: 'opa' } },
+        sink: { ref: { apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', name: 'stack-scan' } },
+      },
     });
     const ping = await sink.wait((e) => e.attrs.type === 'dev.knative.sources.ping' && e.at >= tPing, 150_000, 'PingSource event');
     const done = await sink.wait((e) => e.attrs.inresponseto === ping.attrs.id, 300_000, `reply to the scheduled event ${ping.attrs.id}`);
-    log(`PingSource "* * * * *" fired after ${((ping.at - tPing) / 1000).toFixed(0)}s; Trigger stackscan-demo-scheduled -> opa-scan; ${done.attrs.type} back through the Broker ${((done.at - ping.at) / 1000).toFixed(2)}s later`);
+    log(
+      `PingSource "* * * * *" fired after ${((ping.at - tPing) / 1000).toFixed(0)}s; Trigger stackscan-demo-scheduled -> opa-scan; ${done.attrs.type} ` +
+        `back through the Broker ${((done.at - ping.at) / 1000).toFixed(2)}s later`,
+    );
     if (done.attrs.type !== 'io.stacktic.scan.completed') failed = true;
     log(`Knative part took ${((Date.now() - t0) / 1000).toFixed(0)}s (node, Knative, functions, scans, events)`);
   } catch (e) {

@@ -44,10 +44,19 @@ function table(body: any): string[] {
     String(r.nsa_adjusted ?? '-'),
     String(r.mitre_adjusted ?? '-'),
     String(r.resources),
-    r.flagged ? `FLAGGED (${r.flags.join('; ')})` : r.note ?? '',
+    r.flagged ? `FLAGGED (${r.flags.join('; ')})` : (r.note ?? ''),
   ]);
   const o = body.results.overall;
-  rows.push(['(mean)', '', String(o.mean_over_namespaces.nsa ?? '-'), String(o.mean_over_namespaces.mitre ?? '-'), String(o.mean_over_namespaces.nsa_adjusted ?? '-'), String(o.mean_over_namespaces.mitre_adjusted ?? '-'), '', '']);
+  rows.push([
+    '(mean)',
+    '',
+    String(o.mean_over_namespaces.nsa ?? '-'),
+    String(o.mean_over_namespaces.mitre ?? '-'),
+    String(o.mean_over_namespaces.nsa_adjusted ?? '-'),
+    String(o.mean_over_namespaces.mitre_adjusted ?? '-'),
+    '',
+    '',
+  ]);
   rows.push(['(kubescape overall)', '', String(o.kubescape?.nsa ?? '-'), String(o.kubescape?.mitre ?? '-'), '', '', '', '']);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r: string[]) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
@@ -80,18 +89,31 @@ export async function kubescapeDemo(opts: KubescapeDemoOptions): Promise<Kubesca
         continue;
       }
       if (body.errors.length) out.failed = true;
-      log(`\nkubescape_scan?mode=${mode}: score ${body.score} (${body.duration_ms} ms, ${body.summary.kubescape_runs} kubescape run(s), strategy ${body.summary.strategy}, ${body.errors.length} errors)`);
+      log(
+        `\nkubescape_scan?mode=${mode}: score ${body.score} (${body.duration_ms} ms, ${body.summary.kubescape_runs} kubescape run(s), strategy ` +
+          `${body.summary.strategy}, ${body.errors.length} errors)`,
+      );
       for (const l of table(body)) log(`  ${l}`);
       for (const e of body.errors) log(`  error: ${e.step}: ${e.message}`);
-      let key = `flagged ${body.summary.flagged_namespaces.length}/${body.summary.namespaces}, NSA mean ${body.summary.nsa_mean}, MITRE mean ${body.summary.mitre_mean}`;
+      let key =
+        `flagged ${body.summary.flagged_namespaces.length}/${body.summary.namespaces}, NSA mean ${body.summary.nsa_mean}, MITRE mean ` +
+        `${body.summary.mitre_mean}`;
       if (mode === 'full') {
         const s = body.summary;
-        key += `; ${s.findings} findings (${Object.entries(s.findings_by_severity).filter(([, v]) => v).map(([k, v]) => `${k} ${v}`).join(', ')}), ${s.with_stacktic_remediation} with a Stacktic attribute, ${s.excluded} excluded`;
+        key += `; ${s.findings} findings (${Object.entries(s.findings_by_severity)
+          .filter(([, v]) => v)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}), ${s.with_stacktic_remediation} with a Stacktic attribute, ${s.excluded} excluded`;
         const ex = new Map<string, number>();
         for (const x of body.results.excluded) ex.set(x.exclusion.id, (ex.get(x.exclusion.id) ?? 0) + 1);
         log(`  excluded (accepted operator requirements): ${[...ex].map(([k, v]) => `${k} ${v}`).join(', ')}`);
         const sample = body.findings.find((f: any) => f.remediation?.attributes.length && f.fix.length);
-        if (sample) log(`  e.g. ${sample.control_id} ${sample.control} on ${sample.resource.kind} ${sample.resource.namespace}/${sample.resource.name}: set ${sample.fix.map((x: any) => `${x.path}=${x.value}`).join(', ')}; Stacktic: ${sample.remediation.attributes.map((a: any) => `${sample.component?.name ?? '?'}.${a.name} (now ${a.current})`).join(', ')}`);
+        if (sample)
+          log(
+            `  e.g. ${sample.control_id} ${sample.control} on ${sample.resource.kind} ${sample.resource.namespace}/${sample.resource.name}: set ` +
+              `${sample.fix.map((x: any) => `${x.path}=${x.value}`).join(', ')}; Stacktic: ` +
+              `${sample.remediation.attributes.map((a: any) => `${sample.component?.name ?? '?'}.${a.name} (now ${a.current})`).join(', ')}`,
+          );
       }
       log(`  ${key}`);
       out.rows.push([mode, String(body.score), `${key} (${body.duration_ms} ms)`]);

@@ -23,9 +23,7 @@ export interface NodeDemoOptions {
   damage?: StackOptions;
 }
 
-export type NodeDemoResult =
-  | { ok: true; status: number; report: any; summary: string; durationMs: number }
-  | { ok: false; reason: string };
+export type NodeDemoResult = { ok: true; status: number; report: any; summary: string; durationMs: number } | { ok: false; reason: string };
 
 export async function nodeNetworkDemo(opts: NodeDemoOptions): Promise<NodeDemoResult> {
   const log = opts.log ?? (() => {});
@@ -40,12 +38,17 @@ export async function nodeNetworkDemo(opts: NodeDemoOptions): Promise<NodeDemoRe
     log(`  node: ${running.length} workloads deployed as real pods, ${policies} NetworkPolicies applied; waiting for readiness`);
     await waitStackReady(kube, running);
     const full = { ...fullSettingsFromEnv({ NETWORK_PROBE_IMAGE: nc.node.images.nmap }), hostTimeoutMs: 5000 };
-    const app = scanApp(networkScan({ topology: { metadata: { path: opts.metadataPath, setting: 'STACK_METADATA' } }, kubeconfig: nc.cp.kubeconfigPath, full }));
+    const app = scanApp(
+      networkScan({ topology: { metadata: { path: opts.metadataPath, setting: 'STACK_METADATA' } }, kubeconfig: nc.cp.kubeconfigPath, full }),
+    );
     const res = await app.request('/network_scan?mode=full');
     const report: any = await res.json();
     const p = report.summary?.probes;
     const summary = p
-      ? `${p.tests} probes on a real node (kube-router enforcing): ${Object.entries(p.verdicts).filter(([, v]) => v).map(([k, v]) => `${k} ${v}`).join(', ')}; cni_enforcing=${p.cni_enforcing}`
+      ? `${p.tests} probes on a real node (kube-router enforcing): ${Object.entries(p.verdicts)
+          .filter(([, v]) => v)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}; cni_enforcing=${p.cni_enforcing}`
       : `HTTP ${res.status}: ${report.error?.message ?? ''}`;
     return { ok: true, status: res.status, report, summary, durationMs: Date.now() - t0 };
   } finally {

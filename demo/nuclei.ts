@@ -71,14 +71,25 @@ export async function runNucleiDemo(opts: NucleiDemoOptions = {}): Promise<Nucle
       if (res.status !== 200) throw new Error(`GET /nuclei_scan?mode=${mode} answered ${res.status}: ${JSON.stringify(r)}`);
       reports[mode] = r;
       const s = r.summary as { targets: number; reached: number; unreachable: number; not_scanned: number; findings: Record<string, number> };
-      log(`GET /nuclei_scan?mode=${mode}: score ${r.score ?? 'null'}, ${s.targets} targets (${s.reached} reached, ${s.unreachable} unreachable, ${s.not_scanned} not scanned), ${r.duration_ms} ms`);
-      for (const t of (r.results as { targets: TargetResult[] }).targets) log(`  target ${t.component}/${t.namespace} ${t.url}: ${t.reached === true ? `reached, ${t.findings} finding(s)` : t.reached === false ? `NOT reached (${t.error})` : 'undecided'}`);
-      for (const f of (r.findings ?? []) as Finding[]) log(`  [${f.informational ? `${f.severity}, informational` : f.severity}] ${f.template_id} on ${f.component}/${f.namespace} at ${f.matched_at}${f.extracted.length ? ` (${f.extracted.join(', ').slice(0, 120)})` : ''}${f.note ? `\n      not scored: ${f.note}` : ''}`);
+      log(
+        `GET /nuclei_scan?mode=${mode}: score ${r.score ?? 'null'}, ${s.targets} targets (${s.reached} reached, ${s.unreachable} unreachable, ` +
+          `${s.not_scanned} not scanned), ${r.duration_ms} ms`,
+      );
+      for (const t of (r.results as { targets: TargetResult[] }).targets)
+        log(
+          `  target ${t.component}/${t.namespace} ${t.url}: ` +
+            `${t.reached === true ? `reached, ${t.findings} finding(s)` : t.reached === false ? `NOT reached (${t.error})` : 'undecided'}`,
+        );
+      for (const f of (r.findings ?? []) as Finding[])
+        log(
+          `  [${f.informational ? `${f.severity}, informational` : f.severity}] ${f.template_id} on ${f.component}/${f.namespace} at ${f.matched_at}` +
+            `${f.extracted.length ? ` (${f.extracted.join(', ').slice(0, 120)})` : ''}${f.note ? `\n      not scored: ${f.note}` : ''}`,
+        );
       for (const x of (r.results as { excluded: { template_id: string; reason: string }[] }).excluded) log(`  not run: ${x.template_id}: ${x.reason}`);
       for (const e of r.errors) log(`  error ${e.code}: ${e.message}`);
       if (opts.reportsDir) {
         mkdirSync(opts.reportsDir, { recursive: true });
-        writeFileSync(join(opts.reportsDir, `nuclei-${mode}.json`), JSON.stringify(r, null, 2) + '\n');
+        writeFileSync(join(opts.reportsDir, `nuclei-${mode}.json`), `${JSON.stringify(r, null, 2)}\n`);
       }
     }
     return reports;

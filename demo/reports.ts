@@ -55,14 +55,24 @@ export async function enableStoredReports(opts: { kubeconfig: string; log: Log }
   });
   await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(sink.address() as { port: number }).port}/`;
-  const vars: Record<string, string> = { STACK_SCAN_REPORTS: 'on', STACK_SCAN_REPORTS_NAMESPACE: RECORDS_NAMESPACE, STACK_SCAN_EVENTS_SINK: url, STACK_SCAN_REPORTS_KUBECONFIG: opts.kubeconfig, STACK_SCAN_REGRESSION_THRESHOLD: '5' };
+  const vars: Record<string, string> = {
+    STACK_SCAN_REPORTS: 'on',
+    STACK_SCAN_REPORTS_NAMESPACE: RECORDS_NAMESPACE,
+    STACK_SCAN_EVENTS_SINK: url,
+    STACK_SCAN_REPORTS_KUBECONFIG: opts.kubeconfig,
+    STACK_SCAN_REGRESSION_THRESHOLD: '5',
+  };
   const saved = new Map(Object.keys(vars).map((k) => [k, process.env[k]]));
   Object.assign(process.env, vars);
-  opts.log(`OpenReports: CRDs ${crds.join(', ')} installed (github.com/openreports/reports-api); every run below stores its Reports; regression events go to ${url}`);
+  opts.log(
+    `OpenReports: CRDs ${crds.join(', ')} installed (github.com/openreports/reports-api); every run below stores its Reports; regression events go to ${url}`,
+  );
   return {
     events,
     stop: async () => {
-      for (const [k, v] of saved) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+      for (const [k, v] of saved)
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
       await new Promise((r) => sink.close(r));
     },
   };
@@ -70,10 +80,20 @@ export async function enableStoredReports(opts: { kubeconfig: string; log: Log }
 
 /** `kubectl get <plural> -A`: the CRD's printer columns (priority 0, as kubectl shows by default). */
 async function printerTable(kube: Kube, plural: 'reports' | 'clusterreports'): Promise<string[]> {
-  const crd = await apiGet<any>(kube, { verb: 'get', resource: 'customresourcedefinitions' }, `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${plural}.openreports.io`);
-  const cols: { name: string; jsonPath: string; type: string; priority?: number }[] = crd.spec.versions.find((v: any) => v.served).additionalPrinterColumns.filter((c: any) => !c.priority);
+  const crd = await apiGet<any>(
+    kube,
+    { verb: 'get', resource: 'customresourcedefinitions' },
+    `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${plural}.openreports.io`,
+  );
+  const cols: { name: string; jsonPath: string; type: string; priority?: number }[] = crd.spec.versions
+    .find((v: any) => v.served)
+    .additionalPrinterColumns.filter((c: any) => !c.priority);
   const list = await apiGet<{ items: any[] }>(kube, { verb: 'list', resource: plural }, `/apis/openreports.io/v1alpha1/${plural}`);
-  const at = (o: any, path: string) => path.split('.').filter(Boolean).reduce((x, k) => x?.[k], o);
+  const at = (o: any, path: string) =>
+    path
+      .split('.')
+      .filter(Boolean)
+      .reduce((x, k) => x?.[k], o);
   const age = (t: string) => {
     const s = Math.max(0, Math.round((Date.now() - Date.parse(t)) / 1000));
     return s < 120 ? `${s}s` : `${Math.round(s / 60)}m`;
@@ -81,13 +101,25 @@ async function printerTable(kube: Kube, plural: 'reports' | 'clusterreports'): P
   const head = [...(crd.spec.scope === 'Namespaced' ? ['NAMESPACE'] : []), 'NAME', ...cols.map((c) => c.name.toUpperCase())];
   const rows = list.items
     .sort((a, b) => `${a.metadata.namespace ?? ''}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace ?? ''}/${b.metadata.name}`))
-    .map((o) => [...(crd.spec.scope === 'Namespaced' ? [o.metadata.namespace] : []), o.metadata.name, ...cols.map((c) => (c.type === 'date' ? age(at(o, c.jsonPath)) : String(at(o, c.jsonPath) ?? '')))]);
+    .map((o) => [
+      ...(crd.spec.scope === 'Namespaced' ? [o.metadata.namespace] : []),
+      o.metadata.name,
+      ...cols.map((c) => (c.type === 'date' ? age(at(o, c.jsonPath)) : String(at(o, c.jsonPath) ?? ''))),
+    ]);
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(w[i])).join('   ').trimEnd());
+  return [head, ...rows].map((r) =>
+    r
+      .map((c, i) => c.padEnd(w[i]))
+      .join('   ')
+      .trimEnd(),
+  );
 }
 
 function printChanges(log: Log, c: Changes) {
-  log(`    changes vs run ${c.previous?.run_id ?? '-'} (${c.previous?.from ?? 'none'}): ${c.new_failing_count} new failing, ${c.fixed_count} fixed, ${c.unchanged} unchanged, score delta ${c.score_delta ?? 'n/a'}${c.regressed ? ` — REGRESSED: ${c.regression!.join('; ')}` : ''}`);
+  log(
+    `    changes vs run ${c.previous?.run_id ?? '-'} (${c.previous?.from ?? 'none'}): ${c.new_failing_count} new failing, ${c.fixed_count} fixed, ` +
+      `${c.unchanged} unchanged, score delta ${c.score_delta ?? 'n/a'}${c.regressed ? ` — REGRESSED: ${c.regression!.join('; ')}` : ''}`,
+  );
   for (const f of c.new_failing) log(`      + [${f.severity}] ${f.namespace ? `${f.namespace}: ` : ''}${f.policy} · ${f.rule}: ${f.message}`);
   for (const f of c.fixed) log(`      - fixed ${f.namespace ? `${f.namespace}: ` : ''}${f.policy} · ${f.rule}`);
 }
@@ -118,7 +150,10 @@ export async function reportsDemo(opts: { kubeconfig: string; stackMetadata: str
           PATH: process.env.PATH,
           STACK_METADATA: NUCLEI_METADATA,
           NUCLEI_TEMPLATES_DIR: FIXTURE_TEMPLATES,
-          SCAN_HOST_MAP: JSON.stringify({ ...nuclei.hostMap, ...(docsServes === 'portal' ? { 'docs.nuclei-demo.test:80': nuclei.hostMap['admin.nuclei-demo.test:80'] } : {}) }),
+          SCAN_HOST_MAP: JSON.stringify({
+            ...nuclei.hostMap,
+            ...(docsServes === 'portal' ? { 'docs.nuclei-demo.test:80': nuclei.hostMap['admin.nuclei-demo.test:80'] } : {}),
+          }),
           SCAN_DNS: 'off',
           NUCLEI_REQUEST_TIMEOUT_S: '3',
           NUCLEI_RETRIES: '0',
@@ -130,9 +165,17 @@ export async function reportsDemo(opts: { kubeconfig: string; stackMetadata: str
         def: networkScan({ topology: topology(opts.stackMetadata), kubeconfig: opts.kubeconfig }),
         mode: 'light',
         change: async () => {
-          const list = await apiGet<{ items: KubeObject[] }>(kube, { verb: 'list', resource: 'networkpolicies' }, '/apis/networking.k8s.io/v1/namespaces/shop/networkpolicies');
+          const list = await apiGet<{ items: KubeObject[] }>(
+            kube,
+            { verb: 'list', resource: 'networkpolicies' },
+            '/apis/networking.k8s.io/v1/namespaces/shop/networkpolicies',
+          );
           const p = list.items.find((x) => x.metadata.name.startsWith('shop--to--minio--egress--ports--9000'))!;
-          await remove(kube, { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: p.metadata.name, namespace: 'shop' } } as KubeObject);
+          await remove(kube, {
+            apiVersion: 'networking.k8s.io/v1',
+            kind: 'NetworkPolicy',
+            metadata: { name: p.metadata.name, namespace: 'shop' },
+          } as KubeObject);
           return `deleted NetworkPolicy shop/${p.metadata.name} (the shop → minio egress)`;
         },
         expect: /shop--to--minio|link shop -> minio/,
@@ -142,7 +185,16 @@ export async function reportsDemo(opts: { kubeconfig: string; stackMetadata: str
         def: opaScan({ topology: topology(opts.stackMetadata), kubeconfig: opts.kubeconfig, concurrency: 8 }),
         mode: 'light',
         change: async () => {
-          await rawRequest(kube, { verb: 'patch', resource: 'namespaces' }, { method: 'PATCH', path: '/api/v1/namespaces/minio', contentType: 'application/merge-patch+json', body: { metadata: { labels: { 'stacktic.io/namespace': null } } } });
+          await rawRequest(
+            kube,
+            { verb: 'patch', resource: 'namespaces' },
+            {
+              method: 'PATCH',
+              path: '/api/v1/namespaces/minio',
+              contentType: 'application/merge-patch+json',
+              body: { metadata: { labels: { 'stacktic.io/namespace': null } } },
+            },
+          );
           return 'removed the stacktic.io/namespace label of namespace minio (the constraints select on it)';
         },
         expect: /namespace-coverage · enforced-constraint/,
@@ -151,14 +203,23 @@ export async function reportsDemo(opts: { kubeconfig: string; stackMetadata: str
         ? [
             {
               title: 'kubescape full',
-              def: kubescapeScan({ ...kubescapeSettingsFromEnv({ ...process.env, KUBECONFIG: '', STACK_METADATA: KS_METADATA, KUBESCAPE_ARTIFACTS_DIR: BUNDLED_ARTIFACTS_DIR }), kubeconfig: opts.kubeconfig }),
+              def: kubescapeScan({
+                ...kubescapeSettingsFromEnv({ ...process.env, KUBECONFIG: '', STACK_METADATA: KS_METADATA, KUBESCAPE_ARTIFACTS_DIR: BUNDLED_ARTIFACTS_DIR }),
+                kubeconfig: opts.kubeconfig,
+              }),
               mode: 'full',
               change: async () => {
                 await apply(kube, {
                   apiVersion: 'apps/v1',
                   kind: 'Deployment',
                   metadata: { name: 'careless-demo', namespace: 'ks-shop', labels: { app: 'careless-demo', 'stack-scan.io/demo': 'kubescape' } },
-                  spec: { selector: { matchLabels: { app: 'careless-demo' } }, template: { metadata: { labels: { app: 'careless-demo' } }, spec: { hostNetwork: true, containers: [{ name: 'app', image: 'nginx:latest', securityContext: { privileged: true } }] } } },
+                  spec: {
+                    selector: { matchLabels: { app: 'careless-demo' } },
+                    template: {
+                      metadata: { labels: { app: 'careless-demo' } },
+                      spec: { hostNetwork: true, containers: [{ name: 'app', image: 'nginx:latest', securityContext: { privileged: true } }] },
+                    },
+                  },
                 } as unknown as KubeObject);
                 return 'created Deployment ks-shop/careless-demo (privileged, hostNetwork, no limits, no probes)';
               },
@@ -197,13 +258,19 @@ export async function reportsDemo(opts: { kubeconfig: string; stackMetadata: str
         log(`    NOT EXACT: the new failing findings should all come from the change (${s.expect})`);
       }
       const ev = stored.events.slice(before).filter((e) => e.type === 'io.stacktic.scan.regressed');
-      if (ev.length === 1) log(`    event io.stacktic.scan.regressed received: ${ev[0].data.scan} ${ev[0].data.mode}, ${ev[0].data.reasons.join('; ')}, ${ev[0].data.new_failing.length} finding(s) listed`);
+      if (ev.length === 1)
+        log(
+          `    event io.stacktic.scan.regressed received: ${ev[0].data.scan} ${ev[0].data.mode}, ${ev[0].data.reasons.join('; ')}, ` +
+            `${ev[0].data.new_failing.length} finding(s) listed`,
+        );
       else {
         failed = true;
         log(`    expected one io.stacktic.scan.regressed event, received ${ev.length}`);
       }
       // The scans' own errors are theirs (nuclei's legacy target is closed on purpose); storing must not add any.
-      const storing = [...again.errors, ...after.errors].filter((e) => /^(store|write the run history|read the run history|delete the stale|send io\.stacktic|report settings)/.test(e.step));
+      const storing = [...again.errors, ...after.errors].filter((e) =>
+        /^(store|write the run history|read the run history|delete the stale|send io\.stacktic|report settings)/.test(e.step),
+      );
       for (const e of storing) log(`    storing error: ${e.step}: ${e.message}`);
       if (storing.length) failed = true;
     }
@@ -214,8 +281,14 @@ export async function reportsDemo(opts: { kubeconfig: string; stackMetadata: str
   for (const l of await printerTable(kube, 'reports')) log(`  ${l}`);
   log('\n  $ kubectl get clusterreports');
   for (const l of await printerTable(kube, 'clusterreports')) log(`  ${l}`);
-  const ring = await apiGet<{ data: Record<string, string> }>(kube, { verb: 'get', resource: 'configmaps' }, `/api/v1/namespaces/${RECORDS_NAMESPACE}/configmaps/stack-scan-runs-network-light`);
+  const ring = await apiGet<{ data: Record<string, string> }>(
+    kube,
+    { verb: 'get', resource: 'configmaps' },
+    `/api/v1/namespaces/${RECORDS_NAMESPACE}/configmaps/stack-scan-runs-network-light`,
+  );
   const runs = JSON.parse(ring.data['runs.json']) as { run_id: string; score: number | null; counts: Record<string, number>; started_at: string }[];
-  log(`\n  run history ${RECORDS_NAMESPACE}/stack-scan-runs-network-light: ${runs.map((r) => `${r.run_id} score ${r.score} fail ${r.counts.fail}`).join(' | ')}`);
+  log(
+    `\n  run history ${RECORDS_NAMESPACE}/stack-scan-runs-network-light: ${runs.map((r) => `${r.run_id} score ${r.score} fail ${r.counts.fail}`).join(' | ')}`,
+  );
   return { failed };
 }

@@ -43,9 +43,19 @@ export interface Requirement {
  * kustomize (built with Go).
  */
 export const REQUIREMENTS: Requirement[] = [
-  { pkg: 'openssl', check: { command: 'openssl' }, why: "the local control plane's certificates, and the nuclei demo's expired certificate", parts: ['cluster', 'network-full', 'cloudevents', 'kubescape', 'nuclei', 'node'] },
+  {
+    pkg: 'openssl',
+    check: { command: 'openssl' },
+    why: "the local control plane's certificates, and the nuclei demo's expired certificate",
+    parts: ['cluster', 'network-full', 'cloudevents', 'kubescape', 'nuclei', 'node'],
+  },
   { pkg: 'nmap', check: { command: 'nmap' }, why: "the network scan's probes (full mode) and the real node's nmap image", parts: ['network-full', 'node'] },
-  { pkg: 'redis-server', check: { anyFile: ['/usr/bin/redis-server', '/usr/local/bin/redis-server'] }, why: "the nuclei demo's Redis services (without and with a password)", parts: ['nuclei'] },
+  {
+    pkg: 'redis-server',
+    check: { anyFile: ['/usr/bin/redis-server', '/usr/local/bin/redis-server'] },
+    why: "the nuclei demo's Redis services (without and with a password)",
+    parts: ['nuclei'],
+  },
   { pkg: 'iproute2', check: { command: 'ip' }, why: "the real node's bridge and routes", parts: ['node'] },
   { pkg: 'iptables', check: { command: 'iptables' }, why: 'kube-proxy and kube-router on the real node', parts: ['node'] },
   { pkg: 'ipset', check: { command: 'ipset' }, why: "kube-router's NetworkPolicy sets on the real node", parts: ['node'] },
@@ -98,7 +108,16 @@ export function planRequirements(probe: MachineProbe, opts: { installed?: boolea
   if (!needed.length) return { install: [], leftOut };
   const pkgs = uniq(needed.map((r) => r.pkg));
   if (probe.root && probe.apt && !opts.installed) {
-    return { install: pkgs.map((pkg) => ({ pkg, why: needed.filter((r) => r.pkg === pkg).map((r) => r.why).join('; ') })), leftOut };
+    return {
+      install: pkgs.map((pkg) => ({
+        pkg,
+        why: needed
+          .filter((r) => r.pkg === pkg)
+          .map((r) => r.why)
+          .join('; '),
+      })),
+      leftOut,
+    };
   }
   const command = opts.installed ? undefined : installCommand(pkgs, probe.root, probe.apt);
   for (const part of PARTS) {

@@ -93,13 +93,20 @@ async function waitFirstAudit(kube: Kube, constraints: KubeObject[], timeoutMs: 
   while (Date.now() < deadline) {
     pending = [];
     for (const c of constraints) {
-      const cur = await apiGet(kube, { verb: 'get', resource: 'constraints' }, `/apis/constraints.gatekeeper.sh/v1beta1/${c.kind.toLowerCase()}/${c.metadata.name}`).catch(() => undefined);
+      const cur = await apiGet(
+        kube,
+        { verb: 'get', resource: 'constraints' },
+        `/apis/constraints.gatekeeper.sh/v1beta1/${c.kind.toLowerCase()}/${c.metadata.name}`,
+      ).catch(() => undefined);
       if (typeof cur?.status?.totalViolations !== 'number') pending.push(c.metadata.name);
     }
     if (!pending.length) return undefined;
     await new Promise((r) => setTimeout(r, 1000));
   }
-  return `Gatekeeper's first audit had not reported on ${pending.length} constraint(s) after ${timeoutMs / 1000} s (${pending.slice(0, 3).join(', ')}${pending.length > 3 ? ', …' : ''})`;
+  return (
+    `Gatekeeper's first audit had not reported on ${pending.length} constraint(s) after ${timeoutMs / 1000} s (${pending.slice(0, 3).join(', ')}` +
+    `${pending.length > 3 ? ', …' : ''})`
+  );
 }
 
 /** Builds a Go tool module when Go is here (cached by stamp); the reason its parts are left out otherwise. */
@@ -151,7 +158,13 @@ export async function runDemo(): Promise<number> {
   if (plan.install.length) {
     log('== system packages the demo needs and this machine lacks (installing as root):');
     for (const p of plan.install) log(`  ${p.pkg}: ${p.why}`);
-    if (!installPackages(ROOT, plan.install.map((p) => p.pkg))) log('  harness/install-system-deps.sh failed (its output is above)');
+    if (
+      !installPackages(
+        ROOT,
+        plan.install.map((p) => p.pkg),
+      )
+    )
+      log('  harness/install-system-deps.sh failed (its output is above)');
     probe = probeMachine();
     plan = planRequirements(probe, { installed: true });
   } else if (plan.command) {
@@ -159,7 +172,8 @@ export async function runDemo(): Promise<number> {
   }
   const leftOut = plan.leftOut;
   for (const [part, why] of leftOut) log(`  left out: ${PART_LABELS[part]}: ${why}`);
-  if (leftOut.has('cluster')) throw new DemoError(`the local cluster cannot start: ${leftOut.get('cluster')}`, plan.command ?? 'bash harness/install-system-deps.sh');
+  if (leftOut.has('cluster'))
+    throw new DemoError(`the local cluster cannot start: ${leftOut.get('cluster')}`, plan.command ?? 'bash harness/install-system-deps.sh');
 
   // A fresh clone has no binaries yet: build them (cached; a no-op when up to date). The real node comes last.
   for (const m of MODULES) {
@@ -190,7 +204,12 @@ export async function runDemo(): Promise<number> {
     let n = 10;
     for (const ns of topo.namespaces) await apply(kube, namespace(ns, ns === UNLABELLED ? {} : { [STACK_NAMESPACE_LABEL]: ns }));
     for (const c of topo.components.filter((x) => x.namespace && x.ports.length)) {
-      await apply(kube, { apiVersion: 'v1', kind: 'Service', metadata: { name: c.name, namespace: c.namespace! }, spec: { selector: { 'app.kubernetes.io/name': c.name }, ports: c.ports.map((p) => ({ name: `p${p}`, port: p, protocol: 'TCP' })) } } as any);
+      await apply(kube, {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: c.name, namespace: c.namespace! },
+        spec: { selector: { 'app.kubernetes.io/name': c.name }, ports: c.ports.map((p) => ({ name: `p${p}`, port: p, protocol: 'TCP' })) },
+      } as any);
       const ip = `127.77.0.${n++}`;
       hostMap[`${c.name}.${c.namespace}.svc.cluster.local`] = ip;
       for (const p of c.ports) {
@@ -211,8 +230,16 @@ export async function runDemo(): Promise<number> {
       if (e.name === DRIFTED) p.spec.egress[0].ports = [{ protocol: 'TCP', port: 5433 }];
       await apply(kube, p);
     }
-    await apply(kube, { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'debug-allow-all', namespace: 'shop' }, spec: { podSelector: {}, ingress: [{}] } } as any);
-    log(`applied ${expected.length - MISSING.length} of ${expected.length} expected NetworkPolicies (${MISSING.length} missing, 1 drifted, 1 extra; namespace ${UNLABELLED} unlabelled)`);
+    await apply(kube, {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'debug-allow-all', namespace: 'shop' },
+      spec: { podSelector: {}, ingress: [{}] },
+    } as any);
+    log(
+      `applied ${expected.length - MISSING.length} of ${expected.length} expected NetworkPolicies (${MISSING.length} missing, 1 drifted, 1 extra; ` +
+        `namespace ${UNLABELLED} unlabelled)`,
+    );
 
     const templates = yamlDir(join(ROOT, 'functions/opa-scan/stacktic/templates'));
     const constraints = yamlDir(join(ROOT, 'demo/gatekeeper/constraints'));
@@ -222,12 +249,19 @@ export async function runDemo(): Promise<number> {
     // audit it is null (nothing decided). Wait for that audit, bounded.
     const ta = Date.now();
     const auditWhy = await waitFirstAudit(kube, constraints, AUDIT_WAIT_MS);
-    log(auditWhy ? `Gatekeeper audit: ${auditWhy}; the OPA light score stays null until it has` : `Gatekeeper's first audit reported on every constraint after ${((Date.now() - ta) / 1000).toFixed(1)} s`);
+    log(
+      auditWhy
+        ? `Gatekeeper audit: ${auditWhy}; the OPA light score stays null until it has`
+        : `Gatekeeper's first audit reported on every constraint after ${((Date.now() - ta) / 1000).toFixed(1)} s`,
+    );
 
     // Serve every scan as `npm start` does, and call it over HTTP.
     const topology = { metadata: { path: SAMPLE, setting: 'STACK_METADATA' } };
     const full = { ...fullSettingsFromEnv({}), runner: 'local' as const, localHosts: parseHostMap(JSON.stringify(hostMap)), hostTimeoutMs: 3000 };
-    const app = combinedApp([mount(networkScan({ topology, kubeconfig: cp.kubeconfigPath, full })), mount(opaScan({ topology, kubeconfig: cp.kubeconfigPath, concurrency: 8 }))]);
+    const app = combinedApp([
+      mount(networkScan({ topology, kubeconfig: cp.kubeconfigPath, full })),
+      mount(opaScan({ topology, kubeconfig: cp.kubeconfigPath, concurrency: 8 })),
+    ]);
     const port: number = await new Promise((resolve) => {
       http = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => resolve(info.port));
     });
@@ -235,7 +269,12 @@ export async function runDemo(): Promise<number> {
     log(`serving ${base}: ${JSON.stringify(await (await fetch(`${base}/`)).json())}`);
 
     mkdirSync(REPORTS, { recursive: true });
-    const calls: [string, string, Part][] = [['network_scan', 'light', 'cluster'], ['network_scan', 'full', 'network-full'], ['opa_scan', 'light', 'cluster'], ['opa_scan', 'full', 'cluster']];
+    const calls: [string, string, Part][] = [
+      ['network_scan', 'light', 'cluster'],
+      ['network_scan', 'full', 'network-full'],
+      ['opa_scan', 'light', 'cluster'],
+      ['opa_scan', 'full', 'cluster'],
+    ];
     for (const [path, mode, part] of calls) {
       if (leftOut.has(part)) continue;
       const res = await fetch(`${base}/${path}?mode=${mode}`);
@@ -250,11 +289,19 @@ export async function runDemo(): Promise<number> {
       const key =
         path === 'network_scan'
           ? mode === 'light'
-            ? `expected ${s.expected}, found ${s.found}, missing ${s.missing}, drifted ${s.drifted}, extra ${s.extra}, empty selectors ${s.empty_selectors}, links ${s.links_bidirectional}/${s.links} bidirectional`
-            : `${s.probes.tests} probes: ${Object.entries(s.probes.verdicts).filter(([, v]) => v).map(([k, v]) => `${k} ${v}`).join(', ')}${s.probes.cni_enforcing === false ? ' — CNI not enforcing (loopback)' : ''}`
+            ? `expected ${s.expected}, found ${s.found}, missing ${s.missing}, drifted ${s.drifted}, extra ${s.extra}, empty selectors ` +
+              `${s.empty_selectors}, links ${s.links_bidirectional}/${s.links} bidirectional`
+            : `${s.probes.tests} probes: ${Object.entries(s.probes.verdicts)
+                .filter(([, v]) => v)
+                .map(([k, v]) => `${k} ${v}`)
+                .join(', ')}${s.probes.cni_enforcing === false ? ' — CNI not enforcing (loopback)' : ''}`
           : mode === 'light'
-            ? `templates ${s.templates}, constraints ${s.constraints}, violations ${s.total_violations}, not audited ${s.constraints_not_audited}, uncovered ns ${s.uncovered_namespaces.length}, healthy ${s.healthy}`
-            : `verdicts: ${Object.entries(s.verdicts).filter(([, v]) => v).map(([k, v]) => `${k} ${v}`).join(', ')}; conflicts ${s.conflicts}`;
+            ? `templates ${s.templates}, constraints ${s.constraints}, violations ${s.total_violations}, not audited ${s.constraints_not_audited}, ` +
+              `uncovered ns ${s.uncovered_namespaces.length}, healthy ${s.healthy}`
+            : `verdicts: ${Object.entries(s.verdicts)
+                .filter(([, v]) => v)
+                .map(([k, v]) => `${k} ${v}`)
+                .join(', ')}; conflicts ${s.conflicts}`;
       const row = { part, scan: path, mode, score: String(body.score), detail: `${key} (${body.duration_ms} ms, ${body.errors.length} errors)` };
       rows.push(row);
       log(`${row.scan} ${row.mode}: score ${row.score}: ${row.detail}`);
@@ -287,7 +334,13 @@ export async function runDemo(): Promise<number> {
     log('\n== OpenReports: the stored reports, what changed since the last run, regression events');
     const rep = await reportsDemo({ kubeconfig: cp.kubeconfigPath, stackMetadata: SAMPLE, stored, log });
     if (rep.failed) failed = true;
-    rows.push({ part: 'cluster', scan: 'OpenReports', mode: '', score: rep.failed ? 'FAILED' : 'ok', detail: 'reports stored per namespace, changes since the last run, a regression event per scan' });
+    rows.push({
+      part: 'cluster',
+      scan: 'OpenReports',
+      mode: '',
+      score: rep.failed ? 'FAILED' : 'ok',
+      detail: 'reports stored per namespace, changes since the last run, a regression event per scan',
+    });
   } finally {
     http?.close();
     await stored?.stop();
@@ -302,9 +355,19 @@ export async function runDemo(): Promise<number> {
     const ok = await part(rows, 'nuclei', 'nuclei_scan', async () => {
       const { runNucleiDemo } = await import('./nuclei.ts');
       const nuclei = await runNucleiDemo({ log, reportsDir: REPORTS });
-      for (const [mode, r] of [['light', nuclei.light], ['ssl', nuclei.ssl], ['network', nuclei.network]] as const) {
+      for (const [mode, r] of [
+        ['light', nuclei.light],
+        ['ssl', nuclei.ssl],
+        ['network', nuclei.network],
+      ] as const) {
         const s = r.summary as { targets: number; reached: number };
-        rows.push({ part: 'nuclei', scan: 'nuclei_scan', mode, score: String(r.score), detail: `${(r.findings ?? []).length} findings on ${s.reached}/${s.targets} targets reached (${r.duration_ms} ms, ${r.errors.length} errors)` });
+        rows.push({
+          part: 'nuclei',
+          scan: 'nuclei_scan',
+          mode,
+          score: String(r.score),
+          detail: `${(r.findings ?? []).length} findings on ${s.reached}/${s.targets} targets reached (${r.duration_ms} ms, ${r.errors.length} errors)`,
+        });
       }
       return true;
     });
@@ -327,7 +390,13 @@ export async function runDemo(): Promise<number> {
           return true;
         }
         writeFileSync(join(REPORTS, 'network_scan-full-node.json'), JSON.stringify(node.report, null, 2));
-        rows.push({ part: 'node', scan: 'network_scan', mode: 'full', score: String(node.report.score), detail: `${node.summary} (${(node.durationMs / 1000).toFixed(1)} s with the node's start and stop)` });
+        rows.push({
+          part: 'node',
+          scan: 'network_scan',
+          mode: 'full',
+          score: String(node.report.score),
+          detail: `${node.summary} (${(node.durationMs / 1000).toFixed(1)} s with the node's start and stop)`,
+        });
         return node.status === 200;
       });
       if (!ok) failed = true;
@@ -345,6 +414,9 @@ export async function runDemo(): Promise<number> {
   // Every JSON report written matches its scan's published schema (schema/<scan>-report.schema.json).
   if (!validateReports(REPORTS, log)) failed = true;
   printTable(rows, leftOut, (Date.now() - t0) / 1000);
-  console.log(`\nJSON reports: ${REPORTS}/${leftOut.size ? `; ${leftOut.size} part(s) left out, each with its reason above` : ''}${plan.command ? `\nto include them: ${plan.command}` : ''}`);
+  console.log(
+    `\nJSON reports: ${REPORTS}/${leftOut.size ? `; ${leftOut.size} part(s) left out, each with its reason above` : ''}` +
+      `${plan.command ? `\nto include them: ${plan.command}` : ''}`,
+  );
   return failed ? 1 : 0;
 }

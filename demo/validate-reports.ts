@@ -11,7 +11,9 @@ import { reportProblems } from '../schema/validate.ts';
 export function validateReports(dir: string, log: (s: string) => void = console.log): boolean {
   let files: string[];
   try {
-    files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+    files = readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .sort();
   } catch {
     return true;
   }
@@ -34,6 +36,10 @@ export function validateReports(dir: string, log: (s: string) => void = console.
       log(`report ${f} does NOT match schema/${(body as { scan: string }).scan}-report.schema.json:\n  ${problems.slice(0, 10).join('\n  ')}`);
     }
   }
-  log(ok ? `${checked} JSON reports match their published schemas (schema/*-report.schema.json)` : 'some JSON reports do not match their published schemas (above)');
+  log(
+    ok
+      ? `${checked} JSON reports match their published schemas (schema/*-report.schema.json)`
+      : 'some JSON reports do not match their published schemas (above)',
+  );
   return ok;
 }

@@ -94,12 +94,14 @@ export async function within(p: Promise<boolean>, ms: number): Promise<boolean> 
 /** `n` free TCP ports on 127.0.0.1 (listened on, then released). */
 export async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () =>
-      new Promise<ReturnType<typeof createServer>>((res, rej) => {
-        const s = createServer();
-        s.once('error', rej);
-        s.listen(0, '127.0.0.1', () => res(s));
-      }),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((res, rej) => {
+          const s = createServer();
+          s.once('error', rej);
+          s.listen(0, '127.0.0.1', () => res(s));
+        }),
     ),
   );
   const ports = servers.map((s) => (s.address() as { port: number }).port);
@@ -187,7 +189,11 @@ export async function waitUntil<T>(what: string, timeoutMs: number, fn: () => Pr
   let delay = 50;
   while (Date.now() < deadline) {
     const dead = procs.find((p) => p.exit);
-    if (dead) throw new Error(`${dead.name} exited (code ${dead.exit!.code}, signal ${dead.exit!.signal}) while waiting for ${what}. Last lines of ${dead.logPath}:\n${tail(dead.logPath)}`);
+    if (dead)
+      throw new Error(
+        `${dead.name} exited (code ${dead.exit!.code}, signal ${dead.exit!.signal}) while waiting for ${what}. Last lines of ${dead.logPath}:\n` +
+          `${tail(dead.logPath)}`,
+      );
     try {
       const v = await fn();
       if (v) return v;
@@ -197,5 +203,8 @@ export async function waitUntil<T>(what: string, timeoutMs: number, fn: () => Pr
     await sleep(delay);
     delay = Math.min(delay * 2, 500);
   }
-  throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}${last ? ` (last error: ${last})` : ''}${procs.length ? `. Last lines of ${procs[0].logPath}:\n${tail(procs[0].logPath)}` : ''}`);
+  throw new Error(
+    `timed out after ${timeoutMs / 1000}s waiting for ${what}${last ? ` (last error: ${last})` : ''}` +
+      `${procs.length ? `. Last lines of ${procs[0].logPath}:\n${tail(procs[0].logPath)}` : ''}`,
+  );
 }

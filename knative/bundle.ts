@@ -32,7 +32,10 @@ export interface Bundle {
 export const CLI_BUNDLE = 'stack-scan';
 
 export function entries(names: string[] = [...FUNCTIONS, 'server', CLI_BUNDLE]): { name: string; entry: string }[] {
-  return names.map((name) => ({ name, entry: name === 'server' ? join(ROOT, 'functions/server.ts') : name === CLI_BUNDLE ? join(ROOT, 'cli/main.ts') : join(ROOT, 'functions', name, 'main.ts') }));
+  return names.map((name) => ({
+    name,
+    entry: name === 'server' ? join(ROOT, 'functions/server.ts') : name === CLI_BUNDLE ? join(ROOT, 'cli/main.ts') : join(ROOT, 'functions', name, 'main.ts'),
+  }));
 }
 
 export async function bundle(names?: string[], outdir = DIST): Promise<Bundle[]> {

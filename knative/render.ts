@@ -60,7 +60,9 @@ export function rolesOf(objs: Manifest[], fn: string): { binding: Manifest; role
   for (const b of objs.filter((o) => o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding')) {
     const bound = (b.subjects ?? []).some((s: any) => s.kind === 'ServiceAccount' && s.name === fn && s.namespace === NAMESPACE);
     if (!bound) continue;
-    const role = objs.find((o) => o.kind === b.roleRef.kind && o.metadata.name === b.roleRef.name && (o.kind === 'ClusterRole' || o.metadata.namespace === b.metadata.namespace));
+    const role = objs.find(
+      (o) => o.kind === b.roleRef.kind && o.metadata.name === b.roleRef.name && (o.kind === 'ClusterRole' || o.metadata.namespace === b.metadata.namespace),
+    );
     if (!role) throw new Error(`${b.kind} ${b.metadata.name} refers to a missing ${b.roleRef.kind} ${b.roleRef.name}`);
     out.push({ binding: b, role });
   }

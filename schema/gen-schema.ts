@@ -14,19 +14,18 @@ export function manifestJsonSchema(): string {
   // The two cross-field rules (valibot `check`) cannot be expressed by the
   // converter; they are stated in the description and enforced by the loader.
   const schema = toJsonSchema(ManifestSchema, { errorMode: 'ignore' });
-  return (
-    JSON.stringify(
-      {
-        ...schema,
-        $id: 'https://stack-scan.local/schema/networkpolicy-manifest.schema.json',
-        title: 'stack-scan networkpolicy-manifest.json',
-        description:
-          'Every NetworkPolicy a stack is expected to have. A default-deny policy has no peer; every other category needs one. `link` is required for category "link" and only allowed there. `ports: []` (the default) means all ports; a port without protocol is TCP.',
-      },
-      null,
-      2,
-    ) + '\n'
-  );
+  return `${JSON.stringify(
+    {
+      ...schema,
+      $id: 'https://stack-scan.local/schema/networkpolicy-manifest.schema.json',
+      title: 'stack-scan networkpolicy-manifest.json',
+      description:
+        'Every NetworkPolicy a stack is expected to have. A default-deny policy has no peer; every other category needs one. `link` is required for ' +
+        'category "link" and only allowed there. `ports: []` (the default) means all ports; a port without protocol is TCP.',
+    },
+    null,
+    2,
+  )}\n`;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -35,7 +35,10 @@ export function reportProblems(report: unknown): string[] {
   const seen = new Set<string>();
   const out: string[] = [];
   for (const e of validate.errors ?? []) {
-    const line = `${e.instancePath || '/'}: ${e.message}${e.params && 'additionalProperty' in e.params ? ` '${String(e.params.additionalProperty)}'` : ''}${e.params && 'allowedValues' in e.params ? ` ${JSON.stringify(e.params.allowedValues)}` : ''}`;
+    const line =
+      `${e.instancePath || '/'}: ${e.message}` +
+      `${e.params && 'additionalProperty' in e.params ? ` '${String(e.params.additionalProperty)}'` : ''}` +
+      `${e.params && 'allowedValues' in e.params ? ` ${JSON.stringify(e.params.allowedValues)}` : ''}`;
     if (!seen.has(line)) out.push(line), seen.add(line);
   }
   return out.sort((a, b) => a.length - b.length);

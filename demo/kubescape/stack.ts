@@ -21,7 +21,11 @@ export const DEMO_LABELS = { 'stack-scan.io/demo': 'kubescape' };
 export const OPERATOR_CLUSTER_ROLE = 'ks-demo-argocd-application-controller';
 
 type Obj = KubeObject & Record<string, any>;
-const meta = (name: string, ns?: string, labels: Record<string, string> = {}) => ({ name, ...(ns ? { namespace: ns } : {}), labels: { ...DEMO_LABELS, ...labels } });
+const meta = (name: string, ns?: string, labels: Record<string, string> = {}) => ({
+  name,
+  ...(ns ? { namespace: ns } : {}),
+  labels: { ...DEMO_LABELS, ...labels },
+});
 
 interface PodOpts {
   hardened?: boolean;
@@ -42,7 +46,16 @@ interface PodOpts {
 function podSpec(app: string, o: PodOpts) {
   const hardened = o.hardened ?? false;
   const sc: Record<string, unknown> = hardened
-    ? { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } }
+    ? {
+        runAsNonRoot: true,
+        runAsUser: 1000,
+        runAsGroup: 1000,
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        privileged: false,
+        capabilities: { drop: ['ALL'] },
+        seccompProfile: { type: 'RuntimeDefault' },
+      }
     : {
         ...(o.user !== undefined ? { runAsUser: o.user, runAsNonRoot: o.user !== 0 } : {}),
         ...(o.readOnlyRoot !== undefined ? { readOnlyRootFilesystem: o.readOnlyRoot } : {}),
@@ -54,7 +67,9 @@ function podSpec(app: string, o: PodOpts) {
   return {
     ...(o.serviceAccount ? { serviceAccountName: o.serviceAccount } : {}),
     ...(o.automount !== undefined ? { automountServiceAccountToken: o.automount } : hardened ? { automountServiceAccountToken: false } : {}),
-    ...(hardened ? { securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } } } : {}),
+    ...(hardened
+      ? { securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } } }
+      : {}),
     containers: [
       {
         name: app,
@@ -73,7 +88,12 @@ function podSpec(app: string, o: PodOpts) {
 
 function deployment(ns: string, name: string, o: PodOpts): Obj {
   const labels = { 'app.kubernetes.io/name': name };
-  return { apiVersion: 'apps/v1', kind: 'Deployment', metadata: meta(name, ns, labels), spec: { replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: podSpec(name, o) } } };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: meta(name, ns, labels),
+    spec: { replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: podSpec(name, o) } },
+  };
 }
 
 function statefulSet(ns: string, name: string, o: PodOpts, claim?: { name: string; mountPath: string }): Obj {
@@ -87,13 +107,25 @@ function statefulSet(ns: string, name: string, o: PodOpts, claim?: { name: strin
       replicas: 1,
       selector: { matchLabels: labels },
       template: { metadata: { labels }, spec: podSpec(name, { ...o, volumeMounts: [...(o.volumeMounts ?? []), ...(claim ? [claim] : [])] }) },
-      ...(claim ? { volumeClaimTemplates: [{ metadata: { name: claim.name }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '10Gi' } } } }] } : {}),
+      ...(claim
+        ? { volumeClaimTemplates: [{ metadata: { name: claim.name }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '10Gi' } } } }] }
+        : {}),
     },
   };
 }
 
-const sa = (ns: string, name: string, automount?: boolean): Obj => ({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(name, ns), ...(automount !== undefined ? { automountServiceAccountToken: automount } : {}) });
-const role = (ns: string, name: string, rules: object[]): Obj => ({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: meta(name, ns), rules });
+const sa = (ns: string, name: string, automount?: boolean): Obj => ({
+  apiVersion: 'v1',
+  kind: 'ServiceAccount',
+  metadata: meta(name, ns),
+  ...(automount !== undefined ? { automountServiceAccountToken: automount } : {}),
+});
+const role = (ns: string, name: string, rules: object[]): Obj => ({
+  apiVersion: 'rbac.authorization.k8s.io/v1',
+  kind: 'Role',
+  metadata: meta(name, ns),
+  rules,
+});
 const roleBinding = (ns: string, name: string, roleName: string, saName: string, roleKind = 'Role'): Obj => ({
   apiVersion: 'rbac.authorization.k8s.io/v1',
   kind: 'RoleBinding',
@@ -101,7 +133,12 @@ const roleBinding = (ns: string, name: string, roleName: string, saName: string,
   roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: roleKind, name: roleName },
   subjects: [{ kind: 'ServiceAccount', name: saName, namespace: ns }],
 });
-const service = (ns: string, name: string, port: number): Obj => ({ apiVersion: 'v1', kind: 'Service', metadata: meta(name, ns), spec: { selector: { 'app.kubernetes.io/name': name }, ports: [{ name: 'http', port, protocol: 'TCP' }] } });
+const service = (ns: string, name: string, port: number): Obj => ({
+  apiVersion: 'v1',
+  kind: 'Service',
+  metadata: meta(name, ns),
+  spec: { selector: { 'app.kubernetes.io/name': name }, ports: [{ name: 'http', port, protocol: 'TCP' }] },
+});
 
 const SECRETS_RW = [{ apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] }];
 
@@ -116,12 +153,20 @@ export function demoObjects(): Obj[] {
       apiVersion: 'networking.k8s.io/v1',
       kind: 'NetworkPolicy',
       metadata: meta('shop', 'ks-shop'),
-      spec: { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'shop' } }, policyTypes: ['Ingress', 'Egress'], ingress: [{ from: [{ podSelector: {} }], ports: [{ port: 8080, protocol: 'TCP' }] }], egress: [] },
+      spec: {
+        podSelector: { matchLabels: { 'app.kubernetes.io/name': 'shop' } },
+        policyTypes: ['Ingress', 'Egress'],
+        ingress: [{ from: [{ podSelector: {} }], ports: [{ port: 8080, protocol: 'TCP' }] }],
+        egress: [],
+      },
     },
     sa('ks-shop', 'cart'),
     deployment('ks-shop', 'cart', { serviceAccount: 'cart', user: 0, env: [{ name: 'API_TOKEN', value: 'not-a-real-credential' }] }),
     service('ks-shop', 'cart', 8081),
-    role('ks-shop', 'reader', [{ apiGroups: [''], resources: ['secrets', 'pods'], verbs: ['get', 'list', 'delete'] }, { apiGroups: [''], resources: ['pods/exec'], verbs: ['create'] }]),
+    role('ks-shop', 'reader', [
+      { apiGroups: [''], resources: ['secrets', 'pods'], verbs: ['get', 'list', 'delete'] },
+      { apiGroups: [''], resources: ['pods/exec'], verbs: ['create'] },
+    ]),
     roleBinding('ks-shop', 'cart-reader', 'reader', 'cart'),
 
     // ks-data: a partly hardened PostgreSQL and a ClickHouse that runs as root.
@@ -133,8 +178,18 @@ export function demoObjects(): Obj[] {
 
     // ks-monitoring: Prometheus with its writable TSDB volume, Grafana with writable plugins.
     sa('ks-monitoring', 'prometheus'),
-    statefulSet('ks-monitoring', 'prometheus', { user: 65534, readOnlyRoot: false, limits: true, serviceAccount: 'prometheus' }, { name: 'prometheus-db', mountPath: '/prometheus' }),
-    deployment('ks-monitoring', 'grafana', { user: 472, limits: true, volumes: [{ name: 'plugins', emptyDir: {} }], volumeMounts: [{ name: 'plugins', mountPath: '/var/lib/grafana' }] }),
+    statefulSet(
+      'ks-monitoring',
+      'prometheus',
+      { user: 65534, readOnlyRoot: false, limits: true, serviceAccount: 'prometheus' },
+      { name: 'prometheus-db', mountPath: '/prometheus' },
+    ),
+    deployment('ks-monitoring', 'grafana', {
+      user: 472,
+      limits: true,
+      volumes: [{ name: 'plugins', emptyDir: {} }],
+      volumeMounts: [{ name: 'plugins', mountPath: '/var/lib/grafana' }],
+    }),
 
     // ks-argocd: the application controller, bound cluster-wide to an operator-like ClusterRole (below),
     // and the server with a namespaced Role on Secrets.
@@ -164,7 +219,10 @@ export function demoObjects(): Obj[] {
       metadata: meta('csi-driver-node', 'ks-platform', { 'app.kubernetes.io/name': 'csi-driver' }),
       spec: {
         selector: { matchLabels: { 'app.kubernetes.io/name': 'csi-driver' } },
-        template: { metadata: { labels: { 'app.kubernetes.io/name': 'csi-driver' } }, spec: podSpec('csi-driver', { privileged: true, user: 0, hostPath: '/var/lib/kubelet', capsAdd: ['SYS_ADMIN'], limits: true }) },
+        template: {
+          metadata: { labels: { 'app.kubernetes.io/name': 'csi-driver' } },
+          spec: podSpec('csi-driver', { privileged: true, user: 0, hostPath: '/var/lib/kubelet', capsAdd: ['SYS_ADMIN'], limits: true }),
+        },
       },
     },
   ];
@@ -173,7 +231,15 @@ export function demoObjects(): Obj[] {
 /** The cluster-scoped objects: an operator-like ClusterRole bound to Argo CD's controller. */
 export function demoClusterObjects(): Obj[] {
   return [
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: meta(OPERATOR_CLUSTER_ROLE), rules: [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }, { nonResourceURLs: ['*'], verbs: ['*'] }] },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: meta(OPERATOR_CLUSTER_ROLE),
+      rules: [
+        { apiGroups: ['*'], resources: ['*'], verbs: ['*'] },
+        { nonResourceURLs: ['*'], verbs: ['*'] },
+      ],
+    },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRoleBinding',

@@ -62,10 +62,18 @@ const send = (res: ServerResponse, status: number, body: string, type = 'text/ht
 export function plantedHandler() {
   return async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
-    if (req.method === 'GET' && path === '/admin') return send(res, 200, '<html><head><title>Admin Console</title></head><body>Admin Console v2.3.1 — users, settings, backups</body></html>');
+    if (req.method === 'GET' && path === '/admin')
+      return send(res, 200, '<html><head><title>Admin Console</title></head><body>Admin Console v2.3.1 — users, settings, backups</body></html>');
     if (req.method === 'GET' && path === '/.git/config')
-      return send(res, 200, `[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n[remote "origin"]\n\turl = https://deploy:${LEAKED_SECRET}@git.nuclei-demo.test/portal.git\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n`, 'text/plain');
-    if (req.method === 'GET' && path === '/.env') return send(res, 200, `APP_NAME=Portal\nAPP_ENV=production\nDB_HOST=portal-db\nDB_PASSWORD=${LEAKED_SECRET}\n`, 'text/plain');
+      return send(
+        res,
+        200,
+        `[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n[remote "origin"]\n\turl = https://deploy:` +
+          `${LEAKED_SECRET}@git.nuclei-demo.test/portal.git\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n`,
+        'text/plain',
+      );
+    if (req.method === 'GET' && path === '/.env')
+      return send(res, 200, `APP_NAME=Portal\nAPP_ENV=production\nDB_HOST=portal-db\nDB_PASSWORD=${LEAKED_SECRET}\n`, 'text/plain');
     if (req.method === 'POST' && path === '/login') {
       const form = new URLSearchParams(await readBody(req));
       if (form.get('username') === 'admin' && form.get('password') === 'admin') return send(res, 200, '<html><body>Welcome, admin</body></html>');
@@ -85,11 +93,20 @@ export function cleanHandler(name = 'Docs') {
   };
 }
 
-export async function startHttp(handler: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>): Promise<{ port: number; stop: () => Promise<void> }> {
+export async function startHttp(
+  handler: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>,
+): Promise<{ port: number; stop: () => Promise<void> }> {
   const srv = createHttpServer((req, res) => void handler(req, res));
   srv.keepAliveTimeout = 1000;
   const port = await listen(srv);
-  return { port, stop: () => new Promise((r) => { srv.closeAllConnections(); srv.close(() => r()); }) };
+  return {
+    port,
+    stop: () =>
+      new Promise((r) => {
+        srv.closeAllConnections();
+        srv.close(() => r());
+      }),
+  };
 }
 
 /** HTTPS with an expired self-signed certificate (made by openssl), TLS 1.0 and 1.1 accepted. */
@@ -99,7 +116,9 @@ export async function startWeakTls(): Promise<{ port: number; dir: string; stop:
   const cert = join(dir, 'cert.pem');
   const csr = join(dir, 'cert.csr');
   try {
-    execFileSync('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-subj', '/CN=shop.nuclei-demo.test', '-out', csr], { stdio: 'pipe' });
+    execFileSync('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-subj', '/CN=shop.nuclei-demo.test', '-out', csr], {
+      stdio: 'pipe',
+    });
     // -days -1: notAfter is a day in the past, i.e. the certificate has expired.
     execFileSync('openssl', ['x509', '-req', '-in', csr, '-signkey', key, '-days', '-1', '-sha256', '-out', cert], { stdio: 'pipe' });
   } catch (err) {
@@ -107,7 +126,10 @@ export async function startWeakTls(): Promise<{ port: number; dir: string; stop:
     throw new Error(`openssl could not make the demo certificate (install it: bash harness/install-system-deps.sh): ${(err as Error).message.split('\n')[0]}`);
   }
   // OpenSSL 3 refuses TLS 1.0/1.1 at the default security level: level 0 re-enables them.
-  const srv = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert), minVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' }, cleanHandler('Shop'));
+  const srv = createHttpsServer(
+    { key: readFileSync(key), cert: readFileSync(cert), minVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' },
+    cleanHandler('Shop'),
+  );
   srv.keepAliveTimeout = 1000;
   const port = await listen(srv as unknown as Server);
   return {
@@ -160,7 +182,22 @@ export async function startRedis(password?: string): Promise<{ port: number; sto
   const bin = redisServerPath();
   if (!bin) throw new Error('redis-server is not installed: run bash harness/install-system-deps.sh');
   const port = await freePort();
-  const args = ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--daemonize', 'no', '--loglevel', 'warning'];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    HOST,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--protected-mode',
+    'no',
+    '--daemonize',
+    'no',
+    '--loglevel',
+    'warning',
+  ];
   if (password) args.push('--requirepass', password);
   const child: ChildProcess = spawn(bin, args, { stdio: 'ignore', cwd: tmpdir() });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));

@@ -36,7 +36,9 @@ if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) {
   if (process.argv.includes('--check')) {
     const have = readdirSync(DEMO_POLICIES).sort();
     const same = have.length === files.size && have.every((f) => files.get(f) === readFileSync(join(DEMO_POLICIES, f), 'utf8'));
-    console.log(same ? `${DEMO_POLICIES}: ${files.size} files, up to date` : `${DEMO_POLICIES} differs from the derivation; run npx tsx demo/stack/generate.ts`);
+    console.log(
+      same ? `${DEMO_POLICIES}: ${files.size} files, up to date` : `${DEMO_POLICIES} differs from the derivation; run npx tsx demo/stack/generate.ts`,
+    );
     process.exitCode = same ? 0 : 1;
   } else {
     rmSync(DEMO_POLICIES, { recursive: true, force: true });

@@ -3,7 +3,7 @@
  *
  * | report entry                             | policy            | rule               | result                                              |
  * | results.namespaces[] × NSA, MITRE        | `NSA` / `MITRE`   | `threshold`        | adjusted score ≥ threshold → pass; below → fail;    |
- * |   (light and full)                       |                   |                    |   no score: access denied or kubescape failed → error; no objects → skip |
+ * | (light and full) | | | no score: access denied or kubescape failed → error; no objects → skip |
  * | findings[] (full: failed control × object) | the control id (C-0017) | the control's name | fail; severity kubescape's (unknown → info)   |
  * | results.excluded[] (accepted operator    | the control id    | the control's name | skip (verdict EXCLUDED, with the exclusion's reason) |
  * |   requirements)                          |                   |                    |                                                     |
@@ -23,7 +23,13 @@ function thresholdChecks(row: NamespaceRow, thresholds: { nsa?: number; mitre?: 
     const adjusted = row[`${fw}_adjusted`];
     const limit = thresholds[fw];
     const decided = row.score !== null && adjusted !== null;
-    const result: CheckResult = decided ? (limit !== undefined && adjusted! < limit ? 'fail' : 'pass') : row.resources === 0 && !/denied|not scanned/.test(row.note ?? '') ? 'skip' : 'error';
+    const result: CheckResult = decided
+      ? limit !== undefined && adjusted! < limit
+        ? 'fail'
+        : 'pass'
+      : row.resources === 0 && !/denied|not scanned/.test(row.note ?? '')
+        ? 'skip'
+        : 'error';
     const verdict = result === 'pass' ? 'COMPLIANT' : result === 'fail' ? 'BELOW_THRESHOLD' : result === 'skip' ? 'NO_OBJECTS' : 'UNDECIDED';
     return {
       id: checkId(SCAN, label, 'threshold', row.namespace),
@@ -34,8 +40,19 @@ function thresholdChecks(row: NamespaceRow, thresholds: { nsa?: number; mitre?: 
       severity: result === 'fail' ? 'medium' : 'info',
       namespace: row.namespace,
       resources: [{ apiVersion: 'v1', kind: 'Namespace', name: row.namespace }],
-      message: oneLine(decided ? `namespace ${row.namespace}: ${label} ${adjusted} (threshold ${limit ?? 'none'}), ${row.failed_controls[fw]} failed control(s)` : `namespace ${row.namespace}: ${label} not scored: ${row.note ?? 'no score'}`),
-      properties: props({ verdict, score: adjusted ?? undefined, raw_score: row[fw] ?? undefined, threshold: limit, failed_controls: row.failed_controls[fw], components: row.components.map((c) => c.name) }),
+      message: oneLine(
+        decided
+          ? `namespace ${row.namespace}: ${label} ${adjusted} (threshold ${limit ?? 'none'}), ${row.failed_controls[fw]} failed control(s)`
+          : `namespace ${row.namespace}: ${label} not scored: ${row.note ?? 'no score'}`,
+      ),
+      properties: props({
+        verdict,
+        score: adjusted ?? undefined,
+        raw_score: row[fw] ?? undefined,
+        threshold: limit,
+        failed_controls: row.failed_controls[fw],
+        components: row.components.map((c) => c.name),
+      }),
     };
   });
 }
@@ -55,8 +72,14 @@ function findingCheck(f: Finding | ExcludedFinding): Check {
     verdict,
     severity: severityOf(f.severity),
     ...(res.namespace ? { namespace: res.namespace } : {}),
-    resources: [{ apiVersion: res.api_version, kind: res.kind, ...(res.namespace ? { namespace: res.namespace } : {}), name: res.name }, ...(f.related ?? []).map((r) => ({ kind: r.kind, ...(r.namespace ? { namespace: r.namespace } : {}), name: r.name }))],
-    message: oneLine(`${f.control_id} ${f.control}: ${res.kind} ${res.namespace ? `${res.namespace}/` : ''}${res.name}${excluded ? ` (excluded: ${(f as ExcludedFinding).exclusion.reason})` : ''}`),
+    resources: [
+      { apiVersion: res.api_version, kind: res.kind, ...(res.namespace ? { namespace: res.namespace } : {}), name: res.name },
+      ...(f.related ?? []).map((r) => ({ kind: r.kind, ...(r.namespace ? { namespace: r.namespace } : {}), name: r.name })),
+    ],
+    message: oneLine(
+      `${f.control_id} ${f.control}: ${res.kind} ${res.namespace ? `${res.namespace}/` : ''}${res.name}` +
+        `${excluded ? ` (excluded: ${(f as ExcludedFinding).exclusion.reason})` : ''}`,
+    ),
     properties: props({
       verdict,
       frameworks: f.frameworks,

@@ -48,7 +48,9 @@ const RBAC_CONTROLS = ['C-0002', 'C-0007', 'C-0015', 'C-0031', 'C-0034', 'C-0035
 export const BUILTIN_EXCLUSIONS: readonly ExclusionRule[] = [
   {
     id: 'operator-rbac-argocd',
-    reason: 'Argo CD applies arbitrary manifests to the cluster: its application controller and server need cluster-wide, administrative RBAC and their ServiceAccount token',
+    reason:
+      'Argo CD applies arbitrary manifests to the cluster: its application controller and server need cluster-wide, administrative RBAC and their ' +
+      'ServiceAccount token',
     controls: RBAC_CONTROLS,
     match: { names: [/^argocd-(application-controller|server|applicationset-controller)$/], kinds: OPERATOR_KINDS },
     source: 'builtin',
@@ -138,7 +140,10 @@ export function exclusionFor(s: ExclusionSubject, rules: readonly ExclusionRule[
  * The containers and volumes a failure's paths name (`…containers[1].securityContext…` → the name
  * of the object's second container), from the names the report kept for the object.
  */
-export function namedInPaths(paths: string[], pod: { containers: string[]; initContainers: string[]; volumes: string[] } | undefined): { containers?: string[]; volumes?: string[] } {
+export function namedInPaths(
+  paths: string[],
+  pod: { containers: string[]; initContainers: string[]; volumes: string[] } | undefined,
+): { containers?: string[]; volumes?: string[] } {
   const containers = new Set<string>();
   const volumes = new Set<string>();
   for (const p of paths) {
@@ -159,7 +164,10 @@ const RuleSchema = v.strictObject({
   controls: v.pipe(v.array(CONTROL_ID), v.minLength(1, 'list at least one control')),
   match: v.strictObject({
     component_types: list(v.string()),
-    names: v.pipe(v.array(v.string()), v.minLength(1, 'name the workloads by a pattern of their names (the exclusion matches by identity, never every object of a component type)')),
+    names: v.pipe(
+      v.array(v.string()),
+      v.minLength(1, 'name the workloads by a pattern of their names (the exclusion matches by identity, never every object of a component type)'),
+    ),
     kinds: list(v.string()),
     namespaces: list(v.string()),
     containers: list(v.string()),
@@ -176,7 +184,14 @@ export async function loadExclusionsFile(path: string, setting = 'KUBESCAPE_EXCL
   const seen = new Set(BUILTIN_EXCLUSIONS.map((r) => r.id));
   return parsed.exclusions.map((r, i) => {
     const at = `exclusions[${i}]`;
-    if (seen.has(r.id)) throw new ScanError(422, { code: 'schema_violation', message: `${path}: ${at}.id '${r.id}' is used twice (or by a built-in rule)`, file: path, setting, details: [{ path: `${at}.id`, message: 'duplicate' }] });
+    if (seen.has(r.id))
+      throw new ScanError(422, {
+        code: 'schema_violation',
+        message: `${path}: ${at}.id '${r.id}' is used twice (or by a built-in rule)`,
+        file: path,
+        setting,
+        details: [{ path: `${at}.id`, message: 'duplicate' }],
+      });
     seen.add(r.id);
     const m = r.match;
     const regexes = (field: 'names' | 'containers' | 'volumes', list: string[] | undefined) =>
@@ -184,7 +199,13 @@ export async function loadExclusionsFile(path: string, setting = 'KUBESCAPE_EXCL
         try {
           return new RegExp(src);
         } catch (e) {
-          throw new ScanError(422, { code: 'schema_violation', message: `${path}: ${at}.match.${field}[${j}] is not a valid regular expression: ${(e as Error).message}`, file: path, setting, details: [{ path: `${at}.match.${field}[${j}]`, message: 'invalid regex' }] });
+          throw new ScanError(422, {
+            code: 'schema_violation',
+            message: `${path}: ${at}.match.${field}[${j}] is not a valid regular expression: ${(e as Error).message}`,
+            file: path,
+            setting,
+            details: [{ path: `${at}.match.${field}[${j}]`, message: 'invalid regex' }],
+          });
         }
       });
     const containers = regexes('containers', m.containers);
@@ -193,7 +214,14 @@ export async function loadExclusionsFile(path: string, setting = 'KUBESCAPE_EXCL
       id: r.id,
       reason: r.reason,
       controls: r.controls,
-      match: { names: regexes('names', m.names)!, ...(m.component_types ? { componentTypes: m.component_types } : {}), ...(m.kinds ? { kinds: m.kinds } : {}), ...(m.namespaces ? { namespaces: m.namespaces } : {}), ...(containers ? { containers } : {}), ...(volumes ? { volumes } : {}) },
+      match: {
+        names: regexes('names', m.names)!,
+        ...(m.component_types ? { componentTypes: m.component_types } : {}),
+        ...(m.kinds ? { kinds: m.kinds } : {}),
+        ...(m.namespaces ? { namespaces: m.namespaces } : {}),
+        ...(containers ? { containers } : {}),
+        ...(volumes ? { volumes } : {}),
+      },
       source: path,
     };
   });

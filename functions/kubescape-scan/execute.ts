@@ -56,7 +56,8 @@ function record(run: KubescapeRun, namespaces: string[] | 'cluster'): RunRecord 
 function runError(run: KubescapeRun, what: string, signal?: AbortSignal): ReportError {
   const step = `kubescape ${what}`;
   // Stopped by the scan's signal: say why (the scan's total time, or every client gone).
-  if (run.tool.aborted && signal?.reason instanceof ScanAbort) return { step, code: signal.reason.code, message: `${signal.reason.message}; ${run.failure ?? 'kubescape was stopped'}` };
+  if (run.tool.aborted && signal?.reason instanceof ScanAbort)
+    return { step, code: signal.reason.code, message: `${signal.reason.message}; ${run.failure ?? 'kubescape was stopped'}` };
   const code = run.tool.timedOut ? 'timeout' : run.tool.aborted ? 'cancelled' : run.tool.missing ? 'tool_missing' : 'tool_failed';
   const hint = run.tool.missing ? ' (set KUBESCAPE_BIN, or build it: bash harness/build.sh kubescape)' : run.tool.timedOut ? ` (KUBESCAPE_TIMEOUT_MS)` : '';
   return { step, code, message: `${run.failure ?? 'kubescape failed'}${hint}` };
@@ -64,7 +65,16 @@ function runError(run: KubescapeRun, what: string, signal?: AbortSignal): Report
 
 export async function executeKubescape(namespaces: string[], o: ExecuteOptions, keepRaw = false): Promise<Executed> {
   const base = { bin: o.bin, frameworks: [...FRAMEWORKS], kubeconfig: o.kubeconfig, artifactsDir: o.artifactsDir, signal: o.signal, timeoutMs: o.runTimeoutMs };
-  const out: Executed = { observations: [], combined: null, clusterWide: null, errors: [], forbidden: [], runs: [], kubescapeVersion: null, ...(keepRaw ? { raw: [] } : {}) };
+  const out: Executed = {
+    observations: [],
+    combined: null,
+    clusterWide: null,
+    errors: [],
+    forbidden: [],
+    runs: [],
+    kubescapeVersion: null,
+    ...(keepRaw ? { raw: [] } : {}),
+  };
   const note = (run: KubescapeRun, what: string, ns: string[] | 'cluster') => {
     out.runs.push(record(run, ns));
     out.forbidden.push(...run.forbidden.filter((l) => !out.forbidden.includes(l)));
@@ -83,12 +93,16 @@ export async function executeKubescape(namespaces: string[], o: ExecuteOptions, 
       const limit = pLimit(o.concurrency);
       let done = 0;
       o.progress?.(0, namespaces.length);
-      const runs = await Promise.all(namespaces.map((ns) => limit(async () => {
-        if (o.signal?.aborted) return null;
-        const run = await runKubescape({ ...base, includeNamespaces: [ns] });
-        o.progress?.(++done, namespaces.length);
-        return [ns, run] as const;
-      })));
+      const runs = await Promise.all(
+        namespaces.map((ns) =>
+          limit(async () => {
+            if (o.signal?.aborted) return null;
+            const run = await runKubescape({ ...base, includeNamespaces: [ns] });
+            o.progress?.(++done, namespaces.length);
+            return [ns, run] as const;
+          }),
+        ),
+      );
       for (const [i, r] of runs.entries()) {
         const ns = namespaces[i];
         if (!r) {

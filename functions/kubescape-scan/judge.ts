@@ -76,7 +76,11 @@ function excludedPredicate(report: KsReport, index: ComponentIndex, rules: reado
   return (controlId: string, resourceId: string): boolean => {
     const r = report.resources.get(resourceId);
     if (!r) return false;
-    const paths = report.results.get(resourceId)?.find((c) => c.controlId === controlId)?.rules.flatMap((x) => x.paths) ?? [];
+    const paths =
+      report.results
+        .get(resourceId)
+        ?.find((c) => c.controlId === controlId)
+        ?.rules.flatMap((x) => x.paths) ?? [];
     return exclusionFor(subjectOf(controlId, r, index, paths), rules) !== null;
   };
 }
@@ -111,11 +115,20 @@ export interface Overall {
 export interface LightJudgement {
   score: number | null;
   summary: Record<string, unknown>;
-  results: Record<string, unknown> & { namespaces: NamespaceRow[]; overall: Overall; flagged: string[]; cluster_scope: string; absent_components: import('./presence.ts').AbsentComponent[] };
+  results: Record<string, unknown> & {
+    namespaces: NamespaceRow[];
+    overall: Overall;
+    flagged: string[];
+    cluster_scope: string;
+    absent_components: import('./presence.ts').AbsentComponent[];
+  };
 }
 
 export const CLUSTER_SCOPE_NOTE =
-  'kubescape run with --include-namespaces evaluates the namespace\'s objects and the RBAC grants of its ServiceAccounts (also through ClusterRoleBindings), but leaves out objects without a namespace: the Namespace objects themselves (so C-0054 "Cluster internal networking" passes in every per-namespace score), Nodes, webhooks, and grants to the stack\'s subjects made by RoleBindings of other namespaces. Full mode reports those tied to the stack from one cluster-wide run (scope "cluster", not in the per-namespace scores).';
+  "kubescape run with --include-namespaces evaluates the namespace's objects and the RBAC grants of its ServiceAccounts (also through " +
+  ('ClusterRoleBindings), but leaves out objects without a namespace: the Namespace objects themselves (so C-0054 "Cluster internal networking" passes ' +
+    ("in every per-namespace score), Nodes, webhooks, and grants to the stack's subjects made by RoleBindings of other namespaces. Full mode reports " +
+      'those tied to the stack from one cluster-wide run (scope "cluster", not in the per-namespace scores).'));
 
 export function judgeLight(input: JudgeInput): LightJudgement {
   const index = indexComponents(input.topology.components as Component[]);
@@ -124,7 +137,19 @@ export function judgeLight(input: JudgeInput): LightJudgement {
   for (const ns of input.topology.namespaces) {
     const obs = input.observations.find((o) => o.namespace === ns);
     const components = (index.get(ns) ?? []).map((c) => ({ name: c.name, type: c.type }));
-    const row: NamespaceRow = { namespace: ns, components, nsa: null, mitre: null, nsa_adjusted: null, mitre_adjusted: null, resources: 0, failed_controls: { nsa: 0, mitre: 0 }, score: null, flagged: false, flags: [] };
+    const row: NamespaceRow = {
+      namespace: ns,
+      components,
+      nsa: null,
+      mitre: null,
+      nsa_adjusted: null,
+      mitre_adjusted: null,
+      resources: 0,
+      failed_controls: { nsa: 0, mitre: 0 },
+      score: null,
+      flagged: false,
+      flags: [],
+    };
     if (!obs?.report) {
       row.note = `not scanned: ${obs?.failure ?? 'no kubescape report'}`;
       rows.push(row);
@@ -168,7 +193,8 @@ export function judgeLight(input: JudgeInput): LightJudgement {
   };
   // kubescape's scoring of the stack's namespaces together, from whatever runs were made.
   const reports = [...new Set(input.observations.map((o) => o.report).filter((r): r is KsReport => !!r))];
-  const complete = !denied && input.observations.length > 0 && input.topology.namespaces.every((ns) => input.observations.some((o) => o.namespace === ns && o.report));
+  const complete =
+    !denied && input.observations.length > 0 && input.topology.namespaces.every((ns) => input.observations.some((o) => o.namespace === ns && o.report));
   const stackScore = (fw: Fw) => {
     const v = combinedFrameworkScore(reports, fw, input.topology.namespaces);
     return v === null ? null : round2(v);
@@ -223,7 +249,10 @@ export interface Finding {
   /** For RBAC relations: the role and binding that grant it. */
   related?: { kind: string; namespace: string | null; name: string }[];
   component: { name: string; type: string } | null;
-  /** `namespace`: counted in the namespace's scores; `cluster`: a cluster-scoped object tied to the stack (from the cluster-wide run, not in the per-namespace scores). */
+  /**
+   * `namespace`: counted in the namespace's scores; `cluster`: a cluster-scoped object tied to the stack
+   * (from the cluster-wide run, not in the per-namespace scores).
+   */
   scope: 'namespace' | 'cluster';
   /** The Kubernetes fields to change, with the value kubescape suggests. */
   fix: { path: string; value: string }[];
@@ -317,7 +346,13 @@ export function judgeFull(input: JudgeInput): FullJudgement {
       if (!r || namespaceOfResource(r) !== obs.namespace) continue;
       for (const c of ctrls) {
         if (c.status !== 'failed' || !frameworksOf(obs.report, c.controlId).length) continue;
-        add(obs.report, r, c.controlId, c.rules.flatMap((x) => x.paths), 'namespace');
+        add(
+          obs.report,
+          r,
+          c.controlId,
+          c.rules.flatMap((x) => x.paths),
+          'namespace',
+        );
       }
     }
   }
@@ -328,12 +363,21 @@ export function judgeFull(input: JudgeInput): FullJudgement {
       if (!r || !tiedToStack(r, stack)) continue;
       for (const c of ctrls) {
         if (c.status !== 'failed' || !frameworksOf(cw, c.controlId).length) continue;
-        add(cw, r, c.controlId, c.rules.flatMap((x) => x.paths), 'cluster');
+        add(
+          cw,
+          r,
+          c.controlId,
+          c.rules.flatMap((x) => x.paths),
+          'cluster',
+        );
       }
     }
   }
   const order = (a: Finding, b: Finding) =>
-    SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || (a.resource.namespace ?? '').localeCompare(b.resource.namespace ?? '') || a.control_id.localeCompare(b.control_id) || a.resource.name.localeCompare(b.resource.name);
+    SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] ||
+    (a.resource.namespace ?? '').localeCompare(b.resource.namespace ?? '') ||
+    a.control_id.localeCompare(b.control_id) ||
+    a.resource.name.localeCompare(b.resource.name);
   findings.sort(order);
   excluded.sort(order);
   const bySeverity: Record<string, number> = { critical: 0, high: 0, medium: 0, low: 0, unknown: 0 };
@@ -346,7 +390,7 @@ export function judgeFull(input: JudgeInput): FullJudgement {
       findings_by_severity: bySeverity,
       cluster_scope_findings: findings.filter((f) => f.scope === 'cluster').length,
       excluded: excluded.length,
-      with_stacktic_remediation: findings.filter((f) => f.remediation && f.remediation.attributes.length).length,
+      with_stacktic_remediation: findings.filter((f) => f.remediation?.attributes.length).length,
     },
     results: { ...light.results, excluded, cluster_scope_scanned: !!cw },
     findings,
@@ -356,5 +400,14 @@ export function judgeFull(input: JudgeInput): FullJudgement {
 /** errors[] entries for kubescape denying access, naming what was denied. */
 export function forbiddenErrors(lines: string[]): ReportError[] {
   if (!lines.length) return [];
-  return [{ step: 'kubescape', code: 'forbidden', status: 403, message: `kubescape was denied access, so the scores cannot be decided; grant the scan's identity get/list on what is named: ${lines.slice(0, 5).join(' | ')}` }];
+  return [
+    {
+      step: 'kubescape',
+      code: 'forbidden',
+      status: 403,
+      message:
+        `kubescape was denied access, so the scores cannot be decided; grant the scan's identity get/list on what is named: ` +
+        `${lines.slice(0, 5).join(' | ')}`,
+    },
+  ];
 }

@@ -171,7 +171,10 @@ function controlSummary(id: string, x: unknown, path: string): KsControlSummary 
     complianceScore: num(c.complianceScore, `${path}.complianceScore`, 0),
     scoreFactor,
     // kubescape v3.0.48 writes the severity; older reports (the v3.0.1 sample) only the base score.
-    severity: typeof c.severity === 'string' && ['critical', 'high', 'medium', 'low'].includes(c.severity.toLowerCase()) ? (c.severity.toLowerCase() as Severity) : severityOf(scoreFactor),
+    severity:
+      typeof c.severity === 'string' && ['critical', 'high', 'medium', 'low'].includes(c.severity.toLowerCase())
+        ? (c.severity.toLowerCase() as Severity)
+        : severityOf(scoreFactor),
     counters: counters(c.ResourceCounters, `${path}.ResourceCounters`),
     category: cat,
   };
@@ -197,7 +200,8 @@ function objectRef(o: Obj): KsObjectRef {
 /** Names in a workload's pod spec (Pod, a template, or a CronJob's job template). */
 function podOf(o: Obj): KsResource['pod'] | undefined {
   let spec: unknown = o.spec;
-  for (const step of ['jobTemplate', 'template']) if (isObj(spec) && isObj(spec[step])) spec = isObj((spec[step] as Obj).spec) ? (spec[step] as Obj).spec : undefined;
+  for (const step of ['jobTemplate', 'template'])
+    if (isObj(spec) && isObj(spec[step])) spec = isObj((spec[step] as Obj).spec) ? (spec[step] as Obj).spec : undefined;
   if (!isObj(spec) || !Array.isArray(spec.containers)) return undefined;
   const names = (xs: unknown) => (Array.isArray(xs) ? xs.map((c) => (isObj(c) ? (str(c.name) ?? '') : '')) : []);
   return { containers: names(spec.containers), initContainers: names(spec.initContainers), volumes: names(spec.volumes) };
@@ -232,7 +236,8 @@ function pathEntry(x: unknown): KsPath | null {
   if (!isObj(x)) return null;
   const p: KsPath = {};
   if (str(x.failedPath)) p.failedPath = x.failedPath as string;
-  if (isObj(x.fixPath) && str(x.fixPath.path)) p.fixPath = { path: x.fixPath.path as string, value: typeof x.fixPath.value === 'string' ? x.fixPath.value : JSON.stringify(x.fixPath.value) };
+  if (isObj(x.fixPath) && str(x.fixPath.path))
+    p.fixPath = { path: x.fixPath.path as string, value: typeof x.fixPath.value === 'string' ? x.fixPath.value : JSON.stringify(x.fixPath.value) };
   if (str(x.deletePath)) p.deletePath = x.deletePath as string;
   if (str(x.reviewPath)) p.reviewPath = x.reviewPath as string;
   if (str(x.fixCommand)) p.fixCommand = x.fixCommand as string;
@@ -250,11 +255,15 @@ function controlResult(x: unknown, path: string): KsControlResult {
     name: str(c.name) ?? id,
     status: status(c.status),
     subStatus: str(st.subStatus),
-    rules: arr(c.rules, `${path}.rules`).filter(isObj).map((r) => ({
-      name: str(r.name) ?? '',
-      status: status(r.status),
-      paths: arr(r.paths, `${path}.rules.paths`).map(pathEntry).filter((p): p is KsPath => p !== null),
-    })),
+    rules: arr(c.rules, `${path}.rules`)
+      .filter(isObj)
+      .map((r) => ({
+        name: str(r.name) ?? '',
+        status: status(r.status),
+        paths: arr(r.paths, `${path}.rules.paths`)
+          .map(pathEntry)
+          .filter((p): p is KsPath => p !== null),
+      })),
   };
 }
 
@@ -269,7 +278,11 @@ export function parseKubescapeReport(json: unknown): KsReport {
     const fo = obj(f, `summaryDetails.frameworks[${i}]`);
     const name = str(fo.name);
     if (!name) throw new KubescapeReportError(`summaryDetails.frameworks[${i}].name`, 'missing');
-    return { name, complianceScore: num(fo.complianceScore, `summaryDetails.frameworks[${i}].complianceScore`), controls: controlMap(fo.controls, `summaryDetails.frameworks[${i}].controls`) };
+    return {
+      name,
+      complianceScore: num(fo.complianceScore, `summaryDetails.frameworks[${i}].complianceScore`),
+      controls: controlMap(fo.controls, `summaryDetails.frameworks[${i}].controls`),
+    };
   });
   const controls = controlMap(sd.controls, 'summaryDetails.controls');
   const resources = new Map<string, KsResource>();
@@ -282,14 +295,18 @@ export function parseKubescapeReport(json: unknown): KsReport {
     const ro = obj(r, `results[${i}]`);
     const id = str(ro.resourceID);
     if (!id) throw new KubescapeReportError(`results[${i}].resourceID`, 'missing');
-    results.set(id, arr(ro.controls, `results[${i}].controls`).map((c, j) => controlResult(c, `results[${i}].controls[${j}]`)));
+    results.set(
+      id,
+      arr(ro.controls, `results[${i}].controls`).map((c, j) => controlResult(c, `results[${i}].controls[${j}]`)),
+    );
   });
   const meta = isObj(root.metadata) ? root.metadata : {};
   const scan = isObj(meta.scanMetadata) ? meta.scanMetadata : {};
   const target = isObj(meta.targetMetadata) ? meta.targetMetadata : {};
   const ctx = isObj(target.clusterContextMetadata) ? target.clusterContextMetadata : {};
   const nsCounts = new Map<string, number>();
-  if (isObj(ctx.namespaceToNumberOfResources)) for (const [k, v] of Object.entries(ctx.namespaceToNumberOfResources)) if (typeof v === 'number') nsCounts.set(k, v);
+  if (isObj(ctx.namespaceToNumberOfResources))
+    for (const [k, v] of Object.entries(ctx.namespaceToNumberOfResources)) if (typeof v === 'number') nsCounts.set(k, v);
   return {
     kubescapeVersion: str(scan.kubescapeVersion),
     formatVersion: str(scan.formatVersion),
@@ -389,12 +406,18 @@ export function namespaceOfResource(r: KsResource): string | null {
 export function validRelation(r: KsResource): boolean {
   const role = r.related.find((x) => x.kind === 'Role');
   const binding = r.related.find((x) => x.kind === 'RoleBinding' || x.kind === 'ClusterRoleBinding');
-  if (role && (!binding || binding.kind !== 'RoleBinding' || binding.namespace !== role.namespace)) return false;
+  if (role && (binding?.kind !== 'RoleBinding' || binding.namespace !== role.namespace)) return false;
   return true;
 }
 
 /** Count one resource's result for a control: a failure the caller treats as passed (an exclusion) counts as passed. */
-function count(k: { passed: number; failed: number; skipped: number; excluded: number }, status: KsStatus, controlId: string, rid: string, opts: SplitOptions): void {
+function count(
+  k: { passed: number; failed: number; skipped: number; excluded: number },
+  status: KsStatus,
+  controlId: string,
+  rid: string,
+  opts: SplitOptions,
+): void {
   const st = status === 'failed' && opts.treatAsPassed?.(controlId, rid) ? 'passed' : status;
   if (st === 'failed') k.failed++;
   else if (st === 'skipped') k.skipped++;

@@ -65,8 +65,27 @@ export const TMP_PREFIX = 'stackscan-kubescape-';
 export const TMP_EXPIRY_MS = 60 * 60_000;
 
 /** The argv for one offline scan. */
-export function kubescapeArgs(o: { frameworks: string[]; output: string; kubeconfig?: string; artifactsDir?: string; includeNamespaces?: string[]; paths?: string[] }): string[] {
-  const args = ['scan', 'framework', o.frameworks.join(','), ...(o.paths ?? []), '--format', 'json', '--format-version', 'v2', '--output', o.output, '--keep-local'];
+export function kubescapeArgs(o: {
+  frameworks: string[];
+  output: string;
+  kubeconfig?: string;
+  artifactsDir?: string;
+  includeNamespaces?: string[];
+  paths?: string[];
+}): string[] {
+  const args = [
+    'scan',
+    'framework',
+    o.frameworks.join(','),
+    ...(o.paths ?? []),
+    '--format',
+    'json',
+    '--format-version',
+    'v2',
+    '--output',
+    o.output,
+    '--keep-local',
+  ];
   if (o.artifactsDir) args.push('--use-artifacts-from', o.artifactsDir);
   if (o.kubeconfig) args.push('--kubeconfig', o.kubeconfig);
   if (o.includeNamespaces?.length) args.push('--include-namespaces', o.includeNamespaces.join(','));
@@ -132,12 +151,26 @@ export async function runKubescape(o: KubescapeRunOptions): Promise<KubescapeRun
   const dir = await mkdtemp(join(root, `${TMP_PREFIX}${process.pid}-`));
   try {
     const output = join(dir, 'report.json');
-    const args = kubescapeArgs({ frameworks: o.frameworks, output, kubeconfig: o.kubeconfig, artifactsDir: o.artifactsDir, includeNamespaces: o.includeNamespaces, paths: o.paths });
+    const args = kubescapeArgs({
+      frameworks: o.frameworks,
+      output,
+      kubeconfig: o.kubeconfig,
+      artifactsDir: o.artifactsDir,
+      includeNamespaces: o.includeNamespaces,
+      paths: o.paths,
+    });
     const tool = await runTool(o.bin, args, {
       signal: o.signal,
       timeoutMs: o.timeoutMs,
       // Nothing of kubescape's (config, cache, temp files) outlives the run: TMPDIR, HOME and XDG dirs are the temp dir.
-      env: { KS_SKIP_UPDATE_CHECK: 'true', TMPDIR: dir, HOME: dir, XDG_CONFIG_HOME: join(dir, '.config'), XDG_CACHE_HOME: join(dir, '.cache'), XDG_DATA_HOME: join(dir, '.local') },
+      env: {
+        KS_SKIP_UPDATE_CHECK: 'true',
+        TMPDIR: dir,
+        HOME: dir,
+        XDG_CONFIG_HOME: join(dir, '.config'),
+        XDG_CACHE_HOME: join(dir, '.cache'),
+        XDG_DATA_HOME: join(dir, '.local'),
+      },
       cwd: dir,
       stderrTailChars: 8000,
     });
@@ -170,23 +203,27 @@ export async function runKubescape(o: KubescapeRunOptions): Promise<KubescapeRun
  * of it, JSON log lines as `level: msg (error)`, without ANSI codes, spinners and tables.
  */
 export function lastLines(text: string): string {
-  return text
-    // eslint-disable-next-line no-control-regex
-    .replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '')
-    .split(/\r?\n|\r/)
-    .map((l) => l.trim())
-    .filter((l) => l && !/^[⠁-⣿\s]+$/.test(l) && !/^[│├╰╭─┼┤┬┴╮╯]/.test(l))
-    .map((l) => {
-      if (!l.startsWith('{')) return l;
-      try {
-        const j = JSON.parse(l) as Record<string, unknown>;
-        if (typeof j.msg !== 'string') return l;
-        const extra = Object.entries(j).filter(([k]) => !['level', 'ts', 'msg'].includes(k)).map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
-        return `${j.level ?? 'log'}: ${j.msg}${extra.length ? ` (${extra.join(', ')})` : ''}`;
-      } catch {
-        return l;
-      }
-    })
-    .slice(-8)
-    .join('\n');
+  return (
+    text
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: strips ANSI escapes from kubescape's output
+      .replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '')
+      .split(/\r?\n|\r/)
+      .map((l) => l.trim())
+      .filter((l) => l && !/^[⠁-⣿\s]+$/.test(l) && !/^[│├╰╭─┼┤┬┴╮╯]/.test(l))
+      .map((l) => {
+        if (!l.startsWith('{')) return l;
+        try {
+          const j = JSON.parse(l) as Record<string, unknown>;
+          if (typeof j.msg !== 'string') return l;
+          const extra = Object.entries(j)
+            .filter(([k]) => !['level', 'ts', 'msg'].includes(k))
+            .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
+          return `${j.level ?? 'log'}: ${j.msg}${extra.length ? ` (${extra.join(', ')})` : ''}`;
+        } catch {
+          return l;
+        }
+      })
+      .slice(-8)
+      .join('\n')
+  );
 }

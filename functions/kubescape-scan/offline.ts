@@ -56,7 +56,11 @@ export function clusterOnlyControls(artifactsDir: string, frameworks: readonly s
 }
 
 /** Why the offline scores may differ from the in-cluster scan's, from the offline report and the framework artifacts. */
-export function offlineDifferences(report: KsReport | null, namespaces: string[], clusterOnly: OfflineDifferences['cluster_only_controls'] = []): OfflineDifferences {
+export function offlineDifferences(
+  report: KsReport | null,
+  namespaces: string[],
+  clusterOnly: OfflineDifferences['cluster_only_controls'] = [],
+): OfflineDifferences {
   const counts: Record<string, number> = Object.create(null);
   for (const ns of namespaces) counts[ns] = 0;
   const skipped: OfflineDifferences['skipped_controls'] = [];
@@ -72,10 +76,26 @@ export function offlineDifferences(report: KsReport | null, namespaces: string[]
   const evaluated = new Set(report ? [...report.controls.keys()] : []);
   const notOnFiles = clusterOnly.filter((c) => !evaluated.has(c.id));
   const why = [
-    ...(notOnFiles.length ? [`${notOnFiles.length} control(s) of the frameworks are evaluated only in a cluster (kubescape's scanning scope: ${notOnFiles.map((c) => `${c.id} ${c.name}`).join('; ')}): not on files; in the cluster each that fails lowers every namespace's score`] : []),
-    ...(skipped.length ? [`${skipped.length} control(s) were skipped on files (kubescape needs the cluster for them: ${skipped.slice(0, 5).map((c) => c.id).join(', ')}${skipped.length > 5 ? ', …' : ''}); in the cluster they are scored`] : []),
-    ...(empty.length ? [`no object of namespace(s) ${empty.join(', ')} is in the manifests: offline they are not scored, in the cluster their objects are`] : []),
-    'the cluster holds objects the manifests do not (Pods and ReplicaSets made by controllers, each namespace\'s default ServiceAccount and kube-root-ca.crt ConfigMap) and fields the API server defaults; kubescape scores them in the cluster, so a namespace\'s score there weighs more objects (objects_per_namespace: what the files hold)',
+    ...(notOnFiles.length
+      ? [
+          `${notOnFiles.length} control(s) of the frameworks are evaluated only in a cluster (kubescape's scanning scope: ` +
+            `${notOnFiles.map((c) => `${c.id} ${c.name}`).join('; ')}): not on files; in the cluster each that fails lowers every namespace's score`,
+        ]
+      : []),
+    ...(skipped.length
+      ? [
+          `${skipped.length} control(s) were skipped on files (kubescape needs the cluster for them: ${skipped
+            .slice(0, 5)
+            .map((c) => c.id)
+            .join(', ')}${skipped.length > 5 ? ', …' : ''}); in the cluster they are scored`,
+        ]
+      : []),
+    ...(empty.length
+      ? [`no object of namespace(s) ${empty.join(', ')} is in the manifests: offline they are not scored, in the cluster their objects are`]
+      : []),
+    "the cluster holds objects the manifests do not (Pods and ReplicaSets made by controllers, each namespace's default ServiceAccount and " +
+      ("kube-root-ca.crt ConfigMap) and fields the API server defaults; kubescape scores them in the cluster, so a namespace's score there weighs more " +
+        'objects (objects_per_namespace: what the files hold)'),
   ];
   return { cluster_only_controls: notOnFiles, skipped_controls: skipped, namespaces_without_objects: empty, objects_per_namespace: counts, why };
 }
@@ -94,17 +114,43 @@ export function kubescapeOfflineScan(o: { manifests: string; settings?: Kubescap
       try {
         st = statSync(o.manifests);
       } catch {
-        throw new ScanError(422, { code: 'file_unreadable', message: `${o.manifests} does not exist; give --manifests the directory (or file) of rendered manifests`, file: o.manifests, setting: '--manifests' });
+        throw new ScanError(422, {
+          code: 'file_unreadable',
+          message: `${o.manifests} does not exist; give --manifests the directory (or file) of rendered manifests`,
+          file: o.manifests,
+          setting: '--manifests',
+        });
       }
-      if (!st.isDirectory() && !st.isFile()) throw new ScanError(422, { code: 'file_unreadable', message: `${o.manifests} is neither a file nor a directory`, file: o.manifests, setting: '--manifests' });
+      if (!st.isDirectory() && !st.isFile())
+        throw new ScanError(422, {
+          code: 'file_unreadable',
+          message: `${o.manifests} is neither a file nor a directory`,
+          file: o.manifests,
+          setting: '--manifests',
+        });
       const exclusions: ExclusionRule[] = [...BUILTIN_EXCLUSIONS, ...(settings.exclusionsFile ? await loadExclusionsFile(settings.exclusionsFile) : [])];
       const topology = await loadTopology(settings.topology);
       progress?.({ step: 'kubescape on the manifests', done: 0, total: 1 });
       // Before deploy nothing is downloaded: without KUBESCAPE_ARTIFACTS_DIR, the artifacts the repository carries.
       const artifactsDir = settings.artifactsDir ?? BUNDLED_ARTIFACTS_DIR;
-      const run = await runKubescape({ bin: settings.bin, frameworks: [...FRAMEWORKS], artifactsDir, paths: [o.manifests], signal, timeoutMs: settings.runTimeoutMs });
+      const run = await runKubescape({
+        bin: settings.bin,
+        frameworks: [...FRAMEWORKS],
+        artifactsDir,
+        paths: [o.manifests],
+        signal,
+        timeoutMs: settings.runTimeoutMs,
+      });
       progress?.({ step: 'kubescape on the manifests', done: 1, total: 1 });
-      const errors: ReportError[] = run.failure ? [{ step: 'kubescape on the manifests', code: run.tool.missing ? 'tool_missing' : 'tool_failed', message: `${run.failure}${run.tool.missing ? ' (set KUBESCAPE_BIN, or build it: bash harness/build.sh kubescape)' : ''}` }] : [];
+      const errors: ReportError[] = run.failure
+        ? [
+            {
+              step: 'kubescape on the manifests',
+              code: run.tool.missing ? 'tool_missing' : 'tool_failed',
+              message: `${run.failure}${run.tool.missing ? ' (set KUBESCAPE_BIN, or build it: bash harness/build.sh kubescape)' : ''}`,
+            },
+          ]
+        : [];
       const judged = judgeFull({
         topology,
         observations: topology.namespaces.map((ns) => ({ namespace: ns, report: run.report, failure: run.report ? null : run.failure })),
@@ -117,7 +163,12 @@ export function kubescapeOfflineScan(o: { manifests: string; settings?: Kubescap
       const differences = offlineDifferences(run.report, topology.namespaces, clusterOnlyControls(artifactsDir, FRAMEWORKS));
       return {
         score: judged.score,
-        summary: { ...judged.summary, cluster_only_controls: differences.cluster_only_controls.length, skipped_controls: differences.skipped_controls.length, namespaces_without_objects: differences.namespaces_without_objects.length },
+        summary: {
+          ...judged.summary,
+          cluster_only_controls: differences.cluster_only_controls.length,
+          skipped_controls: differences.skipped_controls.length,
+          namespaces_without_objects: differences.namespaces_without_objects.length,
+        },
         results: { ...judged.results, offline_differences: differences },
         findings: judged.findings,
         errors,

@@ -31,7 +31,15 @@ export function absentComponents(index: ComponentIndex, reports: Map<string, KsR
       if (c) present.add(c.name);
     }
     for (const c of declared) {
-      if (!present.has(c.name)) out.push({ component: c.name, type: c.type, namespace: ns, reason: `declared in the metadata, but kubescape found no workload of it (${[...WORKLOAD_KINDS].join(', ')}) in namespace ${ns}: not deployed, named differently, or not readable` });
+      if (!present.has(c.name))
+        out.push({
+          component: c.name,
+          type: c.type,
+          namespace: ns,
+          reason:
+            `declared in the metadata, but kubescape found no workload of it (${[...WORKLOAD_KINDS].join(', ')}) in namespace ${ns}: not ` +
+            `deployed, named differently, or not readable`,
+        });
     }
   }
   return out;

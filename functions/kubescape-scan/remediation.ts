@@ -22,13 +22,35 @@ export interface RemediationRow {
 }
 
 export const REMEDIATIONS: readonly RemediationRow[] = [
-  { control: 'C-0013', attributes: ['securityContext', 'pod_level_security', 'user_id'], advice: 'set securityContext: true and pod_level_security: true (runAsNonRoot) and user_id to a non-zero UID' },
+  {
+    control: 'C-0013',
+    attributes: ['securityContext', 'pod_level_security', 'user_id'],
+    advice: 'set securityContext: true and pod_level_security: true (runAsNonRoot) and user_id to a non-zero UID',
+  },
   { control: 'C-0016', attributes: ['securityContext'], advice: 'set securityContext: true (allowPrivilegeEscalation: false)' },
-  { control: 'C-0017', attributes: ['securityContext', 'writable_directory', 'directory'], advice: 'set securityContext: true (readOnlyRootFilesystem: true); where the application writes, set writable_directory: true and directory to that path (a writable emptyDir is mounted there)' },
-  { control: 'C-0055', attributes: ['securityContext', 'pod_level_security'], advice: 'set securityContext: true and pod_level_security: true (seccompProfile RuntimeDefault, capabilities dropped)' },
+  {
+    control: 'C-0017',
+    attributes: ['securityContext', 'writable_directory', 'directory'],
+    advice:
+      'set securityContext: true (readOnlyRootFilesystem: true); where the application writes, set writable_directory: true and directory to that ' +
+      'path (a writable emptyDir is mounted there)',
+  },
+  {
+    control: 'C-0055',
+    attributes: ['securityContext', 'pod_level_security'],
+    advice: 'set securityContext: true and pod_level_security: true (seccompProfile RuntimeDefault, capabilities dropped)',
+  },
   { control: 'C-0046', attributes: ['securityContext'], advice: 'set securityContext: true (drop ALL capabilities; add none of the insecure ones)' },
-  { control: 'C-0057', attributes: ['securityContext', 'pod_level_security'], advice: 'set securityContext: true and pod_level_security: true (privileged: false)' },
-  { control: 'C-0034', attributes: ['rbac'], advice: 'set rbac: true so the component runs under its own ServiceAccount; set automountServiceAccountToken: false where it does not call the API' },
+  {
+    control: 'C-0057',
+    attributes: ['securityContext', 'pod_level_security'],
+    advice: 'set securityContext: true and pod_level_security: true (privileged: false)',
+  },
+  {
+    control: 'C-0034',
+    attributes: ['rbac'],
+    advice: 'set rbac: true so the component runs under its own ServiceAccount; set automountServiceAccountToken: false where it does not call the API',
+  },
   { control: 'C-0270', attributes: ['cpu_limit', 'cpu_request'], advice: 'set cpu_limit (and cpu_request) on the component' },
   { control: 'C-0271', attributes: ['mem_limit', 'mem_request'], advice: 'set mem_limit (and mem_request) on the component' },
   { control: 'C-0009', attributes: ['cpu_limit', 'mem_limit'], advice: 'set cpu_limit and mem_limit on the component' },
@@ -40,11 +62,11 @@ export const REMEDIATIONS: readonly RemediationRow[] = [
   { control: 'C-0054', attributes: ['network_policy'], advice: 'set network_policy: true on the components of this namespace' },
   { control: 'C-0260', attributes: ['network_policy'], advice: 'set network_policy: true so the workload is selected by a NetworkPolicy' },
   { control: 'C-0035', attributes: ['rbac'], advice: 'review rbac: bind the component to a Role with only the verbs it needs, not an administrative role' },
-  { control: 'C-0015', attributes: ['rbac'], advice: 'review rbac: the component\'s Role should not list or get Secrets' },
-  { control: 'C-0007', attributes: ['rbac'], advice: 'review rbac: the component\'s Role should not delete resources it does not own' },
-  { control: 'C-0002', attributes: ['rbac'], advice: 'review rbac: remove pods/exec from the component\'s Role' },
-  { control: 'C-0031', attributes: ['rbac'], advice: 'review rbac: remove delete on events from the component\'s Role' },
-  { control: 'C-0037', attributes: ['rbac'], advice: 'review rbac: remove update/patch on ConfigMaps (CoreDNS) from the component\'s Role' },
+  { control: 'C-0015', attributes: ['rbac'], advice: "review rbac: the component's Role should not list or get Secrets" },
+  { control: 'C-0007', attributes: ['rbac'], advice: "review rbac: the component's Role should not delete resources it does not own" },
+  { control: 'C-0002', attributes: ['rbac'], advice: "review rbac: remove pods/exec from the component's Role" },
+  { control: 'C-0031', attributes: ['rbac'], advice: "review rbac: remove delete on events from the component's Role" },
+  { control: 'C-0037', attributes: ['rbac'], advice: "review rbac: remove update/patch on ConfigMaps (CoreDNS) from the component's Role" },
   { control: 'C-0053', attributes: ['rbac'], advice: 'set rbac: true (own ServiceAccount with least privilege) and do not mount its token unless needed' },
   { control: 'C-0012', attributes: ['configmap', 'env'], advice: 'move credentials out of configmap/env values into a Secret' },
   { control: 'C-0021', attributes: ['service_type'], advice: 'set service_type: ClusterIP and expose the interface through the gateway only' },
@@ -91,7 +113,7 @@ export function remediationFor(controlId: string, component: Component | null): 
     attributes: row.attributes
       .filter((name) => !SECRET_ATTRIBUTE.test(name))
       .map((name) => {
-        const v = component && Object.prototype.hasOwnProperty.call(component.attributes, name) ? scalar(component.attributes[name]) : null;
+        const v = component && Object.hasOwn(component.attributes, name) ? scalar(component.attributes[name]) : null;
         return { name, current: v !== null && VALUE_HIDDEN.has(name) ? HIDDEN : v };
       }),
     advice: row.advice,

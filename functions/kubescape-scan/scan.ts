@@ -80,7 +80,12 @@ export function kubescapeScan(given?: KubescapeSettings): ScanDefinition<Mode> {
         sources: {
           metadata: settings.topology.metadata.path,
           cluster: server,
-          kubescape: { bin: settings.bin, version: executed.kubescapeVersion, frameworks: ['NSA', 'MITRE'], artifacts: settings.artifactsDir ?? 'downloaded by kubescape (KUBESCAPE_ARTIFACTS_DIR unset)' },
+          kubescape: {
+            bin: settings.bin,
+            version: executed.kubescapeVersion,
+            frameworks: ['NSA', 'MITRE'],
+            artifacts: settings.artifactsDir ?? 'downloaded by kubescape (KUBESCAPE_ARTIFACTS_DIR unset)',
+          },
           exclusions: { builtin: BUILTIN_EXCLUSIONS.length, file: settings.exclusionsFile ?? null, rules: exclusions.length },
           warnings: topology.warnings.length,
         },

@@ -68,7 +68,12 @@ const checked = new Map<string, string>();
 
 function checkArtifactFiles(dir: string): void {
   const bad = (file: string, why: string) =>
-    new ScanError(422, { code: 'invalid_setting', message: `KUBESCAPE_ARTIFACTS_DIR: ${join(dir, file)} ${why}; copy kubescape's artifacts there (see functions/kubescape-scan/artifacts/)`, setting: 'KUBESCAPE_ARTIFACTS_DIR', file: join(dir, file) });
+    new ScanError(422, {
+      code: 'invalid_setting',
+      message: `KUBESCAPE_ARTIFACTS_DIR: ${join(dir, file)} ${why}; copy kubescape's artifacts there (see functions/kubescape-scan/artifacts/)`,
+      setting: 'KUBESCAPE_ARTIFACTS_DIR',
+      file: join(dir, file),
+    });
   const read = (file: string): unknown => {
     let text: string;
     try {
@@ -84,7 +89,8 @@ function checkArtifactFiles(dir: string): void {
   };
   for (const f of FRAMEWORKS) {
     const fw = read(`${f}.json`) as { name?: unknown; controls?: unknown } | null;
-    if (!fw || typeof fw !== 'object' || typeof fw.name !== 'string' || fw.name.toLowerCase() !== f || !Array.isArray(fw.controls)) throw bad(`${f}.json`, `is not kubescape's ${f.toUpperCase()} framework (name, controls)`);
+    if (!fw || typeof fw !== 'object' || typeof fw.name !== 'string' || fw.name.toLowerCase() !== f || !Array.isArray(fw.controls))
+      throw bad(`${f}.json`, `is not kubescape's ${f.toUpperCase()} framework (name, controls)`);
   }
   for (const f of ['exceptions.json', 'controls-inputs.json', 'attack-tracks.json']) if (existsSync(join(dir, f))) read(f);
 }
@@ -106,24 +112,46 @@ export const KUBESCAPE_SETTINGS = settingsSchema({
       checkArtifacts(dir); // a broken file is its own 422, naming it
       return dir;
     },
-    description: "kubescape's policy artifacts (nsa.json, mitre.json, exceptions.json, controls-inputs.json, attack-tracks.json): the scan is then fully offline; the repo carries a copy in functions/kubescape-scan/artifacts/",
+    description:
+      "kubescape's policy artifacts (nsa.json, mitre.json, exceptions.json, controls-inputs.json, attack-tracks.json): the scan is then fully " +
+      'offline; the repo carries a copy in functions/kubescape-scan/artifacts/',
     example: '/opt/kubescape/artifacts',
   }),
-  KUBESCAPE_TIMEOUT_MS: setting.int({ default: 300_000, min: 1000, max: 3_600_000, description: 'one kubescape run\'s time limit (it is killed with its children)', example: '120000' }),
+  KUBESCAPE_TIMEOUT_MS: setting.int({
+    default: 300_000,
+    min: 1000,
+    max: 3_600_000,
+    description: "one kubescape run's time limit (it is killed with its children)",
+    example: '120000',
+  }),
   KUBESCAPE_NSA_THRESHOLD: setting.score({ default: 70, description: 'a namespace is flagged below this NSA score', example: '80' }),
   KUBESCAPE_MITRE_THRESHOLD: setting.score({ default: 60, description: 'a namespace is flagged below this MITRE score', example: '75.5' }),
-  KUBESCAPE_EXCLUSIONS_FILE: setting.path({ defaultText: 'unset: only the built-in exclusions', description: 'YAML or JSON file of extra exclusions (known operator requirements)', example: '/config/kubescape-exclusions.yaml' }),
+  KUBESCAPE_EXCLUSIONS_FILE: setting.path({
+    defaultText: 'unset: only the built-in exclusions',
+    description: 'YAML or JSON file of extra exclusions (known operator requirements)',
+    example: '/config/kubescape-exclusions.yaml',
+  }),
   KUBESCAPE_STRATEGY: setting.choice(['per-namespace', 'split'], {
     default: 'per-namespace',
     want: "'split' or 'per-namespace'",
-    description: 'how per-namespace scores are obtained: `per-namespace` (one run per namespace, KUBESCAPE_CONCURRENCY at a time) or `split` (one run over the stack\'s namespaces, split by namespace; measured slower, bench/kubescape.ts)',
+    description:
+      'how per-namespace scores are obtained: `per-namespace` (one run per namespace, KUBESCAPE_CONCURRENCY at a time) or `split` (one run over the ' +
+      "stack's namespaces, split by namespace; measured slower, bench/kubescape.ts)",
     example: 'split',
   }),
-  KUBESCAPE_CONCURRENCY: setting.int({ default: 3, min: 1, max: 16, description: 'kubescape runs at once for `per-namespace` (each run is mostly CPU for a few seconds)', example: '2' }),
+  KUBESCAPE_CONCURRENCY: setting.int({
+    default: 3,
+    min: 1,
+    max: 16,
+    description: 'kubescape runs at once for `per-namespace` (each run is mostly CPU for a few seconds)',
+    example: '2',
+  }),
   KUBESCAPE_CLUSTER_SCOPE: setting.choice(['true', 'false'], {
     default: 'true',
     lower: true,
-    description: 'full mode: also run one cluster-wide scan to report failures of cluster-scoped objects tied to the stack (ClusterRoleBindings of its ServiceAccounts, its Namespace objects)',
+    description:
+      'full mode: also run one cluster-wide scan to report failures of cluster-scoped objects tied to the stack (ClusterRoleBindings of its ' +
+      'ServiceAccounts, its Namespace objects)',
     example: 'false',
   }),
 });

@@ -38,10 +38,13 @@ function expectedCheck(r: ExpectedResult, metadata: unknown): Check {
   const severity = r.status === 'drifted' && r.difference?.wider_peer ? 'high' : s.severity;
   const live = r.cluster_name ?? r.name;
   const message =
-    r.status === 'found' ? `NetworkPolicy ${r.namespace}/${r.name} is present as expected`
-    : r.status === 'renamed' ? `expected NetworkPolicy ${r.namespace}/${r.name} is present as ${live}`
-    : r.status === 'drifted' ? `NetworkPolicy ${r.namespace}/${live} differs from the expected: ${(r.drift ?? []).join('; ') || 'see the report'}`
-    : `expected NetworkPolicy ${r.namespace}/${r.name} is not in the cluster`;
+    r.status === 'found'
+      ? `NetworkPolicy ${r.namespace}/${r.name} is present as expected`
+      : r.status === 'renamed'
+        ? `expected NetworkPolicy ${r.namespace}/${r.name} is present as ${live}`
+        : r.status === 'drifted'
+          ? `NetworkPolicy ${r.namespace}/${live} differs from the expected: ${(r.drift ?? []).join('; ') || 'see the report'}`
+          : `expected NetworkPolicy ${r.namespace}/${r.name} is not in the cluster`;
   const file = r.file ? stackRelative(r.file, metadata) : undefined;
   return {
     id: checkId(SCAN, policy, 'present', r.rule),
@@ -65,7 +68,10 @@ function expectedCheck(r: ExpectedResult, metadata: unknown): Check {
       derivation_rule: r.rule,
       file: file ? `${file}${r.line ? `:${r.line}` : ''}` : undefined,
       stacktic_attribute: r.status === 'found' ? undefined : 'network_policy',
-      fix: r.status === 'missing' || r.status === 'drifted' ? `apply the generated NetworkPolicy${file ? ` ${file}` : ''} (component attribute network_policy: true)` : undefined,
+      fix:
+        r.status === 'missing' || r.status === 'drifted'
+          ? `apply the generated NetworkPolicy${file ? ` ${file}` : ''} (component attribute network_policy: true)`
+          : undefined,
     }),
   };
 }
@@ -89,7 +95,10 @@ function extraCheck(x: { name: string; namespace: string }): Check {
 function ruleCheck(f: RuleFinding, metadata: unknown): Check {
   const policy = `${f.namespace}/${f.policy}`;
   const file = f.file ? stackRelative(f.file, metadata) : undefined;
-  const at = f.rule === undefined ? undefined : `${f.direction}[${f.rule}]${f.peer !== undefined ? `.peer[${f.peer}]` : ''}${f.port_entry !== undefined ? `.ports[${f.port_entry}]` : ''}`;
+  const at =
+    f.rule === undefined
+      ? undefined
+      : `${f.direction}[${f.rule}]${f.peer !== undefined ? `.peer[${f.peer}]` : ''}${f.port_entry !== undefined ? `.ports[${f.port_entry}]` : ''}`;
   return {
     id: checkId(SCAN, policy, f.kind, f.direction, f.rule, f.peer, f.port_entry),
     policy,
@@ -119,7 +128,10 @@ function linkFindingCheck(f: LinkFinding, metadata: unknown): Check {
     verdict: 'LINK_NOT_GENERATED',
     severity: severityOf(f.severity),
     namespace: f.from_namespace,
-    resources: [{ ...NS, name: f.from_namespace }, { ...NS, name: f.to_namespace }],
+    resources: [
+      { ...NS, name: f.from_namespace },
+      { ...NS, name: f.to_namespace },
+    ],
     message: oneLine(f.message),
     ...(file ? { location: { file } } : {}),
     properties: props({
@@ -139,8 +151,9 @@ function linkLiveCheck(l: LinkCoverage): Check {
   const port = l.port === null ? 'no port' : `port ${l.port}`;
   const message = !l.live
     ? `${policy} (${port}): not evaluated (${l.port === null ? 'the metadata gives no port' : 'the namespaces could not be listed'})`
-    : l.live.allowed ? `${policy} (${port}) is allowed by the live policies`
-    : `${policy} (${port}) is blocked by the live policies: egress ${l.live.egress}; ingress ${l.live.ingress}`;
+    : l.live.allowed
+      ? `${policy} (${port}) is allowed by the live policies`
+      : `${policy} (${port}) is blocked by the live policies: egress ${l.live.egress}; ingress ${l.live.ingress}`;
   return {
     id: checkId(SCAN, policy, 'allowed-live', l.from_namespace, l.to_namespace, l.port),
     policy,
@@ -149,9 +162,19 @@ function linkLiveCheck(l: LinkCoverage): Check {
     verdict,
     severity: result === 'fail' ? 'medium' : 'info',
     namespace: l.to_namespace,
-    resources: [{ ...NS, name: l.from_namespace }, { ...NS, name: l.to_namespace }],
+    resources: [
+      { ...NS, name: l.from_namespace },
+      { ...NS, name: l.to_namespace },
+    ],
     message: oneLine(message),
-    properties: props({ verdict, egress_policy: l.egress, ingress_policy: l.ingress, port: l.port ?? undefined, egress: l.live?.egress, ingress: l.live?.ingress }),
+    properties: props({
+      verdict,
+      egress_policy: l.egress,
+      ingress_policy: l.ingress,
+      port: l.port ?? undefined,
+      egress: l.live?.egress,
+      ingress: l.live?.ingress,
+    }),
   };
 }
 

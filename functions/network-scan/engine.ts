@@ -20,7 +20,15 @@
 import { compileIpBlock, parseIp, type IpAddress, type IpBlockMatcher } from '../../lib/k8s/cidr.ts';
 import { policyDirections, type NetworkPolicy, type NetworkPolicyPeer, type NetworkPolicyPort } from '../../lib/k8s/networkpolicy.ts';
 import { compileSelector, namespaceLabels, type LabelPredicate } from '../../lib/k8s/selectors.ts';
-import { NAMESPACE_NAME_LABEL, type ContainerPortInfo, type Direction, type LabelSelector, type Labels, type NamespaceInfo, type Protocol } from '../../lib/k8s/types.ts';
+import {
+  NAMESPACE_NAME_LABEL,
+  type ContainerPortInfo,
+  type Direction,
+  type LabelSelector,
+  type Labels,
+  type NamespaceInfo,
+  type Protocol,
+} from '../../lib/k8s/types.ts';
 
 /**
  * One end of a connection. A pod has a `namespace` (and usually labels, IP
@@ -156,18 +164,12 @@ class PolicyCompiler {
       namespace,
       ref,
       selects: this.selector(spec.podSelector ?? {}, `${at} podSelector`),
-      ingress: types.ingress
-        ? (spec.ingress ?? []).map((r, i) => this.rule(r.from ?? r._from, r.ports, `${at} ingress[${i}]`))
-        : undefined,
+      ingress: types.ingress ? (spec.ingress ?? []).map((r, i) => this.rule(r.from ?? r._from, r.ports, `${at} ingress[${i}]`)) : undefined,
       egress: types.egress ? (spec.egress ?? []).map((r, i) => this.rule(r.to, r.ports, `${at} egress[${i}]`)) : undefined,
     };
   }
 
-  private rule(
-    peers: readonly NetworkPolicyPeer[] | null | undefined,
-    ports: readonly NetworkPolicyPort[] | null | undefined,
-    at: string,
-  ): CompiledRule {
+  private rule(peers: readonly NetworkPolicyPeer[] | null | undefined, ports: readonly NetworkPolicyPort[] | null | undefined, at: string): CompiledRule {
     return {
       peers: peers?.length ? peers.map((p, i) => this.peer(p, `${at} peer[${i}]`)) : null,
       ports: ports?.length ? ports.map((p, i) => this.port(p, `${at} ports[${i}]`)) : null,
@@ -241,10 +243,7 @@ function portMatches(port: CompiledPort, q: PortQuery, dst: Endpoint): boolean {
     case 'named':
       if (dst.namespace === undefined) return false;
       if (q.name === port.name) return true;
-      return (
-        q.number !== undefined &&
-        (dst.ports ?? []).some((c) => c.name === port.name && c.port === q.number && containerPortProtocol(c) === port.protocol)
-      );
+      return q.number !== undefined && (dst.ports ?? []).some((c) => c.name === port.name && c.port === q.number && containerPortProtocol(c) === port.protocol);
   }
 }
 
@@ -450,13 +449,7 @@ interface Allowing {
 }
 
 /** Verdict for an isolated pod; the reason is built lazily (an enumerable getter, so JSON includes it). */
-function isolatedVerdict(v: {
-  direction: Direction;
-  namespace: string;
-  selecting: PolicyRef[];
-  allowing: Allowing[];
-  c: Connection;
-}): DirectionVerdict {
+function isolatedVerdict(v: { direction: Direction; namespace: string; selecting: PolicyRef[]; allowing: Allowing[]; c: Connection }): DirectionVerdict {
   return {
     allowed: v.allowing.length > 0,
     isolated: true,
@@ -468,13 +461,7 @@ function isolatedVerdict(v: {
   };
 }
 
-function isolatedReason(
-  direction: Direction,
-  namespace: string,
-  selecting: readonly PolicyRef[],
-  allowing: readonly Allowing[],
-  c: Connection,
-): string {
+function isolatedReason(direction: Direction, namespace: string, selecting: readonly PolicyRef[], allowing: readonly Allowing[], c: Connection): string {
   const what = `${c.query.label} ${direction === 'egress' ? 'to' : 'from'} ${describeEndpoint(c.remote)}`;
   if (allowing.length === 0) {
     const policies = plural(selecting.length, 'selecting policy', 'selecting policies');

@@ -67,8 +67,21 @@ export function networkGraph(report: ScanReport): ReportGraph | undefined {
       const to = f.target.component ?? `namespace ${f.target.namespace ?? f.target.host}`;
       node(f.source.component, f.source.namespace);
       node(to, f.target.namespace);
-      edges.push({ from: f.source.component, to, label: String(f.target.port), state: 'SECURITY_RISK', declared: false, detail: [`undeclared, yet open: ${f.reason}`, ...(f.analysis ? [f.analysis] : [])] });
+      edges.push({
+        from: f.source.component,
+        to,
+        label: String(f.target.port),
+        state: 'SECURITY_RISK',
+        declared: false,
+        detail: [`undeclared, yet open: ${f.reason}`, ...(f.analysis ? [f.analysis] : [])],
+      });
     }
   }
-  return { title: `${report.scan_type === 'full' ? 'Declared links as probed' : 'Declared links and their NetworkPolicies'} (${edges.length} links, ${nodes.size} components)`, nodes: [...nodes.values()], edges };
+  return {
+    title:
+      `${report.scan_type === 'full' ? 'Declared links as probed' : 'Declared links and their NetworkPolicies'} (${edges.length} links, ` +
+      `${nodes.size} components)`,
+    nodes: [...nodes.values()],
+    edges,
+  };
 }

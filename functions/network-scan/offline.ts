@@ -100,17 +100,56 @@ export function offlineChecks(report: ScanReport): Check[] {
   const vs = res.generated_vs_metadata;
   for (const x of vs?.missing ?? []) {
     const policy = `${x.namespace}/${x.name}`;
-    out.push({ id: checkId('network', policy, 'generated'), policy, rule: 'generated', title: 'the metadata implies this NetworkPolicy', result: 'fail', verdict: 'NOT_GENERATED', severity: 'high', namespace: x.namespace, resources: [{ ...NP, namespace: x.namespace, name: x.name }], message: oneLine(`the metadata implies ${policy}${x.link ? ` (link ${x.link.from} -> ${x.link.to})` : ''}, the generated folder has no such policy`), ...(typeof metadata === 'string' ? { location: { file: stackRelative(metadata, metadata) } } : {}), properties: props({ verdict: 'NOT_GENERATED', derivation_rule: x.rule, fix: 'regenerate the stack with Stacktic' }) });
+    out.push({
+      id: checkId('network', policy, 'generated'),
+      policy,
+      rule: 'generated',
+      title: 'the metadata implies this NetworkPolicy',
+      result: 'fail',
+      verdict: 'NOT_GENERATED',
+      severity: 'high',
+      namespace: x.namespace,
+      resources: [{ ...NP, namespace: x.namespace, name: x.name }],
+      message: oneLine(`the metadata implies ${policy}${x.link ? ` (link ${x.link.from} -> ${x.link.to})` : ''}, the generated folder has no such policy`),
+      ...(typeof metadata === 'string' ? { location: { file: stackRelative(metadata, metadata) } } : {}),
+      properties: props({ verdict: 'NOT_GENERATED', derivation_rule: x.rule, fix: 'regenerate the stack with Stacktic' }),
+    });
   }
   for (const x of vs?.drifted ?? []) {
     const policy = `${x.namespace}/${x.name}`;
     const file = x.file ? stackRelative(x.file, metadata) : undefined;
-    out.push({ id: checkId('network', policy, 'as-metadata'), policy, rule: 'as-metadata', title: 'the generated NetworkPolicy is what the metadata implies', result: 'fail', verdict: 'DRIFTED_FROM_METADATA', severity: 'medium', namespace: x.namespace, resources: [{ ...NP, namespace: x.namespace, name: x.name }], message: oneLine(`${policy} differs from what the metadata implies: ${x.drift.join('; ')}`), ...(file ? { location: { file } } : {}), properties: props({ verdict: 'DRIFTED_FROM_METADATA', drift: x.drift }) });
+    out.push({
+      id: checkId('network', policy, 'as-metadata'),
+      policy,
+      rule: 'as-metadata',
+      title: 'the generated NetworkPolicy is what the metadata implies',
+      result: 'fail',
+      verdict: 'DRIFTED_FROM_METADATA',
+      severity: 'medium',
+      namespace: x.namespace,
+      resources: [{ ...NP, namespace: x.namespace, name: x.name }],
+      message: oneLine(`${policy} differs from what the metadata implies: ${x.drift.join('; ')}`),
+      ...(file ? { location: { file } } : {}),
+      properties: props({ verdict: 'DRIFTED_FROM_METADATA', drift: x.drift }),
+    });
   }
   for (const x of vs?.extra ?? []) {
     const policy = `${x.namespace}/${x.name}`;
     const file = x.file ? stackRelative(x.file, metadata) : undefined;
-    out.push({ id: checkId('network', policy, 'implied'), policy, rule: 'implied', title: 'the metadata implies this generated NetworkPolicy', result: 'warn', verdict: 'NOT_IMPLIED', severity: 'low', namespace: x.namespace, resources: [{ ...NP, namespace: x.namespace, name: x.name }], message: oneLine(`${policy} is generated but the metadata does not imply it`), ...(file ? { location: { file } } : {}), properties: props({ verdict: 'NOT_IMPLIED' }) });
+    out.push({
+      id: checkId('network', policy, 'implied'),
+      policy,
+      rule: 'implied',
+      title: 'the metadata implies this generated NetworkPolicy',
+      result: 'warn',
+      verdict: 'NOT_IMPLIED',
+      severity: 'low',
+      namespace: x.namespace,
+      resources: [{ ...NP, namespace: x.namespace, name: x.name }],
+      message: oneLine(`${policy} is generated but the metadata does not imply it`),
+      ...(file ? { location: { file } } : {}),
+      properties: props({ verdict: 'NOT_IMPLIED' }),
+    });
   }
   return out;
 }
@@ -132,7 +171,10 @@ export function networkOfflineScan(settings: OfflineNetworkSettings): ScanDefini
       const stackNs = new Set(topology.namespaces);
       const policies = generated.policies.map((e) => renderPolicy(e, stackNs));
       const names = new Set([...CLUSTER_NAMESPACES, ...topology.namespaces, ...generated.policies.map((p) => p.namespace)]);
-      const namespaces: NamespaceInfo[] = [...names].map((n) => ({ name: n, labels: { [NAMESPACE_NAME_LABEL]: n, ...(stackNs.has(n) ? { [STACK_NAMESPACE_LABEL]: n } : {}) } }));
+      const namespaces: NamespaceInfo[] = [...names].map((n) => ({
+        name: n,
+        labels: { [NAMESPACE_NAME_LABEL]: n, ...(stackNs.has(n) ? { [STACK_NAMESPACE_LABEL]: n } : {}) },
+      }));
       const snapshot: ClusterSnapshot = { policies, namespaces };
       progress?.({ step: 'judging the files as applied', done: 0, total: 2 });
       const engine = new PolicyEngine(policies, namespaces);
@@ -144,9 +186,21 @@ export function networkOfflineScan(settings: OfflineNetworkSettings): ScanDefini
       const against = {
         expected_from_metadata: vs.summary.expected,
         found: vs.summary.found + vs.summary.renamed,
-        missing: vs.results.expected.filter((r) => r.status === 'missing').map((r) => ({ name: r.name, namespace: r.namespace, ...(r.link ? { link: r.link } : {}), ...(r.rule ? { rule: r.rule } : {}) })),
-        drifted: vs.results.expected.filter((r) => r.status === 'drifted').map((r) => ({ name: r.name, namespace: r.namespace, file: generated.policies.find((p) => p.namespace === r.namespace && (p.origin?.name ?? p.name) === r.cluster_name)?.origin?.file, drift: r.drift ?? [] })),
-        extra: vs.results.extra.map((x) => ({ ...x, file: generated.policies.find((p) => p.namespace === x.namespace && (p.origin?.name ?? p.name) === x.name)?.origin?.file })),
+        missing: vs.results.expected
+          .filter((r) => r.status === 'missing')
+          .map((r) => ({ name: r.name, namespace: r.namespace, ...(r.link ? { link: r.link } : {}), ...(r.rule ? { rule: r.rule } : {}) })),
+        drifted: vs.results.expected
+          .filter((r) => r.status === 'drifted')
+          .map((r) => ({
+            name: r.name,
+            namespace: r.namespace,
+            file: generated.policies.find((p) => p.namespace === r.namespace && (p.origin?.name ?? p.name) === r.cluster_name)?.origin?.file,
+            drift: r.drift ?? [],
+          })),
+        extra: vs.results.extra.map((x) => ({
+          ...x,
+          file: generated.policies.find((p) => p.namespace === x.namespace && (p.origin?.name ?? p.name) === x.name)?.origin?.file,
+        })),
       };
       const warnings = [...topology.warnings, ...(generated.warnings ?? [])];
       const malformed = malformedOf(warnings, settings.policies);
@@ -154,7 +208,13 @@ export function networkOfflineScan(settings: OfflineNetworkSettings): ScanDefini
         score: light.score,
         summary: {
           ...light.summary,
-          generated_vs_metadata: { expected: against.expected_from_metadata, found: against.found, missing: against.missing.length, drifted: against.drifted.length, extra: against.extra.length },
+          generated_vs_metadata: {
+            expected: against.expected_from_metadata,
+            found: against.found,
+            missing: against.missing.length,
+            drifted: against.drifted.length,
+            extra: against.extra.length,
+          },
           malformed_files: new Set(malformed.map((m) => m.file)).size,
         },
         results: { ...light.results, generated_vs_metadata: against, malformed },
@@ -165,7 +225,9 @@ export function networkOfflineScan(settings: OfflineNetworkSettings): ScanDefini
           metadata: settings.metadata,
           policies: settings.policies,
           cluster: null,
-          offline: `no cluster: the generated files judged as applied unchanged, in the stack's namespaces labelled ${STACK_NAMESPACE_LABEL} (and ${CLUSTER_NAMESPACES.join(', ')})`,
+          offline:
+            `no cluster: the generated files judged as applied unchanged, in the stack's namespaces labelled ${STACK_NAMESPACE_LABEL} (and ` +
+            `${CLUSTER_NAMESPACES.join(', ')})`,
           warnings,
         },
       };

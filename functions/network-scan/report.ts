@@ -31,7 +31,10 @@ const lightSummary = closed({
 });
 
 /** When the cluster's NetworkPolicies could not be read: nothing is compared. */
-const undecidedSummary = closed({ expected: count, stack_namespaces: count, undecided: str }, 'The live NetworkPolicies could not be read (see errors): nothing was compared.');
+const undecidedSummary = closed(
+  { expected: count, stack_namespaces: count, undecided: str },
+  'The live NetworkPolicies could not be read (see errors): nothing was compared.',
+);
 
 const expectedResult = atLeast({
   name: str,
@@ -65,7 +68,15 @@ const lightResults = atLeast({
   missing_by_namespace: describe(v.record(v.string(), v.array(atLeast({ name: str, status: v.picklist(['missing', 'drifted']) }))), 'by namespace name'),
   categories: describe(v.record(v.string(), atLeast({ expected: count, found: count })), 'by policy category'),
   rule_findings: v.array(ruleFinding),
-  links: v.array(atLeast({ ...linkEnds, egress: linkStatus, ingress: linkStatus, bidirectional: v.boolean(), live: opt(atLeast({ allowed: v.boolean(), egress: str, ingress: str })) })),
+  links: v.array(
+    atLeast({
+      ...linkEnds,
+      egress: linkStatus,
+      ingress: linkStatus,
+      bidirectional: v.boolean(),
+      live: opt(atLeast({ allowed: v.boolean(), egress: str, ingress: str })),
+    }),
+  ),
   link_findings: v.array(atLeast({ ...linkEnds, kind: v.literal('link-not-generated'), severity, declared_at: str, message: str })),
   empty_selectors: v.array(atLeast({ policy: str, namespace: str, direction, selector: open('a Kubernetes label selector'), message: str })),
   score_terms: atLeast({ policies_counted: count, value: v.number(), extra_with_findings: count }),

@@ -30,9 +30,13 @@ import { NETWORK_REPORT } from './report.ts';
 
 /** Full mode's modules (probe plan, runners, nmap, execa), loaded on the first full scan only: light stays small. */
 const fullMode = () =>
-  Promise.all([import('./probes/cluster-runner.ts'), import('./probes/execute.ts'), import('./probes/judge.ts'), import('./probes/plan.ts'), import('./workloads.ts')]).then(
-    ([runner, execute, judge, plan, workloads]) => ({ ...runner, ...execute, ...judge, ...plan, ...workloads }),
-  );
+  Promise.all([
+    import('./probes/cluster-runner.ts'),
+    import('./probes/execute.ts'),
+    import('./probes/judge.ts'),
+    import('./probes/plan.ts'),
+    import('./workloads.ts'),
+  ]).then(([runner, execute, judge, plan, workloads]) => ({ ...runner, ...execute, ...judge, ...plan, ...workloads }));
 
 export { fullSettingsFromEnv, networkSettingsFromEnv, type FullModeSettings, type NetworkScanSettings } from './settings.ts';
 
@@ -84,7 +88,11 @@ export function networkScan(given?: NetworkScanSettings): ScanDefinition<Mode> {
       if (policies === null) {
         return {
           score: null,
-          summary: { expected: expected.policies.length, stack_namespaces: topology.namespaces.length, undecided: 'the cluster NetworkPolicies could not be read; see errors' },
+          summary: {
+            expected: expected.policies.length,
+            stack_namespaces: topology.namespaces.length,
+            undecided: 'the cluster NetworkPolicies could not be read; see errors',
+          },
           ...(mode === 'full' ? { findings: [] } : {}),
           errors,
           sources,
@@ -98,13 +106,30 @@ export function networkScan(given?: NetworkScanSettings): ScanDefinition<Mode> {
       const engine = mode === 'full' && full ? new PolicyEngine(policies, namespaces ?? [], cache) : undefined;
       const judged = cache.judgement(expected, snapshot, () => judgeLight(topology, expected, snapshot, engine, cache));
       const report = judged.report;
-      if (mode === 'light' || !full) return { score: report.score, summary: report.summary, results: report.results, errors, sources: { ...sources, judgement: judged.cached ? 'reused (cluster unchanged since the last scan)' : 'computed' } };
+      if (mode === 'light' || !full)
+        return {
+          score: report.score,
+          summary: report.summary,
+          results: report.results,
+          errors,
+          sources: { ...sources, judgement: judged.cached ? 'reused (cluster unchanged since the last scan)' : 'computed' },
+        };
 
       // Full mode: real TCP probes from each source, explained by the same engine.
       const { clusterRunner, executeProbes, localRunner, judgeProbes, summarizeProbes, planProbes, readWorkloads } = await fullMode();
       const workloads = await readWorkloads(kube);
       errors.push(...workloads.errors);
-      const tests = planProbes({ topology, engine: engine!, services: workloads.services, pods: workloads.pods, templates: workloads.templates, externalTarget: full.externalTarget, internetEgress, maxNegative: full.maxNegative, seed: full.seed });
+      const tests = planProbes({
+        topology,
+        engine: engine!,
+        services: workloads.services,
+        pods: workloads.pods,
+        templates: workloads.templates,
+        externalTarget: full.externalTarget,
+        internetEgress,
+        maxNegative: full.maxNegative,
+        seed: full.seed,
+      });
       const scratch = new ScratchRun(kube, { purpose: PROBE_PURPOSE, ttlMs });
       let swept = 0;
       let runner: ProbeRunner;

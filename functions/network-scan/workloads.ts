@@ -39,7 +39,9 @@ export function toPodInfo(p: k8s.V1Pod): PodInfo {
     ...(p.status?.podIP ? { ip: p.status.podIP } : {}),
     phase: p.status?.phase ?? 'Unknown',
     ready: isReady(p),
-    ports: (p.spec?.containers ?? []).flatMap((c) => (c.ports ?? []).map((x) => ({ name: x.name ?? '', port: x.containerPort, protocol: (x.protocol ?? 'TCP') as Protocol }))),
+    ports: (p.spec?.containers ?? []).flatMap((c) =>
+      (c.ports ?? []).map((x) => ({ name: x.name ?? '', port: x.containerPort, protocol: (x.protocol ?? 'TCP') as Protocol })),
+    ),
   };
 }
 
@@ -56,11 +58,22 @@ export async function readWorkloads(kube: Kube): Promise<Workloads> {
   const kinds = ['Deployment', 'StatefulSet', 'DaemonSet'];
   const templates: PodTemplateInfo[] = [];
   controllers.forEach((r, i) => {
-    if (r.status === 'rejected') errors.push(toReportError(`list ${kinds[i].toLowerCase()}s (probe pods for sources without a running pod get only the Service selector's labels)`, r.reason));
-    else for (const c of r.value) templates.push({ kind: kinds[i], name: c.metadata?.name ?? '', namespace: c.metadata?.namespace ?? '', labels: { ...(c.spec?.template?.metadata?.labels ?? {}) } });
+    if (r.status === 'rejected')
+      errors.push(
+        toReportError(`list ${kinds[i].toLowerCase()}s (probe pods for sources without a running pod get only the Service selector's labels)`, r.reason),
+      );
+    else
+      for (const c of r.value)
+        templates.push({
+          kind: kinds[i],
+          name: c.metadata?.name ?? '',
+          namespace: c.metadata?.namespace ?? '',
+          labels: { ...(c.spec?.template?.metadata?.labels ?? {}) },
+        });
   });
   if (svcs.status === 'rejected') errors.push(toReportError('list services (probe targets without their Service: NO_SERVICE cannot be decided)', svcs.reason));
-  if (slices.status === 'rejected') errors.push(toReportError('list endpointslices (ready endpoints unknown: refused connections are UNDECIDED)', slices.reason));
+  if (slices.status === 'rejected')
+    errors.push(toReportError('list endpointslices (ready endpoints unknown: refused connections are UNDECIDED)', slices.reason));
   if (pods.status === 'rejected') errors.push(toReportError('list pods (probe identities from Service selectors only)', pods.reason));
 
   let ready: Map<string, number> | null = null;
@@ -80,11 +93,21 @@ export async function readWorkloads(kube: Kube): Promise<Workloads> {
           name: s.metadata?.name ?? '',
           namespace: s.metadata?.namespace ?? '',
           ...(s.spec?.clusterIP ? { clusterIP: s.spec.clusterIP } : {}),
-          ports: (s.spec?.ports ?? []).map((p) => ({ port: p.port, ...(p.name ? { name: p.name } : {}), ...(p.protocol ? { protocol: p.protocol } : {}), ...(p.targetPort !== undefined ? { targetPort: p.targetPort as number | string } : {}) })),
+          ports: (s.spec?.ports ?? []).map((p) => ({
+            port: p.port,
+            ...(p.name ? { name: p.name } : {}),
+            ...(p.protocol ? { protocol: p.protocol } : {}),
+            ...(p.targetPort !== undefined ? { targetPort: p.targetPort as number | string } : {}),
+          })),
           selector: { ...(s.spec?.selector ?? {}) },
           endpoints: ready ? (ready.get(`${s.metadata?.namespace}/${s.metadata?.name}`) ?? 0) : null,
           ...(ips.has(`${s.metadata?.namespace}/${s.metadata?.name}`) ? { endpointIps: ips.get(`${s.metadata?.namespace}/${s.metadata?.name}`)! } : {}),
         }))
       : null;
-  return { services, pods: pods.status === 'fulfilled' ? pods.value.map(toPodInfo) : null, templates: controllers.some((r) => r.status === 'fulfilled') ? templates : null, errors };
+  return {
+    services,
+    pods: pods.status === 'fulfilled' ? pods.value.map(toPodInfo) : null,
+    templates: controllers.some((r) => r.status === 'fulfilled') ? templates : null,
+    errors,
+  };
 }

@@ -1,10 +1,3 @@
-/**
- * Stacktic's generated `apisix-route.yaml` (ApisixRoute, ApisixUpstream, ApisixTls
- * documents), when present beside the metadata or named by APISIX_ROUTES: it says which
- * route hosts are served over TLS and adds route hosts the metadata does not list (e.g.
- * `api.minio.<domain>`), with the Service their upstream points at.
- */
-import { ScanError } from '../../lib/errors.ts';
 import type { FileRef } from '../../lib/topology/files.ts';
 import { loadYamlDocuments } from '../../lib/topology/load.ts';
 
@@ -37,7 +30,10 @@ export function readApisixDocs(docs: unknown[], file: string): ApisixRoutes {
       const node = arr(d.spec.externalNodes).find(isObj);
       if (node && typeof node.name === 'string') {
         const m = /^([a-z0-9-]+)\.([a-z0-9-]+)\.svc(?:\.cluster\.local)?\.?$/i.exec(node.name);
-        upstreams.set(`${ns ?? ''}/${d.metadata.name}`, m ? { name: m[1], namespace: m[2], port: Number(node.port) || undefined } : { name: node.name, port: Number(node.port) || undefined });
+        upstreams.set(
+          `${ns ?? ''}/${d.metadata.name}`,
+          m ? { name: m[1], namespace: m[2], port: Number(node.port) || undefined } : { name: node.name, port: Number(node.port) || undefined },
+        );
       }
     } else if (d.kind === 'ApisixTls') {
       for (const h of arr(d.spec.hosts)) if (typeof h === 'string') tlsHosts.add(h.toLowerCase());
@@ -51,7 +47,9 @@ export function readApisixDocs(docs: unknown[], file: string): ApisixRoutes {
           routes.push({
             host: h.toLowerCase(),
             ...(up && typeof up.name === 'string' ? { upstream: `${ns ?? ''}/${up.name}` } : {}),
-            ...(be && typeof be.serviceName === 'string' ? { backend: { name: be.serviceName, namespace: ns, port: Number(be.servicePort) || undefined } } : {}),
+            ...(be && typeof be.serviceName === 'string'
+              ? { backend: { name: be.serviceName, namespace: ns, port: Number(be.servicePort) || undefined } }
+              : {}),
           });
         }
       }

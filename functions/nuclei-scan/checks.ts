@@ -31,7 +31,11 @@ function targetCheck(t: TargetResult, unresolved: ReadonlySet<string>): Check {
     severity: 'info',
     ...(t.namespace ? { namespace: t.namespace } : {}),
     resources: t.namespace ? [{ apiVersion: 'v1', kind: 'Service', namespace: t.namespace, name: t.component }] : [],
-    message: oneLine(t.reached === true ? `${t.component} at ${t.url} was reached (${t.findings} template(s) matched)` : `${t.component} at ${t.url}: ${t.error ?? 'not reached'}`),
+    message: oneLine(
+      t.reached === true
+        ? `${t.component} at ${t.url} was reached (${t.findings} template(s) matched)`
+        : `${t.component} at ${t.url}: ${t.error ?? 'not reached'}`,
+    ),
     properties: props({ verdict, kind: t.kind, protocol: t.protocol, scanned_as: t.scanned_as, tags: t.tags, note: t.note }),
   };
 }
@@ -62,12 +66,24 @@ function findingCheck(f: Finding): Check {
     ...(f.namespace ? { namespace: f.namespace } : {}),
     resources: f.namespace ? [{ apiVersion: 'v1', kind: 'Service', namespace: f.namespace, name: f.component }] : [],
     message: oneLine(`${f.name} (${f.template_id}) at ${f.matched_at}${f.informational ? ` (informational: ${f.note})` : ''}`),
-    properties: props({ verdict: f.severity.toUpperCase(), informational: f.informational, note: f.note, component: f.component, target: f.target, matched_at: f.matched_at, tags: f.tags, references: f.references.slice(0, 5), evidence: f.extracted.slice(0, 10) }),
+    properties: props({
+      verdict: f.severity.toUpperCase(),
+      informational: f.informational,
+      note: f.note,
+      component: f.component,
+      target: f.target,
+      matched_at: f.matched_at,
+      tags: f.tags,
+      references: f.references.slice(0, 5),
+      evidence: f.extracted.slice(0, 10),
+    }),
   };
 }
 
 export function nucleiChecks(report: ScanReport): Check[] {
   const results = (report.results ?? {}) as { targets?: TargetResult[] };
-  const unresolved = new Set(report.errors.filter((e) => e.code === 'unresolved' && e.step?.startsWith('address ')).map((e) => e.step!.slice('address '.length)));
+  const unresolved = new Set(
+    report.errors.filter((e) => e.code === 'unresolved' && e.step?.startsWith('address ')).map((e) => e.step!.slice('address '.length)),
+  );
   return uniqueIds([...(results.targets ?? []).map((t) => targetCheck(t, unresolved)), ...((report.findings ?? []) as Finding[]).map(findingCheck)]);
 }

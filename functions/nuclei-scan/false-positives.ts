@@ -16,11 +16,15 @@ export const KNOWN_FALSE_POSITIVES: readonly KnownFalsePositive[] = [
   {
     template: 'revoked-ssl-certificate',
     when: 'expired-ssl',
-    reason: 'the certificate is expired (see expired-ssl): nuclei\'s TLS library treats every expired certificate as revoked without any OCSP or CRL lookup, so this proves nothing more',
+    reason:
+      "the certificate is expired (see expired-ssl): nuclei's TLS library treats every expired certificate as revoked without any OCSP or CRL lookup, " +
+      'so this proves nothing more',
   },
   {
     template: 'redis-require-auth',
-    reason: 'the template matches whether or not the server requires a password (it only checks that the AUTH exchange answers): it proves nothing about authentication',
+    reason:
+      'the template matches whether or not the server requires a password (it only checks that the AUTH exchange answers): it proves nothing about ' +
+      'authentication',
   },
   {
     template: 'redis-weak-credentials',

@@ -86,7 +86,12 @@ export function endpointKey(s: string | undefined, fallbackPort?: string): strin
 /** The nuclei input an event belongs to, trying its url, matched-at, host(+port) and ip(+port). */
 export function attribute(ev: NucleiEvent, byKey: Map<string, string>): string | undefined {
   const ipKey = ev.ip && ev.port ? (ev.ip.includes(':') ? `[${ev.ip}]` : ev.ip) : undefined;
-  const candidates = [endpointKey(ev.url, ev.port), endpointKey(ev.matchedAt, ev.port), endpointKey(ev.host, ev.port), ipKey ? endpointKey(ipKey, ev.port) : undefined];
+  const candidates = [
+    endpointKey(ev.url, ev.port),
+    endpointKey(ev.matchedAt, ev.port),
+    endpointKey(ev.host, ev.port),
+    ipKey ? endpointKey(ipKey, ev.port) : undefined,
+  ];
   for (const k of candidates) {
     if (k && byKey.has(k)) return byKey.get(k);
   }
@@ -196,11 +201,23 @@ function judge(plan: Plan, state: Map<string, InputState>, templatesRun: number,
   let informational = 0;
 
   for (const t of plan.targets) {
-    const base = { component: t.component, namespace: t.namespace, kind: t.kind, url: t.url, protocol: t.protocol, tags: t.tags, ...(t.note ? { note: t.note } : {}) };
+    const base = {
+      component: t.component,
+      namespace: t.namespace,
+      kind: t.kind,
+      url: t.url,
+      protocol: t.protocol,
+      tags: t.tags,
+      ...(t.note ? { note: t.note } : {}),
+    };
     if (!t.input) {
       notScanned++;
       targets.push({ ...base, reached: false, findings: 0, error: t.unresolved });
-      errors.push({ step: `address ${t.url}`, code: 'unresolved', message: `${t.component} (${t.namespace ?? 'no namespace'}) at ${t.url} was not scanned: ${t.unresolved}` });
+      errors.push({
+        step: `address ${t.url}`,
+        code: 'unresolved',
+        message: `${t.component} (${t.namespace ?? 'no namespace'}) at ${t.url} was not scanned: ${t.unresolved}`,
+      });
       continue;
     }
     const st = state.get(t.input)!;
@@ -248,12 +265,22 @@ function judge(plan: Plan, state: Map<string, InputState>, templatesRun: number,
     } else if (st.errors > 0) {
       unreachable++;
       error = st.firstError;
-      errors.push({ step: `reach ${t.url}`, code: 'unreachable', message: `${t.component} (${t.namespace ?? 'no namespace'}) at ${t.url} could not be reached by nuclei: ${st.firstError}` });
+      errors.push({
+        step: `reach ${t.url}`,
+        code: 'unreachable',
+        message: `${t.component} (${t.namespace ?? 'no namespace'}) at ${t.url} could not be reached by nuclei: ${st.firstError}`,
+      });
     } else {
       undecided++;
       error = 'nuclei reported nothing decisive for this target (no template connected to it, and no error)';
     }
-    targets.push({ ...base, ...(t.input !== t.url ? { scanned_as: t.input } : {}), reached: isReached ? true : st.errors > 0 ? false : null, findings: perTemplate.size, ...(error ? { error } : {}) });
+    targets.push({
+      ...base,
+      ...(t.input !== t.url ? { scanned_as: t.input } : {}),
+      reached: isReached ? true : st.errors > 0 ? false : null,
+      findings: perTemplate.size,
+      ...(error ? { error } : {}),
+    });
   }
 
   let score: number | null = null;

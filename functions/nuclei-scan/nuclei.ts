@@ -57,7 +57,12 @@ const str = (x: unknown): string | undefined => (typeof x === 'string' && x !== 
 const strList = (x: unknown): string[] => {
   if (Array.isArray(x)) return x.map(str).filter((s): s is string => !!s);
   const s = str(x);
-  return s ? s.split(',').map((t) => t.trim()).filter(Boolean) : [];
+  return s
+    ? s
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean)
+    : [];
 };
 
 /** Parse one line of `nuclei -jsonl` output. Pure; never throws. */
@@ -171,15 +176,28 @@ export function nucleiArgs(o: NucleiOptions, listFile: string, templatesFile: st
   for (const t of o.excludeTags) if (!TAG.test(t)) throw new Error(`invalid nuclei tag '${t}'`);
   for (const p of o.protocols) if (!PROTOCOL.test(p)) throw new Error(`invalid nuclei protocol '${p}'`);
   const args = [
-    '-l', listFile,
-    '-t', templatesFile,
-    '-pt', o.protocols.join(','),
-    '-jsonl', '-silent', '-nc', '-duc', '-ms', '-ot',
-    '-rl', String(o.rateLimit),
-    '-c', String(o.concurrency),
-    '-bs', String(o.bulkSize),
-    '-timeout', String(o.requestTimeoutS),
-    '-retries', String(o.retries),
+    '-l',
+    listFile,
+    '-t',
+    templatesFile,
+    '-pt',
+    o.protocols.join(','),
+    '-jsonl',
+    '-silent',
+    '-nc',
+    '-duc',
+    '-ms',
+    '-ot',
+    '-rl',
+    String(o.rateLimit),
+    '-c',
+    String(o.concurrency),
+    '-bs',
+    String(o.bulkSize),
+    '-timeout',
+    String(o.requestTimeoutS),
+    '-retries',
+    String(o.retries),
   ];
   if (o.excludeTags.length) args.push('-etags', o.excludeTags.join(','));
   if (!o.includeRaw) args.push('-or');
@@ -247,13 +265,13 @@ export async function runNuclei(o: NucleiOptions, inputs: string[], hooks: Nucle
   await mkdir(dir, { recursive: true, mode: 0o700 });
   try {
     const listFile = join(dir, 'targets.txt');
-    await writeFile(listFile, inputs.join('\n') + '\n', { mode: 0o600 });
+    await writeFile(listFile, `${inputs.join('\n')}\n`, { mode: 0o600 });
     const templatesFile = join(dir, 'templates.txt');
-    await writeFile(templatesFile, o.templates.join('\n') + '\n', { mode: 0o600 });
+    await writeFile(templatesFile, `${o.templates.join('\n')}\n`, { mode: 0o600 });
     let resolversFile: string | undefined;
     if (o.resolvers.length) {
       resolversFile = join(dir, 'resolvers.txt');
-      await writeFile(resolversFile, o.resolvers.join('\n') + '\n', { mode: 0o600 });
+      await writeFile(resolversFile, `${o.resolvers.join('\n')}\n`, { mode: 0o600 });
     }
     let events = 0;
     let badLines = 0;

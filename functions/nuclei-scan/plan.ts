@@ -85,7 +85,8 @@ export function routeRefs(topo: Topology, opts: Pick<PlanOptions, 'apisix' | 'ro
   const scheme = (host: string): 'https' | 'http' => (opts.apisix ? (opts.apisix.tlsHosts.has(host) ? 'https' : 'http') : opts.routeScheme);
   for (const r of topo.routes) {
     const host = r.host.toLowerCase();
-    if (!out.has(host)) out.set(host, { host, component: r.component, namespace: r.namespace, type: byName.get(r.component)?.type ?? 'unknown', scheme: scheme(host) });
+    if (!out.has(host))
+      out.set(host, { host, component: r.component, namespace: r.namespace, type: byName.get(r.component)?.type ?? 'unknown', scheme: scheme(host) });
   }
   for (const h of opts.apisix?.hosts ?? []) {
     if (out.has(h.host)) continue;
@@ -153,7 +154,11 @@ export function planTargets(topo: Topology, mode: NucleiMode, opts: PlanOptions)
     if (!routes.length) skipped.push({ component: '*', namespace: null, reason: 'the metadata declares no APISIX route (apisix links with a subdomain)' });
     for (const r of routes) {
       if (mode === 'ssl' && r.scheme !== 'https') {
-        skipped.push({ component: r.component, namespace: r.namespace, reason: `route ${r.host} is served over plain HTTP (no ApisixTls for it in ${opts.apisix?.file ?? 'apisix-route.yaml'})` });
+        skipped.push({
+          component: r.component,
+          namespace: r.namespace,
+          reason: `route ${r.host} is served over plain HTTP (no ApisixTls for it in ${opts.apisix?.file ?? 'apisix-route.yaml'})`,
+        });
         continue;
       }
       addRoute(r, mode === 'ssl' ? [...SSL_TAGS] : mode === 'light' ? [...LIGHT_TAGS] : httpTags(r.type));
@@ -167,7 +172,14 @@ export function planTargets(topo: Topology, mode: NucleiMode, opts: PlanOptions)
       const speaks = row?.speaks ?? 'http';
       const defaulted = !c.ports.length && row?.defaultPort !== undefined;
       const own = defaulted ? [row!.defaultPort!] : c.ports;
-      const ports = mode === 'full' ? (speaks === 'http' ? [...own, ...(row?.httpPorts ?? [])] : [...(row?.httpPorts ?? [])]) : speaks === 'tcp' ? [...own, ...(row?.networkPorts ?? [])] : [];
+      const ports =
+        mode === 'full'
+          ? speaks === 'http'
+            ? [...own, ...(row?.httpPorts ?? [])]
+            : [...(row?.httpPorts ?? [])]
+          : speaks === 'tcp'
+            ? [...own, ...(row?.networkPorts ?? [])]
+            : [];
       if (!ports.length) {
         const why =
           mode === 'network'
@@ -185,7 +197,16 @@ export function planTargets(topo: Topology, mode: NucleiMode, opts: PlanOptions)
       const tags = mode === 'full' ? httpTags(c.type) : uniq(row?.network ?? []);
       for (const port of uniq(ports.map(String)).map(Number)) {
         const note = defaulted && port === row!.defaultPort ? `the metadata gives no port: ${c.type}'s upstream default ${port} is used` : undefined;
-        const base = { id: `service:${c.namespace}/${c.name}:${port}`, component: c.name, namespace: c.namespace, type: c.type, kind: 'service' as const, protocol, tags, ...(note ? { note } : {}) };
+        const base = {
+          id: `service:${c.namespace}/${c.name}:${port}`,
+          component: c.name,
+          namespace: c.namespace,
+          type: c.type,
+          kind: 'service' as const,
+          protocol,
+          tags,
+          ...(note ? { note } : {}),
+        };
         if (mode === 'full') targets.push(address({ ...base, url: urlOf('http', host, port) }, host, port, 'http', opts));
         else targets.push(address({ ...base, url: hostPort(host, port) }, host, port, null, opts));
       }

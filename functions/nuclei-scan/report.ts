@@ -55,7 +55,8 @@ const results = atLeast({
         types: describe(strs, 'the component types it would have run against'),
       }),
     ),
-    'templates not run for safety (intrusive, dos, fuzz, bruteforce; the release\'s .nuclei-ignore) or for want of an interactsh server; NUCLEI_ALLOW_TAGS / NUCLEI_INTERACTSH_URL allow them',
+    "templates not run for safety (intrusive, dos, fuzz, bruteforce; the release's .nuclei-ignore) or for want of an interactsh server; " +
+      'NUCLEI_ALLOW_TAGS / NUCLEI_INTERACTSH_URL allow them',
   ),
   runs: v.array(
     atLeast({

@@ -34,7 +34,11 @@ function booleanParam(params: Record<string, string>, name: string): boolean {
   const raw = params[name];
   if (raw === undefined || raw === '' || raw === 'false') return false;
   if (raw === 'true') return true;
-  throw new ScanError(400, { code: 'invalid_parameter', message: `query parameter ${name} must be 'true' or 'false'; got '${raw.slice(0, 40)}'`, details: [{ path: name, message: "'true' or 'false'" }] });
+  throw new ScanError(400, {
+    code: 'invalid_parameter',
+    message: `query parameter ${name} must be 'true' or 'false'; got '${raw.slice(0, 40)}'`,
+    details: [{ path: name, message: "'true' or 'false'" }],
+  });
 }
 
 /** Without settings they are read from the environment on each request (a bad value is a 422, not a crash). */
@@ -67,7 +71,11 @@ export function nucleiScan(given?: NucleiScanSettings | (() => NucleiScanSetting
         }
         if (!resolvers.length) {
           // Without explicit resolvers nuclei would ask public ones: never. Only mapped names and IPs are scanned.
-          errors.push({ step: 'dns', code: 'no_resolvers', message: `no nameserver in ${settings.resolvConf}: host names not in SCAN_HOST_MAP are not scanned` });
+          errors.push({
+            step: 'dns',
+            code: 'no_resolvers',
+            message: `no nameserver in ${settings.resolvConf}: host names not in SCAN_HOST_MAP are not scanned`,
+          });
           dns = 'off';
         }
       }
@@ -75,7 +83,14 @@ export function nucleiScan(given?: NucleiScanSettings | (() => NucleiScanSetting
       const plan = planTargets(topology, mode, { hostMap: settings.hostMap, dns, routeScheme: settings.routeScheme, apisix });
       const catalog = await loadCatalog(settings.templatesDir);
       if (!catalog.templates.length) {
-        throw new ScanError(422, { code: 'invalid_setting', message: `${TEMPLATES_SETTING} points to ${settings.templatesDir}, which holds no nuclei template (${catalog.notTemplates} YAML file(s), none with an id, an info block and a protocol)`, setting: TEMPLATES_SETTING, file: settings.templatesDir });
+        throw new ScanError(422, {
+          code: 'invalid_setting',
+          message:
+            `${TEMPLATES_SETTING} points to ${settings.templatesDir}, which holds no nuclei template (${catalog.notTemplates} YAML file(s), ` +
+            `none with an id, an info block and a protocol)`,
+          setting: TEMPLATES_SETTING,
+          file: settings.templatesDir,
+        });
       }
       const policy = { allowTags: settings.allowTags, interactsh: !!settings.interactshUrl };
       const grouping = groupPlan(plan, catalog, policy);
@@ -115,7 +130,8 @@ export function nucleiScan(given?: NucleiScanSettings | (() => NucleiScanSetting
       }
       const j = judge.result();
       errors.push(...j.errors);
-      if (!plan.inputs.size) errors.push({ step: 'plan', code: 'no_targets', message: `no ${mode} target could be scanned (see results.targets and results.skipped)` });
+      if (!plan.inputs.size)
+        errors.push({ step: 'plan', code: 'no_targets', message: `no ${mode} target could be scanned (see results.targets and results.skipped)` });
       let aborted = false;
       for (const { run, types } of runs) {
         const step = `nuclei (${types.join(', ')})`;
@@ -144,9 +160,7 @@ export function nucleiScan(given?: NucleiScanSettings | (() => NucleiScanSetting
           runs: runs.map(({ run, ...r }) => ({
             ...r,
             ran: !!run,
-            ...(run
-              ? { exit_code: run.tool.exitCode, duration_ms: Math.round(run.tool.durationMs), events: run.events, unparsed_lines: run.badLines }
-              : {}),
+            ...(run ? { exit_code: run.tool.exitCode, duration_ms: Math.round(run.tool.durationMs), events: run.events, unparsed_lines: run.badLines } : {}),
           })),
           unattributed_events: judge.unattributed,
           duration_ms: Date.now() - started,

@@ -44,7 +44,8 @@ export function redactDeep<T>(value: T, secrets: readonly string[]): T {
     if (x && typeof x === 'object') {
       const o: Record<string, unknown> = {};
       // defineProperty: a key named __proto__ stays an own property.
-      for (const [k, v] of Object.entries(x as Record<string, unknown>)) Object.defineProperty(o, k, { value: walk(v), enumerable: true, writable: true, configurable: true });
+      for (const [k, v] of Object.entries(x as Record<string, unknown>))
+        Object.defineProperty(o, k, { value: walk(v), enumerable: true, writable: true, configurable: true });
       return o;
     }
     return x;

@@ -29,7 +29,7 @@ import type { NucleiMode, Plan } from './plan.ts';
 
 /** Tags nuclei's community uses for templates that must not run against production by default. */
 export const DEFAULT_EXCLUDED_TAGS: ReadonlyMap<string, string> = new Map([
-  ['intrusive', 'changes the target\'s state (e.g. creates a user or a route, runs code)'],
+  ['intrusive', "changes the target's state (e.g. creates a user or a route, runs code)"],
   ['dos', 'may deny service (crash or exhaust the target)'],
   ['fuzz', 'fuzzes or guesses at length (many requests, may lock accounts)'],
   ['bruteforce', 'brute-forces credentials (many logins, may lock accounts)'],
@@ -99,7 +99,13 @@ export function selectTemplates(catalog: Catalog, sel: Selector, policy: Policy)
     }
     const ign = t.tags.find((x) => ignoreTags.has(x));
     if (ign || catalog.ignore.files.has(t.path)) {
-      excluded.push({ ...base, code: 'nuclei_ignore', reason: ign ? `tagged '${ign}', which the release's .nuclei-ignore leaves out; not run unless NUCLEI_ALLOW_TAGS includes '${ign}'` : "listed in the release's .nuclei-ignore (weak matchers, false positives)" });
+      excluded.push({
+        ...base,
+        code: 'nuclei_ignore',
+        reason: ign
+          ? `tagged '${ign}', which the release's .nuclei-ignore leaves out; not run unless NUCLEI_ALLOW_TAGS includes '${ign}'`
+          : "listed in the release's .nuclei-ignore (weak matchers, false positives)",
+      });
       continue;
     }
     if (t.interactsh && !policy.interactsh) {

@@ -67,7 +67,9 @@ export function checkTemplatesDir(raw: string | undefined): string {
   if (!raw?.trim()) {
     throw new ScanError(503, {
       code: 'not_configured',
-      message: `${TEMPLATES_SETTING} is not set: the nuclei scan needs a templates directory (production: a pinned nuclei-templates release, mounted or in the image; docs/nuclei-templates.md); nothing is downloaded at run time`,
+      message:
+        `${TEMPLATES_SETTING} is not set: the nuclei scan needs a templates directory (production: a pinned nuclei-templates release, mounted ` +
+        `or in the image; docs/nuclei-templates.md); nothing is downloaded at run time`,
       setting: TEMPLATES_SETTING,
     });
   }
@@ -76,10 +78,27 @@ export function checkTemplatesDir(raw: string | undefined): string {
   try {
     st = statSync(dir);
   } catch {
-    throw new ScanError(422, { code: 'invalid_setting', message: `${TEMPLATES_SETTING} points to ${dir}, which does not exist`, setting: TEMPLATES_SETTING, file: dir });
+    throw new ScanError(422, {
+      code: 'invalid_setting',
+      message: `${TEMPLATES_SETTING} points to ${dir}, which does not exist`,
+      setting: TEMPLATES_SETTING,
+      file: dir,
+    });
   }
-  if (!st.isDirectory()) throw new ScanError(422, { code: 'invalid_setting', message: `${TEMPLATES_SETTING} points to ${dir}, which is not a directory`, setting: TEMPLATES_SETTING, file: dir });
-  if (!hasTemplate(dir)) throw new ScanError(422, { code: 'invalid_setting', message: `${TEMPLATES_SETTING} points to ${dir}, which holds no nuclei template (.yaml)`, setting: TEMPLATES_SETTING, file: dir });
+  if (!st.isDirectory())
+    throw new ScanError(422, {
+      code: 'invalid_setting',
+      message: `${TEMPLATES_SETTING} points to ${dir}, which is not a directory`,
+      setting: TEMPLATES_SETTING,
+      file: dir,
+    });
+  if (!hasTemplate(dir))
+    throw new ScanError(422, {
+      code: 'invalid_setting',
+      message: `${TEMPLATES_SETTING} points to ${dir}, which holds no nuclei template (.yaml)`,
+      setting: TEMPLATES_SETTING,
+      file: dir,
+    });
   return dir;
 }
 
@@ -88,25 +107,50 @@ const executable = isExecutable;
 export function findNucleiBin(raw: string | undefined, env: NodeJS.ProcessEnv): string {
   if (raw?.trim()) {
     const p = raw.trim();
-    const full = isAbsolute(p) || p.includes('/') ? resolve(p) : (env.PATH ?? '').split(delimiter).map((d) => join(d, p)).find(executable);
+    const full =
+      isAbsolute(p) || p.includes('/')
+        ? resolve(p)
+        : (env.PATH ?? '')
+            .split(delimiter)
+            .map((d) => join(d, p))
+            .find(executable);
     if (full && executable(full)) return full;
-    throw new ScanError(503, { code: 'tool_missing', message: `${BIN_SETTING}='${p}' is not an executable file; build nuclei with: bash harness/build.sh nuclei`, setting: BIN_SETTING });
+    throw new ScanError(503, {
+      code: 'tool_missing',
+      message: `${BIN_SETTING}='${p}' is not an executable file; build nuclei with: bash harness/build.sh nuclei`,
+      setting: BIN_SETTING,
+    });
   }
   if (executable(DEFAULT_NUCLEI_BIN)) return DEFAULT_NUCLEI_BIN;
   const onPath = findOnPath('nuclei', env);
   if (onPath) return onPath;
-  throw new ScanError(503, { code: 'tool_missing', message: `nuclei was not found (${DEFAULT_NUCLEI_BIN} or PATH); build it with: bash harness/build.sh nuclei, or set ${BIN_SETTING}`, setting: BIN_SETTING });
+  throw new ScanError(503, {
+    code: 'tool_missing',
+    message: `nuclei was not found (${DEFAULT_NUCLEI_BIN} or PATH); build it with: bash harness/build.sh nuclei, or set ${BIN_SETTING}`,
+    setting: BIN_SETTING,
+  });
 }
 
 export const NUCLEI_SETTINGS = settingsSchema({
-  [APISIX_SETTING]: setting.path({ defaultText: 'apisix-route.yaml beside the metadata, when it exists', description: "Stacktic's apisix-route.yaml: TLS hosts and extra route hosts", example: '/config/apisix-route.yaml' }),
+  [APISIX_SETTING]: setting.path({
+    defaultText: 'apisix-route.yaml beside the metadata, when it exists',
+    description: "Stacktic's apisix-route.yaml: TLS hosts and extra route hosts",
+    example: '/config/apisix-route.yaml',
+  }),
   [TEMPLATES_SETTING]: setting.optionalText({
     defaultText: 'required (unset: 503); nothing is downloaded at run time',
     want: 'a directory holding nuclei templates (.yaml)',
-    description: 'the nuclei templates directory (production: a pinned nuclei-templates release in the image or a mounted volume, docs/nuclei-templates.md); missing or holding no template: 422',
+    description:
+      'the nuclei templates directory (production: a pinned nuclei-templates release in the image or a mounted volume, docs/nuclei-templates.md); ' +
+      'missing or holding no template: 422',
     example: '/opt/nuclei-templates',
   }),
-  [BIN_SETTING]: setting.optionalText({ want: 'an executable nuclei program: a path, or a name on PATH', defaultText: '.cache/bin/nuclei, else `nuclei` on PATH', description: 'the nuclei program (not found: 503)', example: '/usr/local/bin/nuclei' }),
+  [BIN_SETTING]: setting.optionalText({
+    want: 'an executable nuclei program: a path, or a name on PATH',
+    defaultText: '.cache/bin/nuclei, else `nuclei` on PATH',
+    description: 'the nuclei program (not found: 503)',
+    example: '/usr/local/bin/nuclei',
+  }),
   NUCLEI_RATE_LIMIT: setting.int({ default: 150, min: 1, max: 10_000, description: 'requests per second (nuclei -rl)', example: '50' }),
   NUCLEI_CONCURRENCY: setting.int({ default: 25, min: 1, max: 500, description: 'templates in parallel (nuclei -c)', example: '10' }),
   NUCLEI_BULK_SIZE: setting.int({ default: 25, min: 1, max: 500, description: 'targets in parallel per template (nuclei -bs)', example: '10' }),
@@ -120,16 +164,24 @@ export const NUCLEI_SETTINGS = settingsSchema({
     example: 'https://interactsh.example.com',
   }),
   NUCLEI_ALLOW_TAGS: setting.optionalText({
-    defaultText: 'unset: templates tagged intrusive, dos, fuzz or bruteforce (and the release\'s .nuclei-ignore tags) never run',
+    defaultText: "unset: templates tagged intrusive, dos, fuzz or bruteforce (and the release's .nuclei-ignore tags) never run",
     want: 'a comma-separated list of nuclei tags, e.g. intrusive',
     parse: (raw) => {
-      const tags = raw.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean);
+      const tags = raw
+        .split(',')
+        .map((t) => t.trim().toLowerCase())
+        .filter(Boolean);
       return tags.length && tags.every((t) => /^[a-z0-9][a-z0-9_.-]{0,63}$/.test(t)) ? tags : undefined;
     },
-    description: 'tags excluded by default that may run (functions/nuclei-scan/select.ts DEFAULT_EXCLUDED_TAGS); the report lists every template still excluded and why',
+    description:
+      'tags excluded by default that may run (functions/nuclei-scan/select.ts DEFAULT_EXCLUDED_TAGS); the report lists every template still excluded and why',
     example: 'intrusive',
   }),
-  NUCLEI_ROUTE_SCHEME: setting.choice(['https', 'http'], { default: 'https', description: 'the scheme of route hosts when no apisix-route.yaml says', example: 'http' }),
+  NUCLEI_ROUTE_SCHEME: setting.choice(['https', 'http'], {
+    default: 'https',
+    description: 'the scheme of route hosts when no apisix-route.yaml says',
+    example: 'http',
+  }),
 });
 
 export function nucleiSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): NucleiScanSettings {

@@ -4,13 +4,13 @@
  * | report entry                               | policy                   | rule                  | result                                              |
  * | summary.installed                          | `gatekeeper`             | `installed`           | true → pass; false → fail (critical); null → error  |
  * | results.health                             | `gatekeeper`             | `healthy`             | healthy → pass; a problem seen → fail; unverified → error |
- * | results.constraints[]                      | `<Kind>/<name>`          | `audit`               | 0 violations → pass; violations → fail; not audited → skip |
+ * | results.constraints[] | `<Kind>/<name>` | `audit` | 0 violations → pass; violations → fail; not audited → skip |
  * | results.violations.by_constraint[].violations[] | `<Kind>/<name>`     | `violation`           | fail (one per audited object)                       |
- * | results.namespace_coverage[]               | `namespace-coverage`     | `enforced-constraint` | covered → pass; uncovered → fail; absent → skip; unknown → error |
+ * | results.namespace_coverage[] | `namespace-coverage` | `enforced-constraint` | covered → pass; uncovered → fail; absent → skip; unknown → error |
  * | findings[] (full: admission tests)         | `<Kind>/<name>`          | `admission`           | ENFORCING → pass; NOT_ENFORCING, BROKEN → fail (high); |
  * |                                            |                          |                       |   OVER_ENFORCING → fail (medium); AUDIT_ONLY → warn;  |
- * |                                            |                          |                       |   UNTESTED → error when a test was tried and failed (timeout, request error), |
- * |                                            |                          |                       |   skip when the plan could not build one (the reason is said) |
+ * | | | | UNTESTED → error when a test was tried and failed (timeout, request error), |
+ * | | | | skip when the plan could not build one (the reason is said) |
  */
 import { checkId, oneLine, props, uniqueIds } from '../../lib/scan/check-id.ts';
 import type { Check, CheckResult, CheckSeverity } from '../../lib/scan/checks.ts';
@@ -43,9 +43,11 @@ function constraintCheck(c: ConstraintRow): Check {
     severity: result === 'fail' ? 'medium' : 'info',
     resources: [constraintRes(c.kind, c.name)],
     message:
-      c.totalViolations === null ? `constraint ${policy} has no audit result yet`
-      : c.totalViolations === 0 ? `constraint ${policy}: the audit found no violation`
-      : `constraint ${policy}: the audit found ${c.totalViolations} violation(s)`,
+      c.totalViolations === null
+        ? `constraint ${policy} has no audit result yet`
+        : c.totalViolations === 0
+          ? `constraint ${policy}: the audit found no violation`
+          : `constraint ${policy}: the audit found ${c.totalViolations} violation(s)`,
     properties: props({ verdict, enforcement_action: c.enforcementAction, enforced: String(c.enforced), violations: c.totalViolations ?? undefined }),
   };
 }
@@ -61,7 +63,14 @@ function violationCheck(kind: string, constraint: string, v: AuditedViolation): 
     verdict: 'VIOLATION',
     severity: 'medium',
     ...(v.namespace ? { namespace: v.namespace } : {}),
-    resources: [{ ...(v.group !== undefined && v.version ? { apiVersion: v.group ? `${v.group}/${v.version}` : v.version } : {}), kind: v.kind ?? 'Unknown', ...(v.namespace ? { namespace: v.namespace } : {}), name: v.name ?? '' }],
+    resources: [
+      {
+        ...(v.group !== undefined && v.version ? { apiVersion: v.group ? `${v.group}/${v.version}` : v.version } : {}),
+        kind: v.kind ?? 'Unknown',
+        ...(v.namespace ? { namespace: v.namespace } : {}),
+        name: v.name ?? '',
+      },
+    ],
     message: oneLine(`${object} violates ${policy}: ${v.message}`),
     properties: props({ verdict: 'VIOLATION', enforcement_action: v.enforcementAction, evidence: v.message }),
   };
@@ -90,7 +99,10 @@ function admissionCheck(f: Finding): Check {
     verdict: f.verdict,
     severity: m.severity,
     ...(f.namespace ? { namespace: f.namespace } : {}),
-    resources: [constraintRes(f.kind, f.constraint), ...(obj ? [{ kind: obj.kind, ...(obj.namespace ? { namespace: obj.namespace } : {}), name: obj.name }] : [])],
+    resources: [
+      constraintRes(f.kind, f.constraint),
+      ...(obj ? [{ kind: obj.kind, ...(obj.namespace ? { namespace: obj.namespace } : {}), name: obj.name }] : []),
+    ],
     message: oneLine(`${policy} ${f.verdict}: ${f.reason}`),
     properties: props({
       verdict: f.verdict,
@@ -125,7 +137,9 @@ export function opaChecks(report: ScanReport): Check[] {
       verdict: installed === true ? 'INSTALLED' : installed === false ? 'NOT_INSTALLED' : 'UNDECIDED',
       severity: installed === false ? 'critical' : 'info',
       resources: [gk],
-      message: oneLine(installed === true ? 'Gatekeeper is installed' : String(summary.finding ?? summary.undecided ?? 'Gatekeeper presence could not be decided')),
+      message: oneLine(
+        installed === true ? 'Gatekeeper is installed' : String(summary.finding ?? summary.undecided ?? 'Gatekeeper presence could not be decided'),
+      ),
       properties: props({ verdict: installed === true ? 'INSTALLED' : installed === false ? 'NOT_INSTALLED' : 'UNDECIDED' }),
     });
   }
@@ -141,7 +155,13 @@ export function opaChecks(report: ScanReport): Check[] {
       verdict: problems.length ? 'UNHEALTHY' : unverified.length ? 'UNVERIFIED' : 'HEALTHY',
       severity: problems.length ? 'high' : 'info',
       resources: [gk],
-      message: oneLine(problems.length ? `Gatekeeper is not healthy: ${problems.join('; ')}` : unverified.length ? `Gatekeeper health could not be verified: ${unverified.join('; ')}` : 'Gatekeeper is healthy'),
+      message: oneLine(
+        problems.length
+          ? `Gatekeeper is not healthy: ${problems.join('; ')}`
+          : unverified.length
+            ? `Gatekeeper health could not be verified: ${unverified.join('; ')}`
+            : 'Gatekeeper is healthy',
+      ),
       properties: props({ verdict: problems.length ? 'UNHEALTHY' : unverified.length ? 'UNVERIFIED' : 'HEALTHY', problems, unverified }),
     });
   }
@@ -163,10 +183,13 @@ export function opaChecks(report: ScanReport): Check[] {
       namespace: n.namespace,
       resources: [{ apiVersion: 'v1', kind: 'Namespace', name: n.namespace }],
       message:
-        verdict === 'COVERED' ? `namespace ${n.namespace} is covered by ${n.constraints.length} enforced constraint(s)`
-        : verdict === 'UNCOVERED' ? `no enforced constraint applies to namespace ${n.namespace}`
-        : verdict === 'NAMESPACE_ABSENT' ? `namespace ${n.namespace} does not exist`
-        : `whether namespace ${n.namespace} exists could not be read`,
+        verdict === 'COVERED'
+          ? `namespace ${n.namespace} is covered by ${n.constraints.length} enforced constraint(s)`
+          : verdict === 'UNCOVERED'
+            ? `no enforced constraint applies to namespace ${n.namespace}`
+            : verdict === 'NAMESPACE_ABSENT'
+              ? `namespace ${n.namespace} does not exist`
+              : `whether namespace ${n.namespace} exists could not be read`,
       properties: props({ verdict, constraints: n.constraints }),
     });
   }

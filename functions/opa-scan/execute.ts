@@ -21,7 +21,13 @@ export interface Executed {
   aborted?: boolean;
 }
 
-export async function executeFull(kube: Kube, plans: PlannedTest[], concurrency = 8, signal?: AbortSignal, progress?: (done: number, total: number) => void): Promise<{ executed: Executed[]; errors: ReportError[] }> {
+export async function executeFull(
+  kube: Kube,
+  plans: PlannedTest[],
+  concurrency = 8,
+  signal?: AbortSignal,
+  progress?: (done: number, total: number) => void,
+): Promise<{ executed: Executed[]; errors: ReportError[] }> {
   const limit = pLimit(concurrency);
   let done = 0;
   progress?.(0, plans.length);

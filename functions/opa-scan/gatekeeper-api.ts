@@ -15,7 +15,13 @@ export type { Page };
 /** Where a kind lives in the API: the shared table's shape, for kinds outside the table too. */
 export type ApiResource = KindInfo;
 
-export const CONSTRAINT_TEMPLATES: ApiResource = { group: 'templates.gatekeeper.sh', version: 'v1', kind: 'ConstraintTemplate', plural: 'constrainttemplates', namespaced: false };
+export const CONSTRAINT_TEMPLATES: ApiResource = {
+  group: 'templates.gatekeeper.sh',
+  version: 'v1',
+  kind: 'ConstraintTemplate',
+  plural: 'constrainttemplates',
+  namespaced: false,
+};
 
 /** The constraints of a template kind (cluster-scoped, plural = the lowercase kind). */
 export function constraintResource(kind: string): ApiResource {
@@ -25,7 +31,11 @@ export function constraintResource(kind: string): ApiResource {
 export const apiVersionString = (r: Pick<ApiResource, 'group' | 'version'>) => (r.group ? `${r.group}/${r.version}` : r.version);
 
 /** One page (at most `limit`) of a kind, in a namespace or everywhere. 404 (kind not served) is an empty page. */
-export async function listPage<T = KubeObject>(kube: Kube, r: ApiResource, opts: { namespace?: string; labelSelector?: string; limit?: number } = {}): Promise<Page<T>> {
+export async function listPage<T = KubeObject>(
+  kube: Kube,
+  r: ApiResource,
+  opts: { namespace?: string; labelSelector?: string; limit?: number } = {},
+): Promise<Page<T>> {
   try {
     return await apiListPage<T>(kube, r, { ...opts, maxPages: 1 });
   } catch (err) {

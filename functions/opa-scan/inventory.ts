@@ -106,7 +106,13 @@ export interface ConstraintObject extends KubeObject {
   status?: { byPod?: { enforced?: boolean }[]; totalViolations?: number; auditTimestamp?: string; violations?: AuditedViolation[] };
 }
 interface WebhookConfigObject extends KubeObject {
-  webhooks?: { name: string; failurePolicy?: string; clientConfig?: { service?: { namespace: string; name: string; path?: string }; url?: string }; namespaceSelector?: LabelSelector; objectSelector?: LabelSelector }[];
+  webhooks?: {
+    name: string;
+    failurePolicy?: string;
+    clientConfig?: { service?: { namespace: string; name: string; path?: string }; url?: string };
+    namespaceSelector?: LabelSelector;
+    objectSelector?: LabelSelector;
+  }[];
 }
 interface DeploymentObject extends KubeObject {
   spec?: { replicas?: number };
@@ -149,14 +155,29 @@ export async function readInventory(kube: Kube, opts: { namespace?: string } = {
 
   let templatesServed = false;
   const [crd, webhookList, namespaces, templateList] = await Promise.all([
-    r.read('get the constrainttemplates CRD', ['presence'], async () => !!(await getObject(kube, { kind: 'CustomResourceDefinition', name: 'constrainttemplates.templates.gatekeeper.sh' })), false),
-    r.read('list validatingwebhookconfigurations', ['presence', 'webhooks'], () => listObjects<WebhookConfigObject>(kube, 'ValidatingWebhookConfiguration'), []),
+    r.read(
+      'get the constrainttemplates CRD',
+      ['presence'],
+      async () => !!(await getObject(kube, { kind: 'CustomResourceDefinition', name: 'constrainttemplates.templates.gatekeeper.sh' })),
+      false,
+    ),
+    r.read(
+      'list validatingwebhookconfigurations',
+      ['presence', 'webhooks'],
+      () => listObjects<WebhookConfigObject>(kube, 'ValidatingWebhookConfiguration'),
+      [],
+    ),
     r.read('list namespaces', ['namespaces'], () => listNamespaces(kube), []),
-    r.read('list constrainttemplates', ['presence', 'templates', 'constraints'], async () => {
-      const items = await listAll<TemplateObject>(kube, CONSTRAINT_TEMPLATES);
-      templatesServed = true; // a 404 (CRD absent) throws before this line
-      return items;
-    }, []),
+    r.read(
+      'list constrainttemplates',
+      ['presence', 'templates', 'constraints'],
+      async () => {
+        const items = await listAll<TemplateObject>(kube, CONSTRAINT_TEMPLATES);
+        templatesServed = true; // a 404 (CRD absent) throws before this line
+        return items;
+      },
+      [],
+    ),
   ]);
 
   const webhooks: WebhookInfo[] = [];
@@ -185,10 +206,21 @@ export async function readInventory(kube: Kube, opts: { namespace?: string } = {
   await Promise.all(
     search.map(async (ns) => {
       const [deps, ps] = await Promise.all([
-        r.read(`list deployments in ${ns}`, ['presence', 'workloads'], () => listObjects<DeploymentObject>(kube, 'Deployment', { namespace: ns, labelSelector: GATEKEEPER_SYSTEM_SELECTOR }), []),
-        r.read(`list pods in ${ns}`, ['presence', 'workloads'], () => listObjects<PodObject>(kube, 'Pod', { namespace: ns, labelSelector: GATEKEEPER_SYSTEM_SELECTOR }), []),
+        r.read(
+          `list deployments in ${ns}`,
+          ['presence', 'workloads'],
+          () => listObjects<DeploymentObject>(kube, 'Deployment', { namespace: ns, labelSelector: GATEKEEPER_SYSTEM_SELECTOR }),
+          [],
+        ),
+        r.read(
+          `list pods in ${ns}`,
+          ['presence', 'workloads'],
+          () => listObjects<PodObject>(kube, 'Pod', { namespace: ns, labelSelector: GATEKEEPER_SYSTEM_SELECTOR }),
+          [],
+        ),
       ]);
-      for (const d of deps.value) deployments.push({ name: d.metadata.name, namespace: ns, ready: d.status?.readyReplicas ?? 0, desired: d.spec?.replicas ?? 1 });
+      for (const d of deps.value)
+        deployments.push({ name: d.metadata.name, namespace: ns, ready: d.status?.readyReplicas ?? 0, desired: d.spec?.replicas ?? 1 });
       for (const p of ps.value) {
         const ready = (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
         pods.push({ name: p.metadata.name, namespace: ns, ready, phase: p.status?.phase ?? 'Unknown', role: roleOf(p.metadata.labels) });
@@ -200,7 +232,12 @@ export async function readInventory(kube: Kube, opts: { namespace?: string } = {
   for (const w of webhooks) if (w.service) serviceRefs.set(`${w.service.namespace}/${w.service.name}`, w.service);
   const services: ServiceSeen[] = await Promise.all(
     [...serviceRefs.values()].map(async (s) => {
-      const got = await r.read(`get service ${s.namespace}/${s.name} (Gatekeeper's webhook)`, ['services'], async () => !!(await getObject(kube, { kind: 'Service', namespace: s.namespace, name: s.name })), false);
+      const got = await r.read(
+        `get service ${s.namespace}/${s.name} (Gatekeeper's webhook)`,
+        ['services'],
+        async () => !!(await getObject(kube, { kind: 'Service', namespace: s.namespace, name: s.name })),
+        false,
+      );
       return { ...s, found: got.ok ? got.value : null };
     }),
   );
@@ -250,6 +287,14 @@ export function toConstraint(c: ConstraintObject, kind: string): ConstraintInfo 
     enforced: (status.byPod ?? []).map((p) => p.enforced === true),
     totalViolations: typeof status.totalViolations === 'number' ? status.totalViolations : null,
     auditTimestamp: status.auditTimestamp ?? null,
-    violations: (status.violations ?? []).map((v) => ({ group: v.group, version: v.version, kind: v.kind, name: v.name, namespace: v.namespace, message: v.message, enforcementAction: v.enforcementAction })),
+    violations: (status.violations ?? []).map((v) => ({
+      group: v.group,
+      version: v.version,
+      kind: v.kind,
+      name: v.name,
+      namespace: v.namespace,
+      message: v.message,
+      enforcementAction: v.enforcementAction,
+    })),
   };
 }

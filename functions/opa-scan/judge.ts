@@ -45,7 +45,11 @@ export interface Finding {
 /** Constraints that denied (a template may report several violations for one constraint). */
 const deniedBy = (a: Admission) => [...new Set(a.denials.map((d) => d.constraint ?? '(unattributed)'))];
 
-const summary = (a: Admission): AdmissionSummary => ({ admitted: a.admitted, denied_by: deniedBy(a), warnings: a.warnings.map((w) => (w.constraint ? `[${w.constraint}] ${w.message}` : w.message)) });
+const summary = (a: Admission): AdmissionSummary => ({
+  admitted: a.admitted,
+  denied_by: deniedBy(a),
+  warnings: a.warnings.map((w) => (w.constraint ? `[${w.constraint}] ${w.message}` : w.message)),
+});
 
 const describe = (r?: ObjectRefOut) => (r ? `${r.kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name}` : 'object');
 
@@ -57,12 +61,20 @@ export function judgeFull(executed: Executed[]): { findings: Finding[]; conflict
     const method: Method = plan.method ?? 'generator';
     const replay = method === 'replay';
     const src = plan.sources;
-    const evidence: Finding['evidence'] = replay ? { method, invalid_object: src?.invalid, valid_object: src?.valid ?? null, ...(src?.validUntested ? { valid_untested: src.validUntested } : {}) } : { method };
+    const evidence: Finding['evidence'] = replay
+      ? { method, invalid_object: src?.invalid, valid_object: src?.valid ?? null, ...(src?.validUntested ? { valid_untested: src.validUntested } : {}) }
+      : { method };
     const where = { evidence, resource_kind: plan.resourceKind, ...(plan.namespace ? { namespace: plan.namespace } : {}) };
     if (aborted) return { ...head, ...where, verdict: 'UNTESTED', reason: 'the scan stopped (timeout or cancelled) before this test ran' };
     if (!invalid || (plan.valid && !valid)) return { ...head, ...where, verdict: 'UNTESTED', reason: 'a dry-run request failed; see errors' };
     const failure = valid?.error ?? invalid.error;
-    if (failure) return { ...head, ...where, verdict: 'UNTESTED', reason: `the API server rejected the ${replay ? 'replayed copy' : 'dry-run'} for a reason other than admission: ${failure}` };
+    if (failure)
+      return {
+        ...head,
+        ...where,
+        verdict: 'UNTESTED',
+        reason: `the API server rejected the ${replay ? 'replayed copy' : 'dry-run'} for a reason other than admission: ${failure}`,
+      };
 
     const byThisValid = valid ? deniedBy(valid).includes(plan.constraint) : false;
     const byThisInvalid = deniedBy(invalid).includes(plan.constraint);
@@ -84,10 +96,23 @@ export function judgeFull(executed: Executed[]): { findings: Finding[]; conflict
 
     if (plan.enforcementAction === 'warn') {
       const warned = invalid.warnings.some((w) => w.constraint === plan.constraint);
-      return { ...head, ...where, ...ev, warned, verdict: 'AUDIT_ONLY', reason: `enforcementAction is warn: admission never denies; ${bad} ${warned ? 'was' : 'was NOT'} warned about` };
+      return {
+        ...head,
+        ...where,
+        ...ev,
+        warned,
+        verdict: 'AUDIT_ONLY',
+        reason: `enforcementAction is warn: admission never denies; ${bad} ${warned ? 'was' : 'was NOT'} warned about`,
+      };
     }
     if (plan.enforcementAction === 'dryrun') {
-      return { ...head, ...where, ...ev, verdict: 'AUDIT_ONLY', reason: `enforcementAction is dryrun: violations are only reported by audit; ${bad} was ${byThisInvalid ? 'nevertheless denied by it' : 'admitted'}` };
+      return {
+        ...head,
+        ...where,
+        ...ev,
+        verdict: 'AUDIT_ONLY',
+        reason: `enforcementAction is dryrun: violations are only reported by audit; ${bad} was ${byThisInvalid ? 'nevertheless denied by it' : 'admitted'}`,
+      };
     }
     const verdict: Verdict = byThisValid ? (byThisInvalid ? 'OVER_ENFORCING' : 'BROKEN') : byThisInvalid ? 'ENFORCING' : 'NOT_ENFORCING';
     const untestedValid = !good ? `; the valid side was not tested: ${src?.validUntested ?? 'no compliant object'}` : '';

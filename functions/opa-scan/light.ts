@@ -52,8 +52,10 @@ export function judgeHealth(inv: Inventory): Health {
     if (webhook.failurePolicy === 'Ignore') problems.push(`webhook ${webhook.name} has failurePolicy Ignore: requests are admitted when Gatekeeper is down`);
     if (webhook.service) {
       const svc = s.services.find((x) => x.namespace === webhook.service!.namespace && x.name === webhook.service!.name);
-      if (svc?.found === false) problems.push(`the webhook's Service ${webhook.service.namespace}/${webhook.service.name} does not exist: every admission call fails`);
-      else if (!svc || svc.found === null) unverified.push(`the webhook's Service ${webhook.service.namespace}/${webhook.service.name} could not be read (${PERMISSION_HINT})`);
+      if (svc?.found === false)
+        problems.push(`the webhook's Service ${webhook.service.namespace}/${webhook.service.name} does not exist: every admission call fails`);
+      else if (!svc || svc.found === null)
+        unverified.push(`the webhook's Service ${webhook.service.namespace}/${webhook.service.name} could not be read (${PERMISSION_HINT})`);
     }
   }
   const notReady = s.pods.filter((p) => !p.ready);
@@ -62,14 +64,23 @@ export function judgeHealth(inv: Inventory): Health {
     const what = role === 'webhook' ? 'controller (webhook) pod' : 'audit pod';
     if (s.pods.some((p) => p.role === role && p.ready)) continue;
     if (inv.incomplete.includes('workloads')) unverified.push(`no ready Gatekeeper ${what} was seen: the pods could not be listed (${PERMISSION_HINT})`);
-    else if (s.pods.some((p) => p.role === role)) continue; // seen, not ready: already a problem
-    else unverified.push(`no ready Gatekeeper ${what} was seen (label gatekeeper.sh/operation=${role} in ${inv.namespace ?? 'the Gatekeeper namespaces'})${webhook && !webhook.service ? `; the webhook is served from ${webhook.target}, outside the pods the scan can see` : ''}`);
+    else if (s.pods.some((p) => p.role === role))
+      continue; // seen, not ready: already a problem
+    else
+      unverified.push(
+        `no ready Gatekeeper ${what} was seen (label gatekeeper.sh/operation=${role} in ${inv.namespace ?? 'the Gatekeeper ' + 'namespaces'})` +
+          `${webhook && !webhook.service ? `; the webhook is served from ${webhook.target}, outside the pods the scan can see` : ''}`,
+      );
   }
   for (const d of s.deployments) if (d.ready < d.desired) problems.push(`deployment ${d.namespace}/${d.name}: ${d.ready}/${d.desired} ready`);
   const notCreated = inv.templates.filter((t) => t.created !== true);
-  if (notCreated.length) problems.push(`${notCreated.length} template(s) not created: ${notCreated.map((t) => `${t.name}${t.errors.length ? ` (${t.errors.join('; ')})` : ''}`).join(', ')}`);
+  if (notCreated.length)
+    problems.push(
+      `${notCreated.length} template(s) not created: ${notCreated.map((t) => `${t.name}${t.errors.length ? ` (${t.errors.join('; ')})` : ''}`).join(', ')}`,
+    );
   const notEnforced = inv.constraints.filter((c) => !c.enforced.length || c.enforced.some((e) => !e));
-  if (notEnforced.length) problems.push(`${notEnforced.length} constraint(s) not reported enforced by every Gatekeeper pod: ${notEnforced.map((c) => c.name).join(', ')}`);
+  if (notEnforced.length)
+    problems.push(`${notEnforced.length} constraint(s) not reported enforced by every Gatekeeper pod: ${notEnforced.map((c) => c.name).join(', ')}`);
   if (inv.incomplete.includes('templates')) unverified.push(`the constraint templates could not be listed (${PERMISSION_HINT})`);
   return { healthy: problems.length ? false : unverified.length ? null : true, problems, unverified };
 }
@@ -80,7 +91,9 @@ export function judgeLight(inv: Inventory, stackNamespaces: string[]): OpaLightR
       score: null,
       summary: {
         installed: null,
-        undecided: `could not decide whether Gatekeeper is installed: reads that could find it were refused or failed (${PERMISSION_HINT}); nothing was found by the reads that succeeded`,
+        undecided:
+          `could not decide whether Gatekeeper is installed: reads that could find it were refused or failed (${PERMISSION_HINT}); nothing ` +
+          `was found by the reads that succeeded`,
       },
       results: { signals: inv.signals, incomplete: inv.incomplete },
     };
@@ -88,7 +101,10 @@ export function judgeLight(inv: Inventory, stackNamespaces: string[]): OpaLightR
   if (!inv.installed) {
     return {
       score: 0,
-      summary: { installed: false, finding: 'Gatekeeper is not installed: no constrainttemplates CRD, no gatekeeper.sh validating webhook, no Gatekeeper deployment or pods were found' },
+      summary: {
+        installed: false,
+        finding: 'Gatekeeper is not installed: no constrainttemplates CRD, no gatekeeper.sh validating webhook, no Gatekeeper deployment or pods were found',
+      },
       results: { signals: inv.signals },
     };
   }
@@ -160,7 +176,15 @@ export function judgeLight(inv: Inventory, stackNamespaces: string[]): OpaLightR
       ...(undecided ? { undecided } : {}),
     },
     results: {
-      health: { problems: health.problems, unverified: health.unverified, webhook: webhook ?? null, pods: inv.signals.pods, deployments: inv.signals.deployments, services: inv.signals.services, crds: inv.signals.crds },
+      health: {
+        problems: health.problems,
+        unverified: health.unverified,
+        webhook: webhook ?? null,
+        pods: inv.signals.pods,
+        deployments: inv.signals.deployments,
+        services: inv.signals.services,
+        crds: inv.signals.crds,
+      },
       templates: { total: inv.templates.length, names: inv.templates.map((t) => t.name), items: inv.templates },
       constraints,
       violations: { by_constraint: record(byConstraint), by_namespace: record(byNamespace) },

@@ -28,7 +28,11 @@ export function matchesNamespace(m: Match, ns: NamespaceLabels): boolean {
 
 export function matchesKind(m: Match, group: string, kind: string): boolean {
   if (!m.kinds?.length) return true;
-  return m.kinds.some((k) => (!k.apiGroups?.length || k.apiGroups.includes('*') || k.apiGroups.includes(group)) && (!k.kinds?.length || k.kinds.includes('*') || k.kinds.includes(kind)));
+  return m.kinds.some(
+    (k) =>
+      (!k.apiGroups?.length || k.apiGroups.includes('*') || k.apiGroups.includes(group)) &&
+      (!k.kinds?.length || k.kinds.includes('*') || k.kinds.includes(kind)),
+  );
 }
 
 export interface Target {
@@ -61,4 +65,3 @@ export function constraintMatches(c: Pick<Constraint, 'match'>, t: Target): bool
   }
   return matchesNamespace(m, t.namespace);
 }
-

@@ -71,7 +71,7 @@ function labelsFor(sel: LabelSelector | undefined): Record<string, string> {
 }
 
 function targetOf(r: Resource, namespaces: Map<string, NamespaceLabels>): Target {
-  const ns = r.metadata.namespace ? namespaces.get(r.metadata.namespace) ?? { name: r.metadata.namespace, labels: {} } : undefined;
+  const ns = r.metadata.namespace ? (namespaces.get(r.metadata.namespace) ?? { name: r.metadata.namespace, labels: {} }) : undefined;
   return { group: groupOf(r.kind) ?? '', kind: r.kind, namespace: ns, labels: r.metadata.labels ?? {}, name: r.metadata.name };
 }
 
@@ -81,7 +81,11 @@ const ACTIVE = new Set(['deny', 'warn']);
  * The valid resource: complyAll (generators/index.ts) with the active constraints that
  * match r; again while comply changed which constraints match (labels), at most 4 times.
  */
-export function makeValid(r: Resource, all: readonly Constraint[], namespaces: Map<string, NamespaceLabels>): { resource: Resource; applied: string[]; stable: boolean } {
+export function makeValid(
+  r: Resource,
+  all: readonly Constraint[],
+  namespaces: Map<string, NamespaceLabels>,
+): { resource: Resource; applied: string[]; stable: boolean } {
   const usable = all.filter((c) => ACTIVE.has(c.enforcementAction) && generatorFor(c.kind) && !generatorFor(c.kind)!.auditOnly?.(c));
   const matching = (x: Resource) => usable.filter((c) => constraintMatches(c, targetOf(x, namespaces)));
   let cur = r;
@@ -114,11 +118,26 @@ export interface PlanInput {
 
 type Head = Pick<PlannedTest, 'constraint' | 'kind' | 'enforcementAction'>;
 
-function generatorTest(c: ConstraintInfo, i: number, g: Generator, input: PlanInput, nsMap: Map<string, NamespaceLabels>, order: string[], head: Head): PlannedTest {
+function generatorTest(
+  c: ConstraintInfo,
+  i: number,
+  g: Generator,
+  input: PlanInput,
+  nsMap: Map<string, NamespaceLabels>,
+  order: string[],
+  head: Head,
+): PlannedTest {
   const audit = g.auditOnly?.(c);
   if (audit) return { ...head, skip: { verdict: 'AUDIT_ONLY', reason: audit } };
   const kind = pickKind(g, c);
-  if (!kind) return { ...head, skip: { verdict: 'UNTESTED', reason: `the constraint matches kinds ${JSON.stringify(c.match.kinds ?? [])}; the ${c.kind} generator builds ${g.resourceKinds.join(', ')}` } };
+  if (!kind)
+    return {
+      ...head,
+      skip: {
+        verdict: 'UNTESTED',
+        reason: `the constraint matches kinds ${JSON.stringify(c.match.kinds ?? [])}; the ${c.kind} generator builds ${g.resourceKinds.join(', ')}`,
+      },
+    };
 
   const labels = { ...labelsFor(c.match.labelSelector), ...MANAGED_BY, [RUN_LABEL]: input.runId };
   const name = `stack-scan-${input.runId}-${i}`;
@@ -128,16 +147,31 @@ function generatorTest(c: ConstraintInfo, i: number, g: Generator, input: PlanIn
     // The Namespace object itself must satisfy the constraint's namespace criteria.
     Object.assign(labels, labelsFor(c.match.namespaceSelector));
     localNs = new Map([...nsMap, [name, { name, labels }]]);
-    if (!constraintMatches(c, { group: '', kind, labels, name })) return { ...head, skip: { verdict: 'UNTESTED', reason: 'no Namespace object the scan may create is matched by the constraint (namespaces/namespaceSelector)' } };
+    if (!constraintMatches(c, { group: '', kind, labels, name }))
+      return {
+        ...head,
+        skip: { verdict: 'UNTESTED', reason: 'no Namespace object the scan may create is matched by the constraint (namespaces/namespaceSelector)' },
+      };
   } else {
     namespace = order.find((n) => constraintMatches(c, { group: groupOf(kind) ?? '', kind, namespace: nsMap.get(n)!, labels, name }));
-    if (!namespace) return { ...head, skip: { verdict: 'UNTESTED', reason: 'no existing namespace that Gatekeeper\'s webhook sees (outside kube-system and gatekeeper-system) is matched by the constraint' } };
+    if (!namespace)
+      return {
+        ...head,
+        skip: {
+          verdict: 'UNTESTED',
+          reason: "no existing namespace that Gatekeeper's webhook sees (outside kube-system and gatekeeper-system) is matched by the constraint",
+        },
+      };
   }
 
   const base = baseResource(kind, name, namespace, labels);
   if (!base) return { ...head, skip: { verdict: 'UNTESTED', reason: `cannot build a ${kind}` } };
   const { resource: valid, applied, stable } = makeValid(base, input.constraints, localNs);
-  if (!stable) return { ...head, skip: { verdict: 'UNTESTED', reason: `no ${kind} satisfies every matching constraint: the requirements of ${applied.join(', ')} contradict each other` } };
+  if (!stable)
+    return {
+      ...head,
+      skip: { verdict: 'UNTESTED', reason: `no ${kind} satisfies every matching constraint: the requirements of ${applied.join(', ')} contradict each other` },
+    };
   const violated = g.violate(valid, c);
   if ('untestable' in violated) return { ...head, skip: { verdict: 'UNTESTED', reason: violated.untestable as string } };
   const invalid = { ...violated, metadata: { ...violated.metadata, name: `${name}-x` } };
@@ -150,11 +184,27 @@ function auditState(c: ConstraintInfo): string {
 }
 
 /** Replay request, or the reason none is possible. */
-function replayTest(c: ConstraintInfo, input: PlanInput, nsMap: Map<string, NamespaceLabels>, sees: (ns: NamespaceLabels) => boolean, head: Head, why: string): PlannedTest {
+function replayTest(
+  c: ConstraintInfo,
+  input: PlanInput,
+  nsMap: Map<string, NamespaceLabels>,
+  sees: (ns: NamespaceLabels) => boolean,
+  head: Head,
+  why: string,
+): PlannedTest {
   if (input.replay === false) return { ...head, skip: { verdict: 'UNTESTED', reason: `${why}, and replay of audited objects is off (OPA_SCAN_REPLAY=off)` } };
   if (!c.violations.length) {
-    if (c.enforcementAction === 'dryrun') return { ...head, skip: { verdict: 'AUDIT_ONLY', reason: 'enforcementAction is dryrun: violations are only reported by audit, admission never denies' } };
-    return { ...head, skip: { verdict: 'UNTESTED', reason: `${why}, and there is no audited violation to replay: ${auditState(c)}${c.totalViolations ? ' but listed none (constraintViolationsLimit is 0?)' : ''}` } };
+    if (c.enforcementAction === 'dryrun')
+      return { ...head, skip: { verdict: 'AUDIT_ONLY', reason: 'enforcementAction is dryrun: violations are only reported by audit, admission never denies' } };
+    return {
+      ...head,
+      skip: {
+        verdict: 'UNTESTED',
+        reason:
+          `${why}, and there is no audited violation to replay: ${auditState(c)}` +
+          `${c.totalViolations ? ' but listed none (constraintViolationsLimit is 0?)' : ''}`,
+      },
+    };
   }
   const stackFirst = new Map(input.stackNamespaces.map((n, i) => [n, i]));
   const visible: AuditedViolation[] = [];
@@ -171,13 +221,20 @@ function replayTest(c: ConstraintInfo, input: PlanInput, nsMap: Map<string, Name
     visible.push(v);
   }
   if (!visible.length) {
-    const where = hidden.size ? `in namespaces Gatekeeper's webhook does not see (${[...hidden].join(', ')}): a replay there proves nothing` : 'without a kind and name';
+    const where = hidden.size
+      ? `in namespaces Gatekeeper's webhook does not see (${[...hidden].join(', ')}): a replay there proves nothing`
+      : 'without a kind and name';
     return { ...head, skip: { verdict: 'UNTESTED', reason: `${why}; every audited violation is ${where}` } };
   }
-  const rank = (v: AuditedViolation) => (v.namespace !== undefined ? stackFirst.get(v.namespace) ?? input.stackNamespaces.length : input.stackNamespaces.length + 1);
+  const rank = (v: AuditedViolation) =>
+    v.namespace !== undefined ? (stackFirst.get(v.namespace) ?? input.stackNamespaces.length) : input.stackNamespaces.length + 1;
   visible.sort((a, b) => rank(a) - rank(b));
   const complete = c.totalViolations !== null && c.totalViolations <= c.violations.length;
-  return { ...head, method: 'replay', replay: { violations: visible, complete, auditTimestamp: c.auditTimestamp, ...(why.startsWith('the generator') ? { generatorSkipped: why } : {}) } };
+  return {
+    ...head,
+    method: 'replay',
+    replay: { violations: visible, complete, auditTimestamp: c.auditTimestamp, ...(why.startsWith('the generator') ? { generatorSkipped: why } : {}) },
+  };
 }
 
 export function planFull(input: PlanInput): PlannedTest[] {
@@ -185,13 +242,16 @@ export function planFull(input: PlanInput): PlannedTest[] {
   const sees = input.webhookSees ?? ((ns: NamespaceLabels) => !WEBHOOK_EXEMPT.has(ns.name));
   // Stack namespaces first, then any other namespace the webhook sees.
   const stack = new Set(input.stackNamespaces);
-  const order = [...input.stackNamespaces.filter((n) => nsMap.has(n)), ...input.namespaces.map((n) => n.name).filter((n) => !stack.has(n))].filter((n) => !WEBHOOK_EXEMPT.has(n) && sees(nsMap.get(n)!));
+  const order = [...input.stackNamespaces.filter((n) => nsMap.has(n)), ...input.namespaces.map((n) => n.name).filter((n) => !stack.has(n))].filter(
+    (n) => !WEBHOOK_EXEMPT.has(n) && sees(nsMap.get(n)!),
+  );
 
   return input.constraints.map((c, i): PlannedTest => {
     const head = { constraint: c.name, kind: c.kind, enforcementAction: c.enforcementAction };
     const g = generatorFor(c.kind);
     if (!g) return replayTest(c, input, nsMap, sees, head, `no resource generator knows template kind ${c.kind}`);
-    if (c.enforcementAction === 'dryrun') return { ...head, skip: { verdict: 'AUDIT_ONLY', reason: 'enforcementAction is dryrun: violations are only reported by audit, admission never denies' } };
+    if (c.enforcementAction === 'dryrun')
+      return { ...head, skip: { verdict: 'AUDIT_ONLY', reason: 'enforcementAction is dryrun: violations are only reported by audit, admission never denies' } };
     const t = generatorTest(c, i, g, input, nsMap, order, head);
     // A generator that cannot build a test (not one that says audit-only) leaves the constraint to replay.
     if (t.skip?.verdict === 'UNTESTED' && c.violations.length && input.replay !== false) {

@@ -24,12 +24,32 @@ import type { AuditedViolation, ConstraintInfo } from './inventory.ts';
 import { constraintMatches, type NamespaceLabels } from './match.ts';
 import type { ObjectRefOut, PlannedTest } from './plan.ts';
 
-const SERVER_SET = ['uid', 'resourceVersion', 'managedFields', 'creationTimestamp', 'generation', 'selfLink', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'ownerReferences', 'generateName', 'finalizers'];
+const SERVER_SET = [
+  'uid',
+  'resourceVersion',
+  'managedFields',
+  'creationTimestamp',
+  'generation',
+  'selfLink',
+  'deletionTimestamp',
+  'deletionGracePeriodSeconds',
+  'ownerReferences',
+  'generateName',
+  'finalizers',
+];
 const SECRET_REASON = 'it is a Secret: the scan never reads a Secret (its data would come with it)';
 /** Most namespaces listed per constraint while looking for a compliant object. */
 export const MAX_VALID_LISTS = 4;
 
-type Spec = Record<string, unknown> & { selector?: unknown; template?: { metadata?: { labels?: Record<string, string> } }; clusterIP?: string; clusterIPs?: string[]; ports?: Record<string, unknown>[]; manualSelector?: boolean; ephemeralContainers?: unknown };
+type Spec = Record<string, unknown> & {
+  selector?: unknown;
+  template?: { metadata?: { labels?: Record<string, string> } };
+  clusterIP?: string;
+  clusterIPs?: string[];
+  ports?: Record<string, unknown>[];
+  manualSelector?: boolean;
+  ephemeralContainers?: unknown;
+};
 
 /**
  * A copy of `obj` that the API server accepts as a new object: server-set metadata,
@@ -73,7 +93,13 @@ const changedSinceAudit = (obj: KubeObject, audit: string | null) => audit === n
 const keyOf = (v: { kind?: string; namespace?: string; name?: string }) => `${v.kind}|${v.namespace ?? ''}|${v.name}`;
 
 /** The first listed object the constraint matches, that the audit judged compliant. */
-export function pickCompliant(c: ConstraintInfo, items: KubeObject[], api: ApiResource, ns: NamespaceLabels | undefined, auditTimestamp: string | null): KubeObject | undefined {
+export function pickCompliant(
+  c: ConstraintInfo,
+  items: KubeObject[],
+  api: ApiResource,
+  ns: NamespaceLabels | undefined,
+  auditTimestamp: string | null,
+): KubeObject | undefined {
   const violating = new Set(c.violations.map(keyOf));
   return items.find(
     (o) =>
@@ -117,7 +143,11 @@ class Reads {
   }
 }
 
-const refOut = (kind: string, o: KubeObject): ObjectRefOut => ({ kind, ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}), name: o.metadata.name });
+const refOut = (kind: string, o: KubeObject): ObjectRefOut => ({
+  kind,
+  ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}),
+  name: o.metadata.name,
+});
 
 /** The API resource of an audited violation (group/version from the audit; the shared table when they are missing). */
 async function resourceOf(reads: Reads, v: AuditedViolation): Promise<ApiResource | undefined> {
@@ -148,7 +178,8 @@ async function prepareOne(reads: Reads, p: PlannedTest, i: number, ctx: ReplayCo
       }
       const obj = await reads.get(api, v.name!, api.namespaced ? v.namespace : undefined);
       if (!obj) notes.push(`${where}: it no longer exists`);
-      else if (changedSinceAudit(obj, req.auditTimestamp)) notes.push(`${where}: it changed after the audit of ${req.auditTimestamp}, so the audit's verdict on it may be stale`);
+      else if (changedSinceAudit(obj, req.auditTimestamp))
+        notes.push(`${where}: it changed after the audit of ${req.auditTimestamp}, so the audit's verdict on it may be stale`);
       else {
         source = { obj, api };
         break;
@@ -166,15 +197,30 @@ async function prepareOne(reads: Reads, p: PlannedTest, i: number, ctx: ReplayCo
   const name = `stack-scan-${ctx.runId}-${i}`;
   const invalid = replayCopy(obj, `${name}-x`);
   const ns = obj.metadata.namespace;
-  const out: PlannedTest = { ...head, method: 'replay', api, resourceKind: api.kind, ...(ns ? { namespace: ns } : {}), invalid, sources: { invalid: refOut(api.kind, obj) } };
+  const out: PlannedTest = {
+    ...head,
+    method: 'replay',
+    api,
+    resourceKind: api.kind,
+    ...(ns ? { namespace: ns } : {}),
+    invalid,
+    sources: { invalid: refOut(api.kind, obj) },
+  };
 
   // The valid side.
   if (!req.complete) {
-    out.sources!.validUntested = `the audit lists ${c.violations.length} of ${c.totalViolations ?? '?'} violations, so an object missing from the list may still violate: no object is known to comply`;
+    out.sources!.validUntested =
+      `the audit lists ${c.violations.length} of ${c.totalViolations ?? '?'} violations, so an object missing from the ` +
+      `list may still violate: no object is known to comply`;
     return out;
   }
   const nsOrder = api.namespaced
-    ? [ns!, ...ctx.stackNamespaces, ...ctx.namespaces.keys()].filter((n, j, all) => all.indexOf(n) === j && ctx.namespaces.has(n) && ctx.sees(ctx.namespaces.get(n)!) && constraintMatchesNs(c, api, ctx.namespaces.get(n)!)).slice(0, MAX_VALID_LISTS)
+    ? [ns!, ...ctx.stackNamespaces, ...ctx.namespaces.keys()]
+        .filter(
+          (n, j, all) =>
+            all.indexOf(n) === j && ctx.namespaces.has(n) && ctx.sees(ctx.namespaces.get(n)!) && constraintMatchesNs(c, api, ctx.namespaces.get(n)!),
+        )
+        .slice(0, MAX_VALID_LISTS)
     : [undefined];
   const tried: string[] = [];
   for (const n of nsOrder) {
@@ -193,13 +239,18 @@ async function prepareOne(reads: Reads, p: PlannedTest, i: number, ctx: ReplayCo
       tried.push(`${n ?? 'the cluster'} (${e.message})`);
     }
   }
-  out.sources!.validUntested = `no ${api.kind} that the constraint matches and the audit judged compliant was found${tried.length ? ` in ${tried.join(', ')}` : ' (no namespace the constraint matches is seen by the webhook)'}`;
+  out.sources!.validUntested =
+    `no ${api.kind} that the constraint matches and the audit judged compliant was found` +
+    `${tried.length ? ` in ${tried.join(', ')}` : ' (no namespace the ' + 'constraint matches is ' + 'seen by the webhook)'}`;
   return out;
 }
 
 function constraintMatchesNs(c: ConstraintInfo, api: ApiResource, ns: NamespaceLabels): boolean {
   // labels aside (the object's own labels are checked per object)
-  return constraintMatches({ match: { ...c.match, labelSelector: undefined, name: undefined } }, { group: api.group, kind: api.kind, namespace: ns, labels: {} });
+  return constraintMatches(
+    { match: { ...c.match, labelSelector: undefined, name: undefined } },
+    { group: api.group, kind: api.kind, namespace: ns, labels: {} },
+  );
 }
 
 /** Turns every replay request into concrete resources (or a skip with the reason). */
@@ -209,7 +260,13 @@ export async function prepareReplays(kube: Kube, plans: PlannedTest[], ctx: Repl
   const out = await Promise.all(
     plans.map(async (p, i) => {
       if (p.method !== 'replay' || !p.replay) return p;
-      if (ctx.signal?.aborted) return { constraint: p.constraint, kind: p.kind, enforcementAction: p.enforcementAction, skip: { verdict: 'UNTESTED' as const, reason: 'the scan stopped (timeout or cancelled) before this constraint was replayed' } };
+      if (ctx.signal?.aborted)
+        return {
+          constraint: p.constraint,
+          kind: p.kind,
+          enforcementAction: p.enforcementAction,
+          skip: { verdict: 'UNTESTED' as const, reason: 'the scan stopped (timeout or cancelled) before this constraint was replayed' },
+        };
       return prepareOne(reads, p, i, ctx, errors);
     }),
   );

@@ -39,7 +39,15 @@ const installedSummary = closed(installedEntries);
 const undecidedResults = atLeast({ signals, incomplete: v.array(part) });
 const absentResults = atLeast({ signals });
 const installedResults = atLeast({
-  health: atLeast({ problems: strs, unverified: strs, webhook: nullable(open('the Gatekeeper validating webhook as read')), pods: v.array(v.unknown()), deployments: v.array(v.unknown()), services: v.array(v.unknown()), crds: nullable(v.boolean()) }),
+  health: atLeast({
+    problems: strs,
+    unverified: strs,
+    webhook: nullable(open('the Gatekeeper validating webhook as read')),
+    pods: v.array(v.unknown()),
+    deployments: v.array(v.unknown()),
+    services: v.array(v.unknown()),
+    crds: nullable(v.boolean()),
+  }),
   templates: atLeast({ total: count, names: strs, items: v.array(atLeast({ name: str, kind: str, created: nullable(v.boolean()), errors: strs })) }),
   constraints: v.array(
     atLeast({
@@ -69,7 +77,9 @@ const finding = atLeast({
   enforcementAction: str,
   verdict: v.picklist(VERDICTS),
   reason: str,
-  evidence: opt(atLeast({ method: v.picklist(['generator', 'replay']), invalid_object: opt(objectRef), valid_object: opt(nullable(objectRef)), valid_untested: opt(str) })),
+  evidence: opt(
+    atLeast({ method: v.picklist(['generator', 'replay']), invalid_object: opt(objectRef), valid_object: opt(nullable(objectRef)), valid_untested: opt(str) }),
+  ),
   resource_kind: opt(str),
   namespace: opt(str),
   valid: opt(nullable(admission)),

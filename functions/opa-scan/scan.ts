@@ -52,16 +52,26 @@ interface FullInput {
 async function runFull({ kube, inv, light, stackNamespaces, settings, ttlMs, signal, errors, progress }: FullInput): Promise<Omit<ScanOutcome, 'sources'>> {
   const scratch = new ScratchRun(kube, { purpose: 'opa-dry-run', ttlMs });
   const sees = webhookSees(inv);
-  const planned = planFull({ constraints: inv.constraints, namespaces: inv.namespaces, stackNamespaces, runId: scratch.runId, replay: settings.replay !== false, webhookSees: sees });
-  // The sweep of expired objects of earlier runs is not on the way to the dry-runs: it runs beside the replay reads.
-  const [swept, replayed] = await Promise.all([sweepExpired(kube, { exceptRun: scratch.runId }), prepareReplays(kube, planned, {
-    runId: scratch.runId,
-    namespaces: new Map(inv.namespaces.map((n) => [n.name, n])),
-    constraints: new Map(inv.constraints.map((c) => [c.name, c])),
+  const planned = planFull({
+    constraints: inv.constraints,
+    namespaces: inv.namespaces,
     stackNamespaces,
-    sees,
-    signal,
-  })]);
+    runId: scratch.runId,
+    replay: settings.replay !== false,
+    webhookSees: sees,
+  });
+  // The sweep of expired objects of earlier runs is not on the way to the dry-runs: it runs beside the replay reads.
+  const [swept, replayed] = await Promise.all([
+    sweepExpired(kube, { exceptRun: scratch.runId }),
+    prepareReplays(kube, planned, {
+      runId: scratch.runId,
+      namespaces: new Map(inv.namespaces.map((n) => [n.name, n])),
+      constraints: new Map(inv.constraints.map((c) => [c.name, c])),
+      stackNamespaces,
+      sees,
+      signal,
+    }),
+  ]);
   errors.push(...swept.errors, ...replayed.errors);
   const plans = replayed.plans;
 
@@ -70,7 +80,11 @@ async function runFull({ kube, inv, light, stackNamespaces, settings, ttlMs, sig
   let executed;
   try {
     await Promise.all(
-      needSa.map((ns) => scratch.acquireServiceAccount(ns).catch((err) => errors.push(toReportError(`create ServiceAccount ${ns}/${PROBE_SERVICE_ACCOUNT} (named by the dry-run pods)`, err)))),
+      needSa.map((ns) =>
+        scratch
+          .acquireServiceAccount(ns)
+          .catch((err) => errors.push(toReportError(`create ServiceAccount ${ns}/${PROBE_SERVICE_ACCOUNT} (named by the dry-run pods)`, err))),
+      ),
     );
     executed = await executeFull(kube, plans, settings.concurrency, signal, progress && ((done, total) => progress({ step: 'constraint tests', done, total })));
   } finally {

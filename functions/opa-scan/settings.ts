@@ -28,7 +28,11 @@ export const OPA_SETTINGS = settingsSchema({
     example: 'policy-system',
   }),
   OPA_SCAN_CONCURRENCY: setting.int({ default: 8, min: 1, max: 64, description: 'dry-run admission requests in flight at once (full mode)', example: '4' }),
-  OPA_SCAN_REPLAY: setting.flag({ default: true, description: 'full mode: replay objects the audit found violating, for constraints no generator covers', example: 'off' }),
+  OPA_SCAN_REPLAY: setting.flag({
+    default: true,
+    description: 'full mode: replay objects the audit found violating, for constraints no generator covers',
+    example: 'off',
+  }),
 });
 
 export function opaSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): OpaScanSettings {

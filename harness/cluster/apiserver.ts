@@ -68,11 +68,22 @@ export async function startApiserver(spawnProc: SpawnComponent, o: ApiserverOpti
     cert: await readFile(pki.path('admin.crt'), 'utf8'),
     key: await readFile(pki.path('admin.key'), 'utf8'),
   };
-  await waitUntil('kube-apiserver /readyz', TIMEOUT_MS, async () => {
-    const r = await get(`${server}/readyz`, admin);
-    if (r.status !== 200) throw new Error(`/readyz ${r.status}: ${r.body.split('\n').filter((l) => l.includes('[-]')).join('; ')}`);
-    return true;
-  }, [apiserver]);
+  await waitUntil(
+    'kube-apiserver /readyz',
+    TIMEOUT_MS,
+    async () => {
+      const r = await get(`${server}/readyz`, admin);
+      if (r.status !== 200)
+        throw new Error(
+          `/readyz ${r.status}: ${r.body
+            .split('\n')
+            .filter((l) => l.includes('[-]'))
+            .join('; ')}`,
+        );
+      return true;
+    },
+    [apiserver],
+  );
   const kubeconfigPath = join(dir, 'kubeconfig');
   await writeFile(kubeconfigPath, kubeconfigYaml(server, ca, 'admin', admin.cert, admin.key), { mode: 0o600 });
   return { server, kubeconfigPath };

@@ -22,9 +22,14 @@ export async function startEtcd(spawnProc: SpawnComponent, dir: string, clientPo
     '--unsafe-no-fsync',
     '--log-level=warn',
   ]);
-  await waitUntil('etcd /health', TIMEOUT_MS, async () => {
-    const r = await get(`${etcdUrl}/health`);
-    return r.status === 200 && /"health":\s*"true"/.test(r.body);
-  }, [etcd]);
+  await waitUntil(
+    'etcd /health',
+    TIMEOUT_MS,
+    async () => {
+      const r = await get(`${etcdUrl}/health`);
+      return r.status === 200 && /"health":\s*"true"/.test(r.body);
+    },
+    [etcd],
+  );
   return etcdUrl;
 }

@@ -86,65 +86,83 @@ export async function startGatekeeper(spawnProc: SpawnComponent, o: GatekeeperOp
   const auditDir = join(dir, 'gatekeeper-audit'); // must exist: audit fails on every run otherwise
   await mkdir(certDir);
   await mkdir(auditDir);
-  await pki.leaf('gatekeeper', 'gatekeeper-ca', `/O=gatekeeper/CN=gatekeeper-webhook-service.${GK_NAMESPACE}.svc`,
+  await pki.leaf(
+    'gatekeeper',
+    'gatekeeper-ca',
+    `/O=gatekeeper/CN=gatekeeper-webhook-service.${GK_NAMESPACE}.svc`,
     ['serverAuth', 'clientAuth'],
-    ['IP:127.0.0.1', 'DNS:localhost', `DNS:gatekeeper-webhook-service.${GK_NAMESPACE}.svc`]);
+    ['IP:127.0.0.1', 'DNS:localhost', `DNS:gatekeeper-webhook-service.${GK_NAMESPACE}.svc`],
+  );
   const gkCa = await readFile(pki.path('gatekeeper-ca.crt'), 'utf8');
   await writeFile(join(certDir, 'ca.crt'), gkCa);
   await writeFile(join(certDir, 'tls.crt'), await readFile(pki.path('gatekeeper.crt')));
   await writeFile(join(certDir, 'tls.key'), await readFile(pki.path('gatekeeper.key')), { mode: 0o600 });
 
   const t4 = Date.now();
-  const gk = spawnProc('gatekeeper', [
-    '--operation=webhook',
-    '--operation=audit',
-    '--operation=status',
-    '--operation=generate',
-    '--debug-use-fake-pod',
-    '--disable-cert-rotation',
-    `--cert-dir=${certDir}`,
-    '--host=127.0.0.1',
-    `--port=${gkPort}`,
-    `--health-addr=127.0.0.1:${gkHealth}`,
-    '--metrics-addr=0',
-    `--prometheus-port=${gkProm}`,
-    '--default-create-vap-for-templates=false',
-    '--default-create-vap-binding-for-constraints=false',
-    '--audit-interval=5',
-    `--api-cache-dir=${auditDir}`,
-    '--shutdown-delay=0',
-    `--exempt-namespace=${GK_NAMESPACE}`,
-    '--log-denies',
-  ], {
-    KUBECONFIG: kubeconfigPath,
-    POD_NAMESPACE: GK_NAMESPACE,
-    POD_NAME: 'no-pod',
-    NAMESPACE: GK_NAMESPACE,
-    CONTAINER_NAME: 'manager',
-  });
-  await waitUntil('gatekeeper /readyz', TIMEOUTS.gatekeeper, async () => {
-    const r = await get(`http://127.0.0.1:${gkHealth}/readyz`);
-    if (r.status !== 200) throw new Error(`/readyz ${r.status}: ${r.body.trim().slice(0, 300)}`);
-    return true;
-  }, [gk]);
+  const gk = spawnProc(
+    'gatekeeper',
+    [
+      '--operation=webhook',
+      '--operation=audit',
+      '--operation=status',
+      '--operation=generate',
+      '--debug-use-fake-pod',
+      '--disable-cert-rotation',
+      `--cert-dir=${certDir}`,
+      '--host=127.0.0.1',
+      `--port=${gkPort}`,
+      `--health-addr=127.0.0.1:${gkHealth}`,
+      '--metrics-addr=0',
+      `--prometheus-port=${gkProm}`,
+      '--default-create-vap-for-templates=false',
+      '--default-create-vap-binding-for-constraints=false',
+      '--audit-interval=5',
+      `--api-cache-dir=${auditDir}`,
+      '--shutdown-delay=0',
+      `--exempt-namespace=${GK_NAMESPACE}`,
+      '--log-denies',
+    ],
+    {
+      KUBECONFIG: kubeconfigPath,
+      POD_NAMESPACE: GK_NAMESPACE,
+      POD_NAME: 'no-pod',
+      NAMESPACE: GK_NAMESPACE,
+      CONTAINER_NAME: 'manager',
+    },
+  );
+  await waitUntil(
+    'gatekeeper /readyz',
+    TIMEOUTS.gatekeeper,
+    async () => {
+      const r = await get(`http://127.0.0.1:${gkHealth}/readyz`);
+      if (r.status !== 200) throw new Error(`/readyz ${r.status}: ${r.body.trim().slice(0, 300)}`);
+      return true;
+    },
+    [gk],
+  );
   const gatekeeperUrl = `https://127.0.0.1:${gkPort}`;
   log(`gatekeeper ready on ${gatekeeperUrl} (${secs(t4)})`);
 
   await registerWebhook(kc, gatekeeperUrl, gkCa);
   // Prove the apiserver -> webhook path (TLS, caBundle, URL) works before returning:
   // Gatekeeper's check-ignore-label webhook must deny this dry-run.
-  await waitUntil('the Gatekeeper admission webhook to be called', TIMEOUTS.webhook, async () => {
-    try {
-      await core.createNamespace({
-        body: { metadata: { name: 'stackscan-webhook-probe', labels: { [GK_IGNORE_LABEL]: 'x' } } },
-        dryRun: 'All',
-      });
-      throw new Error('dry-run namespace with the ignore label was admitted (webhook not active yet)');
-    } catch (e) {
-      if (e instanceof k8s.ApiException && /check-ignore-label\.gatekeeper\.sh/.test(JSON.stringify(e.body))) return true;
-      throw e;
-    }
-  }, [gk]);
+  await waitUntil(
+    'the Gatekeeper admission webhook to be called',
+    TIMEOUTS.webhook,
+    async () => {
+      try {
+        await core.createNamespace({
+          body: { metadata: { name: 'stackscan-webhook-probe', labels: { [GK_IGNORE_LABEL]: 'x' } } },
+          dryRun: 'All',
+        });
+        throw new Error('dry-run namespace with the ignore label was admitted (webhook not active yet)');
+      } catch (e) {
+        if (e instanceof k8s.ApiException && /check-ignore-label\.gatekeeper\.sh/.test(JSON.stringify(e.body))) return true;
+        throw e;
+      }
+    },
+    [gk],
+  );
   log(`gatekeeper admission webhook active (${secs(t3)} for Gatekeeper)`);
   return gatekeeperUrl;
 }
@@ -196,10 +214,23 @@ async function registerWebhook(kc: k8s.KubeConfig, url: string, caPem: string): 
               apiVersions: ['*'],
               operations: ['CREATE', 'UPDATE'],
               resources: [
-                '*', 'pods/ephemeralcontainers', 'pods/exec', 'pods/log', 'pods/eviction', 'pods/portforward',
-                'pods/proxy', 'pods/attach', 'pods/binding', 'pods/resize', 'deployments/scale',
-                'replicasets/scale', 'statefulsets/scale', 'replicationcontrollers/scale', 'services/proxy',
-                'nodes/proxy', 'services/status',
+                '*',
+                'pods/ephemeralcontainers',
+                'pods/exec',
+                'pods/log',
+                'pods/eviction',
+                'pods/portforward',
+                'pods/proxy',
+                'pods/attach',
+                'pods/binding',
+                'pods/resize',
+                'deployments/scale',
+                'replicasets/scale',
+                'statefulsets/scale',
+                'replicationcontrollers/scale',
+                'services/proxy',
+                'nodes/proxy',
+                'services/status',
               ],
             },
           ],

@@ -24,14 +24,22 @@ export async function installPolicies(kube: Kube, templates: KubeObject[], const
   for (const t of templates) await apply(kube, t);
   await Promise.all(
     templates.map((t) =>
-      waitFor(`template ${t.metadata.name} created`, async () => {
-        const cur = await apiGet(kube, { verb: 'get', resource: 'constrainttemplates' }, `/apis/templates.gatekeeper.sh/v1/constrainttemplates/${t.metadata.name}`);
-        const errors = (cur.status?.byPod ?? []).flatMap((p: any) => p.errors ?? []);
-        if (errors.length) throw new Error(`template ${t.metadata.name} has errors: ${JSON.stringify(errors)}`);
-        if (cur.status?.created !== true) return false;
-        await apiGet(kube, { verb: 'list', resource: 'constraints' }, `/apis/constraints.gatekeeper.sh/v1beta1/${templateKind(t).toLowerCase()}`);
-        return true;
-      }, timeoutMs),
+      waitFor(
+        `template ${t.metadata.name} created`,
+        async () => {
+          const cur = await apiGet(
+            kube,
+            { verb: 'get', resource: 'constrainttemplates' },
+            `/apis/templates.gatekeeper.sh/v1/constrainttemplates/${t.metadata.name}`,
+          );
+          const errors = (cur.status?.byPod ?? []).flatMap((p: any) => p.errors ?? []);
+          if (errors.length) throw new Error(`template ${t.metadata.name} has errors: ${JSON.stringify(errors)}`);
+          if (cur.status?.created !== true) return false;
+          await apiGet(kube, { verb: 'list', resource: 'constraints' }, `/apis/constraints.gatekeeper.sh/v1beta1/${templateKind(t).toLowerCase()}`);
+          return true;
+        },
+        timeoutMs,
+      ),
     ),
   );
   for (const c of constraints) await apply(kube, c);
@@ -39,9 +47,17 @@ export async function installPolicies(kube: Kube, templates: KubeObject[], const
 }
 
 export function waitEnforced(kube: Kube, c: KubeObject, timeoutMs = 60_000) {
-  return waitFor(`constraint ${c.metadata.name} enforced`, async () => {
-    const cur = await apiGet(kube, { verb: 'get', resource: 'constraints' }, `/apis/constraints.gatekeeper.sh/v1beta1/${c.kind.toLowerCase()}/${c.metadata.name}`);
-    const byPod = cur.status?.byPod ?? [];
-    return byPod.length > 0 && byPod.every((p: any) => p.enforced === true);
-  }, timeoutMs);
+  return waitFor(
+    `constraint ${c.metadata.name} enforced`,
+    async () => {
+      const cur = await apiGet(
+        kube,
+        { verb: 'get', resource: 'constraints' },
+        `/apis/constraints.gatekeeper.sh/v1beta1/${c.kind.toLowerCase()}/${c.metadata.name}`,
+      );
+      const byPod = cur.status?.byPod ?? [];
+      return byPod.length > 0 && byPod.every((p: any) => p.enforced === true);
+    },
+    timeoutMs,
+  );
 }

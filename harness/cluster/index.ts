@@ -105,7 +105,7 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
   const t0 = Date.now();
   const secs = (from = t0) => `${((Date.now() - from) / 1000).toFixed(1)}s`;
   const dir = await mkdtemp(join(tmpdir(), DIR_PREFIX));
-  await writeFile(join(dir, 'owner'), ownerId() + '\n');
+  await writeFile(join(dir, 'owner'), `${ownerId()}\n`);
   const state: Live = { dir, procs: [] };
   live.add(state);
 
@@ -125,13 +125,26 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
     await pki.init();
     await pki.ca('ca', 'stackscan-kubernetes-ca');
     const nodeAddr = opts.node?.address;
-    if (nodeAddr !== undefined && !/^\d{1,3}(\.\d{1,3}){3}$/.test(nodeAddr)) throw new Error(`node.address must be an IPv4 address; got ${JSON.stringify(nodeAddr)}`);
+    if (nodeAddr !== undefined && !/^\d{1,3}(\.\d{1,3}){3}$/.test(nodeAddr))
+      throw new Error(`node.address must be an IPv4 address; got ${JSON.stringify(nodeAddr)}`);
     const bindAddr = nodeAddr ?? '127.0.0.1';
     await Promise.all([
-      pki.leaf('apiserver', 'ca', '/CN=kube-apiserver', ['serverAuth'], [
-        'IP:127.0.0.1', `IP:${SERVICE_IP}`, ...(nodeAddr ? [`IP:${nodeAddr}`] : []), 'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default',
-        'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local',
-      ]),
+      pki.leaf(
+        'apiserver',
+        'ca',
+        '/CN=kube-apiserver',
+        ['serverAuth'],
+        [
+          'IP:127.0.0.1',
+          `IP:${SERVICE_IP}`,
+          ...(nodeAddr ? [`IP:${nodeAddr}`] : []),
+          'DNS:localhost',
+          'DNS:kubernetes',
+          'DNS:kubernetes.default',
+          'DNS:kubernetes.default.svc',
+          'DNS:kubernetes.default.svc.cluster.local',
+        ],
+      ),
       pki.leaf('admin', 'ca', subject('admin', ['system:masters']), ['clientAuth']),
       pki.rsaKeyPair('sa'),
       withGatekeeper ? pki.ca('gatekeeper-ca', 'gatekeeper-ca') : undefined,
@@ -158,7 +171,16 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
 
     // --- Gatekeeper
     const gatekeeperUrl = withGatekeeper
-      ? await startGatekeeper(spawnProc, { dir, pki, kc, kubeconfigPath, crdsPath, ports: { webhook: gkPort, health: gkHealth, prometheus: gkProm }, log, secs })
+      ? await startGatekeeper(spawnProc, {
+          dir,
+          pki,
+          kc,
+          kubeconfigPath,
+          crdsPath,
+          ports: { webhook: gkPort, health: gkHealth, prometheus: gkProm },
+          log,
+          secs,
+        })
       : undefined;
 
     log(`control plane ready in ${secs()} (${dir})`);
@@ -175,11 +197,9 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
         const base = `user-${user.replace(/[^A-Za-z0-9_.-]/g, '_')}-${randomBytes(3).toString('hex')}`;
         await pki.leaf(base, 'ca', subject(user, groups), ['clientAuth']);
         const p = join(dir, `${base}.kubeconfig`);
-        await writeFile(
-          p,
-          kubeconfigYaml(server, ca, user, await readFile(pki.path(`${base}.crt`), 'utf8'), await readFile(pki.path(`${base}.key`), 'utf8')),
-          { mode: 0o600 },
-        );
+        await writeFile(p, kubeconfigYaml(server, ca, user, await readFile(pki.path(`${base}.crt`), 'utf8'), await readFile(pki.path(`${base}.key`), 'utf8')), {
+          mode: 0o600,
+        });
         return p;
       },
       async issueCert(name, cn, groups, usage, sans = []) {

@@ -10,7 +10,11 @@ export async function apply(kube: Kube, obj: KubeObject): Promise<void> {
   const res = await rawRequest(kube, site, { method: 'POST', path, body: obj });
   if (res.status === 409) {
     const cur = await rawRequest(kube, site, { method: 'GET', path: `${path}/${obj.metadata.name}` });
-    const put = await rawRequest(kube, site, { method: 'PUT', path: `${path}/${obj.metadata.name}`, body: { ...obj, metadata: { ...obj.metadata, resourceVersion: (cur.body as any).metadata.resourceVersion } } });
+    const put = await rawRequest(kube, site, {
+      method: 'PUT',
+      path: `${path}/${obj.metadata.name}`,
+      body: { ...obj, metadata: { ...obj.metadata, resourceVersion: (cur.body as any).metadata.resourceVersion } },
+    });
     if (put.status >= 300) throw new Error(`replace ${obj.kind} ${obj.metadata.name}: ${put.status} ${JSON.stringify(put.body)}`);
     return;
   }
@@ -24,7 +28,11 @@ export async function remove(kube: Kube, obj: Pick<KubeObject, 'apiVersion' | 'k
   if (res.status >= 300 && res.status !== 404) throw new Error(`delete ${obj.kind} ${obj.metadata.name}: ${res.status} ${JSON.stringify(res.body)}`);
 }
 
-export const namespace = (name: string, labels: Record<string, string> = {}): KubeObject => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });
+export const namespace = (name: string, labels: Record<string, string> = {}): KubeObject => ({
+  apiVersion: 'v1',
+  kind: 'Namespace',
+  metadata: { name, labels },
+});
 
 /** Poll `fn` until it returns a truthy value, at most `timeoutMs`; bounded. */
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 250): Promise<T> {

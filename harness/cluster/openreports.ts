@@ -38,7 +38,11 @@ export async function installOpenReports(kube: Kube, opts: { dir?: string; timeo
     await waitFor(
       `CRD ${crd.metadata.name} to be Established`,
       async () => {
-        const got = await apiGet<{ status?: { conditions?: { type: string; status: string }[] } }>(kube, site, `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`);
+        const got = await apiGet<{ status?: { conditions?: { type: string; status: string }[] } }>(
+          kube,
+          site,
+          `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`,
+        );
         return got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
       },
       opts.timeoutMs ?? 30_000,

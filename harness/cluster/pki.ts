@@ -44,9 +44,7 @@ export class Pki {
     await writeFile(this.path('req.cnf'), MIN_CNF);
     await writeFile(
       this.path('ca.cnf'),
-      MIN_CNF +
-        '[v3_ca]\nbasicConstraints = critical,CA:TRUE\nkeyUsage = critical,keyCertSign,cRLSign,digitalSignature\n' +
-        'subjectKeyIdentifier = hash\n',
+      `${MIN_CNF}[v3_ca]\nbasicConstraints = critical,CA:TRUE\nkeyUsage = critical,keyCertSign,cRLSign,digitalSignature\nsubjectKeyIdentifier = hash\n`,
     );
   }
 
@@ -57,20 +55,13 @@ export class Pki {
   async ca(name: string, cn: string): Promise<void> {
     await this.ecKey(name);
     await openssl(
-      ['req', '-x509', '-new', '-key', `${name}.key`, '-subj', `/CN=${cn}`, '-days', '30',
-        '-config', 'ca.cnf', '-extensions', 'v3_ca', '-out', `${name}.crt`],
+      ['req', '-x509', '-new', '-key', `${name}.key`, '-subj', `/CN=${cn}`, '-days', '30', '-config', 'ca.cnf', '-extensions', 'v3_ca', '-out', `${name}.crt`],
       this.dir,
     );
   }
 
   /** A leaf cert signed by `ca`: usage "server" (with SANs), "client", or both. */
-  async leaf(
-    name: string,
-    ca: string,
-    subj: string,
-    usage: ('serverAuth' | 'clientAuth')[],
-    sans: string[] = [],
-  ): Promise<void> {
+  async leaf(name: string, ca: string, subj: string, usage: ('serverAuth' | 'clientAuth')[], sans: string[] = []): Promise<void> {
     await this.ecKey(name);
     await openssl(['req', '-new', '-key', `${name}.key`, '-subj', subj, '-config', 'req.cnf', '-out', `${name}.csr`], this.dir);
     const ext =
@@ -79,9 +70,26 @@ export class Pki {
       (sans.length ? `subjectAltName = ${sans.join(',')}\n` : '');
     await writeFile(this.path(`${name}.ext`), ext);
     await openssl(
-      ['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`,
-        '-set_serial', `0x${randomBytes(12).toString('hex')}`, '-days', '30',
-        '-extfile', `${name}.ext`, '-extensions', 'ext', '-out', `${name}.crt`],
+      [
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        `${ca}.crt`,
+        '-CAkey',
+        `${ca}.key`,
+        '-set_serial',
+        `0x${randomBytes(12).toString('hex')}`,
+        '-days',
+        '30',
+        '-extfile',
+        `${name}.ext`,
+        '-extensions',
+        'ext',
+        '-out',
+        `${name}.crt`,
+      ],
       this.dir,
     );
   }

@@ -105,14 +105,26 @@ export function sweepOrphans(log: (line: string) => void = () => {}): void {
 export async function stopAll(state: Live): Promise<void> {
   if (state.killed) {
     // The signal/exit hook got there first (SIGKILL + rm); just let node reap them.
-    await within(Promise.all(state.procs.map((p) => p.exited)).then(() => true), 5000);
+    await within(
+      Promise.all(state.procs.map((p) => p.exited)).then(() => true),
+      5000,
+    );
     return;
   }
   const stopProcs = (procs: Proc[], graceMs: number) => stopGroups(procs, graceMs, 5000);
   // Clients first, then the apiserver, then its storage.
-  await stopProcs(state.procs.filter((p) => p.name === 'gatekeeper'), 5000);
-  await stopProcs(state.procs.filter((p) => p.name === 'kube-apiserver'), 5000);
-  await stopProcs(state.procs.filter((p) => p.name !== 'gatekeeper' && p.name !== 'kube-apiserver'), 5000);
+  await stopProcs(
+    state.procs.filter((p) => p.name === 'gatekeeper'),
+    5000,
+  );
+  await stopProcs(
+    state.procs.filter((p) => p.name === 'kube-apiserver'),
+    5000,
+  );
+  await stopProcs(
+    state.procs.filter((p) => p.name !== 'gatekeeper' && p.name !== 'kube-apiserver'),
+    5000,
+  );
   live.delete(state);
   rmSync(state.dir, { recursive: true, force: true });
 }

@@ -11,7 +11,12 @@ import { NODE_IP } from '../node/index.ts';
 import { applyAll, getAny } from './index.ts';
 
 export const LOCAL_OVERLAY = join(KNATIVE_DIR, 'overlays/local');
-export const SCAN_PATH: Record<FunctionName, string> = { 'network-scan': 'network_scan', 'opa-scan': 'opa_scan', 'kubescape-scan': 'kubescape_scan', 'nuclei-scan': 'nuclei_scan' };
+export const SCAN_PATH: Record<FunctionName, string> = {
+  'network-scan': 'network_scan',
+  'opa-scan': 'opa_scan',
+  'kubescape-scan': 'kubescape_scan',
+  'nuclei-scan': 'nuclei_scan',
+};
 export const SCAN_NAME: Record<FunctionName, string> = { 'network-scan': 'network', 'opa-scan': 'opa', 'kubescape-scan': 'kubescape', 'nuclei-scan': 'nuclei' };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -42,7 +47,12 @@ export interface KsvcStatus {
 export async function ksvcStatus(kube: Kube, fn: string): Promise<KsvcStatus> {
   const s = await getAny(kube, { apiVersion: 'serving.knative.dev/v1', kind: 'Service', metadata: { name: fn, namespace: NAMESPACE } });
   const c = s?.status?.conditions?.find((x: any) => x.type === 'Ready');
-  return { ready: c?.status === 'True', reason: c ? `${c.reason ?? ''} ${c.message ?? ''}`.trim() : 'no status yet', latestReadyRevision: s?.status?.latestReadyRevisionName, url: s?.status?.url };
+  return {
+    ready: c?.status === 'True',
+    reason: c ? `${c.reason ?? ''} ${c.message ?? ''}`.trim() : 'no status yet',
+    latestReadyRevision: s?.status?.latestReadyRevisionName,
+    url: s?.status?.url,
+  };
 }
 
 export async function waitReady(kube: Kube, fns: readonly string[], timeoutMs = 300_000): Promise<Record<string, number>> {
@@ -53,7 +63,9 @@ export async function waitReady(kube: Kube, fns: readonly string[], timeoutMs = 
     for (const fn of fns.filter((f) => !(f in at))) if ((await ksvcStatus(kube, fn)).ready) at[fn] = Date.now() - t0;
     if (Object.keys(at).length === fns.length) break;
     if (Date.now() > deadline) {
-      const why = await Promise.all(fns.filter((f) => !(f in at)).map(async (f) => `${f}: ${(await ksvcStatus(kube, f)).reason}; pods: ${await podStates(kube, f)}`));
+      const why = await Promise.all(
+        fns.filter((f) => !(f in at)).map(async (f) => `${f}: ${(await ksvcStatus(kube, f)).reason}; pods: ${await podStates(kube, f)}`),
+      );
       throw new Error(`Knative Services not Ready after ${timeoutMs / 1000}s: ${why.join(' | ')}`);
     }
     await sleep(1000);
@@ -62,13 +74,24 @@ export async function waitReady(kube: Kube, fns: readonly string[], timeoutMs = 
 }
 
 export async function functionPods(kube: Kube, fn: string): Promise<any[]> {
-  const l = await apiGet(kube, { verb: 'list', resource: 'pods' }, `/api/v1/namespaces/${NAMESPACE}/pods`, { labelSelector: `serving.knative.dev/service=${fn}` });
+  const l = await apiGet(kube, { verb: 'list', resource: 'pods' }, `/api/v1/namespaces/${NAMESPACE}/pods`, {
+    labelSelector: `serving.knative.dev/service=${fn}`,
+  });
   return l.items ?? [];
 }
 
 export async function podStates(kube: Kube, fn: string): Promise<string> {
   const pods = await functionPods(kube, fn);
-  return pods.map((p) => `${p.metadata.name} ${p.status?.phase}${p.metadata.deletionTimestamp ? ' (terminating)' : ''} ${JSON.stringify(p.status?.containerStatuses?.map((c: any) => ({ [c.name]: c.state })) ?? [])}`.slice(0, 400)).join('; ') || 'none';
+  return (
+    pods
+      .map((p) =>
+        (
+          `${p.metadata.name} ${p.status?.phase}${p.metadata.deletionTimestamp ? ' (terminating)' : ''} ` +
+          `${JSON.stringify(p.status?.containerStatuses?.map((c: any) => ({ [c.name]: c.state })) ?? [])}`
+        ).slice(0, 400),
+      )
+      .join('; ') || 'none'
+  );
 }
 
 /** Wait until a function has no pod at all (Knative scaled it to zero); returns how long it took. */
@@ -89,20 +112,33 @@ export interface Answer {
 }
 
 /** One HTTP request through Traefik (the Host header picks the Knative route). */
-export function viaTraefik(base: string, fn: string, path: string, opts: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number } = {}): Promise<Answer> {
+export function viaTraefik(
+  base: string,
+  fn: string,
+  path: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number } = {},
+): Promise<Answer> {
   const url = new URL(path, base);
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    const req = httpRequest({
-      hostname: url.hostname, port: url.port, path: `${url.pathname}${url.search}`, method: opts.method ?? 'GET',
-      headers: { host: hostOf(fn), ...(opts.headers ?? {}), ...(opts.body ? { 'content-length': Buffer.byteLength(opts.body) } : {}) },
-      timeout: opts.timeoutMs ?? 660_000,
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers, ms: performance.now() - t0 }));
-      res.on('error', reject);
-    });
+    const req = httpRequest(
+      {
+        hostname: url.hostname,
+        port: url.port,
+        path: `${url.pathname}${url.search}`,
+        method: opts.method ?? 'GET',
+        headers: { host: hostOf(fn), ...(opts.headers ?? {}), ...(opts.body ? { 'content-length': Buffer.byteLength(opts.body) } : {}) },
+        timeout: opts.timeoutMs ?? 660_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers, ms: performance.now() - t0 }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`no answer from ${fn} through Traefik within ${(opts.timeoutMs ?? 660_000) / 1000}s`)));
     req.on('error', reject);
     if (opts.body) req.write(opts.body);
@@ -114,13 +150,18 @@ export function viaTraefik(base: string, fn: string, path: string, opts: { metho
 export async function plainColdStart(bundle: string, env: Record<string, string> = {}): Promise<number> {
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   const t0 = performance.now();
-  const child = spawn(process.execPath, [bundle], { env: { PATH: process.env.PATH ?? '', HOME: '/tmp', NODE_ENV: 'production', PORT: String(port), ...env }, stdio: 'ignore' });
+  const child = spawn(process.execPath, [bundle], {
+    env: { PATH: process.env.PATH ?? '', HOME: '/tmp', NODE_ENV: 'production', PORT: String(port), ...env },
+    stdio: 'ignore',
+  });
   try {
     for (let i = 0; i < 600; i++) {
       try {
         const r = await fetch(`http://127.0.0.1:${port}/healthz`);
         if (r.ok) return performance.now() - t0;
-      } catch { /* not yet */ }
+      } catch {
+        /* not yet */
+      }
       if (child.exitCode !== null) throw new Error(`${bundle} exited with ${child.exitCode} before answering /healthz`);
       await sleep(10);
     }
@@ -142,7 +183,12 @@ export interface SinkEvent {
 }
 
 /** An HTTP sink on the node IP (reachable from pods): records every CloudEvent the Broker delivers. */
-export async function startSink(): Promise<{ url: string; events: SinkEvent[]; wait(pred: (e: SinkEvent) => boolean, timeoutMs: number, what: string): Promise<SinkEvent>; close(): Promise<void> }> {
+export async function startSink(): Promise<{
+  url: string;
+  events: SinkEvent[];
+  wait(pred: (e: SinkEvent) => boolean, timeoutMs: number, what: string): Promise<SinkEvent>;
+  close(): Promise<void>;
+}> {
   const events: SinkEvent[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -158,7 +204,9 @@ export async function startSink(): Promise<{ url: string; events: SinkEvent[]; w
       if (/^application\/cloudevents\+json/.test(headers['content-type'] ?? '')) {
         try {
           attrs = JSON.parse(body);
-        } catch { /* keep empty */ }
+        } catch {
+          /* keep empty */
+        }
       } else for (const [k, v] of Object.entries(headers)) if (k.startsWith('ce-')) attrs[k.slice(3)] = v;
       if (events.length < 1000) events.push({ headers, body, at: Date.now(), attrs });
       res.writeHead(202).end();
@@ -222,7 +270,11 @@ export async function sendEvent(ingress: string, ev: { id: string; type: string;
   const res = await fetch(ingress, {
     method: 'POST',
     headers: {
-      'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': ev.id, 'ce-type': ev.type, 'ce-source': ev.source,
+      'content-type': 'application/json',
+      'ce-specversion': '1.0',
+      'ce-id': ev.id,
+      'ce-type': ev.type,
+      'ce-source': ev.source,
       ...(ev.scan ? { 'ce-scan': ev.scan } : {}),
     },
     body: JSON.stringify(ev.data),

@@ -38,7 +38,16 @@ export const KNATIVE_BIN_DIR = join(DEFAULT_BIN_DIR, 'knative');
 export const IMAGES_DIR = join(REPO_ROOT, '.cache/images');
 const GO_DIR = join(REPO_ROOT, 'harness/go');
 export const SERVING_CMDS = ['controller', 'activator', 'autoscaler', 'webhook', 'queue'] as const;
-export const EVENTING_CMDS = ['controller', 'webhook', 'mtping', 'broker-ingress', 'broker-filter', 'mtchannel-broker', 'in-memory-channel-controller', 'in-memory-channel-dispatcher'] as const;
+export const EVENTING_CMDS = [
+  'controller',
+  'webhook',
+  'mtping',
+  'broker-ingress',
+  'broker-filter',
+  'mtchannel-broker',
+  'in-memory-channel-controller',
+  'in-memory-channel-dispatcher',
+] as const;
 export const TRAEFIK_CLASS = 'traefik.ingress.networking.knative.dev';
 export const TRAEFIK_NS = 'traefik';
 const FIELD_MANAGER = 'stack-scan-harness';
@@ -46,7 +55,12 @@ const SYSTEM_CPU = '10m';
 const TIMEOUT = { crds: 60_000, deployments: 240_000, webhook: 120_000, traefik: 30_000 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; [k: string]: any };
+type Obj = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  [k: string]: any;
+};
 
 /** The local image of an upstream `ko://knative.dev/<repo>/cmd/<path>` reference. */
 export function localImage(repo: string, cmdPath: string): string {
@@ -64,7 +78,11 @@ export function knativePreflight(opts: KnativeParts = {}): string | undefined {
   if (node) return node;
   const bins = [...SERVING_CMDS.map((c) => `serving-${c}`), 'traefik', ...(opts.eventing ? EVENTING_CMDS.map((c) => `eventing-${c}`) : [])];
   const missing = bins.filter((b) => !existsSync(join(KNATIVE_BIN_DIR, b)));
-  if (missing.length) return `missing ${missing.map((b) => `knative/${b}`).join(', ')} in ${DEFAULT_BIN_DIR}: run bash harness/build.sh knative-serving traefik${opts.eventing ? ' knative-eventing' : ''} (about 10 min cold on 2 cores)`;
+  if (missing.length)
+    return (
+      `missing ${missing.map((b) => `knative/${b}`).join(', ')} in ${DEFAULT_BIN_DIR}: run bash harness/build.sh knative-serving traefik` +
+      `${opts.eventing ? ' knative-eventing' : ''} (about 10 min cold on 2 cores)`
+    );
   const mods = [['knative-serving', 'knative.dev/serving'], ...(opts.eventing ? [['knative-eventing', 'knative.dev/eventing']] : [])];
   for (const [dir, mod] of mods) {
     try {
@@ -115,7 +133,9 @@ function yamlFiles(dir: string, skip: (rel: string) => boolean, rel = ''): strin
 }
 
 function loadFile(path: string): Obj[] {
-  const text = readFileSync(path, 'utf8').replace(/ko:\/\/knative\.dev\/(serving|eventing)\/cmd\/([A-Za-z0-9_/]+)/g, (_m, repo: string, p: string) => localImage(repo, p));
+  const text = readFileSync(path, 'utf8').replace(/ko:\/\/knative\.dev\/(serving|eventing)\/cmd\/([A-Za-z0-9_/]+)/g, (_m, repo: string, p: string) =>
+    localImage(repo, p),
+  );
   return yaml.loadAll(text).filter((d): d is Obj => !!d && typeof d === 'object' && 'kind' in (d as object));
 }
 
@@ -138,7 +158,9 @@ export function servingObjects(): Obj[] {
 export function eventingObjects(): Obj[] {
   const eventing = moduleDir('knative.dev/eventing', pinnedVersion('knative-eventing', 'knative.dev/eventing'), 'knative-eventing');
   const skip = (r: string) => /hpa\.yaml$|job-sink\.yaml$|request-reply\.yaml$/.test(r);
-  return ['config/core', 'config/brokers/mt-channel-broker', 'config/channels/in-memory-channel'].flatMap((d) => yamlFiles(join(eventing, d), skip)).flatMap(loadFile);
+  return ['config/core', 'config/brokers/mt-channel-broker', 'config/channels/in-memory-channel']
+    .flatMap((d) => yamlFiles(join(eventing, d), skip))
+    .flatMap(loadFile);
 }
 
 /** The install-time changes (see the header): CPU requests, never pull, ConfigMaps for Traefik and a local registry. */
@@ -203,10 +225,23 @@ export async function objectPath(kube: Kube, o: Pick<Obj, 'apiVersion' | 'kind' 
 /** Server-side apply of any kind the API server serves (CRDs included, once established). */
 export async function applyAny(kube: Kube, o: Obj): Promise<void> {
   const path = await objectPath(kube, o);
-  const res = await rawRequest(kube, { verb: 'apply', resource: o.kind, namespace: o.metadata.namespace }, {
-    method: 'PATCH', path, query: { fieldManager: FIELD_MANAGER, force: 'true' }, body: o, contentType: 'application/apply-patch+yaml', timeoutMs: 30_000,
-  });
-  if (res.status >= 300) throw new Error(`apply ${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}: ${res.status} ${JSON.stringify((res.body as any)?.message ?? res.body).slice(0, 600)}`);
+  const res = await rawRequest(
+    kube,
+    { verb: 'apply', resource: o.kind, namespace: o.metadata.namespace },
+    {
+      method: 'PATCH',
+      path,
+      query: { fieldManager: FIELD_MANAGER, force: 'true' },
+      body: o,
+      contentType: 'application/apply-patch+yaml',
+      timeoutMs: 30_000,
+    },
+  );
+  if (res.status >= 300)
+    throw new Error(
+      `apply ${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}: ${res.status} ` +
+        `${JSON.stringify((res.body as any)?.message ?? res.body).slice(0, 600)}`,
+    );
 }
 
 export async function getAny(kube: Kube, o: Pick<Obj, 'apiVersion' | 'kind' | 'metadata'>): Promise<any | undefined> {
@@ -255,7 +290,13 @@ export async function waitDeployments(kube: Kube, ns: string, timeoutMs = TIMEOU
     await sleep(1000);
   }
   const pods = await apiGet(kube, { verb: 'list', resource: 'pods' }, `/api/v1/namespaces/${ns}/pods`);
-  const states = (pods.items ?? []).map((p: any) => `${p.metadata.name} ${p.status?.phase} ${JSON.stringify(p.status?.containerStatuses?.map((c: any) => c.state) ?? p.status?.conditions ?? {}).slice(0, 300)}`).join('\n  ');
+  const states = (pods.items ?? [])
+    .map(
+      (p: any) =>
+        `${p.metadata.name} ${p.status?.phase} ` +
+        `${JSON.stringify(p.status?.containerStatuses?.map((c: any) => c.state) ?? p.status?.conditions ?? {}).slice(0, 300)}`,
+    )
+    .join('\n  ');
   throw new Error(`timed out after ${timeoutMs / 1000}s waiting for Deployments in ${ns}: ${last}\n  ${states}`);
 }
 
@@ -279,7 +320,20 @@ export function importImages(nc: NodeCluster, archives: string[], log: (l: strin
   execFileSync('bash', [join(REPO_ROOT, 'harness/knative/images.sh'), ...archives], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 900_000 });
   const ctr = join(DEFAULT_BIN_DIR, 'ctr');
   for (const a of archives) {
-    execFileSync(ctr, ['--address', join(nc.node.dir, 'containerd.sock'), '-n', 'k8s.io', 'images', 'import', '--local', join(IMAGES_DIR, `${a === 'functions' ? 'functions' : `knative-${a}`}.tar`)], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
+    execFileSync(
+      ctr,
+      [
+        '--address',
+        join(nc.node.dir, 'containerd.sock'),
+        '-n',
+        'k8s.io',
+        'images',
+        'import',
+        '--local',
+        join(IMAGES_DIR, `${a === 'functions' ? 'functions' : `knative-${a}`}.tar`),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 },
+    );
   }
   log(`images ${archives.join(', ')} built/imported into the node's containerd (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
 }
@@ -297,10 +351,20 @@ export interface TraefikHandle {
 
 function traefikObjects(host: string, publicPort: number, privatePort: number): Obj[] {
   const svc = (name: string, port: number): Obj[] => [
-    { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: TRAEFIK_NS, labels: { 'app.kubernetes.io/name': 'traefik' } }, spec: { ports: [{ name: 'http', port: 80, targetPort: port, protocol: 'TCP' }] } },
     {
-      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
-      metadata: { name: `${name}-node`, namespace: TRAEFIK_NS, labels: { 'kubernetes.io/service-name': name, 'endpointslice.kubernetes.io/managed-by': FIELD_MANAGER } },
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name, namespace: TRAEFIK_NS, labels: { 'app.kubernetes.io/name': 'traefik' } },
+      spec: { ports: [{ name: 'http', port: 80, targetPort: port, protocol: 'TCP' }] },
+    },
+    {
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: {
+        name: `${name}-node`,
+        namespace: TRAEFIK_NS,
+        labels: { 'kubernetes.io/service-name': name, 'endpointslice.kubernetes.io/managed-by': FIELD_MANAGER },
+      },
       addressType: 'IPv4',
       endpoints: [{ addresses: [host], conditions: { ready: true } }],
       ports: [{ name: 'http', port, protocol: 'TCP' }],
@@ -310,7 +374,9 @@ function traefikObjects(host: string, publicPort: number, privatePort: number): 
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: TRAEFIK_NS } },
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'traefik', namespace: TRAEFIK_NS } },
     {
-      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'stackscan-traefik-knative' },
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: 'stackscan-traefik-knative' },
       rules: [
         { apiGroups: ['networking.internal.knative.dev'], resources: ['ingresses'], verbs: ['get', 'list', 'watch'] },
         { apiGroups: ['networking.internal.knative.dev'], resources: ['ingresses/status'], verbs: ['update', 'patch'] },
@@ -318,7 +384,9 @@ function traefikObjects(host: string, publicPort: number, privatePort: number): 
       ],
     },
     {
-      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'stackscan-traefik-knative' },
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: 'stackscan-traefik-knative' },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'stackscan-traefik-knative' },
       subjects: [{ kind: 'ServiceAccount', name: 'traefik', namespace: TRAEFIK_NS }],
     },
@@ -352,10 +420,15 @@ export async function startTraefik(place: TraefikPlace, kube: Kube, log: (l: str
   const host = place.host ?? NODE_IP;
   const [publicPort, privatePort, pingPort] = [await freePort(host), await freePort(host), await freePort('127.0.0.1')];
   for (const o of traefikObjects(place.endpointIp ?? host, publicPort, privatePort)) await applyAny(kube, o);
-  const tr = await rawRequest(kube, { verb: 'create', resource: 'serviceaccounts/token' }, {
-    method: 'POST', path: `/api/v1/namespaces/${TRAEFIK_NS}/serviceaccounts/traefik/token`,
-    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 86400 } },
-  });
+  const tr = await rawRequest(
+    kube,
+    { verb: 'create', resource: 'serviceaccounts/token' },
+    {
+      method: 'POST',
+      path: `/api/v1/namespaces/${TRAEFIK_NS}/serviceaccounts/traefik/token`,
+      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 86400 } },
+    },
+  );
   if (tr.status >= 300) throw new Error(`TokenRequest for traefik/traefik: ${tr.status} ${JSON.stringify(tr.body).slice(0, 300)}`);
   const token = (tr.body as any).status.token as string;
   const dir = join(place.dir, 'traefik');
@@ -370,22 +443,36 @@ export async function startTraefik(place: TraefikPlace, kube: Kube, log: (l: str
     // Loopback only: /ping, and Traefik's read-only API (/api/http/routers: what it routes).
     `--entryPoints.traefik.address=127.0.0.1:${pingPort}`,
     // A scan may run up to its Service's timeoutSeconds (600): Traefik's 60 s read timeout would cut it.
-    ...['web', 'private'].flatMap((e) => [`--entryPoints.${e}.transport.respondingTimeouts.readTimeout=0s`, `--entryPoints.${e}.transport.respondingTimeouts.writeTimeout=0s`]),
-    '--ping=true', '--api=true', '--api.insecure=true', '--api.dashboard=false',
+    ...['web', 'private'].flatMap((e) => [
+      `--entryPoints.${e}.transport.respondingTimeouts.readTimeout=0s`,
+      `--entryPoints.${e}.transport.respondingTimeouts.writeTimeout=0s`,
+    ]),
+    '--ping=true',
+    '--api=true',
+    '--api.insecure=true',
+    '--api.dashboard=false',
     '--experimental.knative=true',
     '--providers.knative=true',
     `--providers.knative.endpoint=${place.server}`,
     `--providers.knative.certAuthFilePath=${ca}`,
     '--providers.knative.publicEntrypoints=web',
-    `--providers.knative.publicService.name=traefik`, `--providers.knative.publicService.namespace=${TRAEFIK_NS}`,
+    `--providers.knative.publicService.name=traefik`,
+    `--providers.knative.publicService.namespace=${TRAEFIK_NS}`,
     '--providers.knative.privateEntrypoints=private',
-    `--providers.knative.privateService.name=traefik-private`, `--providers.knative.privateService.namespace=${TRAEFIK_NS}`,
-    '--global.checkNewVersion=false', '--global.sendAnonymousUsage=false',
+    `--providers.knative.privateService.name=traefik-private`,
+    `--providers.knative.privateService.namespace=${TRAEFIK_NS}`,
+    '--global.checkNewVersion=false',
+    '--global.sendAnonymousUsage=false',
     '--log.level=INFO',
   ];
   let child;
   try {
-    child = spawn(join(KNATIVE_BIN_DIR, 'traefik'), args, { cwd: dir, detached: true, stdio: ['ignore', fd, fd], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', TRAEFIK_PROVIDERS_KNATIVE_TOKEN: token } });
+    child = spawn(join(KNATIVE_BIN_DIR, 'traefik'), args, {
+      cwd: dir,
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', TRAEFIK_PROVIDERS_KNATIVE_TOKEN: token },
+    });
   } finally {
     closeSync(fd);
   }
@@ -400,8 +487,11 @@ export async function startTraefik(place: TraefikPlace, kube: Kube, log: (l: str
     if (exited) throw new Error(`traefik exited at start: ${readFileSync(logPath, 'utf8').split('\n').slice(-15).join('\n')}`);
     try {
       if ((await fetch(`http://127.0.0.1:${pingPort}/ping`)).ok) break;
-    } catch { /* not yet */ }
-    if (Date.now() > deadline) throw new Error(`traefik did not answer /ping within ${TIMEOUT.traefik / 1000}s: ${readFileSync(logPath, 'utf8').split('\n').slice(-15).join('\n')}`);
+    } catch {
+      /* not yet */
+    }
+    if (Date.now() > deadline)
+      throw new Error(`traefik did not answer /ping within ${TIMEOUT.traefik / 1000}s: ${readFileSync(logPath, 'utf8').split('\n').slice(-15).join('\n')}`);
     await sleep(250);
   }
   log(`traefik (Knative provider) on ${host}: public :${publicPort}, cluster-local :${privatePort}`);
@@ -414,11 +504,16 @@ export async function startTraefik(place: TraefikPlace, kube: Kube, log: (l: str
     async stop() {
       try {
         process.kill(-pid, 'SIGTERM');
-      } catch { /* gone */ }
+      } catch {
+        /* gone */
+      }
       for (let i = 0; i < 40 && !exited; i++) await sleep(50);
-      if (!exited) try {
-        process.kill(-pid, 'SIGKILL');
-      } catch { /* gone */ }
+      if (!exited)
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
     },
   };
 }
@@ -455,7 +550,10 @@ export async function startKnative(nc: NodeCluster, kube: Kube, opts: KnativePar
     await waitDeployments(kube, 'knative-serving');
     await waitWebhook(kube, 'webhook.serving.knative.dev');
     timings.serving = Date.now() - t;
-    log(`Knative Serving ${KNATIVE_VERSION} ready: ${serving.length} objects, controller, activator, autoscaler, webhook (${(timings.serving / 1000).toFixed(1)}s)`);
+    log(
+      `Knative Serving ${KNATIVE_VERSION} ready: ${serving.length} objects, controller, activator, autoscaler, webhook (` +
+        `${(timings.serving / 1000).toFixed(1)}s)`,
+    );
     if (opts.eventing) {
       t = Date.now();
       const ev = localize(eventingObjects());
@@ -463,7 +561,10 @@ export async function startKnative(nc: NodeCluster, kube: Kube, opts: KnativePar
       await waitDeployments(kube, 'knative-eventing');
       await waitWebhook(kube, 'webhook.eventing.knative.dev');
       timings.eventing = Date.now() - t;
-      log(`Knative Eventing ${KNATIVE_VERSION} ready: ${ev.length} objects, MT channel-based Broker over InMemoryChannel, PingSource (${(timings.eventing / 1000).toFixed(1)}s)`);
+      log(
+        `Knative Eventing ${KNATIVE_VERSION} ready: ${ev.length} objects, MT channel-based Broker over InMemoryChannel, PingSource (` +
+          `${(timings.eventing / 1000).toFixed(1)}s)`,
+      );
     }
   } catch (e) {
     await traefik.stop();
@@ -476,7 +577,11 @@ export async function startKnative(nc: NodeCluster, kube: Kube, opts: KnativePar
 async function waitWebhook(kube: Kube, name: string): Promise<void> {
   const deadline = Date.now() + TIMEOUT.webhook;
   for (;;) {
-    const res = await rawRequest(kube, { verb: 'get', resource: 'mutatingwebhookconfigurations' }, { method: 'GET', path: `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${name}` });
+    const res = await rawRequest(
+      kube,
+      { verb: 'get', resource: 'mutatingwebhookconfigurations' },
+      { method: 'GET', path: `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${name}` },
+    );
     if (res.status === 200 && (res.body as any).webhooks?.every((w: any) => w.clientConfig?.caBundle)) return;
     if (Date.now() > deadline) throw new Error(`the webhook ${name} did not get its certificate within ${TIMEOUT.webhook / 1000}s`);
     await sleep(500);

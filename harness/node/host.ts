@@ -111,7 +111,10 @@ export function cgroupControllers(): string[] {
 }
 
 export function ipsetNames(): string[] {
-  return (tryRun('ipset', ['list', '-n']) ?? '').split('\n').map((l) => l.trim()).filter(Boolean);
+  return (tryRun('ipset', ['list', '-n']) ?? '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
 }
 
 /** Lines of iptables-save (v4 or v6) that are ours: chains and rules naming KUBE-*, kube-router or STACKSCAN-NODE. */
@@ -132,7 +135,9 @@ export function recordHost(dir: string): NodeState {
     dir,
     sysctls,
     createdPaths: HOST_PATHS.filter((p) => !existsSync(p)),
-    createdCgroups: cgroupControllers().map((c) => join(c, 'kubepods')).filter((p) => !existsSync(p)),
+    createdCgroups: cgroupControllers()
+      .map((c) => join(c, 'kubepods'))
+      .filter((p) => !existsSync(p)),
     ipsetsBefore: ipsetNames(),
   };
 }
@@ -186,7 +191,9 @@ function cgroupProcs(root: string): number[] {
     }
     let kids: string[] = [];
     try {
-      kids = readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(d, e.name));
+      kids = readdirSync(d, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => join(d, e.name));
     } catch {
       /* gone */
     }
@@ -199,7 +206,9 @@ function cgroupProcs(root: string): number[] {
 function rmCgroupTree(d: string): void {
   let kids: string[] = [];
   try {
-    kids = readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(d, e.name));
+    kids = readdirSync(d, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => join(d, e.name));
   } catch {
     return;
   }
@@ -336,7 +345,7 @@ export function undoHost(st: NodeState, log: (l: string) => void = () => {}): st
   const victims = new Set<number>();
   for (const f of pidfiles) {
     const pid = Number(readFileSafe(join(st.dir, f)).trim());
-    if (pid && alive(pid) && (readFileSafe(`/proc/${pid}/cmdline`).includes(st.dir))) victims.add(pid);
+    if (pid && alive(pid) && readFileSafe(`/proc/${pid}/cmdline`).includes(st.dir)) victims.add(pid);
   }
   for (const c of st.createdCgroups) for (const pid of cgroupProcs(c)) victims.add(pid);
   for (const pid of procsMentioning(st.dir)) victims.add(pid);

@@ -20,7 +20,7 @@
 // containerd and images, kubelet, controllers, proxy, enforcer, DNS) and its stop, whose steps share
 // the run's state and its undo; the host side is host.ts, the process bookkeeping harness/proc.ts.
 import { execFile, execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,7 +33,20 @@ import { apiGet } from '../../lib/kube/raw.ts';
 import { findOnPath } from '../../lib/tools/run.ts';
 import { freePorts, sleep, spawnLogged, stopGroups, tail, waitUntil, type Proc } from '../proc.ts';
 import {
-  BRIDGE, HARNESS_CHAIN, KUBE_ROUTER, NODE_IP, POD_CIDR, cleanIpsets, cleanIptables, hostConflicts, recordHost, sweepNode, undoHost, writeState, writeSysctl, type NodeState,
+  BRIDGE,
+  HARNESS_CHAIN,
+  KUBE_ROUTER,
+  NODE_IP,
+  POD_CIDR,
+  cleanIpsets,
+  cleanIptables,
+  hostConflicts,
+  recordHost,
+  sweepNode,
+  undoHost,
+  writeState,
+  writeSysctl,
+  type NodeState,
 } from './host.ts';
 
 export { BRIDGE, NODE_IP, POD_CIDR, sweepNode };
@@ -52,10 +65,34 @@ export const IMAGES = {
   coredns: 'localhost/stackscan/coredns:1',
 } as const;
 export const NODE_BINARIES = [
-  'kubelet', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'containerd', 'containerd-shim-runc-v2', 'ctr', 'runc',
-  'kube-router', 'coredns', 'cni/bridge', 'cni/host-local', 'cni/loopback', 'cni/portmap',
+  'kubelet',
+  'kube-controller-manager',
+  'kube-scheduler',
+  'kube-proxy',
+  'containerd',
+  'containerd-shim-runc-v2',
+  'ctr',
+  'runc',
+  'kube-router',
+  'coredns',
+  'cni/bridge',
+  'cni/host-local',
+  'cni/loopback',
+  'cni/portmap',
 ] as const;
-const COMMANDS = ['iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'ip6tables-save', 'ip6tables-restore', 'ipset', 'conntrack', 'ip', 'umount', 'mount'];
+const COMMANDS = [
+  'iptables',
+  'iptables-save',
+  'iptables-restore',
+  'ip6tables',
+  'ip6tables-save',
+  'ip6tables-restore',
+  'ipset',
+  'conntrack',
+  'ip',
+  'umount',
+  'mount',
+];
 const TIMEOUT = { containerd: 30_000, nodeReady: 90_000, coredns: 90_000, sa: 60_000 };
 
 export interface NodeStartOptions {
@@ -104,7 +141,8 @@ export function nodePreflight(binDir = DEFAULT_BIN_DIR, opts: { enforcer?: boole
   if (imgs.length) return `missing image archives ${imgs.map((i) => `${i}.tar`).join(', ')} in ${IMAGES_DIR}: run harness/node/images.sh`;
   const cmds = COMMANDS.filter((c) => !findOnPath(c));
   if (cmds.length) return `missing commands ${cmds.join(', ')}: run harness/install-system-deps.sh`;
-  if (!existsSync('/proc/sys/net/bridge/bridge-nf-call-iptables')) return 'the kernel has no bridge netfilter (br_netfilter): kube-proxy and kube-router cannot see bridged pod traffic';
+  if (!existsSync('/proc/sys/net/bridge/bridge-nf-call-iptables'))
+    return 'the kernel has no bridge netfilter (br_netfilter): kube-proxy and kube-router cannot see bridged pod traffic';
   if (!existsSync('/sys/fs/cgroup/memory') && !existsSync('/sys/fs/cgroup/cgroup.controllers')) return 'no cgroup filesystem under /sys/fs/cgroup';
   if (!existsSync('/proc/sys/net/ipv4/ip_forward')) return 'the kernel has no IPv4 forwarding sysctl';
   return undefined;
@@ -197,28 +235,32 @@ state = ${q(join(dir, 'containerd/state'))}
 }
 
 export function cniConflist(dir: string, serviceCidr: string): string {
-  return JSON.stringify({
-    cniVersion: '1.0.0',
-    name: 'stackscan',
-    plugins: [
-      {
-        type: 'bridge',
-        bridge: BRIDGE,
-        isGateway: false, // no default route in pods: nothing can leave the bridge
-        isDefaultGateway: false,
-        ipMasq: false,
-        hairpinMode: true,
-        ipam: {
-          type: 'host-local',
-          dataDir: join(dir, 'cni/ipam'),
-          ranges: [[{ subnet: POD_CIDR, rangeStart: '10.244.0.10', rangeEnd: '10.244.0.250', gateway: NODE_IP }]],
-          // Only the Service CIDR, via the bridge IP (kube-proxy DNATs it).
-          routes: [{ dst: serviceCidr, gw: NODE_IP }],
+  return JSON.stringify(
+    {
+      cniVersion: '1.0.0',
+      name: 'stackscan',
+      plugins: [
+        {
+          type: 'bridge',
+          bridge: BRIDGE,
+          isGateway: false, // no default route in pods: nothing can leave the bridge
+          isDefaultGateway: false,
+          ipMasq: false,
+          hairpinMode: true,
+          ipam: {
+            type: 'host-local',
+            dataDir: join(dir, 'cni/ipam'),
+            ranges: [[{ subnet: POD_CIDR, rangeStart: '10.244.0.10', rangeEnd: '10.244.0.250', gateway: NODE_IP }]],
+            // Only the Service CIDR, via the bridge IP (kube-proxy DNATs it).
+            routes: [{ dst: serviceCidr, gw: NODE_IP }],
+          },
         },
-      },
-      { type: 'portmap', capabilities: { portMappings: true } },
-    ],
-  }, null, 2);
+        { type: 'portmap', capabilities: { portMappings: true } },
+      ],
+    },
+    null,
+    2,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -271,20 +313,21 @@ export async function startNodeCluster(opts: NodeStartOptions = {}): Promise<Nod
   };
   const stopProc = (p: Proc, graceMs = 3000) => stopGroups([p], graceMs, 3000);
 
-  const stop = (): Promise<void> => (stopping ??= (async () => {
-    // Components first (so nothing restarts containers), then the runtime, then the control plane.
-    for (const n of ['kube-router', 'kube-proxy', 'kube-scheduler', 'kube-controller-manager', 'kubelet']) {
-      const p = procs.find((x) => x.name === n && !x.exit);
-      if (p) await stopProc(p);
-    }
-    const ctrd = procs.find((x) => x.name === 'containerd');
-    const left = undoHost(st, log); // kills containers and shims (and containerd), unmounts, cleans
-    if (ctrd) await Promise.race([ctrd.exited, sleep(3000)]);
-    live.delete(st);
-    await cp?.stop();
-    if (left.length) throw new Error(`the real node was stopped, but some host changes could not be undone: ${left.join('; ')}`);
-    log('real node stopped and undone (processes, mounts, cgroups, iptables, ipsets, bridge, sysctls, dirs)');
-  })());
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      // Components first (so nothing restarts containers), then the runtime, then the control plane.
+      for (const n of ['kube-router', 'kube-proxy', 'kube-scheduler', 'kube-controller-manager', 'kubelet']) {
+        const p = procs.find((x) => x.name === n && !x.exit);
+        if (p) await stopProc(p);
+      }
+      const ctrd = procs.find((x) => x.name === 'containerd');
+      const left = undoHost(st, log); // kills containers and shims (and containerd), unmounts, cleans
+      if (ctrd) await Promise.race([ctrd.exited, sleep(3000)]);
+      live.delete(st);
+      await cp?.stop();
+      if (left.length) throw new Error(`the real node was stopped, but some host changes could not be undone: ${left.join('; ')}`);
+      log('real node stopped and undone (processes, mounts, cgroups, iptables, ipsets, bridge, sysctls, dirs)');
+    })());
 
   try {
     // --- host network: the bridge (node IP), forwarding, bridge netfilter, the no-egress guard
@@ -297,7 +340,25 @@ export async function startNodeCluster(opts: NodeStartOptions = {}): Promise<Nod
     // In mangle FORWARD, which runs before filter FORWARD, where kube-router ACCEPTs what a
     // policy allows before any later rule is seen; nobody else inserts into mangle FORWARD.
     sh('iptables', ['-w', '5', '-t', 'mangle', '-N', HARNESS_CHAIN]);
-    sh('iptables', ['-w', '5', '-t', 'mangle', '-A', HARNESS_CHAIN, '-s', POD_CIDR, '!', '-o', BRIDGE, '-m', 'comment', '--comment', 'stack-scan real node: pod traffic never leaves the bridge', '-j', 'DROP']);
+    sh('iptables', [
+      '-w',
+      '5',
+      '-t',
+      'mangle',
+      '-A',
+      HARNESS_CHAIN,
+      '-s',
+      POD_CIDR,
+      '!',
+      '-o',
+      BRIDGE,
+      '-m',
+      'comment',
+      '--comment',
+      'stack-scan real node: pod traffic never leaves the bridge',
+      '-j',
+      'DROP',
+    ]);
     sh('iptables', ['-w', '5', '-t', 'mangle', '-I', 'FORWARD', '1', '-j', HARNESS_CHAIN]);
     log(`bridge ${BRIDGE} ${NODE_IP}/24 up; pod egress off the bridge dropped (${secs()})`);
 
@@ -335,12 +396,19 @@ export async function startNodeCluster(opts: NodeStartOptions = {}): Promise<Nod
     writeFileSync(join(dir, 'containerd.toml'), containerdToml(dir, binDir, sock));
     const pathEnv = { PATH: `${binDir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` };
     const containerd = spawnProc('containerd', join(binDir, 'containerd'), ['--config', join(dir, 'containerd.toml'), '--log-level', 'warn'], pathEnv);
-    await waitUntil('containerd to serve', TIMEOUT.containerd, async () => {
-      await execFileP(join(binDir, 'ctr'), ['--address', sock, 'version'], { timeout: 5000 });
-      return true;
-    }, [containerd]);
+    await waitUntil(
+      'containerd to serve',
+      TIMEOUT.containerd,
+      async () => {
+        await execFileP(join(binDir, 'ctr'), ['--address', sock, 'version'], { timeout: 5000 });
+        return true;
+      },
+      [containerd],
+    );
     for (const img of Object.keys(IMAGES)) {
-      await execFileP(join(binDir, 'ctr'), ['--address', sock, '-n', 'k8s.io', 'images', 'import', '--local', join(IMAGES_DIR, `${img}.tar`)], { timeout: 120_000 }).catch((e) => {
+      await execFileP(join(binDir, 'ctr'), ['--address', sock, '-n', 'k8s.io', 'images', 'import', '--local', join(IMAGES_DIR, `${img}.tar`)], {
+        timeout: 120_000,
+      }).catch((e) => {
         throw new Error(`ctr images import ${img}.tar failed: ${(e as { stderr?: string }).stderr?.trim() || (e as Error).message}`);
       });
     }
@@ -386,15 +454,20 @@ export async function startNodeCluster(opts: NodeStartOptions = {}): Promise<Nod
     // Pods with dnsPolicy Default (CoreDNS) get this: no upstream resolver, nothing leaves the machine.
     writeFileSync(join(dir, 'resolv.conf'), 'nameserver 127.0.0.1\noptions ndots:1\n');
     writeFileSync(join(dir, 'kubelet.yaml'), yaml.dump(kubeletCfg));
-    const kubelet = spawnProc('kubelet', join(binDir, 'kubelet'), [
-      `--config=${join(dir, 'kubelet.yaml')}`,
-      `--kubeconfig=${kubeletKc}`,
-      `--root-dir=${join(dir, 'kubelet')}`,
-      `--cert-dir=${join(dir, 'kubelet-pki')}`,
-      `--hostname-override=${NODE_NAME}`,
-      `--node-ip=${NODE_IP}`,
-      '--v=1',
-    ], pathEnv);
+    const kubelet = spawnProc(
+      'kubelet',
+      join(binDir, 'kubelet'),
+      [
+        `--config=${join(dir, 'kubelet.yaml')}`,
+        `--kubeconfig=${kubeletKc}`,
+        `--root-dir=${join(dir, 'kubelet')}`,
+        `--cert-dir=${join(dir, 'kubelet-pki')}`,
+        `--hostname-override=${NODE_NAME}`,
+        `--node-ip=${NODE_IP}`,
+        '--v=1',
+      ],
+      pathEnv,
+    );
 
     // --- controller manager and scheduler
     const flexDir = join(dir, 'flexvolume');
@@ -425,12 +498,17 @@ export async function startNodeCluster(opts: NodeStartOptions = {}): Promise<Nod
       '--v=1',
     ]);
 
-    await waitUntil(`node ${NODE_NAME} to be Ready`, TIMEOUT.nodeReady, async () => {
-      const n = await apiGet(kube, { verb: 'get', resource: 'nodes' }, `/api/v1/nodes/${NODE_NAME}`);
-      const ready = n.status?.conditions?.find((c: { type: string }) => c.type === 'Ready');
-      if (ready?.status !== 'True') throw new Error(`Ready=${ready?.status ?? 'unknown'}: ${ready?.message ?? ''}`);
-      return true;
-    }, [kubelet, kcm, sched, containerd]);
+    await waitUntil(
+      `node ${NODE_NAME} to be Ready`,
+      TIMEOUT.nodeReady,
+      async () => {
+        const n = await apiGet(kube, { verb: 'get', resource: 'nodes' }, `/api/v1/nodes/${NODE_NAME}`);
+        const ready = n.status?.conditions?.find((c: { type: string }) => c.type === 'Ready');
+        if (ready?.status !== 'True') throw new Error(`Ready=${ready?.status ?? 'unknown'}: ${ready?.message ?? ''}`);
+        return true;
+      },
+      [kubelet, kcm, sched, containerd],
+    );
     log(`kubelet registered ${NODE_NAME}, Ready (${secs(t2)})`);
 
     // --- kube-proxy (iptables mode)
@@ -456,9 +534,13 @@ export async function startNodeCluster(opts: NodeStartOptions = {}): Promise<Nod
     // --- kube-router: NetworkPolicy only
     const routerArgs = [
       `--kubeconfig=${routerKc}`,
-      '--run-firewall=true', '--run-router=false', '--run-service-proxy=false', '--run-loadbalancer=false',
+      '--run-firewall=true',
+      '--run-router=false',
+      '--run-service-proxy=false',
+      '--run-loadbalancer=false',
       `--service-cluster-ip-range=${cp.serviceCidr}`,
-      '--health-port=0', '--metrics-port=0',
+      '--health-port=0',
+      '--metrics-port=0',
       `--hostname-override=${NODE_NAME}`,
       '--iptables-sync-period=5s',
       '--v=1',
@@ -468,13 +550,24 @@ export async function startNodeCluster(opts: NodeStartOptions = {}): Promise<Nod
     // --- CoreDNS as a pod in kube-system behind the kube-dns Service
     const t3 = Date.now();
     for (const o of coreDnsObjects(cp.serviceCidr)) await apply(kube, o as never);
-    await waitUntil('CoreDNS to be Ready (kube-dns endpoints)', TIMEOUT.coredns, async () => {
-      if (!(await readyEndpoints(kube, 'kube-system', 'kube-dns'))) {
-        const pods = await apiGet(kube, { verb: 'list', resource: 'pods' }, '/api/v1/namespaces/kube-system/pods', { labelSelector: 'k8s-app=kube-dns' });
-        throw new Error(`no ready endpoint; pods: ${(pods.items ?? []).map((p: any) => `${p.metadata.name} ${p.status?.phase} ${JSON.stringify(p.status?.containerStatuses?.[0]?.state ?? {})}`).join('; ') || 'none'}`);
-      }
-      return true;
-    }, procs.filter((p) => p.name !== 'kube-router'));
+    await waitUntil(
+      'CoreDNS to be Ready (kube-dns endpoints)',
+      TIMEOUT.coredns,
+      async () => {
+        if (!(await readyEndpoints(kube, 'kube-system', 'kube-dns'))) {
+          const pods = await apiGet(kube, { verb: 'list', resource: 'pods' }, '/api/v1/namespaces/kube-system/pods', { labelSelector: 'k8s-app=kube-dns' });
+          throw new Error(
+            `no ready endpoint; pods: ${
+              (pods.items ?? [])
+                .map((p: any) => `${p.metadata.name} ${p.status?.phase} ${JSON.stringify(p.status?.containerStatuses?.[0]?.state ?? {})}`)
+                .join('; ') || 'none'
+            }`,
+          );
+        }
+        return true;
+      },
+      procs.filter((p) => p.name !== 'kube-router'),
+    );
     log(`CoreDNS ready at ${CLUSTER_DNS_IP} (kube-dns) (${secs(t3)})`);
     await waitUntil('the default ServiceAccount', TIMEOUT.sa, async () => {
       await apiGet(kube, { verb: 'get', resource: 'serviceaccounts' }, '/api/v1/namespaces/default/serviceaccounts/default');
@@ -515,7 +608,9 @@ export async function startNodeCluster(opts: NodeStartOptions = {}): Promise<Nod
       mkdirSync(keep, { recursive: true });
       for (const p of procs) copyFileSync(p.logPath, join(keep, `${p.name}.log`));
       if (cp) for (const f of ['kube-apiserver.log', 'etcd.log']) if (existsSync(join(cp.dir, f))) copyFileSync(join(cp.dir, f), join(keep, f));
-    } catch { /* best effort */ }
+    } catch {
+      /* best effort */
+    }
     await stop().catch((e2) => log(`cleanup after a failed start: ${(e2 as Error).message}`));
     (e as Error).message += ` (component logs kept in ${keep})`;
     throw e;
@@ -542,20 +637,26 @@ function coreDnsObjects(serviceCidr: string): object[] {
   return [
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'coredns', namespace: 'kube-system' } },
     {
-      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'system:coredns' },
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: 'system:coredns' },
       rules: [
         { apiGroups: [''], resources: ['endpoints', 'services', 'pods', 'namespaces'], verbs: ['list', 'watch'] },
         { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
       ],
     },
     {
-      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'system:coredns' },
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: 'system:coredns' },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:coredns' },
       subjects: [{ kind: 'ServiceAccount', name: 'coredns', namespace: 'kube-system' }],
     },
     { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'coredns', namespace: 'kube-system' }, data: { Corefile: corefile } },
     {
-      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'coredns', namespace: 'kube-system', labels },
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'coredns', namespace: 'kube-system', labels },
       spec: {
         replicas: 1,
         selector: { matchLabels: labels },
@@ -564,27 +665,42 @@ function coreDnsObjects(serviceCidr: string): object[] {
           spec: {
             serviceAccountName: 'coredns',
             dnsPolicy: 'Default',
-            containers: [{
-              name: 'coredns',
-              image: IMAGES.coredns,
-              imagePullPolicy: 'Never',
-              args: ['-conf', '/etc/coredns/Corefile'],
-              ports: [{ name: 'dns', containerPort: 53, protocol: 'UDP' }, { name: 'dns-tcp', containerPort: 53, protocol: 'TCP' }],
-              readinessProbe: { httpGet: { path: '/ready', port: 8181 }, periodSeconds: 2 },
-              securityContext: { runAsUser: 0, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'], add: ['NET_BIND_SERVICE'] }, readOnlyRootFilesystem: true },
-              volumeMounts: [{ name: 'config', mountPath: '/etc/coredns', readOnly: true }],
-            }],
+            containers: [
+              {
+                name: 'coredns',
+                image: IMAGES.coredns,
+                imagePullPolicy: 'Never',
+                args: ['-conf', '/etc/coredns/Corefile'],
+                ports: [
+                  { name: 'dns', containerPort: 53, protocol: 'UDP' },
+                  { name: 'dns-tcp', containerPort: 53, protocol: 'TCP' },
+                ],
+                readinessProbe: { httpGet: { path: '/ready', port: 8181 }, periodSeconds: 2 },
+                securityContext: {
+                  runAsUser: 0,
+                  allowPrivilegeEscalation: false,
+                  capabilities: { drop: ['ALL'], add: ['NET_BIND_SERVICE'] },
+                  readOnlyRootFilesystem: true,
+                },
+                volumeMounts: [{ name: 'config', mountPath: '/etc/coredns', readOnly: true }],
+              },
+            ],
             volumes: [{ name: 'config', configMap: { name: 'coredns' } }],
           },
         },
       },
     },
     {
-      apiVersion: 'v1', kind: 'Service', metadata: { name: 'kube-dns', namespace: 'kube-system', labels },
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'kube-dns', namespace: 'kube-system', labels },
       spec: {
         selector: labels,
         clusterIP: CLUSTER_DNS_IP,
-        ports: [{ name: 'dns', port: 53, protocol: 'UDP' }, { name: 'dns-tcp', port: 53, protocol: 'TCP' }],
+        ports: [
+          { name: 'dns', port: 53, protocol: 'UDP' },
+          { name: 'dns-tcp', port: 53, protocol: 'TCP' },
+        ],
       },
     },
   ];
@@ -594,6 +710,10 @@ export type { Kube };
 
 /** Ready endpoints of a Service, from its EndpointSlices. */
 export async function readyEndpoints(kube: Kube, ns: string, svc: string): Promise<number> {
-  const sl = await apiGet(kube, { verb: 'list', resource: 'endpointslices' }, `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, { labelSelector: `kubernetes.io/service-name=${svc}` });
-  return (sl.items ?? []).flatMap((x: { endpoints?: { conditions?: { ready?: boolean } }[] }) => x.endpoints ?? []).filter((e: { conditions?: { ready?: boolean } }) => e.conditions?.ready).length;
+  const sl = await apiGet(kube, { verb: 'list', resource: 'endpointslices' }, `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, {
+    labelSelector: `kubernetes.io/service-name=${svc}`,
+  });
+  return (sl.items ?? [])
+    .flatMap((x: { endpoints?: { conditions?: { ready?: boolean } }[] }) => x.endpoints ?? [])
+    .filter((e: { conditions?: { ready?: boolean } }) => e.conditions?.ready).length;
 }

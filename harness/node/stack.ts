@@ -29,34 +29,48 @@ export function workload(name: string, ns: string, ports: number[], replicas: nu
   const listenPorts = redis && ports.includes(6379) ? [6379] : ports;
   return [
     {
-      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: ns, labels },
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name, namespace: ns, labels },
       spec: {
-        replicas, selector: { matchLabels: labels },
+        replicas,
+        selector: { matchLabels: labels },
         template: {
           metadata: { labels },
           spec: {
             automountServiceAccountToken: false,
-            containers: [{
-              name: 'main', image, imagePullPolicy: 'Never',
-              env: [{ name: 'PORTS', value: listenPorts.join(' ') }],
-              ports: listenPorts.map((p) => ({ name: `p${p}`, containerPort: p, protocol: 'TCP' })),
-              readinessProbe: { tcpSocket: { port: listenPorts[0] }, periodSeconds: 2 },
-              resources: { requests: { cpu: '5m', memory: '8Mi' }, limits: { memory: '64Mi' } },
-              securityContext: { runAsNonRoot: true, runAsUser: 65532, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-            }],
+            containers: [
+              {
+                name: 'main',
+                image,
+                imagePullPolicy: 'Never',
+                env: [{ name: 'PORTS', value: listenPorts.join(' ') }],
+                ports: listenPorts.map((p) => ({ name: `p${p}`, containerPort: p, protocol: 'TCP' })),
+                readinessProbe: { tcpSocket: { port: listenPorts[0] }, periodSeconds: 2 },
+                resources: { requests: { cpu: '5m', memory: '8Mi' }, limits: { memory: '64Mi' } },
+                securityContext: { runAsNonRoot: true, runAsUser: 65532, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+              },
+            ],
           },
         },
       },
     },
     {
-      apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: ns, labels },
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name, namespace: ns, labels },
       spec: { selector: labels, ports: ports.map((p) => ({ name: `p${p}`, port: p, targetPort: p, protocol: 'TCP' })) },
     },
   ];
 }
 
 /** Apply the stack; returns the components that should have a ready pod. */
-export async function deployStack(kube: Kube, topo: Topology, metadataPath: string, opts: StackOptions = {}): Promise<{ running: { name: string; namespace: string }[]; policies: number }> {
+export async function deployStack(
+  kube: Kube,
+  topo: Topology,
+  metadataPath: string,
+  opts: StackOptions = {},
+): Promise<{ running: { name: string; namespace: string }[]; policies: number }> {
   for (const ns of topo.namespaces) await apply(kube, namespace(ns, opts.unlabelled?.includes(ns) ? {} : { [STACK_NAMESPACE_LABEL]: ns }));
   const running: { name: string; namespace: string }[] = [];
   for (const c of topo.components.filter((x) => x.namespace && x.ports.length)) {
@@ -79,7 +93,12 @@ export async function deployStack(kube: Kube, topo: Topology, metadataPath: stri
 export async function waitStackReady(kube: Kube, running: { name: string; namespace: string }[], timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (const c of running) {
-    await waitFor(`${c.namespace}/${c.name} to have a ready endpoint`, async () => (await readyEndpoints(kube, c.namespace, c.name)) > 0, Math.max(1000, deadline - Date.now()), 500);
+    await waitFor(
+      `${c.namespace}/${c.name} to have a ready endpoint`,
+      async () => (await readyEndpoints(kube, c.namespace, c.name)) > 0,
+      Math.max(1000, deadline - Date.now()),
+      500,
+    );
   }
   await new Promise((r) => setTimeout(r, 3000)); // kube-router applies policy changes within ~2 s
 }

@@ -37,7 +37,9 @@ const rows: [kind: string, group: string, version: string, plural: string, names
   ['CustomResourceDefinition', 'apiextensions.k8s.io', 'v1', 'customresourcedefinitions', false],
 ];
 
-export const KINDS: ReadonlyMap<string, KindInfo> = new Map(rows.map(([kind, group, version, plural, namespaced]) => [kind, { kind, group, version, plural, namespaced }]));
+export const KINDS: ReadonlyMap<string, KindInfo> = new Map(
+  rows.map(([kind, group, version, plural, namespaced]) => [kind, { kind, group, version, plural, namespaced }]),
+);
 
 export function kindInfo(kind: string): KindInfo | undefined {
   return KINDS.get(kind);

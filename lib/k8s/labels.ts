@@ -9,7 +9,11 @@ export function isLabelValue(v: string): boolean {
 
 /** A valid label value derived from `s` (a resource name can be longer than a label value may be). */
 export function toLabelValue(s: string): string {
-  const v = s.slice(0, 63).replace(/[^-A-Za-z0-9_.]/g, '-').replace(/^[^A-Za-z0-9]+/, '').replace(/[^A-Za-z0-9]+$/, '');
+  const v = s
+    .slice(0, 63)
+    .replace(/[^-A-Za-z0-9_.]/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .replace(/[^A-Za-z0-9]+$/, '');
   return v || 'stack-scan';
 }
 

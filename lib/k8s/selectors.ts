@@ -79,5 +79,7 @@ export function namespaceSelectorCheck(namespaces: readonly NamespaceInfo[]): (s
 
 /** `k=v,k2=v2` for a label selector query parameter. */
 export function selectorString(labels: Labels): string {
-  return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
 }

@@ -41,7 +41,16 @@ export function parseDenials(message: string): Denial[] {
   if (vap.length) {
     vap.forEach((m, i) => {
       const end = i + 1 < vap.length ? vap[i + 1].index : message.length;
-      out.push({ policy: m[1], binding: m[2], constraint: bindingConstraint(m[2]), message: message.slice(m.index! + m[0].length, end).replace(/[,;\s]+$/, '').trim(), via: 'vap' });
+      out.push({
+        policy: m[1],
+        binding: m[2],
+        constraint: bindingConstraint(m[2]),
+        message: message
+          .slice(m.index! + m[0].length, end)
+          .replace(/[,;\s]+$/, '')
+          .trim(),
+        via: 'vap',
+      });
     });
     return out;
   }

@@ -127,16 +127,32 @@ export async function createObject<T = KubeObject>(kube: Kube, obj: KubeObject, 
 }
 
 /** PATCH an object or a subresource (e.g. `ephemeralcontainers`). Non-2xx answers are returned. */
-export async function patchObject<T = KubeObject>(kube: Kube, ref: ObjectRef, body: unknown, opts: { contentType: string; subresource?: string; timeoutMs?: number }): Promise<WriteResult<T>> {
+export async function patchObject<T = KubeObject>(
+  kube: Kube,
+  ref: ObjectRef,
+  body: unknown,
+  opts: { contentType: string; subresource?: string; timeoutMs?: number },
+): Promise<WriteResult<T>> {
   const s = site('patch', opts.subresource ? `${ref.kind}/${opts.subresource}` : ref.kind, ref.namespace);
-  const res = await rawRequest(kube, s, { method: 'PATCH', path: objectPath(ref, opts.subresource), query: { fieldManager: 'stack-scan' }, body, contentType: opts.contentType, ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) });
+  const res = await rawRequest(kube, s, {
+    method: 'PATCH',
+    path: objectPath(ref, opts.subresource),
+    query: { fieldManager: 'stack-scan' },
+    body,
+    contentType: opts.contentType,
+    ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+  });
   return { status: res.status, warnings: res.warnings, response: res, ...(res.status < 300 ? { object: res.body as T } : {}) };
 }
 
 /** DELETE an object (background propagation); false when it was already gone. Throws on other failures. */
 export async function deleteObject(kube: Kube, ref: ObjectRef): Promise<boolean> {
   const s = site('delete', ref.kind, ref.namespace);
-  const res = await rawRequest(kube, s, { method: 'DELETE', path: objectPath(ref), body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' } });
+  const res = await rawRequest(kube, s, {
+    method: 'DELETE',
+    path: objectPath(ref),
+    body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' },
+  });
   if (res.status === 404) return false;
   if (res.status >= 300) throw statusError(s, res, kube.server);
   return true;

@@ -59,17 +59,26 @@ function isApiException(err: unknown): err is { code: number; body: unknown } {
  * (client-node would fall back to http://localhost:8080; say plainly that nothing is configured).
  */
 function configSource(kubeconfigPath?: string): { inCluster: true } | { inCluster: false; files: string[] } {
-  if (!kubeconfigPath && !process.env.KUBECONFIG && !!process.env.KUBERNETES_SERVICE_HOST && existsSync(SA_TOKEN)) return { inCluster: true };
+  if (!kubeconfigPath && !process.env.KUBECONFIG && process.env.KUBERNETES_SERVICE_HOST && existsSync(SA_TOKEN)) return { inCluster: true };
   const file = kubeconfigPath ?? (process.env.KUBECONFIG || join(homedir(), '.kube', 'config'));
   const files = file.split(':').filter(Boolean);
   if (!files.some((f) => existsSync(f))) {
-    throw noCluster(kubeconfigPath || process.env.KUBECONFIG ? `the kubeconfig ${file} does not exist (set KUBECONFIG to a readable kubeconfig)` : 'not running in a pod, KUBECONFIG is unset and ~/.kube/config does not exist');
+    throw noCluster(
+      kubeconfigPath || process.env.KUBECONFIG
+        ? `the kubeconfig ${file} does not exist (set KUBECONFIG to a readable kubeconfig)`
+        : 'not running in a pod, KUBECONFIG is unset and ~/.kube/config does not exist',
+    );
   }
   return { inCluster: false, files };
 }
 
 function invalidKubeconfig(file: string | undefined, err: unknown): ScanError {
-  return new ScanError(422, { code: 'kubeconfig_invalid', message: `cannot load the kubeconfig ${file ?? '~/.kube/config'}: ${(err as Error).message.split('\n')[0]}`, file, setting: 'KUBECONFIG' });
+  return new ScanError(422, {
+    code: 'kubeconfig_invalid',
+    message: `cannot load the kubeconfig ${file ?? '~/.kube/config'}: ${(err as Error).message.split('\n')[0]}`,
+    file,
+    setting: 'KUBECONFIG',
+  });
 }
 
 export interface Kube {
@@ -93,7 +102,14 @@ function lightKube(src: ReturnType<typeof configSource>): Kube | undefined {
       throw invalidKubeconfig(src.files[0], err);
     }
   }
-  return c && { server: c.server, applyTo: async (o) => c.apply(o), invalidate: c.invalidate && (() => c.invalidate!()), ...(c.exec ? { execRuns: () => c.exec!.runs } : {}) };
+  return (
+    c && {
+      server: c.server,
+      applyTo: async (o) => c.apply(o),
+      invalidate: c.invalidate && (() => c.invalidate!()),
+      ...(c.exec ? { execRuns: () => c.exec!.runs } : {}),
+    }
+  );
 }
 
 /** Through client-node, for what the light reader leaves (several files, exec or auth-provider plugins, …). */
@@ -158,7 +174,17 @@ export interface CallSite {
   namespace?: string;
 }
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN', 'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'EAI_AGAIN',
+  'CERT_HAS_EXPIRED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+]);
 
 function statusMessage(body: unknown): string | undefined {
   if (typeof body === 'string') {
@@ -178,20 +204,29 @@ export function kubeError(site: CallSite, err: unknown, server?: string): ScanEr
   const scope = site.namespace ? `in namespace ${site.namespace}` : 'at cluster scope';
   if (isApiException(err)) {
     const msg = statusMessage(err.body);
-    if (err.code === 401) return new ScanError(401, { code: 'unauthenticated', message: `the API server rejected our credentials (401) while trying to ${site.verb} ${site.resource}: ${msg ?? 'Unauthorized'}` });
+    if (err.code === 401)
+      return new ScanError(401, {
+        code: 'unauthenticated',
+        message: `the API server rejected our credentials (401) while trying to ${site.verb} ${site.resource}: ${msg ?? 'Unauthorized'}`,
+      });
     if (err.code === 403)
       return new ScanError(403, {
         code: 'forbidden',
         message: `forbidden: grant verb '${site.verb}' on '${site.resource}' ${scope} to the scan's service account${msg ? ` (${msg})` : ''}`,
       });
     if (err.code === 404) return new ScanError(404, { code: 'not_found', message: `${site.resource} not found ${scope}${msg ? `: ${msg}` : ''}` });
-    return new ScanError(502, { code: 'api_error', message: `API server answered ${err.code} to ${site.verb} ${site.resource} ${scope}${msg ? `: ${msg}` : ''}` });
+    return new ScanError(502, {
+      code: 'api_error',
+      message: `API server answered ${err.code} to ${site.verb} ${site.resource} ${scope}${msg ? `: ${msg}` : ''}`,
+    });
   }
   const code = (err as { code?: string }).code;
   if ((code && NETWORK_CODES.has(code)) || (err as { type?: string }).type === 'system' || (err as Error).name === 'AbortError') {
     return new ScanError(503, {
       code: 'cluster_unreachable',
-      message: `the Kubernetes API server${server ? ` at ${server}` : ''} is unreachable (${code ?? (err as Error).message}) while trying to ${site.verb} ${site.resource}`,
+      message:
+        `the Kubernetes API server${server ? ` at ${server}` : ''} is unreachable (${code ?? (err as Error).message}) while trying to ` +
+        `${site.verb} ${site.resource}`,
     });
   }
   return new ScanError(500, { code: 'internal', message: `${site.verb} ${site.resource} failed: ${(err as Error).message ?? String(err)}` });

@@ -52,25 +52,43 @@ export function readExecConfig(exec: unknown, kubeconfigPath: string): ExecConfi
   const args = exec.args ?? [];
   if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) throw new ExecConfigError('user.exec.args must be a list of strings');
   const envList = exec.env ?? [];
-  if (!Array.isArray(envList) || envList.some((e) => !isObj(e) || typeof e.name !== 'string' || typeof e.value !== 'string')) throw new ExecConfigError('user.exec.env must be a list of {name, value} strings');
+  if (!Array.isArray(envList) || envList.some((e) => !isObj(e) || typeof e.name !== 'string' || typeof e.value !== 'string'))
+    throw new ExecConfigError('user.exec.env must be a list of {name, value} strings');
   const apiVersion = typeof exec.apiVersion === 'string' ? exec.apiVersion : 'client.authentication.k8s.io/v1';
-  if (!/^client\.authentication\.k8s\.io\/(v1|v1beta1)$/.test(apiVersion)) throw new ExecConfigError(`user.exec.apiVersion must be client.authentication.k8s.io/v1 or v1beta1`);
+  if (!/^client\.authentication\.k8s\.io\/(v1|v1beta1)$/.test(apiVersion))
+    throw new ExecConfigError(`user.exec.apiVersion must be client.authentication.k8s.io/v1 or v1beta1`);
   const cmd = command.includes('/') && !isAbsolute(command) ? resolve(dirname(kubeconfigPath), command) : command;
-  return { command: cmd, args: args as string[], env: (envList as Obj[]).map((e) => [e.name as string, e.value as string]), apiVersion, provideClusterInfo: exec.provideClusterInfo === true };
+  return {
+    command: cmd,
+    args: args as string[],
+    env: (envList as Obj[]).map((e) => [e.name as string, e.value as string]),
+    apiVersion,
+    provideClusterInfo: exec.provideClusterInfo === true,
+  };
 }
 
 function run(cfg: ExecConfig, cluster: Obj | undefined): Promise<string> {
   const info = { apiVersion: cfg.apiVersion, kind: 'ExecCredential', spec: { interactive: false, ...(cfg.provideClusterInfo && cluster ? { cluster } : {}) } };
   const env = { ...process.env, ...Object.fromEntries(cfg.env), KUBERNETES_EXEC_INFO: JSON.stringify(info) };
   return new Promise((resolvePromise, reject) => {
-    const child = execFile(cfg.command, cfg.args, { env, timeout: RUN_TIMEOUT_MS, maxBuffer: MAX_OUTPUT, encoding: 'utf8', killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
-      if (err) {
-        const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: string | number };
-        const why = e.code === 'ENOENT' ? 'was not found (install it or fix user.exec.command)' : e.killed ? `did not finish within ${RUN_TIMEOUT_MS / 1000} s` : `failed (exit ${e.code ?? '?'}${stderr ? `: ${String(stderr).trim().split('\n').slice(-1)[0].slice(0, 200)}` : ''})`;
-        return reject(new ExecConfigError(`the credential plugin '${cfg.command}' ${why}`));
-      }
-      resolvePromise(stdout);
-    });
+    const child = execFile(
+      cfg.command,
+      cfg.args,
+      { env, timeout: RUN_TIMEOUT_MS, maxBuffer: MAX_OUTPUT, encoding: 'utf8', killSignal: 'SIGKILL' },
+      (err, stdout, stderr) => {
+        if (err) {
+          const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: string | number };
+          const why =
+            e.code === 'ENOENT'
+              ? 'was not found (install it or fix user.exec.command)'
+              : e.killed
+                ? `did not finish within ${RUN_TIMEOUT_MS / 1000} s`
+                : `failed (exit ${e.code ?? '?'}${stderr ? `: ${String(stderr).trim().split('\n').slice(-1)[0].slice(0, 200)}` : ''})`;
+          return reject(new ExecConfigError(`the credential plugin '${cfg.command}' ${why}`));
+        }
+        resolvePromise(stdout);
+      },
+    );
     child.stdin?.end();
   });
 }
@@ -84,15 +102,18 @@ export function parseExecCredential(stdout: string, cfg: Pick<ExecConfig, 'comma
     throw new ExecConfigError(`the credential plugin '${cfg.command}' did not print an ExecCredential (JSON)`);
   }
   const status = isObj(doc) ? doc.status : undefined;
-  if (!isObj(doc) || doc.kind !== 'ExecCredential' || !isObj(status)) throw new ExecConfigError(`the credential plugin '${cfg.command}' printed no ExecCredential with a status`);
+  if (!isObj(doc) || doc.kind !== 'ExecCredential' || !isObj(status))
+    throw new ExecConfigError(`the credential plugin '${cfg.command}' printed no ExecCredential with a status`);
   const token = typeof status.token === 'string' && status.token ? status.token : undefined;
   const certData = typeof status.clientCertificateData === 'string' ? status.clientCertificateData : undefined;
   const keyData = typeof status.clientKeyData === 'string' ? status.clientKeyData : undefined;
-  if (!token && !(certData && keyData)) throw new ExecConfigError(`the credential plugin '${cfg.command}' returned neither status.token nor status.clientCertificateData and clientKeyData`);
+  if (!token && !(certData && keyData))
+    throw new ExecConfigError(`the credential plugin '${cfg.command}' returned neither status.token nor status.clientCertificateData and clientKeyData`);
   let expiresAt: number | undefined;
   if (status.expirationTimestamp !== undefined) {
     expiresAt = typeof status.expirationTimestamp === 'string' ? Date.parse(status.expirationTimestamp) : NaN;
-    if (!Number.isFinite(expiresAt)) throw new ExecConfigError(`the credential plugin '${cfg.command}' returned an expirationTimestamp that is not an RFC 3339 time`);
+    if (!Number.isFinite(expiresAt))
+      throw new ExecConfigError(`the credential plugin '${cfg.command}' returned an expirationTimestamp that is not an RFC 3339 time`);
   }
   return { token, ...(certData && keyData ? { cert: Buffer.from(certData), key: Buffer.from(keyData) } : {}), expiresAt };
 }

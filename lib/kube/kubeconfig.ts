@@ -61,18 +61,29 @@ export function readKubeconfig(path: string): Connection | undefined {
   // Plugins, impersonation, proxies, basic auth: client-node knows them.
   const known = new Set(['client-certificate', 'client-certificate-data', 'client-key', 'client-key-data', 'token', 'tokenFile', 'exec']);
   if (Object.keys(user).some((k) => !known.has(k))) return undefined;
-  if (Object.keys(cluster).some((k) => !['server', 'certificate-authority', 'certificate-authority-data', 'insecure-skip-tls-verify'].includes(k))) return undefined;
+  if (Object.keys(cluster).some((k) => !['server', 'certificate-authority', 'certificate-authority-data', 'insecure-skip-tls-verify'].includes(k)))
+    return undefined;
   const base = dirname(path);
   const file = (p: unknown) => (typeof p === 'string' ? readFileSync(isAbsolute(p) ? p : resolve(base, p)) : undefined);
   const data = (d: unknown) => (typeof d === 'string' ? Buffer.from(d, 'base64') : undefined);
   const ca = data(cluster['certificate-authority-data']) ?? file(cluster['certificate-authority']);
-  const certFromFiles = () => ({ cert: data(user['client-certificate-data']) ?? file(user['client-certificate']), key: data(user['client-key-data']) ?? file(user['client-key']) });
+  const certFromFiles = () => ({
+    cert: data(user['client-certificate-data']) ?? file(user['client-certificate']),
+    key: data(user['client-key-data']) ?? file(user['client-key']),
+  });
   let pair = certFromFiles();
   const certFiles = typeof user['client-certificate'] === 'string' || typeof user['client-key'] === 'string';
   const tokenFile = typeof user.tokenFile === 'string' ? (isAbsolute(user.tokenFile) ? user.tokenFile : resolve(base, user.tokenFile)) : undefined;
   const token = typeof user.token === 'string' ? user.token : undefined;
   const insecure = cluster['insecure-skip-tls-verify'] === true;
-  const exec = user.exec === undefined ? undefined : new ExecCredentialSource(readExecConfig(user.exec, path), { server: cluster.server, 'insecure-skip-tls-verify': insecure, ...(ca ? { 'certificate-authority-data': ca.toString('base64') } : {}) });
+  const exec =
+    user.exec === undefined
+      ? undefined
+      : new ExecCredentialSource(readExecConfig(user.exec, path), {
+          server: cluster.server,
+          'insecure-skip-tls-verify': insecure,
+          ...(ca ? { 'certificate-authority-data': ca.toString('base64') } : {}),
+        });
   const fill = (opts: RequestOptions, cred?: { token?: string; cert?: Buffer; key?: Buffer }) => {
     if (ca) opts.ca = ca;
     const cert = cred?.cert ?? pair.cert;

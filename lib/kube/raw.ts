@@ -113,7 +113,12 @@ async function once(
   try {
     ({ base, url } = await options(kube));
   } catch (err) {
-    if (err instanceof ExecConfigError) throw new ScanError(503, { code: 'credential_plugin_failed', message: `${err.message}; the kubeconfig's user.exec plugin must print an ExecCredential`, setting: 'KUBECONFIG' });
+    if (err instanceof ExecConfigError)
+      throw new ScanError(503, {
+        code: 'credential_plugin_failed',
+        message: `${err.message}; the kubeconfig's user.exec plugin must print an ExecCredential`,
+        setting: 'KUBECONFIG',
+      });
     throw kubeError(site, err, kube.server);
   }
   const qs = req.query ? `?${new URLSearchParams(req.query)}` : '';
@@ -129,7 +134,11 @@ async function once(
           port: url.port,
           method: req.method,
           path: `${url.pathname.replace(/\/$/, '')}${req.path}${qs}`,
-          headers: { ...(base.headers ?? {}), accept: 'application/json', ...(payload ? { 'content-type': req.contentType ?? 'application/json', 'content-length': payload.length } : {}) },
+          headers: {
+            ...(base.headers ?? {}),
+            accept: 'application/json',
+            ...(payload ? { 'content-type': req.contentType ?? 'application/json', 'content-length': payload.length } : {}),
+          },
           timeout: req.timeoutMs ?? 30_000,
         },
         (res) => {
@@ -144,7 +153,12 @@ async function once(
               /* keep text */
             }
             const ra = res.headers['retry-after'];
-            resolve({ status: res.statusCode ?? 0, warnings: parseWarningHeaders(res.headers.warning), body, ...(ra ? { retryAfter: Array.isArray(ra) ? ra[0] : ra } : {}) });
+            resolve({
+              status: res.statusCode ?? 0,
+              warnings: parseWarningHeaders(res.headers.warning),
+              body,
+              ...(ra ? { retryAfter: Array.isArray(ra) ? ra[0] : ra } : {}),
+            });
           });
           res.on('error', reject);
         },
@@ -168,7 +182,11 @@ export async function dryRunCreate(kube: Kube, obj: KubeObject): Promise<RawResp
   const path = collectionPath(obj);
   const resource = kindInfo(obj.kind)?.plural ?? obj.kind;
   if (!path) throw new Error(`no API path known for kind ${obj.kind}`);
-  return rawRequest(kube, { verb: 'create (dry-run)', resource, namespace: obj.metadata.namespace }, { method: 'POST', path, query: { dryRun: 'All', fieldManager: 'stack-scan' }, body: obj });
+  return rawRequest(
+    kube,
+    { verb: 'create (dry-run)', resource, namespace: obj.metadata.namespace },
+    { method: 'POST', path, query: { dryRun: 'All', fieldManager: 'stack-scan' }, body: obj },
+  );
 }
 
 /** GET a path and return its JSON; a non-2xx answer becomes a ScanError naming verb and resource. */
@@ -184,7 +202,10 @@ export function statusError(site: CallSite, res: RawResponse, server?: string) {
   if (res.retryNote) {
     // The server asked us to come back later, more often or later than the run allows: "could not decide", 503.
     const scope = site.namespace ? `in namespace ${site.namespace}` : 'at cluster scope';
-    return new ScanError(503, { code: 'api_busy', message: `the API server${server ? ` at ${server}` : ''} is busy: it answered ${res.status} to ${site.verb} ${site.resource} ${scope} (${res.retryNote})` });
+    return new ScanError(503, {
+      code: 'api_busy',
+      message: `the API server${server ? ` at ${server}` : ''} is busy: it answered ${res.status} to ${site.verb} ${site.resource} ${scope} (${res.retryNote})`,
+    });
   }
   return kubeError(site, new ApiFailure(res.status, body), server);
 }

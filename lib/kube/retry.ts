@@ -61,11 +61,18 @@ export type RetryDecision = { retry: true; waitMs: number } | { retry: false; re
  * Whether to retry an answer, and after how long. `attempt` counts retries already made for
  * this request (0 for the first answer).
  */
-export function retryDecision(status: number, retryAfter: string | string[] | undefined, attempt: number, budget: ApiBudget | undefined, now = Date.now()): RetryDecision {
+export function retryDecision(
+  status: number,
+  retryAfter: string | string[] | undefined,
+  attempt: number,
+  budget: ApiBudget | undefined,
+  now = Date.now(),
+): RetryDecision {
   const asked = retryAfterMs(retryAfter, now);
   if (!(status === 429 || (status === 503 && asked !== undefined))) return { retry: false };
   if (attempt >= MAX_RETRIES) return { retry: false, reason: `still ${status} after ${MAX_RETRIES} retries` };
-  if (asked !== undefined && asked > MAX_WAIT_MS) return { retry: false, reason: `the server asked to retry after ${Math.ceil(asked / 1000)} s, longer than the ${MAX_WAIT_MS / 1000} s a scan waits` };
+  if (asked !== undefined && asked > MAX_WAIT_MS)
+    return { retry: false, reason: `the server asked to retry after ${Math.ceil(asked / 1000)} s, longer than the ${MAX_WAIT_MS / 1000} s a scan waits` };
   const waitMs = asked ?? Math.min(1000 * 2 ** attempt, MAX_WAIT_MS);
   const deadline = budget ? budget.deadline - REPORT_MARGIN_MS : now + NO_RUN_BUDGET_MS;
   if (now + waitMs > deadline) return { retry: false, reason: `the server asked to retry after ${Math.ceil(waitMs / 1000)} s, past the run's time budget` };

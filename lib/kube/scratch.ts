@@ -19,7 +19,18 @@
  */
 import { randomBytes } from 'node:crypto';
 import { toReportError, type ReportError } from '../errors.ts';
-import { CREATED_ANNOTATION, EXPIRES_ANNOTATION, HEARTBEAT_ANNOTATION, LEASE_ANNOTATION, MANAGED_BY, MANAGED_BY_KEY, MANAGED_BY_VALUE, PROBE_SERVICE_ACCOUNT, PURPOSE_LABEL, RUN_LABEL } from '../k8s/labels.ts';
+import {
+  CREATED_ANNOTATION,
+  EXPIRES_ANNOTATION,
+  HEARTBEAT_ANNOTATION,
+  LEASE_ANNOTATION,
+  MANAGED_BY,
+  MANAGED_BY_KEY,
+  MANAGED_BY_VALUE,
+  PROBE_SERVICE_ACCOUNT,
+  PURPOSE_LABEL,
+  RUN_LABEL,
+} from '../k8s/labels.ts';
 import type { KubeObject, ObjectMeta } from '../k8s/types.ts';
 import type { Kube } from './client.ts';
 import { createObject, deleteObject, getObject, listObjects, patchObject, statusText, type ObjectRef } from './api.ts';
@@ -107,7 +118,9 @@ export class ScratchRun {
     await Promise.all(
       refs.map(async (ref) => {
         this.leaseStats.renewals++;
-        const res = await patchObject(this.kube, ref, body, { contentType: 'application/merge-patch+json', timeoutMs: this.heartbeatMs }).catch(() => undefined);
+        const res = await patchObject(this.kube, ref, body, { contentType: 'application/merge-patch+json', timeoutMs: this.heartbeatMs }).catch(
+          () => undefined,
+        );
         if (!res || res.status >= 300) this.leaseStats.failures++;
       }),
     );
@@ -121,12 +134,21 @@ export class ScratchRun {
   /** Creation time and expiry, as annotations. */
   annotations(): Record<string, string> {
     const now = this.now();
-    return { [CREATED_ANNOTATION]: new Date(now).toISOString(), [EXPIRES_ANNOTATION]: new Date(now + this.ttlMs).toISOString(), [HEARTBEAT_ANNOTATION]: new Date(now).toISOString(), [LEASE_ANNOTATION]: String(this.leaseSeconds) };
+    return {
+      [CREATED_ANNOTATION]: new Date(now).toISOString(),
+      [EXPIRES_ANNOTATION]: new Date(now + this.ttlMs).toISOString(),
+      [HEARTBEAT_ANNOTATION]: new Date(now).toISOString(),
+      [LEASE_ANNOTATION]: String(this.leaseSeconds),
+    };
   }
 
   /** `obj` with this run's labels and annotations merged into its metadata. */
   stamp<T extends KubeObject>(obj: T): T {
-    const metadata: ObjectMeta = { ...obj.metadata, labels: { ...(obj.metadata.labels ?? {}), ...this.labels() }, annotations: { ...(obj.metadata.annotations ?? {}), ...this.annotations() } };
+    const metadata: ObjectMeta = {
+      ...obj.metadata,
+      labels: { ...(obj.metadata.labels ?? {}), ...this.labels() },
+      annotations: { ...(obj.metadata.annotations ?? {}), ...this.annotations() },
+    };
     return { ...obj, metadata };
   }
 

@@ -41,10 +41,25 @@ export interface Changes {
   regression?: string[];
 }
 
-export function diffRuns(scan: string, mode: string, prev: (RunRecord & { from: 'cluster' | 'memory' }) | undefined, checks: Check[], score: number | null): Changes {
+export function diffRuns(
+  scan: string,
+  mode: string,
+  prev: (RunRecord & { from: 'cluster' | 'memory' }) | undefined,
+  checks: Check[],
+  score: number | null,
+): Changes {
   const failing = checks.filter((c) => c.result === 'fail');
   if (!prev) {
-    return { previous: null, note: `no previous run of ${scan} ${mode} to compare with`, new_failing: [], new_failing_count: 0, fixed: [], fixed_count: 0, unchanged: 0, score_delta: null };
+    return {
+      previous: null,
+      note: `no previous run of ${scan} ${mode} to compare with`,
+      new_failing: [],
+      new_failing_count: 0,
+      fixed: [],
+      fixed_count: 0,
+      unchanged: 0,
+      score_delta: null,
+    };
   }
   const before = new Map(prev.failing.map((f) => [f[0], f]));
   const nowIds = new Set(failing.map((c) => c.id));
@@ -53,7 +68,9 @@ export function diffRuns(scan: string, mode: string, prev: (RunRecord & { from: 
   const round = (x: number) => Math.round(x * 100) / 100;
   return {
     previous: { run_id: prev.run_id, started_at: prev.started_at, score: prev.score, from: prev.from },
-    new_failing: added.slice(0, LISTED).map((c) => ({ id: c.id, policy: c.policy, rule: c.rule, ...(c.namespace ? { namespace: c.namespace } : {}), severity: c.severity, message: c.message })),
+    new_failing: added
+      .slice(0, LISTED)
+      .map((c) => ({ id: c.id, policy: c.policy, rule: c.rule, ...(c.namespace ? { namespace: c.namespace } : {}), severity: c.severity, message: c.message })),
     new_failing_count: added.length,
     fixed: fixed.slice(0, LISTED).map(([id, policy, rule, namespace]) => ({ id, policy: policy ?? '', rule: rule ?? '', ...(namespace ? { namespace } : {}) })),
     fixed_count: fixed.length,
@@ -68,6 +85,7 @@ export function regression(changes: Changes, threshold: number): { regressed: bo
   const reasons: string[] = [];
   if (!changes.previous) return { regressed: false, reasons };
   if (changes.new_failing_count > 0) reasons.push(`${changes.new_failing_count} new failing finding(s)`);
-  if (changes.score_delta !== null && -changes.score_delta > threshold) reasons.push(`the score fell by ${-changes.score_delta} points (threshold ${threshold})`);
+  if (changes.score_delta !== null && -changes.score_delta > threshold)
+    reasons.push(`the score fell by ${-changes.score_delta} points (threshold ${threshold})`);
   return { regressed: reasons.length > 0, reasons };
 }

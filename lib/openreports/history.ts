@@ -53,7 +53,7 @@ export function pushRecord(records: RunRecord[], rec: RunRecord, keep: number, b
   // The latest record's own list, capped at half the budget.
   let size = 0;
   const cut = latest.failing.findIndex((f) => (size += JSON.stringify(f).length + 1) > budget / 2);
-  if (cut >= 0) latest.failing = latest.failing.slice(0, cut), latest.ids_truncated = true;
+  if (cut >= 0) (latest.failing = latest.failing.slice(0, cut)), (latest.ids_truncated = true);
   const older = records.slice(0, Math.max(0, keep - 1)).map((r) => ({ ...r, failing: r.failing.map((f) => [f[0]] as FailingEntry) }));
   const out = [latest, ...older];
   let total = JSON.stringify(out).length;
@@ -107,11 +107,17 @@ export async function writeRing(kube: Kube, namespace: string, scan: string, mod
   };
   const verb = resourceVersion ? 'update' : 'create';
   const res = resourceVersion
-    ? await rawRequest(kube, site(verb, namespace), { method: 'PUT', path: objectPath({ kind: 'ConfigMap', namespace, name }), query: { fieldManager: 'stack-scan' }, body })
+    ? await rawRequest(kube, site(verb, namespace), {
+        method: 'PUT',
+        path: objectPath({ kind: 'ConfigMap', namespace, name }),
+        query: { fieldManager: 'stack-scan' },
+        body,
+      })
     : await rawRequest(kube, site(verb, namespace), { method: 'POST', path: listPath('ConfigMap', namespace), query: { fieldManager: 'stack-scan' }, body });
   if (res.status === 409) throw new RingConflict(`${name} was written by another run`);
   // Replaced at a resourceVersion, but deleted meanwhile (by hand): read again (then created).
-  if (res.status === 404 && resourceVersion && (res.body as { details?: { kind?: string } })?.details?.kind === 'configmaps') throw new RingConflict(`${name} was deleted meanwhile`);
+  if (res.status === 404 && resourceVersion && (res.body as { details?: { kind?: string } })?.details?.kind === 'configmaps')
+    throw new RingConflict(`${name} was deleted meanwhile`);
   if (res.status >= 300) throw statusError(site(verb, namespace), res, kube.server);
   return (res.body as { metadata: { resourceVersion: string } }).metadata.resourceVersion;
 }

@@ -61,7 +61,12 @@ export function toResult(c: Check, source: string): OrResult {
     result: c.result,
     severity: c.severity,
     message: c.message,
-    resources: c.resources.map((r) => ({ ...(r.apiVersion ? { apiVersion: r.apiVersion } : {}), kind: r.kind, ...(r.namespace ? { namespace: r.namespace } : {}), name: r.name })),
+    resources: c.resources.map((r) => ({
+      ...(r.apiVersion ? { apiVersion: r.apiVersion } : {}),
+      kind: r.kind,
+      ...(r.namespace ? { namespace: r.namespace } : {}),
+      name: r.name,
+    })),
     properties,
     ...(c.title ? { category: c.title.slice(0, 200) } : {}),
     scored: c.result !== 'skip',
@@ -79,7 +84,9 @@ export function capResults(results: OrResult[], maxBytes: number): { kept: OrRes
   let size = 0;
   for (const r of results) size += JSON.stringify(r).length + 1;
   if (size <= maxBytes) return { kept: results, omitted: null };
-  const order = results.map((r, i) => ({ r, i })).sort((a, b) => RESULT_RANK[a.r.result] - RESULT_RANK[b.r.result] || (SEVERITY_RANK[a.r.severity] ?? 5) - (SEVERITY_RANK[b.r.severity] ?? 5) || a.i - b.i);
+  const order = results
+    .map((r, i) => ({ r, i }))
+    .sort((a, b) => RESULT_RANK[a.r.result] - RESULT_RANK[b.r.result] || (SEVERITY_RANK[a.r.severity] ?? 5) - (SEVERITY_RANK[b.r.severity] ?? 5) || a.i - b.i);
   const keep = new Set<number>();
   size = 0;
   for (const { r, i } of order) {
@@ -105,15 +112,27 @@ export interface BuildInput {
   homeless?: ReadonlySet<string>;
 }
 
-const labelsOf = (scan: string, mode: string) => ({ [MANAGED_BY_KEY]: MANAGED_BY_VALUE, 'app.kubernetes.io/part-of': 'stack-scan', [SCAN_LABEL]: scan, [MODE_LABEL]: mode });
+const labelsOf = (scan: string, mode: string) => ({
+  [MANAGED_BY_KEY]: MANAGED_BY_VALUE,
+  'app.kubernetes.io/part-of': 'stack-scan',
+  [SCAN_LABEL]: scan,
+  [MODE_LABEL]: mode,
+});
 
 function objectOf(kind: OrObject['kind'], input: BuildInput, namespace: string | undefined, checks: Check[], extra: Record<string, string>): OrObject {
   const source = sourceName(input.scan);
-  const { kept, omitted } = capResults(checks.map((c) => toResult(c, source)), input.maxBytes);
+  const { kept, omitted } = capResults(
+    checks.map((c) => toResult(c, source)),
+    input.maxBytes,
+  );
   const annotations: Record<string, string> = { ...extra };
   if (omitted) {
     const total = RESULTS.reduce((n, r) => n + omitted[r], 0);
-    annotations['stack-scan.io/results-omitted'] = `${total} of ${checks.length} results left out to stay under the object size limit (${input.maxBytes} bytes, STACK_SCAN_REPORTS_MAX_BYTES): ${RESULTS.filter((r) => omitted[r]).map((r) => `${omitted[r]} ${r}`).join(', ')}; the scan's answer lists them all`;
+    annotations['stack-scan.io/results-omitted'] =
+      `${total} of ${checks.length} results left out to stay under the object size limit ` +
+      `(${input.maxBytes} bytes, STACK_SCAN_REPORTS_MAX_BYTES): ${RESULTS.filter((r) => omitted[r])
+        .map((r) => `${omitted[r]} ${r}`)
+        .join(', ')}; the scan's answer lists them all`;
     annotations['stack-scan.io/results-omitted-count'] = String(total);
   }
   return {
@@ -131,7 +150,10 @@ function objectOf(kind: OrObject['kind'], input: BuildInput, namespace: string |
  * its key order is fixed by construction, so plain JSON is enough (and cheap).
  */
 export function contentHash(o: Pick<OrObject, 'metadata' | 'summary' | 'results'>): string {
-  return createHash('sha256').update(JSON.stringify([o.metadata.annotations ?? {}, o.summary, o.results])).digest('hex').slice(0, 24);
+  return createHash('sha256')
+    .update(JSON.stringify([o.metadata.annotations ?? {}, o.summary, o.results]))
+    .digest('hex')
+    .slice(0, 24);
 }
 
 /** One Report per namespace with checks (sorted), keyed by namespace. */
@@ -155,7 +177,9 @@ export function buildClusterReport(input: BuildInput): OrObject {
   return objectOf('ClusterReport', input, undefined, mine, {
     'stack-scan.io/score': input.score === null ? 'undecided' : String(input.score),
     'stack-scan.io/totals': JSON.stringify(totals),
-    'stack-scan.io/namespaces': JSON.stringify([...new Set(input.checks.map((c) => c.namespace).filter((n): n is string => !!n && !input.homeless?.has(n)))].sort()),
+    'stack-scan.io/namespaces': JSON.stringify(
+      [...new Set(input.checks.map((c) => c.namespace).filter((n): n is string => !!n && !input.homeless?.has(n)))].sort(),
+    ),
     ...(input.homeless?.size ? { 'stack-scan.io/namespaces-missing': [...input.homeless].sort().join(',') } : {}),
   });
 }

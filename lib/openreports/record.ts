@@ -96,7 +96,9 @@ function recordOf(runId: string, run: FinishedRun, checks: Check[], errors: numb
     score: run.score,
     counts: countResults(checks),
     checks: checks.length,
-    failing: checks.filter((c) => c.result === 'fail').map((c): FailingEntry => (c.namespace ? [c.id, c.policy, c.rule, c.namespace] : [c.id, c.policy, c.rule])),
+    failing: checks
+      .filter((c) => c.result === 'fail')
+      .map((c): FailingEntry => (c.namespace ? [c.id, c.policy, c.rule, c.namespace] : [c.id, c.policy, c.rule])),
     namespaces: [],
     hashes: {},
     errors,
@@ -109,7 +111,14 @@ interface StoreResult {
   info: Partial<StoredInfo>;
 }
 
-async function storeRun(kube: Kube, s: ReportSettings, run: FinishedRun, checks: Check[], runId: string, errors: ReportError[]): Promise<StoreResult | undefined> {
+async function storeRun(
+  kube: Kube,
+  s: ReportSettings,
+  run: FinishedRun,
+  checks: Check[],
+  runId: string,
+  errors: ReportError[],
+): Promise<StoreResult | undefined> {
   const key = `${run.scan}\0${run.scan_type}`;
   const base = { scan: run.scan, mode: run.scan_type, checks, score: run.score, runId, startedAt: run.started_at, maxBytes: s.maxBytes };
   const history = `${s.namespace}/${ringName(run.scan, run.scan_type)}`;
@@ -159,7 +168,13 @@ async function storeRun(kube: Kube, s: ReportSettings, run: FinishedRun, checks:
     }
     if (crdMissing) {
       for (const k of Object.keys(hashes)) delete hashes[k];
-      stepErrors.push({ step: 'store OpenReports', code: 'openreports_crd_missing', message: 'the OpenReports CRDs (reports.openreports.io, clusterreports.openreports.io, openreports.io/v1alpha1) are not installed in this cluster: the results were not stored as reports (install them, see docs/openreports.md, or set STACK_SCAN_REPORTS=off)' });
+      stepErrors.push({
+        step: 'store OpenReports',
+        code: 'openreports_crd_missing',
+        message:
+          'the OpenReports CRDs (reports.openreports.io, clusterreports.openreports.io, openreports.io/v1alpha1) are not installed in this cluster: ' +
+          'the results were not stored as reports (install them, see docs/openreports.md, or set STACK_SCAN_REPORTS=off)',
+      });
     }
     // Reports of namespaces the previous run wrote and this one has nothing for: gone.
     const now = [...reports.keys()].filter((ns) => !homeless.has(ns));
@@ -181,7 +196,15 @@ async function storeRun(kube: Kube, s: ReportSettings, run: FinishedRun, checks:
     } catch (err) {
       cache.delete(key);
       if (err instanceof RingConflict && attempt < MAX_ATTEMPTS) continue; // another run finished meanwhile: again, on its state
-      stepErrors.push(err instanceof RingConflict ? { step: `write the run history ${history}`, code: 'conflict', message: `${MAX_ATTEMPTS} runs of ${run.scan} ${run.scan_type} finished at the same time as this one; this run's record was not kept` } : toReportError(`write the run history ${history}`, err));
+      stepErrors.push(
+        err instanceof RingConflict
+          ? {
+              step: `write the run history ${history}`,
+              code: 'conflict',
+              message: `${MAX_ATTEMPTS} runs of ${run.scan} ${run.scan_type} finished at the same time as this one; this run's record was not kept`,
+            }
+          : toReportError(`write the run history ${history}`, err),
+      );
     }
     errors.push(...stepErrors);
     return {
@@ -203,7 +226,12 @@ async function storeRun(kube: Kube, s: ReportSettings, run: FinishedRun, checks:
  * Adds `changes` and `sources.openreports` to a finished run, and errors[] entries for what
  * could not be done. `checksOf` is the scan's adapter; `kube` the cluster the run used.
  */
-export async function afterRun(run: FinishedRun, checksOf: (r: FinishedRun) => Check[], kube: Kube | undefined, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function afterRun(
+  run: FinishedRun,
+  checksOf: (r: FinishedRun) => Check[],
+  kube: Kube | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<void> {
   const runId = newRunId();
   const key = `${run.scan}\0${run.scan_type}`;
   let s: ReportSettings;
@@ -228,7 +256,10 @@ export async function afterRun(run: FinishedRun, checksOf: (r: FinishedRun) => C
     try {
       kube = await makeKube(s.kubeconfig);
     } catch (err) {
-      errors.push({ ...toReportError('store results: load STACK_SCAN_REPORTS_KUBECONFIG', err), message: `STACK_SCAN_REPORTS_KUBECONFIG: ${toReportError('', err).message}` });
+      errors.push({
+        ...toReportError('store results: load STACK_SCAN_REPORTS_KUBECONFIG', err),
+        message: `STACK_SCAN_REPORTS_KUBECONFIG: ${toReportError('', err).message}`,
+      });
     }
   }
   if (!s.store) whyNot = 'storing is off (STACK_SCAN_REPORTS=off)';
@@ -250,6 +281,12 @@ export async function afterRun(run: FinishedRun, checksOf: (r: FinishedRun) => C
   run.errors.push(...errors);
   run.sources = {
     ...run.sources,
-    openreports: { stored: !!stored?.info.stored, run_id: runId, ...(whyNot ? { why_not: whyNot } : {}), ...(stored?.info ?? {}), ...(sent !== undefined ? { regressed_event_sent: sent } : {}) },
+    openreports: {
+      stored: !!stored?.info.stored,
+      run_id: runId,
+      ...(whyNot ? { why_not: whyNot } : {}),
+      ...(stored?.info ?? {}),
+      ...(sent !== undefined ? { regressed_event_sent: sent } : {}),
+    },
   };
 }

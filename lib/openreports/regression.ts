@@ -29,7 +29,16 @@ export interface RegressedData {
   previous_run_id: string;
 }
 
-export function regressedData(scan: string, mode: string, runId: string, startedAt: string, score: number | null, changes: Changes, threshold: number, reasons: string[]): RegressedData {
+export function regressedData(
+  scan: string,
+  mode: string,
+  runId: string,
+  startedAt: string,
+  score: number | null,
+  changes: Changes,
+  threshold: number,
+  reasons: string[],
+): RegressedData {
   return {
     scan,
     mode,
@@ -50,16 +59,33 @@ export function regressedData(scan: string, mode: string, runId: string, started
 export async function sendRegressed(sink: string, data: RegressedData): Promise<ReportError | undefined> {
   try {
     const { CloudEvent, HTTP } = await cloudEvents();
-    const event = new CloudEvent({ type: REGRESSED_TYPE, source: `/stack-scan/${data.scan}`, subject: `${data.scan}/${data.mode}`, datacontenttype: 'application/json', data, [SCAN_EXTENSION]: data.scan, scanmode: data.mode });
+    const event = new CloudEvent({
+      type: REGRESSED_TYPE,
+      source: `/stack-scan/${data.scan}`,
+      subject: `${data.scan}/${data.mode}`,
+      datacontenttype: 'application/json',
+      data,
+      [SCAN_EXTENSION]: data.scan,
+      scanmode: data.mode,
+    });
     const msg = HTTP.binary(event);
     const headers = new Headers();
     for (const [k, v] of Object.entries(msg.headers)) if (typeof v === 'string') headers.set(k, v);
     const res = await fetch(sink, { method: 'POST', headers, body: msg.body as string, signal: AbortSignal.timeout(TIMEOUT_MS) });
     await res.arrayBuffer().catch(() => undefined);
-    if (res.status >= 300) return { step: 'send io.stacktic.scan.regressed', code: 'event_not_accepted', message: `the events sink ${new URL(sink).origin} answered ${res.status} (STACK_SCAN_EVENTS_SINK / K_SINK)` };
+    if (res.status >= 300)
+      return {
+        step: 'send io.stacktic.scan.regressed',
+        code: 'event_not_accepted',
+        message: `the events sink ${new URL(sink).origin} answered ${res.status} (STACK_SCAN_EVENTS_SINK / K_SINK)`,
+      };
     return undefined;
   } catch (err) {
     const e = toReportError('send io.stacktic.scan.regressed', err);
-    return { ...e, code: 'event_not_sent', message: `the events sink ${new URL(sink).origin} could not be reached (STACK_SCAN_EVENTS_SINK / K_SINK): ${e.message.slice(0, 200)}` };
+    return {
+      ...e,
+      code: 'event_not_sent',
+      message: `the events sink ${new URL(sink).origin} could not be reached (STACK_SCAN_EVENTS_SINK / K_SINK): ${e.message.slice(0, 200)}`,
+    };
   }
 }

@@ -12,7 +12,13 @@ import { rawRequest, statusError } from '../kube/raw.ts';
 import type { OrObject } from './objects.ts';
 
 export const REPORT_KIND: KindInfo = { kind: 'Report', group: 'openreports.io', version: 'v1alpha1', plural: 'reports', namespaced: true };
-export const CLUSTER_REPORT_KIND: KindInfo = { kind: 'ClusterReport', group: 'openreports.io', version: 'v1alpha1', plural: 'clusterreports', namespaced: false };
+export const CLUSTER_REPORT_KIND: KindInfo = {
+  kind: 'ClusterReport',
+  group: 'openreports.io',
+  version: 'v1alpha1',
+  plural: 'clusterreports',
+  namespaced: false,
+};
 
 const kindOf = (o: Pick<OrObject, 'kind'>) => (o.kind === 'Report' ? REPORT_KIND : CLUSTER_REPORT_KIND);
 const resource = (k: KindInfo) => `${k.plural}.${k.group}`;
@@ -45,7 +51,13 @@ export async function upsert(kube: Kube, obj: OrObject): Promise<WriteOutcome> {
   const body = { ...obj, metadata: { ...obj.metadata } };
   delete body.metadata.resourceVersion;
   const site = { verb: 'patch', resource: resource(k), namespace: ns };
-  const res = await rawRequest(kube, site, { method: 'PATCH', path: objectPath(ref), query: { fieldManager: 'stack-scan', force: 'true' }, body, contentType: 'application/apply-patch+yaml' });
+  const res = await rawRequest(kube, site, {
+    method: 'PATCH',
+    path: objectPath(ref),
+    query: { fieldManager: 'stack-scan', force: 'true' },
+    body,
+    contentType: 'application/apply-patch+yaml',
+  });
   if (res.status < 300) return 'written';
   if (res.status === 404 && namespaceMissing(res.body, ns)) return 'namespace-missing';
   if (res.status === 404 && notServed(res.body)) return 'crd-missing';

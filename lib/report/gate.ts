@@ -26,10 +26,14 @@ export function parseFailOn(list: string): Pick<GateSpec, 'verdicts' | 'severity
       if (!severity || SEVERITY_ORDER.indexOf(lower) > SEVERITY_ORDER.indexOf(severity)) severity = lower;
       continue;
     }
-    if (!/^[A-Za-z][A-Za-z_-]{0,39}$/.test(t)) throw new GateUsageError(`--fail-on: '${t.slice(0, 40)}' is neither a severity (${SEVERITY_ORDER.join(', ')}) nor a verdict (letters, _ and -, e.g. SECURITY_RISK, ALL-PORTS)`);
+    if (!/^[A-Za-z][A-Za-z_-]{0,39}$/.test(t))
+      throw new GateUsageError(
+        `--fail-on: '${t.slice(0, 40)}' is neither a severity (${SEVERITY_ORDER.join(', ')}) nor a verdict (letters, _ and -, e.g. SECURITY_RISK, ALL-PORTS)`,
+      );
     verdicts.add(t.toUpperCase());
   }
-  if (!verdicts.size && !severity) throw new GateUsageError('--fail-on: give verdicts and/or severities separated by commas, e.g. SECURITY_RISK,NOT_ENFORCING,high');
+  if (!verdicts.size && !severity)
+    throw new GateUsageError('--fail-on: give verdicts and/or severities separated by commas, e.g. SECURITY_RISK,NOT_ENFORCING,high');
   return { verdicts, ...(severity ? { severity } : {}) };
 }
 

@@ -17,7 +17,14 @@ export const formatParam = {
   parse(raw: string | undefined): { ok: true; value: HttpFormat } | { ok: false; error: ErrorInfo } {
     if (raw === undefined || raw === '') return { ok: true, value: 'json' };
     if ((HTTP_FORMATS as readonly string[]).includes(raw)) return { ok: true, value: raw as HttpFormat };
-    return { ok: false, error: { code: 'invalid_format', message: `format must be one of: ${HTTP_FORMATS.join(', ')}; got '${raw.slice(0, 40)}'`, details: [{ path: FORMAT_PARAM, message: `allowed: ${HTTP_FORMATS.join(', ')}` }] } };
+    return {
+      ok: false,
+      error: {
+        code: 'invalid_format',
+        message: `format must be one of: ${HTTP_FORMATS.join(', ')}; got '${raw.slice(0, 40)}'`,
+        details: [{ path: FORMAT_PARAM, message: `allowed: ${HTTP_FORMATS.join(', ')}` }],
+      },
+    };
   },
 };
 

@@ -35,7 +35,10 @@ export function tooLarge(size: number | undefined, max = MAX_BODY_BYTES): Reques
   return new RequestRefused({
     status: 413,
     code: 'event_too_large',
-    message: size === undefined ? `the request body is larger than ${max} bytes; send one event of at most ${max} bytes` : `the request body is ${size} bytes; at most ${max} are accepted`,
+    message:
+      size === undefined
+        ? `the request body is larger than ${max} bytes; send one event of at most ${max} bytes`
+        : `the request body is ${size} bytes; at most ${max} are accepted`,
   });
 }
 
@@ -82,7 +85,8 @@ function refused(attribute: string, message: string): RequestRefused {
 function checkAttributes(get: (name: string) => unknown, where: (name: string) => string): void {
   const sv = get('specversion');
   if (sv === undefined || sv === null || sv === '') throw refused('specversion', `the event has no specversion: set ${where('specversion')} to "1.0"`);
-  if (sv !== '1.0') throw refused('specversion', `specversion must be "1.0" (CloudEvents 1.0); got ${JSON.stringify(String(sv).slice(0, 20))} in ${where('specversion')}`);
+  if (sv !== '1.0')
+    throw refused('specversion', `specversion must be "1.0" (CloudEvents 1.0); got ${JSON.stringify(String(sv).slice(0, 20))} in ${where('specversion')}`);
   for (const a of REQUIRED) {
     const v = get(a);
     if (v === undefined || v === null) throw refused(a, `the event has no ${a}: set ${where(a)} (a non-empty string)`);
@@ -101,7 +105,13 @@ export function checkEventAttributes(headers: Headers, body: string): void {
   // Depth first, before any parser of ours or the SDK's walks the body (a requested event is 3 levels deep).
   if (/json/i.test(contentType)) {
     const at = jsonDepthOffset(body, MAX_EVENT_DEPTH);
-    if (at !== -1) throw new RequestRefused({ status: 400, code: 'event_too_deep', message: `the request body nests deeper than ${MAX_EVENT_DEPTH} levels (at byte ${at}); a requested event's data is {"mode": …} with string parameters`, details: [{ path: 'data', message: `deeper than ${MAX_EVENT_DEPTH} levels` }] });
+    if (at !== -1)
+      throw new RequestRefused({
+        status: 400,
+        code: 'event_too_deep',
+        message: `the request body nests deeper than ${MAX_EVENT_DEPTH} levels (at byte ${at}); a requested event's data is {"mode": …} with string parameters`,
+        details: [{ path: 'data', message: `deeper than ${MAX_EVENT_DEPTH} levels` }],
+      });
   }
   if (/^application\/cloudevents\+json/i.test(contentType)) {
     let doc: unknown;
@@ -110,12 +120,19 @@ export function checkEventAttributes(headers: Headers, body: string): void {
     } catch {
       return; // the decoder answers "not valid JSON"
     }
-    if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new RequestRefused({ status: 400, code: 'invalid_event', message: 'a structured CloudEvent must be one JSON object' });
+    if (!doc || typeof doc !== 'object' || Array.isArray(doc))
+      throw new RequestRefused({ status: 400, code: 'invalid_event', message: 'a structured CloudEvent must be one JSON object' });
     const m = new Map(Object.entries(doc as Record<string, unknown>));
-    checkAttributes((n) => m.get(n), (n) => `the "${n}" member of the JSON body`);
+    checkAttributes(
+      (n) => m.get(n),
+      (n) => `the "${n}" member of the JSON body`,
+    );
     return;
   }
   const anyCe = [...headers.keys()].some((k) => k.toLowerCase().startsWith('ce-'));
   if (!anyCe) return;
-  checkAttributes((n) => headers.get(`ce-${n}`) ?? undefined, (n) => `the ce-${n} header`);
+  checkAttributes(
+    (n) => headers.get(`ce-${n}`) ?? undefined,
+    (n) => `the ce-${n} header`,
+  );
 }

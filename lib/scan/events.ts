@@ -80,14 +80,18 @@ export async function receiveEvent(req: Request): Promise<ReceivedEvent> {
   }
   const contentType = headers['content-type'] ?? '';
   if (/^application\/cloudevents-batch\+json/i.test(contentType)) {
-    throw new EventRejected('batch_not_supported', 'a batch of CloudEvents is not accepted: send one io.stacktic.scan.requested event per request (binary or structured mode)');
+    throw new EventRejected(
+      'batch_not_supported',
+      'a batch of CloudEvents is not accepted: send one io.stacktic.scan.requested event per request (binary or structured mode)',
+    );
   }
   let decoded: CloudEventV1<unknown> | CloudEventV1<unknown>[];
   try {
     decoded = HTTP.toEvent<unknown>({ headers, body });
     // HTTP.toEvent returns an array for batch mode; one event per request is accepted.
     if (Array.isArray(decoded)) {
-      if (decoded.length !== 1) throw new EventRejected('batch_not_supported', `a batch of ${decoded.length} CloudEvents is not accepted: send one event per request`);
+      if (decoded.length !== 1)
+        throw new EventRejected('batch_not_supported', `a batch of ${decoded.length} CloudEvents is not accepted: send one event per request`);
       decoded = decoded[0];
     }
     // Structured mode is decoded leniently: check the required attributes (id, source, type, specversion).
@@ -97,12 +101,16 @@ export async function receiveEvent(req: Request): Promise<ReceivedEvent> {
     if (err instanceof SyntaxError) throw new EventRejected('invalid_event', 'the event is not valid JSON');
     const e = err as { message?: string; errors?: unknown };
     const details = Array.isArray(e.errors)
-      ? e.errors.slice(0, 10).map((x: { instancePath?: string; message?: string }) => ({ path: x.instancePath || '/', message: String(x.message ?? x).slice(0, 200) }))
+      ? e.errors
+          .slice(0, 10)
+          .map((x: { instancePath?: string; message?: string }) => ({ path: x.instancePath || '/', message: String(x.message ?? x).slice(0, 200) }))
       : undefined;
     const why =
       e.message === 'no cloud event detected'
-        ? 'no CloudEvent in the request: send binary mode (ce-specversion, ce-id, ce-source, ce-type headers) or structured mode (Content-Type: application/cloudevents+json)'
-        : `not a valid CloudEvent: ${details?.length ? details.map((d) => `${d.path} ${d.message}`).join('; ') : (e.message ?? String(err)).split('\n')[0].slice(0, 200)}`;
+        ? 'no CloudEvent in the request: send binary mode (ce-specversion, ce-id, ce-source, ce-type headers) or structured mode (Content-Type: ' +
+          'application/cloudevents+json)'
+        : `not a valid CloudEvent: ` +
+          `${details?.length ? details.map((d) => `${d.path} ` + `${d.message}`).join('; ') : (e.message ?? String(err)).split('\n')[0].slice(0, 200)}`;
     throw new EventRejected('invalid_event', why, details?.length ? details : undefined);
   }
   return { event: decoded, mode: /^application\/cloudevents\+json/i.test(contentType) ? 'structured' : 'binary' };
@@ -126,11 +134,17 @@ export interface ScanRequest {
 export function scanRequestOf(event: CloudEventV1<unknown>, def: { name: string; modes: readonly string[]; params?: Record<string, string> }): ScanRequest {
   if (event.type === PING_TYPE) return pingRequestOf(event, def);
   if (event.type !== REQUESTED_TYPE) {
-    throw new EventRejected('unsupported_event_type', `event type '${String(event.type).slice(0, 100)}' is not handled; send type ${REQUESTED_TYPE} with data {"mode": "${def.modes[0]}"}`, [{ path: 'type', message: `expected ${REQUESTED_TYPE}` }]);
+    throw new EventRejected(
+      'unsupported_event_type',
+      `event type '${String(event.type).slice(0, 100)}' is not handled; send type ${REQUESTED_TYPE} with data {"mode": "${def.modes[0]}"}`,
+      [{ path: 'type', message: `expected ${REQUESTED_TYPE}` }],
+    );
   }
   const scan = scanOf(event);
   if (scan !== undefined && scan !== def.name) {
-    throw new EventRejected('wrong_scan', `this function runs the ${def.name} scan; the event's scan extension says '${scan.slice(0, 60)}'`, [{ path: SCAN_EXTENSION, message: `expected ${def.name}` }]);
+    throw new EventRejected('wrong_scan', `this function runs the ${def.name} scan; the event's scan extension says '${scan.slice(0, 60)}'`, [
+      { path: SCAN_EXTENSION, message: `expected ${def.name}` },
+    ]);
   }
   let data = event.data as unknown;
   if (data instanceof Uint8Array) data = Buffer.from(data).toString('utf8');
@@ -140,24 +154,37 @@ export function scanRequestOf(event: CloudEventV1<unknown>, def: { name: string;
       try {
         data = JSON.parse(data);
       } catch {
-        throw new EventRejected('invalid_data', 'the event data is not valid JSON: send {"mode": "…"} with datacontenttype application/json', [{ path: 'data', message: 'not JSON' }]);
+        throw new EventRejected('invalid_data', 'the event data is not valid JSON: send {"mode": "…"} with datacontenttype application/json', [
+          { path: 'data', message: 'not JSON' },
+        ]);
       }
     }
   }
-  const want = `{"mode": one of ${def.modes.join(', ')}${def.params && Object.keys(def.params).length ? `, optional ${Object.keys(def.params).join(', ')} as strings` : ''}}`;
-  if (data === undefined || data === null) throw new EventRejected('missing_data', `the event has no data; send ${want}`, [{ path: 'data', message: 'missing' }]);
-  if (typeof data !== 'object' || Array.isArray(data)) throw new EventRejected('invalid_data', `the event data must be a JSON object ${want}`, [{ path: 'data', message: 'not an object' }]);
+  const want =
+    `{"mode": one of ${def.modes.join(', ')}` +
+    `${def.params && Object.keys(def.params).length ? `, optional ${Object.keys(def.params).join(', ')} as strings` : ''}}`;
+  if (data === undefined || data === null)
+    throw new EventRejected('missing_data', `the event has no data; send ${want}`, [{ path: 'data', message: 'missing' }]);
+  if (typeof data !== 'object' || Array.isArray(data))
+    throw new EventRejected('invalid_data', `the event data must be a JSON object ${want}`, [{ path: 'data', message: 'not an object' }]);
   const fields = new Map(Object.entries(data as Record<string, unknown>));
   const mode = fields.get('mode');
   if (mode === undefined) throw new EventRejected('missing_mode', `the event data has no mode; send ${want}`, [{ path: 'data.mode', message: 'missing' }]);
   if (typeof mode !== 'string' || !def.modes.includes(mode)) {
-    throw new EventRejected('invalid_mode', `mode must be one of: ${def.modes.join(', ')}; got ${JSON.stringify(mode).slice(0, 60)}`, [{ path: 'data.mode', message: `allowed: ${def.modes.join(', ')}` }]);
+    throw new EventRejected('invalid_mode', `mode must be one of: ${def.modes.join(', ')}; got ${JSON.stringify(mode).slice(0, 60)}`, [
+      { path: 'data.mode', message: `allowed: ${def.modes.join(', ')}` },
+    ]);
   }
   fields.delete('mode');
   const allowed = new Set(Object.keys(def.params ?? {}));
   const unknown = [...fields.keys()].filter((k) => !allowed.has(k));
   if (unknown.length) {
-    throw new EventRejected('unknown_parameter', `unknown field(s) in the event data: ${unknown.map((k) => k.slice(0, 40)).join(', ')}; accepted: mode${allowed.size ? `, ${[...allowed].join(', ')}` : ''}`, unknown.map((k) => ({ path: `data.${k.slice(0, 40)}`, message: 'not accepted' })));
+    throw new EventRejected(
+      'unknown_parameter',
+      `unknown field(s) in the event data: ${unknown.map((k) => k.slice(0, 40)).join(', ')}; accepted: mode` +
+        `${allowed.size ? `, ${[...allowed].join(', ')}` : ''}`,
+      unknown.map((k) => ({ path: `data.${k.slice(0, 40)}`, message: 'not accepted' })),
+    );
   }
   const params: Record<string, string> = Object.create(null);
   for (const [k, v] of fields) {
@@ -168,7 +195,14 @@ export function scanRequestOf(event: CloudEventV1<unknown>, def: { name: string;
 }
 
 /** The reply event, encoded in `mode`, as a fetch Response (200). */
-export async function replyEvent(opts: { scan: string; mode: string; request: CloudEventV1<unknown>; contentMode: ContentMode; type: typeof COMPLETED_TYPE | typeof FAILED_TYPE; data: unknown }): Promise<Response> {
+export async function replyEvent(opts: {
+  scan: string;
+  mode: string;
+  request: CloudEventV1<unknown>;
+  contentMode: ContentMode;
+  type: typeof COMPLETED_TYPE | typeof FAILED_TYPE;
+  data: unknown;
+}): Promise<Response> {
   const { CloudEvent, HTTP } = await cloudEvents();
   const event = new CloudEvent({
     type: opts.type,
@@ -189,14 +223,19 @@ export async function replyEvent(opts: { scan: string; mode: string; request: Cl
 /** The event's data as a JSON value: bytes and strings are parsed; undefined when there is none. */
 function jsonData(event: CloudEventV1<unknown>): unknown {
   let data = event.data as unknown;
-  if (data === undefined && typeof (event as { data_base64?: unknown }).data_base64 === 'string') data = Buffer.from((event as { data_base64: string }).data_base64, 'base64');
+  if (data === undefined && typeof (event as { data_base64?: unknown }).data_base64 === 'string')
+    data = Buffer.from((event as { data_base64: string }).data_base64, 'base64');
   if (data instanceof Uint8Array) data = Buffer.from(data).toString('utf8');
   if (typeof data !== 'string') return data;
   if (!data.trim()) return undefined;
   try {
     return JSON.parse(data);
   } catch {
-    throw new EventRejected('invalid_data', 'the PingSource data is not valid JSON: set spec.data to {"scan": "…", "mode": "…"} with spec.contentType application/json', [{ path: 'data', message: 'not JSON' }]);
+    throw new EventRejected(
+      'invalid_data',
+      'the PingSource data is not valid JSON: set spec.data to {"scan": "…", "mode": "…"} with spec.contentType application/json',
+      [{ path: 'data', message: 'not JSON' }],
+    );
   }
 }
 
@@ -208,19 +247,35 @@ function jsonData(event: CloudEventV1<unknown>): unknown {
 export function pingRequestOf(event: CloudEventV1<unknown>, def: { name: string; modes: readonly string[] }): ScanRequest {
   const want = `{"scan": "${def.name}", "mode": one of ${def.modes.join(', ')}}`;
   const data = jsonData(event);
-  if (data === undefined || data === null) throw new EventRejected('missing_data', `the PingSource event has no data; set spec.data to ${want}`, [{ path: 'data', message: 'missing' }]);
-  if (typeof data !== 'object' || Array.isArray(data)) throw new EventRejected('invalid_data', `the PingSource data must be a JSON object ${want}`, [{ path: 'data', message: 'not an object' }]);
+  if (data === undefined || data === null)
+    throw new EventRejected('missing_data', `the PingSource event has no data; set spec.data to ${want}`, [{ path: 'data', message: 'missing' }]);
+  if (typeof data !== 'object' || Array.isArray(data))
+    throw new EventRejected('invalid_data', `the PingSource data must be a JSON object ${want}`, [{ path: 'data', message: 'not an object' }]);
   const fields = new Map(Object.entries(data as Record<string, unknown>));
   const scan = fields.get('scan') ?? scanOf(event);
   if (scan === undefined) throw new EventRejected('missing_scan', `the PingSource data has no scan; send ${want}`, [{ path: 'data.scan', message: 'missing' }]);
-  if (scan !== def.name) throw new EventRejected('wrong_scan', `this function runs the ${def.name} scan; the PingSource data says ${JSON.stringify(scan).slice(0, 60)}`, [{ path: 'data.scan', message: `expected ${def.name}` }]);
+  if (scan !== def.name)
+    throw new EventRejected('wrong_scan', `this function runs the ${def.name} scan; the PingSource data says ${JSON.stringify(scan).slice(0, 60)}`, [
+      { path: 'data.scan', message: `expected ${def.name}` },
+    ]);
   const ext = scanOf(event);
-  if (ext !== undefined && ext !== def.name) throw new EventRejected('wrong_scan', `this function runs the ${def.name} scan; the event's scan extension says '${ext.slice(0, 60)}'`, [{ path: SCAN_EXTENSION, message: `expected ${def.name}` }]);
+  if (ext !== undefined && ext !== def.name)
+    throw new EventRejected('wrong_scan', `this function runs the ${def.name} scan; the event's scan extension says '${ext.slice(0, 60)}'`, [
+      { path: SCAN_EXTENSION, message: `expected ${def.name}` },
+    ]);
   const mode = fields.get('mode');
   if (mode === undefined) throw new EventRejected('missing_mode', `the PingSource data has no mode; send ${want}`, [{ path: 'data.mode', message: 'missing' }]);
-  if (typeof mode !== 'string' || !def.modes.includes(mode)) throw new EventRejected('invalid_mode', `data.mode must be one of: ${def.modes.join(', ')}; got ${JSON.stringify(mode).slice(0, 60)}`, [{ path: 'data.mode', message: `allowed: ${def.modes.join(', ')}` }]);
+  if (typeof mode !== 'string' || !def.modes.includes(mode))
+    throw new EventRejected('invalid_mode', `data.mode must be one of: ${def.modes.join(', ')}; got ${JSON.stringify(mode).slice(0, 60)}`, [
+      { path: 'data.mode', message: `allowed: ${def.modes.join(', ')}` },
+    ]);
   const unknown = [...fields.keys()].filter((k) => k !== 'scan' && k !== 'mode');
-  if (unknown.length) throw new EventRejected('unknown_parameter', `unknown field(s) in the PingSource data: ${unknown.map((k) => k.slice(0, 40)).join(', ')}; accepted: scan, mode`, unknown.map((k) => ({ path: `data.${k.slice(0, 40)}`, message: 'not accepted' })));
+  if (unknown.length)
+    throw new EventRejected(
+      'unknown_parameter',
+      `unknown field(s) in the PingSource data: ${unknown.map((k) => k.slice(0, 40)).join(', ')}; accepted: scan, mode`,
+      unknown.map((k) => ({ path: `data.${k.slice(0, 40)}`, message: 'not accepted' })),
+    );
   return { mode, params: Object.create(null) };
 }
 

@@ -120,7 +120,8 @@ export function parseHostMap(raw: string | undefined, setting: string = HOST_MAP
   } catch (err) {
     throw invalidSetting(setting, `${want} (${(err as Error).message})`, '…');
   }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw invalidSetting(setting, want, typeof parsed === 'object' ? (Array.isArray(parsed) ? 'an array' : 'null') : typeof parsed);
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw invalidSetting(setting, want, typeof parsed === 'object' ? (Array.isArray(parsed) ? 'an array' : 'null') : typeof parsed);
   for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
     const k = key.trim().toLowerCase();
     let host = k;
@@ -131,7 +132,8 @@ export function parseHostMap(raw: string | undefined, setting: string = HOST_MAP
       port = parsePort(m[2]);
       if (!port) throw invalidSetting(setting, `${want}; key '${key}' has an invalid port`, '…');
     }
-    if (!isIP(host) && isNumericHostForm(host)) throw invalidSetting(setting, `${want}; key '${key}' is an address in a numeric notation other than a dotted-quad IPv4 or IPv6 literal`, '…');
+    if (!isIP(host) && isNumericHostForm(host))
+      throw invalidSetting(setting, `${want}; key '${key}' is an address in a numeric notation other than a dotted-quad IPv4 or IPv6 literal`, '…');
     if (!isHostName(host) && !isIP(host)) throw invalidSetting(setting, `${want}; key '${key}' is not a host name`, '…');
     if (typeof value !== 'string') throw invalidSetting(setting, `${want}; the value of '${key}' is not a string`, '…');
     const addr = parseAddress(value.trim());
@@ -147,7 +149,8 @@ const HOST_MAP_WANT = 'a JSON object mapping host names (or host:port) to IP add
 /** Read by the scans that reach services themselves (nuclei; the network scan's local runner). */
 export const HOST_SETTINGS = settingsSchema({
   [HOST_MAP_SETTING]: setting.custom({
-    description: 'explicit host mapping: a key is a host name (every port) or host:port (that port only); a value is an IP ' +
+    description:
+      'explicit host mapping: a key is a host name (every port) or host:port (that port only); a value is an IP ' +
       'literal (keeps the port) or ip:port / [ipv6]:port. Never a name: nothing is resolved from this setting',
     want: HOST_MAP_WANT,
     defaultText: 'unset: no mapping',
@@ -157,7 +160,8 @@ export const HOST_SETTINGS = settingsSchema({
   [DNS_SETTING]: setting.choice(['system', 'off'], {
     default: 'system',
     want: "'system' (resolve names with /etc/resolv.conf's nameservers) or 'off' (no DNS query; only SCAN_HOST_MAP names and IP literals)",
-    description: '`system`: names not in SCAN_HOST_MAP are resolved with the nameservers of /etc/resolv.conf (in a pod: the ' +
+    description:
+      '`system`: names not in SCAN_HOST_MAP are resolved with the nameservers of /etc/resolv.conf (in a pod: the ' +
       'cluster DNS); `off`: no DNS query at all, any other target is reported as not resolvable',
     example: 'off',
   }),
@@ -189,8 +193,13 @@ export function resolveTarget(map: HostMap, host: string, port: number, dns: Dns
   const mapped = map.byHostPort.get(`${bare}:${port}`) ?? map.byHost.get(bare);
   if (mapped) return { kind: 'address', host: mapped.ip, port: mapped.port ?? port, via: 'map' };
   if (isIP(bare)) return { kind: 'address', host: bare, port, via: 'literal' };
-  if (isNumericHostForm(bare)) return { kind: 'unresolved', reason: `'${host}' is an address in a numeric notation other than dotted-quad IPv4 or IPv6: write the address as a.b.c.d` };
+  if (isNumericHostForm(bare))
+    return { kind: 'unresolved', reason: `'${host}' is an address in a numeric notation other than dotted-quad IPv4 or IPv6: write the address as a.b.c.d` };
   if (!isHostName(bare)) return { kind: 'unresolved', reason: `'${host}' is not a valid host name` };
-  if (dns === 'off') return { kind: 'unresolved', reason: `${bare} is not in ${map.setting} and ${DNS_SETTING}=off: no DNS query is sent; map it to an address in ${map.setting}` };
+  if (dns === 'off')
+    return {
+      kind: 'unresolved',
+      reason: `${bare} is not in ${map.setting} and ${DNS_SETTING}=off: no DNS query is sent; map it to an address in ${map.setting}`,
+    };
   return { kind: 'name', host: bare, port };
 }

@@ -41,7 +41,8 @@ export const nullable = v.nullable;
 export const opt = v.optional;
 
 /** Counts by key (severity, verdict): every listed key present. */
-export const counts = <const K extends string>(keys: readonly K[]) => v.strictObject(Object.fromEntries(keys.map((k) => [k, count])) as Record<K, typeof count>);
+export const counts = <const K extends string>(keys: readonly K[]) =>
+  v.strictObject(Object.fromEntries(keys.map((k) => [k, count])) as Record<K, typeof count>);
 
 export const ReportErrorSchema = closed(
   {
@@ -60,8 +61,11 @@ export const ErrorBodySchema = closed(
   {
     error: closed({
       status: describe(int, 'the HTTP status, repeated'),
-      code: describe(str, 'a stable machine code, e.g. unknown_parameter, invalid_mode, invalid_setting, not_configured, tool_missing, ' +
-        'cluster_unreachable, scan_timeout, internal'),
+      code: describe(
+        str,
+        'a stable machine code, e.g. unknown_parameter, invalid_mode, invalid_setting, not_configured, tool_missing, ' +
+          'cluster_unreachable, scan_timeout, internal',
+      ),
       message: describe(str, 'what is wrong and what to do; never a stack trace or file contents'),
       file: opt(describe(str, 'the file the error is about')),
       setting: opt(describe(str, 'the environment variable or query parameter to change')),
@@ -88,7 +92,14 @@ const ChangedFindingSchema = closed({
 export const ChangesSchema = closed(
   {
     previous: describe(
-      v.nullable(closed({ run_id: str, started_at: str, score: v.nullable(v.number()), from: describe(v.picklist(['cluster', 'memory']), 'the run history in the cluster, or this process\'s memory') })),
+      v.nullable(
+        closed({
+          run_id: str,
+          started_at: str,
+          score: v.nullable(v.number()),
+          from: describe(v.picklist(['cluster', 'memory']), "the run history in the cluster, or this process's memory"),
+        }),
+      ),
       'the run compared with; null on the first run',
     ),
     note: opt(describe(str, 'why there is nothing to compare with')),

@@ -112,7 +112,14 @@ export function scanTimeoutSchema(def: Pick<ScanDefinition, 'name' | 'modes' | '
 }
 
 /** Run a scan directly (no HTTP) and wrap its outcome in the envelope. */
-export async function runScan<M extends string>(def: ScanDefinition<M>, mode: M, params: Record<string, string> = {}, signal = new AbortController().signal, timeoutMs = scanTimeoutMs(def, mode), progress?: ProgressFn): Promise<ScanReport> {
+export async function runScan<M extends string>(
+  def: ScanDefinition<M>,
+  mode: M,
+  params: Record<string, string> = {},
+  signal = new AbortController().signal,
+  timeoutMs = scanTimeoutMs(def, mode),
+  progress?: ProgressFn,
+): Promise<ScanReport> {
   const started = Date.now();
   // Every API request of the run retries within this budget and counts here (lib/kube/retry.ts).
   const budget = { deadline: started + timeoutMs, signal, retries: 0, waitedMs: 0 };
@@ -170,7 +177,16 @@ export class Coalescer<M extends string> {
       this.stats.coalesced++;
     } else {
       const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(new ScanAbort('timeout', `the scan exceeded its total time of ${timeoutMs} ms (${timeoutSettingName(this.def)}); the report holds what was done by then`)), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          controller.abort(
+            new ScanAbort(
+              'timeout',
+              `the scan exceeded its total time of ${timeoutMs} ms (${timeoutSettingName(this.def)}); the report holds what was done by then`,
+            ),
+          ),
+        timeoutMs,
+      );
       this.stats.runs++;
       const result: Promise<Settled> = runScan(this.def, mode, params, controller.signal, timeoutMs).then(
         (report) => ({ ok: true as const, report }),
@@ -178,11 +194,26 @@ export class Coalescer<M extends string> {
       );
       let graceTimer: NodeJS.Timeout | undefined;
       const late = new Promise<{ ok: false; error: ScanError }>((resolve) => {
-        controller.signal.addEventListener('abort', () => {
-          const what = (controller.signal.reason as ScanAbort | undefined)?.code === 'timeout' ? 'timed out' : 'cancelled';
-          graceTimer = setTimeout(() => resolve({ ok: false, error: new ScanError(504, { code: 'scan_timeout', message: `the ${this.def.name} scan did not stop within ${ABORT_GRACE_MS} ms after it was ${what}`, setting: timeoutSettingName(this.def) }) }), ABORT_GRACE_MS);
-          graceTimer.unref?.();
-        }, { once: true });
+        controller.signal.addEventListener(
+          'abort',
+          () => {
+            const what = (controller.signal.reason as ScanAbort | undefined)?.code === 'timeout' ? 'timed out' : 'cancelled';
+            graceTimer = setTimeout(
+              () =>
+                resolve({
+                  ok: false,
+                  error: new ScanError(504, {
+                    code: 'scan_timeout',
+                    message: `the ${this.def.name} scan did not stop within ${ABORT_GRACE_MS} ms after it was ${what}`,
+                    setting: timeoutSettingName(this.def),
+                  }),
+                }),
+              ABORT_GRACE_MS,
+            );
+            graceTimer.unref?.();
+          },
+          { once: true },
+        );
       });
       run = { result, late, waiters: 1, controller };
       this.inflight.set(key, run);
@@ -195,7 +226,8 @@ export class Coalescer<M extends string> {
     const current = run;
     const leave = () => {
       current.waiters--;
-      if (current.waiters <= 0 && !current.controller.signal.aborted) current.controller.abort(new ScanAbort('cancelled', 'every client waiting for this scan disconnected'));
+      if (current.waiters <= 0 && !current.controller.signal.aborted)
+        current.controller.abort(new ScanAbort('cancelled', 'every client waiting for this scan disconnected'));
     };
     if (clientSignal?.aborted) leave();
     else clientSignal?.addEventListener('abort', leave, { once: true });
@@ -219,7 +251,11 @@ export function notFoundBody(method: string, path: string, hint: string) {
 
 export function scanApp<M extends string>(def: ScanDefinition<M>): ScanApp {
   const app: ScanApp = new Hono();
-  const allowed = new Map<string, string>([['mode', `one of ${def.modes.join(', ')} (default ${def.defaultMode})`], [FORMAT_PARAM, formatParam.description], ...Object.entries(def.params ?? {})]);
+  const allowed = new Map<string, string>([
+    ['mode', `one of ${def.modes.join(', ')} (default ${def.defaultMode})`],
+    [FORMAT_PARAM, formatParam.description],
+    ...Object.entries(def.params ?? {}),
+  ]);
   const ModeSchema = v.picklist(def.modes, `mode must be one of: ${def.modes.join(', ')}`);
   const coalescer = new Coalescer(def);
   app.scanStats = coalescer.stats;
@@ -227,7 +263,9 @@ export function scanApp<M extends string>(def: ScanDefinition<M>): ScanApp {
   app.get('/healthz', (c) => c.json({ status: 'ok', scan: def.name }));
   // The OpenAPI 3.1 document (lib/scan/openapi.ts, loaded on the first request for it).
   let openapi: Promise<object> | undefined;
-  app.get('/openapi.json', async (c) => c.json(await (openapi ??= import('./openapi.ts').then((m) => m.openApiDocument([def], { combined: false, events: eventTypes() })))));
+  app.get('/openapi.json', async (c) =>
+    c.json(await (openapi ??= import('./openapi.ts').then((m) => m.openApiDocument([def], { combined: false, events: eventTypes() })))),
+  );
 
   // Hono answers HEAD with the GET handler: a HEAD must never start a scan.
   app.get(def.path, async (c) => {
@@ -245,14 +283,30 @@ export function scanApp<M extends string>(def: ScanDefinition<M>): ScanApp {
         400,
       );
     }
-    const repeated = Object.entries(queries).filter(([, vals]) => vals.length > 1).map(([k]) => k);
+    const repeated = Object.entries(queries)
+      .filter(([, vals]) => vals.length > 1)
+      .map(([k]) => k);
     if (repeated.length) {
-      return c.json(errorBody(400, { code: 'repeated_parameter', message: `query parameter(s) given more than once: ${repeated.join(', ')}; give each once`, details: repeated.map((k) => ({ path: k, message: 'repeated' })) }), 400);
+      return c.json(
+        errorBody(400, {
+          code: 'repeated_parameter',
+          message: `query parameter(s) given more than once: ${repeated.join(', ')}; give each once`,
+          details: repeated.map((k) => ({ path: k, message: 'repeated' })),
+        }),
+        400,
+      );
     }
     const query = new Map(Object.entries(queries).map(([k, vals]) => [k, vals[0]]));
     const parsed = v.safeParse(ModeSchema, query.get('mode') ?? def.defaultMode);
     if (!parsed.success) {
-      return c.json(errorBody(400, { code: 'invalid_mode', message: `${parsed.issues[0].message}; got '${query.get('mode')}'`, details: [{ path: 'mode', message: `allowed: ${def.modes.join(', ')}` }] }), 400);
+      return c.json(
+        errorBody(400, {
+          code: 'invalid_mode',
+          message: `${parsed.issues[0].message}; got '${query.get('mode')}'`,
+          details: [{ path: 'mode', message: `allowed: ${def.modes.join(', ')}` }],
+        }),
+        400,
+      );
     }
     query.delete('mode');
     const format = formatParam.parse(query.get(FORMAT_PARAM));
@@ -292,11 +346,33 @@ export function scanApp<M extends string>(def: ScanDefinition<M>): ScanApp {
       throw err;
     }
     const [body, status] = await answer(request.mode as M, request.params, c.req.raw.signal);
-    return replyEvent({ scan: def.name, mode: request.mode, request: received.event, contentMode: received.mode, type: status === 200 ? COMPLETED_TYPE : FAILED_TYPE, data: body });
+    return replyEvent({
+      scan: def.name,
+      mode: request.mode,
+      request: received.event,
+      contentMode: received.mode,
+      type: status === 200 ? COMPLETED_TYPE : FAILED_TYPE,
+      data: body,
+    });
   });
-  app.all('/', (c) => c.json(errorBody(405, { code: 'method_not_allowed', message: `${c.req.method} is not allowed on /; POST a CloudEvent of type ${REQUESTED_TYPE}, or GET ${def.path}?mode=${def.defaultMode}` }), 405, { Allow: 'POST' }));
+  app.all('/', (c) =>
+    c.json(
+      errorBody(405, {
+        code: 'method_not_allowed',
+        message: `${c.req.method} is not allowed on /; POST a CloudEvent of type ${REQUESTED_TYPE}, or GET ${def.path}?mode=${def.defaultMode}`,
+      }),
+      405,
+      { Allow: 'POST' },
+    ),
+  );
 
-  app.all(def.path, (c) => c.json(errorBody(405, { code: 'method_not_allowed', message: `${c.req.method} is not allowed on ${def.path}; use GET ${def.path}?mode=${def.defaultMode}` }), 405, { Allow: 'GET' }));
+  app.all(def.path, (c) =>
+    c.json(
+      errorBody(405, { code: 'method_not_allowed', message: `${c.req.method} is not allowed on ${def.path}; use GET ${def.path}?mode=${def.defaultMode}` }),
+      405,
+      { Allow: 'GET' },
+    ),
+  );
   app.notFound((c) => c.json(notFoundBody(c.req.method, c.req.path, `try GET ${def.path}?mode=${def.defaultMode}`), 404));
   app.onError((err, c) => {
     console.error(`${def.name}: unhandled error:`, err);

@@ -24,12 +24,23 @@ export function combinedApp(scans: MountedScan[]): Hono {
   const list = () => scans.map(({ definition: d }) => ({ scan: d.name, path: d.path, modes: d.modes, default_mode: d.defaultMode }));
   const byName = new Map(scans.map((s) => [s.definition.name, s]));
   const names = scans.map((s) => s.definition.name).join(', ');
-  const hint = `scans: ${scans.map((s) => `GET ${s.definition.path}?mode=${s.definition.defaultMode}`).join(', ')}; or POST / a CloudEvent ${REQUESTED_TYPE} with extension ${SCAN_EXTENSION} = one of ${names}`;
+  const hint =
+    `scans: ${scans.map((s) => `GET ${s.definition.path}?mode=` + `${s.definition.defaultMode}`).join(', ')}; or POST / a CloudEvent ` +
+    `${REQUESTED_TYPE} with extension ${SCAN_EXTENSION} = one of ${names}`;
   app.get('/', (c) => c.json({ scans: list() }));
   app.get('/healthz', (c) => c.json({ status: 'ok', scans: scans.map((s) => s.definition.name) }));
   // Every scan's paths in one OpenAPI 3.1 document (lib/scan/openapi.ts, loaded on the first request for it).
   let openapi: Promise<object> | undefined;
-  app.get('/openapi.json', async (c) => c.json(await (openapi ??= import('./openapi.ts').then((m) => m.openApiDocument(scans.map((s) => s.definition), { combined: true, events: eventTypes() })))));
+  app.get('/openapi.json', async (c) =>
+    c.json(
+      await (openapi ??= import('./openapi.ts').then((m) =>
+        m.openApiDocument(
+          scans.map((s) => s.definition),
+          { combined: true, events: eventTypes() },
+        ),
+      )),
+    ),
+  );
   // CloudEvents: routed by the event's `scan` extension to that function's own POST /.
   app.post('/', async (c) => {
     const raw = c.req.raw;
@@ -42,16 +53,26 @@ export function combinedApp(scans: MountedScan[]): Hono {
       });
       const { event } = await receiveEvent(new Request(raw.url, { method: 'POST', headers: raw.headers, body }));
       const scan = scanOf(event) ?? pingScanOf(event);
-      if (scan === undefined) throw new EventRejected('missing_scan', `the event has no '${SCAN_EXTENSION}' extension attribute; this server runs several scans: set it to one of ${names}`, [{ path: SCAN_EXTENSION, message: `one of ${names}` }]);
+      if (scan === undefined)
+        throw new EventRejected(
+          'missing_scan',
+          `the event has no '${SCAN_EXTENSION}' extension attribute; this server runs several scans: set it to one of ${names}`,
+          [{ path: SCAN_EXTENSION, message: `one of ${names}` }],
+        );
       target = byName.get(scan);
-      if (!target) throw new EventRejected('unknown_scan', `no scan '${scan.slice(0, 60)}' here; the ${SCAN_EXTENSION} extension must be one of ${names}`, [{ path: SCAN_EXTENSION, message: `one of ${names}` }]);
+      if (!target)
+        throw new EventRejected('unknown_scan', `no scan '${scan.slice(0, 60)}' here; the ${SCAN_EXTENSION} extension must be one of ${names}`, [
+          { path: SCAN_EXTENSION, message: `one of ${names}` },
+        ]);
     } catch (err) {
       if (err instanceof EventRejected) return c.json(err.body(), err.status, err.status === 413 ? { Connection: 'close' } : {});
       throw err;
     }
     return target.app.fetch(new Request(raw.url, { method: 'POST', headers: raw.headers, body, signal: raw.signal }));
   });
-  app.all('/', (c) => c.json(errorBody(405, { code: 'method_not_allowed', message: `${c.req.method} is not allowed on /; ${hint}` }), 405, { Allow: 'GET, POST' }));
+  app.all('/', (c) =>
+    c.json(errorBody(405, { code: 'method_not_allowed', message: `${c.req.method} is not allowed on /; ${hint}` }), 405, { Allow: 'GET, POST' }),
+  );
   for (const s of scans) {
     // Each function's own routes (its scan path and its 405s); its /healthz and / are shadowed by ours.
     app.route('/', s.app);

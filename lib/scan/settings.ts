@@ -178,7 +178,8 @@ export function scanTimeoutSetting(modes: readonly string[], defaults: Record<st
   const num = (s: string) => (/^\d+$/.test(s) && Number(s) >= 1000 && Number(s) <= 86_400_000 ? Number(s) : undefined);
   return make<Map<string, number>, Map<string, number>>(
     {
-      description: `the scan's total time per request; when spent, the scan returns what it has with a \`timeout\` error (and ` +
+      description:
+        `the scan's total time per request; when spent, the scan returns what it has with a \`timeout\` error (and ` +
         `scratch objects it created expire after it)`,
       example: modes.length > 1 ? `${modes[0]}=60000,${modes[1]}=900000` : '60000',
       default: modes.map((m) => `${m} ${defaults[m] ?? 600_000}`).join(', '),
@@ -209,7 +210,19 @@ export const SYSTEM_SETTINGS = settingsSchema({
     defaultText: 'in a pod: its ServiceAccount; otherwise ~/.kube/config',
     example: '/home/me/.kube/config',
   }),
-  KUBERNETES_SERVICE_HOST: setting.env({ description: 'set by Kubernetes in every pod: with the ServiceAccount token, selects the in-cluster connection', defaultText: 'set by Kubernetes', example: '10.96.0.1' }),
-  KUBERNETES_SERVICE_PORT: setting.env({ description: 'set by Kubernetes in every pod: the API server port for the in-cluster connection', defaultText: '443', example: '443' }),
-  PATH: setting.env({ description: 'where tools (kubescape, nuclei, nmap) are looked up when their own setting is unset', defaultText: 'the process PATH', example: '/usr/local/bin:/usr/bin' }),
+  KUBERNETES_SERVICE_HOST: setting.env({
+    description: 'set by Kubernetes in every pod: with the ServiceAccount token, selects the in-cluster connection',
+    defaultText: 'set by Kubernetes',
+    example: '10.96.0.1',
+  }),
+  KUBERNETES_SERVICE_PORT: setting.env({
+    description: 'set by Kubernetes in every pod: the API server port for the in-cluster connection',
+    defaultText: '443',
+    example: '443',
+  }),
+  PATH: setting.env({
+    description: 'where tools (kubescape, nuclei, nmap) are looked up when their own setting is unset',
+    defaultText: 'the process PATH',
+    example: '/usr/local/bin:/usr/bin',
+  }),
 });

@@ -163,5 +163,9 @@ export function isExecutable(p: string): boolean {
 
 /** The first executable `name` in PATH's directories, if any. */
 export function findOnPath(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return (env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, name)).find(isExecutable);
+  return (env.PATH ?? '')
+    .split(delimiter)
+    .filter(Boolean)
+    .map((d) => join(d, name))
+    .find(isExecutable);
 }

@@ -61,7 +61,8 @@ export function measure(value: unknown, bounds: Bounds): Measured {
         }
       }
       if (top.nodes > bounds.maxNodes) return { nodes: top.nodes, depth: top.depth, aliases, exceeded: { what: 'nodes', at: top.obj } };
-      if (stack.length - 1 + top.depth > bounds.maxDepth) return { nodes: top.nodes, depth: stack.length - 1 + top.depth, aliases, exceeded: { what: 'depth', at: top.obj } };
+      if (stack.length - 1 + top.depth > bounds.maxDepth)
+        return { nodes: top.nodes, depth: stack.length - 1 + top.depth, aliases, exceeded: { what: 'depth', at: top.obj } };
       continue;
     }
     stack.pop();

@@ -22,10 +22,18 @@ export type { Direction };
 export const CATEGORIES = ['link', 'exception', 'internet', 'intra-namespace', 'default-deny', 'other'] as const;
 export type Category = (typeof CATEGORIES)[number];
 
-const name = v.pipe(v.string(), v.regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a Kubernetes object name (lowercase letters, digits, - and .)'), v.maxLength(253));
+const name = v.pipe(
+  v.string(),
+  v.regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a Kubernetes object name (lowercase letters, digits, - and .)'),
+  v.maxLength(253),
+);
 const nsName = v.pipe(v.string(), v.check(isDns1123Label, 'must be a Kubernetes namespace name (DNS-1123 label)'));
 const cidr = v.pipe(v.string(), v.regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, 'must be a CIDR such as 10.0.0.0/8 or fd00::/8'));
-const labelKey = v.pipe(v.string(), v.regex(/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, 'must be a label key'), v.maxLength(316));
+const labelKey = v.pipe(
+  v.string(),
+  v.regex(/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, 'must be a label key'),
+  v.maxLength(316),
+);
 
 export const PeerSchema = v.union([
   /** `label`: the namespace label the selector uses (default: stacktic.io/namespace for stack namespaces, kubernetes.io/metadata.name otherwise). */
@@ -37,7 +45,10 @@ export type Peer = v.InferOutput<typeof PeerSchema>;
 
 export const PortSchema = v.strictObject({
   protocol: v.optional(v.picklist(['TCP', 'UDP', 'SCTP']), 'TCP'),
-  port: v.union([v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65535)), v.pipe(v.string(), v.regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a named port'), v.maxLength(15))]),
+  port: v.union([
+    v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65535)),
+    v.pipe(v.string(), v.regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a named port'), v.maxLength(15)),
+  ]),
 });
 
 export const ExpectedPolicySchema = v.pipe(
@@ -117,7 +128,12 @@ export const INTERNET: Readonly<Record<string, { ports: number[]; directions: Di
     if (!internet.length) continue;
     const portsOf = (d: Direction) => internet.filter((r) => r.direction === d).flatMap((r) => r.ports.map((p) => p.port));
     const directions = [...new Set(internet.map((r) => r.direction))];
-    out[type] = { ports: directions.includes('egress') ? portsOf('egress') : portsOf('ingress'), directions, ingressPorts: portsOf('ingress'), egressPorts: portsOf('egress') };
+    out[type] = {
+      ports: directions.includes('egress') ? portsOf('egress') : portsOf('ingress'),
+      directions,
+      ingressPorts: portsOf('ingress'),
+      egressPorts: portsOf('egress'),
+    };
   }
   return Object.freeze(out);
 })();
@@ -132,7 +148,12 @@ function identity(p: ExpectedPolicy): string {
   return `${p.namespace}\n${p.name}\n${p.direction}\n${peer}\n${p.ports.map((x) => `${x.protocol}/${x.port}`).join(',')}`;
 }
 
-function fromRule(rule: PolicyRule, vars: { ns: string; src?: string; dst?: string; port?: number | null }, stackNs: ReadonlySet<string>, link?: { from: string; to: string }): ExpectedPolicy {
+function fromRule(
+  rule: PolicyRule,
+  vars: { ns: string; src?: string; dst?: string; port?: number | null },
+  stackNs: ReadonlySet<string>,
+  link?: { from: string; to: string },
+): ExpectedPolicy {
   const peer: Peer = 'any' in rule.peer ? { any: true } : { namespace: fill(rule.peer.namespace, vars), label: rule.peer.label };
   const ports = rule.category === 'link' ? (vars.port ? [{ protocol: 'TCP' as Protocol, port: vars.port }] : []) : rule.ports.map((p) => ({ ...p }));
   void stackNs;
@@ -186,7 +207,10 @@ export function deriveExpected(topo: Topology, file: string): ExpectedSet {
     for (const rule of rules) out.push(fromRule(rule, { ns: c.namespace }, stackNs));
   }
   for (const [type, comps] of unknown) {
-    warnings.push(`${file}: component type '${type.slice(0, 60)}' (${comps.slice(0, 5).join(', ')}${comps.length > 5 ? ', …' : ''}) is not in the derivation table; any exception--app or internet--any policy Stacktic generates for it is not expected here`);
+    warnings.push(
+      `${file}: component type '${type.slice(0, 60)}' (${comps.slice(0, 5).join(', ')}${comps.length > 5 ? ', …' : ''}) is not in the derivation ` +
+        `table; any exception--app or internet--any policy Stacktic generates for it is not expected here`,
+    );
   }
 
   // Two links between the same namespaces and port give the same policy: keep one.
@@ -227,14 +251,21 @@ function checkSelector(x: unknown, path: string, problems: { path: string; messa
   if (x === undefined || x === null) return;
   if (!isObj(x)) return void problems.push({ path, message: 'must be a label selector mapping' });
   const ml = own(x, 'matchLabels');
-  if (ml !== undefined && ml !== null && (!isObj(ml) || Object.keys(ml).some((k) => typeof Object.getOwnPropertyDescriptor(ml, k)!.value !== 'string'))) problems.push({ path: `${path}.matchLabels`, message: 'must map label keys to string values' });
+  if (ml !== undefined && ml !== null && (!isObj(ml) || Object.keys(ml).some((k) => typeof Object.getOwnPropertyDescriptor(ml, k)!.value !== 'string')))
+    problems.push({ path: `${path}.matchLabels`, message: 'must map label keys to string values' });
   const me = own(x, 'matchExpressions');
   if (me !== undefined && me !== null) {
     if (!Array.isArray(me)) problems.push({ path: `${path}.matchExpressions`, message: 'must be a list' });
     else
       me.forEach((e, i) => {
-        if (!isObj(e) || typeof own(e, 'key') !== 'string' || typeof own(e, 'operator') !== 'string') problems.push({ path: `${path}.matchExpressions.${i}`, message: 'must have a key and an operator' });
-        else if (own(e, 'values') !== undefined && own(e, 'values') !== null && (!Array.isArray(own(e, 'values')) || (own(e, 'values') as unknown[]).some((s) => typeof s !== 'string'))) problems.push({ path: `${path}.matchExpressions.${i}.values`, message: 'must be a list of strings' });
+        if (!isObj(e) || typeof own(e, 'key') !== 'string' || typeof own(e, 'operator') !== 'string')
+          problems.push({ path: `${path}.matchExpressions.${i}`, message: 'must have a key and an operator' });
+        else if (
+          own(e, 'values') !== undefined &&
+          own(e, 'values') !== null &&
+          (!Array.isArray(own(e, 'values')) || (own(e, 'values') as unknown[]).some((s) => typeof s !== 'string'))
+        )
+          problems.push({ path: `${path}.matchExpressions.${i}.values`, message: 'must be a list of strings' });
       });
   }
 }
@@ -246,15 +277,18 @@ function checkPolicy(doc: Obj): { path: string; message: string }[] {
   if (!isObj(meta)) problems.push({ path: 'metadata', message: 'must be a mapping with name and namespace' });
   else {
     const n = own(meta, 'name');
-    if (typeof n !== 'string' || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(n) || n.length > 253) problems.push({ path: 'metadata.name', message: 'must be a Kubernetes object name' });
+    if (typeof n !== 'string' || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(n) || n.length > 253)
+      problems.push({ path: 'metadata.name', message: 'must be a Kubernetes object name' });
     const ns = own(meta, 'namespace');
-    if (typeof ns !== 'string' || !isDns1123Label(ns)) problems.push({ path: 'metadata.namespace', message: 'must be a Kubernetes namespace name (DNS-1123 label)' });
+    if (typeof ns !== 'string' || !isDns1123Label(ns))
+      problems.push({ path: 'metadata.namespace', message: 'must be a Kubernetes namespace name (DNS-1123 label)' });
   }
   const spec = own(doc, 'spec');
   if (!isObj(spec)) return [...problems, { path: 'spec', message: 'must be a mapping' }];
   checkSelector(own(spec, 'podSelector'), 'spec.podSelector', problems);
   const types = own(spec, 'policyTypes');
-  if (types !== undefined && types !== null && (!Array.isArray(types) || types.some((t) => t !== 'Ingress' && t !== 'Egress'))) problems.push({ path: 'spec.policyTypes', message: 'must be a list of Ingress and Egress' });
+  if (types !== undefined && types !== null && (!Array.isArray(types) || types.some((t) => t !== 'Ingress' && t !== 'Egress')))
+    problems.push({ path: 'spec.policyTypes', message: 'must be a list of Ingress and Egress' });
   for (const d of ['ingress', 'egress'] as const) {
     const rules = own(spec, d);
     if (rules === undefined || rules === null) continue;
@@ -276,7 +310,8 @@ function checkPolicy(doc: Obj): { path: string; message: string }[] {
             checkSelector(own(p, 'podSelector'), `${pp}.podSelector`, problems);
             checkSelector(own(p, 'namespaceSelector'), `${pp}.namespaceSelector`, problems);
             const ib = own(p, 'ipBlock');
-            if (ib !== undefined && ib !== null && (!isObj(ib) || typeof own(ib, 'cidr') !== 'string')) problems.push({ path: `${pp}.ipBlock`, message: 'must have a cidr' });
+            if (ib !== undefined && ib !== null && (!isObj(ib) || typeof own(ib, 'cidr') !== 'string'))
+              problems.push({ path: `${pp}.ipBlock`, message: 'must have a cidr' });
           });
       }
       const ports = own(r, 'ports');
@@ -287,18 +322,25 @@ function checkPolicy(doc: Obj): { path: string; message: string }[] {
             const pp = `${rp}.ports.${j}`;
             if (!isObj(p)) return void problems.push({ path: pp, message: 'must be a mapping' });
             const proto = own(p, 'protocol');
-            if (proto !== undefined && proto !== null && proto !== 'TCP' && proto !== 'UDP' && proto !== 'SCTP') problems.push({ path: `${pp}.protocol`, message: 'must be TCP, UDP or SCTP' });
+            if (proto !== undefined && proto !== null && proto !== 'TCP' && proto !== 'UDP' && proto !== 'SCTP')
+              problems.push({ path: `${pp}.protocol`, message: 'must be TCP, UDP or SCTP' });
             const port = own(p, 'port');
-            if (port !== undefined && port !== null && !(typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535) && !(typeof port === 'string' && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(port) && port.length <= 15)) problems.push({ path: `${pp}.port`, message: 'must be a port number from 1 to 65535 or a port name' });
+            if (
+              port !== undefined &&
+              port !== null &&
+              !(typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535) &&
+              !(typeof port === 'string' && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(port) && port.length <= 15)
+            )
+              problems.push({ path: `${pp}.port`, message: 'must be a port number from 1 to 65535 or a port name' });
             const end = own(p, 'endPort');
-            if (end !== undefined && end !== null && !(typeof end === 'number' && Number.isInteger(end) && end >= 1 && end <= 65535)) problems.push({ path: `${pp}.endPort`, message: 'must be a port number from 1 to 65535' });
+            if (end !== undefined && end !== null && !(typeof end === 'number' && Number.isInteger(end) && end >= 1 && end <= 65535))
+              problems.push({ path: `${pp}.endPort`, message: 'must be a port number from 1 to 65535' });
           });
       }
     });
   }
   return problems;
 }
-
 
 /**
  * Loads every `*.yaml`/`*.yml` file of a directory as an expected policy,
@@ -312,11 +354,28 @@ export async function loadNetworkPolicyDir(ref: FileRef): Promise<ExpectedSet> {
   try {
     st = await stat(ref.path);
   } catch {
-    throw new ScanError(422, { code: 'file_unreadable', message: `${ref.path} does not exist; set ${ref.setting} to the directory of generated NetworkPolicy files`, file: ref.path, setting: ref.setting });
+    throw new ScanError(422, {
+      code: 'file_unreadable',
+      message: `${ref.path} does not exist; set ${ref.setting} to the directory of generated NetworkPolicy files`,
+      file: ref.path,
+      setting: ref.setting,
+    });
   }
-  if (!st.isDirectory()) throw new ScanError(422, { code: 'file_not_directory', message: `${ref.path} is not a directory; set ${ref.setting} to the directory of generated NetworkPolicy files`, file: ref.path, setting: ref.setting });
+  if (!st.isDirectory())
+    throw new ScanError(422, {
+      code: 'file_not_directory',
+      message: `${ref.path} is not a directory; set ${ref.setting} to the directory of generated NetworkPolicy files`,
+      file: ref.path,
+      setting: ref.setting,
+    });
   const names = (await readdir(ref.path)).filter((n) => /\.ya?ml$/i.test(n)).sort();
-  if (names.length > MAX_POLICY_FILES) throw new ScanError(422, { code: 'too_many_files', message: `${ref.path} holds ${names.length} YAML files, over the limit of ${MAX_POLICY_FILES}`, file: ref.path, setting: ref.setting });
+  if (names.length > MAX_POLICY_FILES)
+    throw new ScanError(422, {
+      code: 'too_many_files',
+      message: `${ref.path} holds ${names.length} YAML files, over the limit of ${MAX_POLICY_FILES}`,
+      file: ref.path,
+      setting: ref.setting,
+    });
   const limits = ref.limits ?? DEFAULT_LIMITS;
   const warnings: string[] = [];
   const policies: ExpectedPolicy[] = [];
@@ -326,14 +385,20 @@ export async function loadNetworkPolicyDir(ref: FileRef): Promise<ExpectedSet> {
     const { value, warnings: w, lines } = await parseYamlOffThread(text, fileRef, { positions: true });
     warnings.push(...w);
     if (!isObj(value) || own(value, 'kind') !== 'NetworkPolicy') {
-      warnings.push(`${fileRef.path}: not a NetworkPolicy (kind ${isObj(value) && typeof own(value, 'kind') === 'string' ? `'${String(own(value, 'kind')).slice(0, 40)}'` : 'missing'}); left out`);
+      warnings.push(
+        `${fileRef.path}: not a NetworkPolicy (kind ` +
+          `${isObj(value) && typeof own(value, 'kind') === 'string' ? `'${String(own(value, 'kind')).slice(0, 40)}'` : 'missing'}); left out`,
+      );
       continue;
     }
     const problems = checkPolicy(value);
     if (problems.length) {
       throw new ScanError(422, {
         code: 'schema_violation',
-        message: `${fileRef.path} is not a valid NetworkPolicy: ${problems.length} problem(s): ${problems.slice(0, 10).map((d) => `${d.path}: ${d.message}`).join('; ')}`,
+        message: `${fileRef.path} is not a valid NetworkPolicy: ${problems.length} problem(s): ${problems
+          .slice(0, 10)
+          .map((d) => `${d.path}: ${d.message}`)
+          .join('; ')}`,
         file: fileRef.path,
         setting: ref.setting,
         details: problems,
@@ -382,4 +447,3 @@ function linkOfName(n: string): { from: string; to: string } {
   if (from) return { from: from[2], to: from[1] };
   return { from: '', to: '' };
 }
-

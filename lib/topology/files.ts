@@ -31,7 +31,14 @@ export interface FileLimits {
   maxComponents?: number;
 }
 
-export const DEFAULT_LIMITS: Readonly<Required<FileLimits>> = Object.freeze({ maxBytes: 10 * 1024 * 1024, readTimeoutMs: 5000, maxWarnings: 50, maxNodes: 200_000, maxDepth: 100, maxComponents: 1000 });
+export const DEFAULT_LIMITS: Readonly<Required<FileLimits>> = Object.freeze({
+  maxBytes: 10 * 1024 * 1024,
+  readTimeoutMs: 5000,
+  maxWarnings: 50,
+  maxNodes: 200_000,
+  maxDepth: 100,
+  maxComponents: 1000,
+});
 export const MAX_BYTES_SETTING = 'STACK_FILE_MAX_BYTES' as const;
 export const READ_TIMEOUT_SETTING = 'STACK_FILE_READ_TIMEOUT_MS' as const;
 export const MAX_WARNINGS_SETTING = 'STACK_MAX_WARNINGS' as const;
@@ -82,7 +89,13 @@ export async function readTextFile(ref: FileRef): Promise<string> {
     throw unreadable(ref, `${why}; set ${ref.setting} to the path of the file`);
   }
   if (!st.isFile()) throw unreadable(ref, `is ${kindOf(st)}, not a regular file; set ${ref.setting} to the path of a regular file`, 'file_not_regular');
-  if (st.size > limits.maxBytes) throw unreadable(ref, `is ${st.size} bytes, over the ${limits.maxBytes}-byte limit; raise ${MAX_BYTES_SETTING} or point ${ref.setting} at a smaller file`, 'file_too_large', MAX_BYTES_SETTING);
+  if (st.size > limits.maxBytes)
+    throw unreadable(
+      ref,
+      `is ${st.size} bytes, over the ${limits.maxBytes}-byte limit; raise ${MAX_BYTES_SETTING} or point ${ref.setting} at a smaller file`,
+      'file_too_large',
+      MAX_BYTES_SETTING,
+    );
 
   // O_NONBLOCK: if the path was swapped for a FIFO after the stat, open does not wait for a writer.
   let fh;
@@ -103,11 +116,23 @@ export async function readTextFile(ref: FileRef): Promise<string> {
     // would otherwise cost a megabyte each (RSS a scale-from-zero function pays).
     const buf = Buffer.allocUnsafe(Math.min(limits.maxBytes + 1, Math.max(again.size + 1, 4096), 1 << 20));
     for (;;) {
-      if (timer.signal.aborted) throw unreadable(ref, `could not be read within ${limits.readTimeoutMs} ms; raise ${READ_TIMEOUT_SETTING} or check the file system`, 'file_read_timeout', READ_TIMEOUT_SETTING);
+      if (timer.signal.aborted)
+        throw unreadable(
+          ref,
+          `could not be read within ${limits.readTimeoutMs} ms; raise ${READ_TIMEOUT_SETTING} or check the file system`,
+          'file_read_timeout',
+          READ_TIMEOUT_SETTING,
+        );
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);
       if (bytesRead === 0) break;
       total += bytesRead;
-      if (total > limits.maxBytes) throw unreadable(ref, `is over the ${limits.maxBytes}-byte limit; raise ${MAX_BYTES_SETTING} or point ${ref.setting} at a smaller file`, 'file_too_large', MAX_BYTES_SETTING);
+      if (total > limits.maxBytes)
+        throw unreadable(
+          ref,
+          `is over the ${limits.maxBytes}-byte limit; raise ${MAX_BYTES_SETTING} or point ${ref.setting} at a smaller file`,
+          'file_too_large',
+          MAX_BYTES_SETTING,
+        );
       chunks.push(Buffer.from(buf.subarray(0, bytesRead)));
     }
     try {
@@ -196,7 +221,13 @@ function yamlError(err: yaml.YAMLException, text: string, ref: FileRef): ScanErr
   // js-yaml 4.3's own depth limit (given ours) and merge-key limit: the same 422s as our bounds.
   if (/nesting exceeded maxDepth/.test(err.reason)) return tooDeep(ref, ref.limits?.maxDepth ?? DEFAULT_LIMITS.maxDepth, at);
   if (/merge keys exceeded/.test(err.reason))
-    return new ScanError(422, { code: 'document_too_large', message: `${ref.path}${at ? `:${at.line}:${at.column}` : ''}: uses more than ${MAX_MERGE_KEYS} merge keys (<<); simplify the file`, file: ref.path, setting: ref.setting, ...(at ?? {}) });
+    return new ScanError(422, {
+      code: 'document_too_large',
+      message: `${ref.path}${at ? `:${at.line}:${at.column}` : ''}: uses more than ${MAX_MERGE_KEYS} merge keys (<<); simplify the file`,
+      file: ref.path,
+      setting: ref.setting,
+      ...(at ?? {}),
+    });
   if (/expected a single document/.test(err.reason)) {
     const at = secondDocument(text);
     return syntaxError(ref, 'yaml_syntax', at.line, at.column, 'the file holds more than one YAML document; keep one');
@@ -227,10 +258,20 @@ function checkBounds(value: unknown, ref: FileRef, lines?: WeakMap<object, numbe
   const line = lines?.get(m.exceeded.at);
   const where = line ? `${ref.path}:${line}` : ref.path;
   if (m.exceeded.what === 'depth') throw tooDeep(ref, limits.maxDepth, line ? { line, column: 1 } : undefined);
-  if (m.exceeded.what === 'cycle') throw new ScanError(422, { code: 'document_cyclic', message: `${where}: an alias refers to a node that contains it; remove the cycle`, file: ref.path, setting: ref.setting, ...(line ? { line } : {}) });
+  if (m.exceeded.what === 'cycle')
+    throw new ScanError(422, {
+      code: 'document_cyclic',
+      message: `${where}: an alias refers to a node that contains it; remove the cycle`,
+      file: ref.path,
+      setting: ref.setting,
+      ...(line ? { line } : {}),
+    });
   throw new ScanError(422, {
     code: 'document_too_large',
-    message: `${where}: expands to more than ${limits.maxNodes} nodes${m.aliases ? ` (${m.aliases} alias references so far: YAML aliases are counted as often as they are used)` : ''}; raise ${MAX_NODES_SETTING} or simplify the file`,
+    message:
+      `${where}: expands to more than ${limits.maxNodes} nodes` +
+      `${m.aliases ? ` (${m.aliases} alias references so far: YAML aliases are counted as often as they are used)` : ''}; raise ${MAX_NODES_SETTING} ` +
+      `or simplify the file`,
     file: ref.path,
     setting: MAX_NODES_SETTING,
     ...(line ? { line } : {}),
@@ -293,8 +334,13 @@ export function parseYaml(text: string, ref: FileRef, opts: { positions?: boolea
   const dups = duplicateKeyLines(text);
   if (!dups.length && strictError.mark) dups.push({ line: strictError.mark.line + 1, column: strictError.mark.column + 1, key: '' });
   const warnings: string[] = [];
-  for (const d of dups.slice(0, limits.maxWarnings)) warnings.push(`${ref.path}:${d.line}:${d.column}: duplicate key${d.key ? ` '${d.key.slice(0, 40)}'` : ''} (the last value is used)`);
-  if (dups.length > limits.maxWarnings) warnings.push(`${ref.path}: ${dups.length - limits.maxWarnings} more duplicate keys not listed (${dups.length} in all; ${MAX_WARNINGS_SETTING} sets how many are listed)`);
+  for (const d of dups.slice(0, limits.maxWarnings))
+    warnings.push(`${ref.path}:${d.line}:${d.column}: duplicate key${d.key ? ` '${d.key.slice(0, 40)}'` : ''} (the last value is used)`);
+  if (dups.length > limits.maxWarnings)
+    warnings.push(
+      `${ref.path}: ${dups.length - limits.maxWarnings} more duplicate keys not listed (${dups.length} in all; ${MAX_WARNINGS_SETTING} sets how many ` +
+        `are listed)`,
+    );
   return { value, warnings, duplicateKeys: dups.length, lines: keep(lines) };
 }
 

@@ -9,15 +9,23 @@
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { ScanError, type ErrorInfo } from '../errors.ts';
-import { DEFAULT_LIMITS, MAX_NODES_SETTING, parseJson, parseYaml, parseYamlDocuments, READ_TIMEOUT_SETTING, readTextFile, type FileRef, type ParsedYaml } from './files.ts';
+import {
+  DEFAULT_LIMITS,
+  MAX_NODES_SETTING,
+  parseJson,
+  parseYaml,
+  parseYamlDocuments,
+  READ_TIMEOUT_SETTING,
+  readTextFile,
+  type FileRef,
+  type ParsedYaml,
+} from './files.ts';
 
 /** Texts longer than this are parsed on a worker thread (about 13 ms of js-yaml on the main thread at most). */
 export const OFF_THREAD_CHARS = 128 * 1024;
 
 type Job = { kind: 'yaml' | 'yaml-all' | 'json'; text: string; ref: FileRef; positions: boolean };
-type JobResult =
-  | { ok: true; value: unknown; warnings?: string[]; duplicateKeys?: number; lines?: number[] }
-  | { ok: false; status: number; info: ErrorInfo };
+type JobResult = { ok: true; value: unknown; warnings?: string[]; duplicateKeys?: number; lines?: number[] } | { ok: false; status: number; info: ErrorInfo };
 
 const WORKER_FLAG = 'stack-scan:parse-worker';
 
@@ -59,7 +67,11 @@ function runJob(job: Job): JobResult {
     return { ok: true, value: r.value, warnings: r.warnings, duplicateKeys: r.duplicateKeys, lines: job.positions ? linesToList(r.value, r.lines) : undefined };
   } catch (err) {
     if (err instanceof ScanError) return { ok: false, status: err.status, info: err.info };
-    return { ok: false, status: 422, info: { code: 'file_unparsable', message: `${job.ref.path} could not be parsed`, file: job.ref.path, setting: job.ref.setting } };
+    return {
+      ok: false,
+      status: 422,
+      info: { code: 'file_unparsable', message: `${job.ref.path} could not be parsed`, file: job.ref.path, setting: job.ref.setting },
+    };
   }
 }
 
@@ -72,9 +84,17 @@ function offThread(job: Job): Promise<JobResult> {
   const limits = { ...DEFAULT_LIMITS, ...(job.ref.limits ?? {}) };
   const url = import.meta.url;
   // Under tsx (tests, `npm start`), the worker registers tsx's loader before importing this .ts module.
-  const boot = url.endsWith('.ts') ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(url)}); })` : `import(${JSON.stringify(url)})`;
+  const boot = url.endsWith('.ts')
+    ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(url)}); })`
+    : `import(${JSON.stringify(url)})`;
   return new Promise<JobResult>((resolve) => {
-    const worker = new Worker(boot, { eval: true, workerData: { [WORKER_FLAG]: true }, resourceLimits: { maxOldGenerationSizeMb: 256 }, stdout: true, stderr: true });
+    const worker = new Worker(boot, {
+      eval: true,
+      workerData: { [WORKER_FLAG]: true },
+      resourceLimits: { maxOldGenerationSizeMb: 256 },
+      stdout: true,
+      stderr: true,
+    });
     let settled = false;
     const finish = (r: JobResult) => {
       if (settled) return;
@@ -83,12 +103,27 @@ function offThread(job: Job): Promise<JobResult> {
       void worker.terminate();
       resolve(r);
     };
-    const fail = (code: string, why: string, setting: string) => finish({ ok: false, status: 422, info: { code, message: `${job.ref.path} ${why}`, file: job.ref.path, setting } });
+    const fail = (code: string, why: string, setting: string) =>
+      finish({ ok: false, status: 422, info: { code, message: `${job.ref.path} ${why}`, file: job.ref.path, setting } });
     // The read timeout covers the parse as well: a worker that takes longer is terminated.
-    const timer = setTimeout(() => fail('file_parse_timeout', `could not be parsed within ${limits.readTimeoutMs} ms; raise ${READ_TIMEOUT_SETTING} or simplify the file`, READ_TIMEOUT_SETTING), limits.readTimeoutMs);
+    const timer = setTimeout(
+      () =>
+        fail(
+          'file_parse_timeout',
+          `could not be parsed within ${limits.readTimeoutMs} ms; raise ${READ_TIMEOUT_SETTING} or simplify the file`,
+          READ_TIMEOUT_SETTING,
+        ),
+      limits.readTimeoutMs,
+    );
     worker.once('message', (r: JobResult) => finish(r));
     worker.once('error', (err: Error & { code?: string }) =>
-      err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? fail('document_too_large', `needs more memory to parse than allowed; raise ${MAX_NODES_SETTING} only with more memory, or simplify the file`, MAX_NODES_SETTING) : fail('file_unparsable', 'could not be parsed', job.ref.setting),
+      err.code === 'ERR_WORKER_OUT_OF_MEMORY'
+        ? fail(
+            'document_too_large',
+            `needs more memory to parse than allowed; raise ${MAX_NODES_SETTING} only with more memory, or simplify the file`,
+            MAX_NODES_SETTING,
+          )
+        : fail('file_unparsable', 'could not be parsed', job.ref.setting),
     );
     worker.once('exit', () => fail('file_unparsable', 'could not be parsed (the parser stopped)', job.ref.setting));
     worker.postMessage(job);

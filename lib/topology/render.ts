@@ -51,5 +51,7 @@ export function renderPolicy(e: ExpectedPolicy, stackNamespaces: ReadonlySet<str
 
 /** YAML text in the layout of Stacktic's generated files (block style, sequences not indented). */
 export function renderYaml(p: RenderedPolicy): string {
-  return yaml.dump(p, { noArrayIndent: true, lineWidth: -1, quotingType: '"', sortKeys: false, flowLevel: -1 }).replace(/podSelector: \{\}\n/g, 'podSelector: {}\n');
+  return yaml
+    .dump(p, { noArrayIndent: true, lineWidth: -1, quotingType: '"', sortKeys: false, flowLevel: -1 })
+    .replace(/podSelector: \{\}\n/g, 'podSelector: {}\n');
 }

@@ -12,11 +12,21 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseSettings, setting, settingsSchema } from '../scan/settings.ts';
 import { deriveExpected, loadManifest, loadNetworkPolicyDir, type ExpectedSet } from './expected.ts';
 import { loadYaml } from './load.ts';
-import { DEFAULT_LIMITS, MAX_BYTES_SETTING, MAX_COMPONENTS_SETTING, MAX_DEPTH_SETTING, MAX_NODES_SETTING, MAX_WARNINGS_SETTING, READ_TIMEOUT_SETTING, type FileLimits, type FileRef } from './files.ts';
+import {
+  DEFAULT_LIMITS,
+  MAX_BYTES_SETTING,
+  MAX_COMPONENTS_SETTING,
+  MAX_DEPTH_SETTING,
+  MAX_NODES_SETTING,
+  MAX_WARNINGS_SETTING,
+  READ_TIMEOUT_SETTING,
+  type FileLimits,
+  type FileRef,
+} from './files.ts';
 import { normaliseMetadata } from './stack-metadata.ts';
 import type { Topology } from './types.ts';
 
@@ -36,21 +46,75 @@ export interface TopologySettings {
 
 /** Every scan reads these (one line per setting: see lib/scan/settings.ts). */
 export const TOPOLOGY_SETTINGS = settingsSchema({
-  [METADATA_SETTING]: setting.path({ default: 'stack-metadata.yaml', description: "Stacktic's stack-metadata.yaml: the stack's components, namespaces and links", example: '/config/stack-metadata.yaml' }),
-  [MANIFEST_SETTING]: setting.path({ defaultText: 'unset: networkpolicy-manifest.json beside the metadata, when it exists', description: 'the expected NetworkPolicies as networkpolicy-manifest.json (schema/networkpolicy-manifest.schema.json); when ' +
-    'set it must exist', example: '/config/networkpolicy-manifest.json' }),
-  [POLICY_DIR_SETTING]: setting.path({ defaultText: "unset: networkpolicy/ beside the metadata, when it exists (Stacktic's layout)", description: "a directory of generated NetworkPolicy YAML (Stacktic's networkpolicy/ folder); when set it must exist", example: '/config/networkpolicy' }),
-  [MAX_BYTES_SETTING]: setting.int({ default: DEFAULT_LIMITS.maxBytes, min: 1024, max: 1024 * 1024 * 1024, description: 'largest input file read, in bytes (10 MiB by default)', example: '1048576' }),
-  [READ_TIMEOUT_SETTING]: setting.int({ default: DEFAULT_LIMITS.readTimeoutMs, min: 100, max: 600_000, description: 'longest one input file read may take, in ms', example: '2000' }),
-  [MAX_WARNINGS_SETTING]: setting.int({ default: DEFAULT_LIMITS.maxWarnings, min: 0, max: 100_000, description: 'warnings of one kind (e.g. duplicate keys) listed per file; the rest are counted', example: '10' }),
-  [MAX_NODES_SETTING]: setting.int({ default: DEFAULT_LIMITS.maxNodes, min: 100, max: 50_000_000, description: 'nodes of a parsed input file with every YAML alias expanded (bounds "billion laughs"); see docs/reliability.md', example: '50000' }),
-  [MAX_DEPTH_SETTING]: setting.int({ default: DEFAULT_LIMITS.maxDepth, min: 4, max: 10_000, description: 'nesting depth of a parsed input file', example: '64' }),
-  [MAX_COMPONENTS_SETTING]: setting.int({ default: DEFAULT_LIMITS.maxComponents, min: 1, max: 100_000, description: 'components and sub-components of the stack metadata (what every scan does grows with them)', example: '500' }),
+  [METADATA_SETTING]: setting.path({
+    default: 'stack-metadata.yaml',
+    description: "Stacktic's stack-metadata.yaml: the stack's components, namespaces and links",
+    example: '/config/stack-metadata.yaml',
+  }),
+  [MANIFEST_SETTING]: setting.path({
+    defaultText: 'unset: networkpolicy-manifest.json beside the metadata, when it exists',
+    description: 'the expected NetworkPolicies as networkpolicy-manifest.json (schema/networkpolicy-manifest.schema.json); when ' + 'set it must exist',
+    example: '/config/networkpolicy-manifest.json',
+  }),
+  [POLICY_DIR_SETTING]: setting.path({
+    defaultText: "unset: networkpolicy/ beside the metadata, when it exists (Stacktic's layout)",
+    description: "a directory of generated NetworkPolicy YAML (Stacktic's networkpolicy/ folder); when set it must exist",
+    example: '/config/networkpolicy',
+  }),
+  [MAX_BYTES_SETTING]: setting.int({
+    default: DEFAULT_LIMITS.maxBytes,
+    min: 1024,
+    max: 1024 * 1024 * 1024,
+    description: 'largest input file read, in bytes (10 MiB by default)',
+    example: '1048576',
+  }),
+  [READ_TIMEOUT_SETTING]: setting.int({
+    default: DEFAULT_LIMITS.readTimeoutMs,
+    min: 100,
+    max: 600_000,
+    description: 'longest one input file read may take, in ms',
+    example: '2000',
+  }),
+  [MAX_WARNINGS_SETTING]: setting.int({
+    default: DEFAULT_LIMITS.maxWarnings,
+    min: 0,
+    max: 100_000,
+    description: 'warnings of one kind (e.g. duplicate keys) listed per file; the rest are counted',
+    example: '10',
+  }),
+  [MAX_NODES_SETTING]: setting.int({
+    default: DEFAULT_LIMITS.maxNodes,
+    min: 100,
+    max: 50_000_000,
+    description: 'nodes of a parsed input file with every YAML alias expanded (bounds "billion laughs"); see docs/reliability.md',
+    example: '50000',
+  }),
+  [MAX_DEPTH_SETTING]: setting.int({
+    default: DEFAULT_LIMITS.maxDepth,
+    min: 4,
+    max: 10_000,
+    description: 'nesting depth of a parsed input file',
+    example: '64',
+  }),
+  [MAX_COMPONENTS_SETTING]: setting.int({
+    default: DEFAULT_LIMITS.maxComponents,
+    min: 1,
+    max: 100_000,
+    description: 'components and sub-components of the stack metadata (what every scan does grows with them)',
+    example: '500',
+  }),
 });
 
 /** The file-reading limits from parsed TOPOLOGY_SETTINGS. */
 function limitsOf(s: ReturnType<typeof parseSettings<typeof TOPOLOGY_SETTINGS>>): FileLimits {
-  return { maxBytes: s[MAX_BYTES_SETTING], readTimeoutMs: s[READ_TIMEOUT_SETTING], maxWarnings: s[MAX_WARNINGS_SETTING], maxNodes: s[MAX_NODES_SETTING], maxDepth: s[MAX_DEPTH_SETTING], maxComponents: s[MAX_COMPONENTS_SETTING] };
+  return {
+    maxBytes: s[MAX_BYTES_SETTING],
+    readTimeoutMs: s[READ_TIMEOUT_SETTING],
+    maxWarnings: s[MAX_WARNINGS_SETTING],
+    maxNodes: s[MAX_NODES_SETTING],
+    maxDepth: s[MAX_DEPTH_SETTING],
+    maxComponents: s[MAX_COMPONENTS_SETTING],
+  };
 }
 
 /** The file-reading limits, parsed up front: a bad value is a 422 naming the variable. */
@@ -137,10 +201,15 @@ export async function loadExpected(settings: TopologySettings, topology: Topolog
   if (settings.policyDir) return { ...(await loadNetworkPolicyDir(withLimits(settings.policyDir, limits))), reason: `${POLICY_DIR_SETTING} is set` };
   const here = dirname(settings.metadata.path);
   const manifest = join(here, 'networkpolicy-manifest.json');
-  if (existsSync(manifest)) return { ...(await loadManifest({ path: manifest, setting: MANIFEST_SETTING, limits })), reason: 'networkpolicy-manifest.json found beside the metadata' };
+  if (existsSync(manifest))
+    return { ...(await loadManifest({ path: manifest, setting: MANIFEST_SETTING, limits })), reason: 'networkpolicy-manifest.json found beside the metadata' };
   const dir = join(here, 'networkpolicy');
-  if (isDir(dir)) return { ...(await loadNetworkPolicyDir({ path: dir, setting: POLICY_DIR_SETTING, limits })), reason: 'networkpolicy/ found beside the metadata' };
-  return { ...deriveExpected(topology, settings.metadata.path), reason: `no manifest or policy directory (set ${MANIFEST_SETTING} or ${POLICY_DIR_SETTING}); derived from the metadata with Stacktic's generator rules` };
+  if (isDir(dir))
+    return { ...(await loadNetworkPolicyDir({ path: dir, setting: POLICY_DIR_SETTING, limits })), reason: 'networkpolicy/ found beside the metadata' };
+  return {
+    ...deriveExpected(topology, settings.metadata.path),
+    reason: `no manifest or policy directory (set ${MANIFEST_SETTING} or ${POLICY_DIR_SETTING}); derived from the metadata with Stacktic's generator rules`,
+  };
 }
 
 /**
@@ -172,10 +241,12 @@ async function versionOf(settings: TopologySettings): Promise<string | null> {
     } catch {
       return null;
     }
-    await Promise.all(names.map(async (n) => {
-      const st = await stat(join(dir, n)).catch(() => null);
-      parts.push(`${n}\0${st ? `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}` : '-'}`);
-    }));
+    await Promise.all(
+      names.map(async (n) => {
+        const st = await stat(join(dir, n)).catch(() => null);
+        parts.push(`${n}\0${st ? `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}` : '-'}`);
+      }),
+    );
   }
   return parts.sort().join('\n');
 }

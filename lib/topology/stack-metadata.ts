@@ -178,7 +178,12 @@ function checkComponentCount(comps: Obj, ref: FileRef): void {
     if (isObj(subs)) n += Object.keys(subs).length;
   }
   if (n > max) {
-    throw new ScanError(422, { code: 'too_many_components', message: `${ref.path} declares ${n} components and sub-components, over the limit of ${max}; raise ${MAX_COMPONENTS_SETTING} or split the stack`, file: ref.path, setting: MAX_COMPONENTS_SETTING });
+    throw new ScanError(422, {
+      code: 'too_many_components',
+      message: `${ref.path} declares ${n} components and sub-components, over the limit of ${max}; raise ${MAX_COMPONENTS_SETTING} or split the stack`,
+      file: ref.path,
+      setting: MAX_COMPONENTS_SETTING,
+    });
   }
 }
 
@@ -187,7 +192,11 @@ export function normaliseMetadata(raw: unknown, refOrFile: FileRef | string, war
   const file = ref.path;
   const problems: Problem[] = [];
   const ctx = isObj(raw) ? own(raw, 'default_context') : undefined;
-  if (!isObj(ctx)) problems.push({ path: isObj(raw) ? 'default_context' : '(root)', message: 'must be a mapping (the Stacktic stack-metadata layout starts with default_context:)' });
+  if (!isObj(ctx))
+    problems.push({
+      path: isObj(raw) ? 'default_context' : '(root)',
+      message: 'must be a mapping (the Stacktic stack-metadata layout starts with default_context:)',
+    });
   const ctxObj = isObj(ctx) ? ctx : {};
   const compsRaw = own(ctxObj, 'components');
   if (isObj(ctx) && !isObj(compsRaw)) problems.push({ path: 'default_context.components', message: 'must be a mapping of components' });
@@ -213,11 +222,17 @@ export function normaliseMetadata(raw: unknown, refOrFile: FileRef | string, war
     let namespace: string | null = null;
     if (nsRaw !== undefined && nsRaw !== null && !(typeof nsRaw === 'string' && nsRaw.trim() === '')) {
       const ns = typeof nsRaw === 'string' || typeof nsRaw === 'number' ? String(nsRaw) : undefined;
-      if (ns === undefined || !isDns1123Label(ns)) problems.push({ path: `${path}.attributes.namespace`, message: 'must be a Kubernetes namespace name (DNS-1123 label: lowercase letters, digits and -, at most 63, starting and ending with a letter or digit)' });
+      if (ns === undefined || !isDns1123Label(ns))
+        problems.push({
+          path: `${path}.attributes.namespace`,
+          message:
+            'must be a Kubernetes namespace name (DNS-1123 label: lowercase letters, digits and -, at most 63, starting and ending with a letter or digit)',
+        });
       else namespace = ns;
     }
     const declared = parsePortAttribute(own(attrs, 'port'));
-    if (declared === null) problems.push({ path: `${path}.attributes.port`, message: 'must be a port number from 1 to 65535 written in decimal (or several, separated by commas)' });
+    if (declared === null)
+      problems.push({ path: `${path}.attributes.port`, message: 'must be a port number from 1 to 65535 written in decimal (or several, separated by commas)' });
     const declaredPorts = declared ?? [];
     let ports = declaredPorts;
     const dflt = DEFAULT_PORTS.get(type);
@@ -251,7 +266,10 @@ export function normaliseMetadata(raw: unknown, refOrFile: FileRef | string, war
   if (problems.length) {
     throw new ScanError(422, {
       code: 'schema_violation',
-      message: `${file} is not a valid Stacktic stack-metadata.yaml: ${problems.length} problem(s): ${problems.slice(0, 20).map((d) => `${d.path}: ${d.message}`).join('; ')}${problems.length > 20 ? '; …' : ''}`,
+      message: `${file} is not a valid Stacktic stack-metadata.yaml: ${problems.length} problem(s): ${problems
+        .slice(0, 20)
+        .map((d) => `${d.path}: ${d.message}`)
+        .join('; ')}${problems.length > 20 ? '; …' : ''}`,
       file,
       setting: ref.setting,
       details: problems,
@@ -281,7 +299,7 @@ export function normaliseMetadata(raw: unknown, refOrFile: FileRef | string, war
         warnings.push(`${where}: ${!from.namespace ? from.name : to.name} has no namespace; link left out`);
         continue;
       }
-      const sub = target.sub ? to.subs.find((s) => s.name === target.sub) ?? { name: target.sub, type: target.subType ?? '' } : undefined;
+      const sub = target.sub ? (to.subs.find((s) => s.name === target.sub) ?? { name: target.sub, type: target.subType ?? '' }) : undefined;
       const port = linkPort(to, sub, where, warnings);
       const id = JSON.stringify([from.name, l.fromSub?.name ?? '', to.name, sub?.name ?? '']);
       if (!seen.has(id)) {
@@ -302,7 +320,10 @@ export function normaliseMetadata(raw: unknown, refOrFile: FileRef | string, war
         });
       }
       if (from.type === 'apisix' && l.subdomain && !l.fromSub) {
-        if (!domain) warnings.push(`${where}: route subdomain '${l.subdomain.slice(0, 63)}' but default_context.configuration.domain is missing; host is the subdomain alone`);
+        if (!domain)
+          warnings.push(
+            `${where}: route subdomain '${l.subdomain.slice(0, 63)}' but default_context.configuration.domain is missing; host is the subdomain alone`,
+          );
         routes.push({ host: domain ? `${l.subdomain}.${domain}` : l.subdomain, component: to.name, namespace: to.namespace, port });
       }
     }
@@ -330,13 +351,18 @@ function linkPort(to: Component, sub: SubComponent | undefined, where: string, w
   const rule = SUB_COMPONENT_PORTS.get(sub.type);
   if (rule?.port === 'parent') {
     if (to.declaredPorts.length) return to.declaredPorts[0];
-    warnings.push(`${where}: ${sub.name} is served by ${to.name} (type '${to.type}'), which declares no port; the link's port is unknown (any port) and Stacktic generates no policy for it`);
+    warnings.push(
+      `${where}: ${sub.name} is served by ${to.name} (type '${to.type}'), which declares no port; the link's port is unknown (any port) and Stacktic ` +
+        `generates no policy for it`,
+    );
     return null;
   }
   warnings.push(
     rule
-      ? `${where}: sub-component ${sub.name} (type '${sub.type}') listens on its own port, which the metadata does not give; the link's port is unknown (any port), never ${to.name}'s`
-      : `${where}: sub-component ${sub.name} has type '${sub.type.slice(0, 60)}', not in the sub-component table; the link's port is unknown (any port), never borrowed from ${to.name}`,
+      ? `${where}: sub-component ${sub.name} (type '${sub.type}') listens on its own port, which the metadata does not give; the link's port is ` +
+          `unknown (any port), never ${to.name}'s`
+      : `${where}: sub-component ${sub.name} has type '${sub.type.slice(0, 60)}', not in the sub-component table; the link's port is unknown (any ` +
+          `port), never borrowed from ${to.name}`,
   );
   return null;
 }

@@ -36,10 +36,16 @@ function firstBusy(n: number, after = '1') {
 s('OPA light: two 429s are retried after the time asked, the report is whole and says 2 retries (was: api_error at once)', async () => {
   firstBusy(2);
   const t0 = Date.now();
-  const res = await scanApp(opaScan({ topology: { metadata: { path: OPA_STACK, setting: 'STACK_METADATA' } }, kubeconfig: proxy.kubeconfigPath, concurrency: 8 })).request('/opa_scan?mode=light');
+  const res = await scanApp(
+    opaScan({ topology: { metadata: { path: OPA_STACK, setting: 'STACK_METADATA' } }, kubeconfig: proxy.kubeconfigPath, concurrency: 8 }),
+  ).request('/opa_scan?mode=light');
   assert.is(res.status, 200);
   const body = await res.json();
-  assert.equal(body.errors.filter((e: { code: string }) => /api_error|api_busy/.test(e.code)), [], JSON.stringify(body.errors));
+  assert.equal(
+    body.errors.filter((e: { code: string }) => /api_error|api_busy/.test(e.code)),
+    [],
+    JSON.stringify(body.errors),
+  );
   assert.is(body.sources.api_retries, 2);
   assert.is(proxy.faulted, 2);
   assert.ok(Date.now() - t0 >= 950, `waited the Retry-After: ${Date.now() - t0} ms`);
@@ -47,10 +53,16 @@ s('OPA light: two 429s are retried after the time asked, the report is whole and
 
 s('network light: the same through lib/kube; sources.api_retries counts them', async () => {
   firstBusy(3);
-  const res = await scanApp(networkScan({ topology: { metadata: { path: DEMO_METADATA, setting: 'STACK_METADATA' } }, kubeconfig: proxy.kubeconfigPath })).request('/network_scan?mode=light');
+  const res = await scanApp(
+    networkScan({ topology: { metadata: { path: DEMO_METADATA, setting: 'STACK_METADATA' } }, kubeconfig: proxy.kubeconfigPath }),
+  ).request('/network_scan?mode=light');
   assert.is(res.status, 200);
   const body = await res.json();
-  assert.equal(body.errors.filter((e: { code: string }) => /api_error|api_busy/.test(e.code)), [], JSON.stringify(body.errors));
+  assert.equal(
+    body.errors.filter((e: { code: string }) => /api_error|api_busy/.test(e.code)),
+    [],
+    JSON.stringify(body.errors),
+  );
   assert.is(body.sources.api_retries, 3);
 });
 
@@ -58,7 +70,9 @@ s(`always busy: at most ${MAX_RETRIES} retries per request, then 503 api_busy wi
   proxy.seen = 0;
   proxy.faulted = 0;
   proxy.fault = () => busy('0');
-  const res = await scanApp(networkScan({ topology: { metadata: { path: DEMO_METADATA, setting: 'STACK_METADATA' } }, kubeconfig: proxy.kubeconfigPath })).request('/network_scan?mode=light');
+  const res = await scanApp(
+    networkScan({ topology: { metadata: { path: DEMO_METADATA, setting: 'STACK_METADATA' } }, kubeconfig: proxy.kubeconfigPath }),
+  ).request('/network_scan?mode=light');
   const body = await res.json();
   const text = JSON.stringify(body);
   assert.match(text, /api_busy/);
@@ -68,19 +82,21 @@ s(`always busy: at most ${MAX_RETRIES} retries per request, then 503 api_busy wi
 });
 
 const kubescapeThroughProxy = () =>
-  scanApp(kubescapeScan({
-    topology: { metadata: { path: DEMO_METADATA, setting: 'STACK_METADATA' } },
-    kubeconfig: proxy.kubeconfigPath,
-    artifactsDir: BUNDLED_ARTIFACTS_DIR,
-    runTimeoutMs: 10_000,
-    thresholds: { nsa: 70, mitre: 60 },
-    strategy: 'per-namespace',
-    concurrency: 2,
-    clusterScope: false,
-    bin: '/nonexistent/stack-scan/kubescape',
-  })).request('/kubescape_scan?mode=light');
+  scanApp(
+    kubescapeScan({
+      topology: { metadata: { path: DEMO_METADATA, setting: 'STACK_METADATA' } },
+      kubeconfig: proxy.kubeconfigPath,
+      artifactsDir: BUNDLED_ARTIFACTS_DIR,
+      runTimeoutMs: 10_000,
+      thresholds: { nsa: 70, mitre: 60 },
+      strategy: 'per-namespace',
+      concurrency: 2,
+      clusterScope: false,
+      bin: '/nonexistent/stack-scan/kubescape',
+    }),
+  ).request('/kubescape_scan?mode=light');
 
-s('kubescape, a Retry-After past the run\'s time budget: not waited for, 503 at once naming the budget (not tool_failed per namespace)', async () => {
+s("kubescape, a Retry-After past the run's time budget: not waited for, 503 at once naming the budget (not tool_failed per namespace)", async () => {
   proxy.fault = () => busy('20');
   process.env.KUBESCAPE_SCAN_TIMEOUT_MS = '10000';
   try {
@@ -105,11 +121,17 @@ s('503 with Retry-After is retried too; a 503 without one is not', async () => {
   firstBusy(0);
   proxy.fault = (_r, k) => (k === 1 ? { status: 503, headers: { 'retry-after': '1' } } : undefined);
   proxy.seen = 0;
-  const ok = await (await scanApp(opaScan({ topology: { metadata: { path: OPA_STACK, setting: 'STACK_METADATA' } }, kubeconfig: proxy.kubeconfigPath, concurrency: 8 })).request('/opa_scan?mode=light')).json();
+  const ok = await (
+    await scanApp(
+      opaScan({ topology: { metadata: { path: OPA_STACK, setting: 'STACK_METADATA' } }, kubeconfig: proxy.kubeconfigPath, concurrency: 8 }),
+    ).request('/opa_scan?mode=light')
+  ).json();
   assert.is(ok.sources.api_retries, 1);
   proxy.fault = (_r, k) => (k === 1 ? { status: 503 } : undefined);
   proxy.seen = 0;
-  const res = await scanApp(networkScan({ topology: { metadata: { path: DEMO_METADATA, setting: 'STACK_METADATA' } }, kubeconfig: proxy.kubeconfigPath })).request('/network_scan?mode=light');
+  const res = await scanApp(
+    networkScan({ topology: { metadata: { path: DEMO_METADATA, setting: 'STACK_METADATA' } }, kubeconfig: proxy.kubeconfigPath }),
+  ).request('/network_scan?mode=light');
   const body = await res.json();
   assert.not.equal(body.sources?.api_retries, 1);
 });

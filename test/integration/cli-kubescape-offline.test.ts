@@ -20,14 +20,16 @@ import { testCluster } from '../support/cluster.ts';
 import { adminKube } from '../support/k8s.ts';
 
 const BIN = defaultKubescapeBin();
-const HAVE_BIN = BIN !== 'kubescape' || (() => {
-  try {
-    execFileSync('kubescape', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const HAVE_BIN =
+  BIN !== 'kubescape' ||
+  (() => {
+    try {
+      execFileSync('kubescape', ['version'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
 const s = suite('stack-scan kubescape --offline: real kubescape on rendered manifests vs the cluster');
 
 const settings = (over: Partial<KubescapeSettings> = {}): KubescapeSettings => ({
@@ -67,7 +69,8 @@ if (!HAVE_BIN) {
       const [a, b] = [score(offline, ns), score(live, ns)];
       assert.ok(a && b, ns);
       assert.ok(diff.objects_per_namespace[ns] > 0, `${ns}: objects in the files`);
-      if (JSON.stringify(a.nsa) !== JSON.stringify(b.nsa) || JSON.stringify(a.mitre) !== JSON.stringify(b.mitre)) assert.ok(diff.why.length > 0, `${ns}: scores differ and the report says why`);
+      if (JSON.stringify(a.nsa) !== JSON.stringify(b.nsa) || JSON.stringify(a.mitre) !== JSON.stringify(b.mitre))
+        assert.ok(diff.why.length > 0, `${ns}: scores differ and the report says why`);
     }
     // The controls kubescape evaluates only in a cluster (API server, audit logs, kubelet, …): named, and none was evaluated on the files.
     const clusterOnly = diff.cluster_only_controls.map((c: any) => c.id);

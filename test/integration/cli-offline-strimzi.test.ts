@@ -27,7 +27,12 @@ const s = suite('stack-scan network --offline vs the in-cluster light scan (stri
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(process.execPath, [join(ROOT, 'bin/stack-scan.js'), ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME }, timeout: 120_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr }));
+    execFile(
+      process.execPath,
+      [join(ROOT, 'bin/stack-scan.js'), ...args],
+      { env: { PATH: process.env.PATH, HOME: process.env.HOME }, timeout: 120_000, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -35,10 +40,26 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
 function essence(r: any) {
   return {
     score: r.score,
-    counts: ['expected', 'found', 'renamed', 'drifted', 'missing', 'extra', 'rule_findings', 'empty_selectors', 'links', 'links_bidirectional', 'links_allowed_live', 'links_not_generated', 'namespaces_missing'].map((k) => [k, r.summary[k]]),
+    counts: [
+      'expected',
+      'found',
+      'renamed',
+      'drifted',
+      'missing',
+      'extra',
+      'rule_findings',
+      'empty_selectors',
+      'links',
+      'links_bidirectional',
+      'links_allowed_live',
+      'links_not_generated',
+      'namespaces_missing',
+    ].map((k) => [k, r.summary[k]]),
     expected: r.results.expected.map((x: any) => `${x.namespace}/${x.name}:${x.status}`),
     rules: r.results.rule_findings.map((f: any) => `${f.severity}:${f.kind}:${f.namespace}/${f.policy}:${f.file}:${f.line}`).sort(),
-    links: r.results.links.map((l: any) => `${l.from}/${l.from_sub_component ?? ''}>${l.to}/${l.to_sub_component ?? ''}:${l.port}:${l.egress}:${l.ingress}:${l.live?.allowed}`),
+    links: r.results.links.map(
+      (l: any) => `${l.from}/${l.from_sub_component ?? ''}>${l.to}/${l.to_sub_component ?? ''}:${l.port}:${l.egress}:${l.ingress}:${l.live?.allowed}`,
+    ),
     link_findings: r.results.link_findings.map((f: any) => f.message),
   };
 }
@@ -65,7 +86,12 @@ if (!existsSync(SAMPLE)) {
 
   s('offline (no cluster) and in-cluster light (the same files applied) agree; offline also names the malformed files', async () => {
     const offline: any = await runScan(networkOfflineScan({ metadata: METADATA, policies: POLICIES }), 'offline');
-    const app = scanApp(networkScan({ topology: { metadata: { path: METADATA, setting: 'STACK_METADATA' }, policyDir: { path: POLICIES, setting: 'NETWORKPOLICY_DIR' } }, kubeconfig: testCluster().kubeconfigPath }));
+    const app = scanApp(
+      networkScan({
+        topology: { metadata: { path: METADATA, setting: 'STACK_METADATA' }, policyDir: { path: POLICIES, setting: 'NETWORKPOLICY_DIR' } },
+        kubeconfig: testCluster().kubeconfigPath,
+      }),
+    );
     const res = await app.request('/network_scan?mode=light');
     assert.is(res.status, 200);
     const live: any = await res.json();
@@ -83,9 +109,18 @@ if (!existsSync(SAMPLE)) {
     const base = ['network', '--kubeconfig', kc, '--metadata', METADATA, '--policies', POLICIES];
     const r = await cli([...base, '--format', 'json']);
     assert.is(r.code, 0, r.stderr);
-    const app = scanApp(networkScan({ topology: { metadata: { path: METADATA, setting: 'STACK_METADATA' }, policyDir: { path: POLICIES, setting: 'NETWORKPOLICY_DIR' } }, kubeconfig: kc }));
+    const app = scanApp(
+      networkScan({
+        topology: { metadata: { path: METADATA, setting: 'STACK_METADATA' }, policyDir: { path: POLICIES, setting: 'NETWORKPOLICY_DIR' } },
+        kubeconfig: kc,
+      }),
+    );
     const http = await (await app.request('/network_scan?mode=light')).text();
-    const norm = (t: string) => t.replace(/"started_at":"[^"]+"/, '"started_at":"T"').replace(/"duration_ms":\d+/, '"duration_ms":0').replace(/"judgement":"[^"]+"/, '"judgement":"J"');
+    const norm = (t: string) =>
+      t
+        .replace(/"started_at":"[^"]+"/, '"started_at":"T"')
+        .replace(/"duration_ms":\d+/, '"duration_ms":0')
+        .replace(/"judgement":"[^"]+"/, '"judgement":"J"');
     assert.is(norm(r.stdout), norm(http));
     const gated = await cli([...base, '--format', 'sarif', '--fail-on', 'critical']);
     assert.is(gated.code, 1);
@@ -93,7 +128,10 @@ if (!existsSync(SAMPLE)) {
     const sarif = JSON.parse(gated.stdout);
     const crit = sarif.runs[0].results.filter((x: any) => x.properties.severity === 'critical');
     assert.is(crit.length, 2);
-    assert.match(crit[0].locations[0].physicalLocation.artifactLocation.uri, /networkpolicy__basic_kafka_setup__(grafana|prometheus)__internet__any__ingress__ports__3000-9090__nr6\d__lines16\.yaml$/);
+    assert.match(
+      crit[0].locations[0].physicalLocation.artifactLocation.uri,
+      /networkpolicy__basic_kafka_setup__(grafana|prometheus)__internet__any__ingress__ports__3000-9090__nr6\d__lines16\.yaml$/,
+    );
     assert.is(crit[0].locations[0].physicalLocation.region.startLine, 15);
   });
 }

@@ -161,9 +161,7 @@ s('Gatekeeper denies a violating dry-run create through the validation.gatekeepe
       parameters: { labels: ['owner'] },
     },
   };
-  await eventually('the constraint to be accepted', 30_000, () =>
-    k8s.KubernetesObjectApi.makeApiClient(kc).create(constraint),
-  );
+  await eventually('the constraint to be accepted', 30_000, () => k8s.KubernetesObjectApi.makeApiClient(kc).create(constraint));
   await eventually('the constraint to be enforced', 30_000, async () => {
     const c = (await k8s.KubernetesObjectApi.makeApiClient(kc).read({
       apiVersion: constraint.apiVersion,
@@ -183,10 +181,7 @@ s('Gatekeeper denies a violating dry-run create through the validation.gatekeepe
   } catch (e) {
     if (!(e instanceof k8s.ApiException)) throw e;
     assert.is(e.code, 403);
-    assert.match(
-      message(e),
-      `admission webhook "validation.gatekeeper.sh" denied the request: [${CONSTRAINT}] missing required labels: ["owner"]`,
-    );
+    assert.match(message(e), `admission webhook "validation.gatekeeper.sh" denied the request: [${CONSTRAINT}] missing required labels: ["owner"]`);
   }
 
   const ok = await core.createNamespacedConfigMap({

@@ -15,12 +15,29 @@ import { join } from 'node:path';
 import type { Kube } from '../../lib/kube/client.ts';
 import { rawRequest, type KubeObject } from '../../lib/kube/raw.ts';
 import { installPolicies, yamlDir, yamlDocs } from '../../harness/cluster/gatekeeper.ts';
-import { BASE_DIR, byKind, EXAMPLE_OVERLAY, FUNCTIONS, knativeService, kustomizeBuild, kustomizeMissing, NAMESPACE, ROOT, type Manifest } from '../../knative/render.ts';
+import {
+  BASE_DIR,
+  byKind,
+  EXAMPLE_OVERLAY,
+  FUNCTIONS,
+  knativeService,
+  kustomizeBuild,
+  kustomizeMissing,
+  NAMESPACE,
+  ROOT,
+  type Manifest,
+} from '../../knative/render.ts';
 import { adminKube, apply, namespace, remove, waitFor } from '../support/k8s.ts';
 
 const s = suite('deploy: rendered manifests against the real CRDs and Gatekeeper');
 const CRDS = join(ROOT, '../shared/crds');
-const CRD_FILES = ['knative-serving-service.yaml', 'knative-eventing-broker.yaml', 'knative-eventing-trigger.yaml', 'apisix-route.yaml', 'apisix-consumer.yaml'];
+const CRD_FILES = [
+  'knative-serving-service.yaml',
+  'knative-eventing-broker.yaml',
+  'knative-eventing-trigger.yaml',
+  'apisix-route.yaml',
+  'apisix-consumer.yaml',
+];
 
 /** The collection path of an object's kind, from API discovery (works for CRD kinds too). */
 async function collection(kube: Kube, obj: Manifest): Promise<string> {
@@ -68,7 +85,11 @@ if (missing) {
   if (process.env.CI === 'true') s('kustomize present', () => assert.unreachable(missing));
   else console.warn(`SKIP deploy-manifests: ${missing}`);
 } else {
-  if (!haveCrds) console.warn(`SKIP deploy-manifests: the two server-side dry-runs against the Knative and APISIX CRDs: ${CRDS} is absent (the shared samples beside the checkout; the CRDs are not part of the repository)`);
+  if (!haveCrds)
+    console.warn(
+      `SKIP deploy-manifests: the two server-side dry-runs against the Knative and APISIX CRDs: ${CRDS} is absent (the shared samples beside the ` +
+        `checkout; the CRDs are not part of the repository)`,
+    );
   /** A test that needs the CRDs: skipped (with the SKIP line above) when they are absent. */
   const withCrds = (name: string, fn: () => Promise<void>) => (haveCrds ? s(name, fn) : s.skip(name, fn));
 
@@ -83,7 +104,11 @@ if (missing) {
       for (const crd of yamlDocs(join(CRDS, f))) {
         await apply(kube, crd);
         await waitFor(`CRD ${crd.metadata.name} established`, async () => {
-          const cur = await rawRequest(kube, { verb: 'get', resource: 'customresourcedefinitions' }, { method: 'GET', path: `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}` });
+          const cur = await rawRequest(
+            kube,
+            { verb: 'get', resource: 'customresourcedefinitions' },
+            { method: 'GET', path: `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}` },
+          );
           return ((cur.body as any)?.status?.conditions ?? []).some((c: any) => c.type === 'Established' && c.status === 'True');
         });
       }
@@ -98,7 +123,8 @@ if (missing) {
     assert.is(count('ServiceAccount'), FUNCTIONS.length);
     assert.is(count('Trigger', 'eventing.knative.dev'), FUNCTIONS.length);
     assert.equal([count('ApisixRoute'), count('ApisixConsumer'), count('Broker'), count('NetworkPolicy')], [1, 1, 1, 1]);
-    for (const o of example) if (o.kind !== 'Namespace' && !o.kind.startsWith('Cluster')) assert.is(o.metadata.namespace, NAMESPACE, `${o.kind} ${o.metadata.name}`);
+    for (const o of example)
+      if (o.kind !== 'Namespace' && !o.kind.startsWith('Cluster')) assert.is(o.metadata.namespace, NAMESPACE, `${o.kind} ${o.metadata.name}`);
     // Generated names are carried into the objects that use them.
     const cm = example.find((o) => o.kind === 'ConfigMap')!;
     const secret = example.find((o) => o.kind === 'Secret')!;
@@ -112,7 +138,10 @@ if (missing) {
   withCrds('every rendered object (base and example overlay) passes server-side dry-run against the real CRDs', async () => {
     const kube = adminKube();
     const failures: string[] = [];
-    for (const [name, objs] of [['base', base], ['example', example]] as const) {
+    for (const [name, objs] of [
+      ['base', base],
+      ['example', example],
+    ] as const) {
       for (const o of objs) {
         if (o.kind === 'Namespace') continue;
         const r = await dryRun(kube, o);
@@ -144,8 +173,16 @@ if (missing) {
     // synced into Gatekeeper's inventory (RequireNetworkPolicy reads it).
     const ns = 'deploy-gk-stack-scan';
     await apply(kube, namespace(ns, { 'stacktic.io/namespace': ns }));
-    const netpol = { ...structuredClone(example.find((o) => o.kind === 'NetworkPolicy')!), metadata: { ...example.find((o) => o.kind === 'NetworkPolicy')!.metadata, namespace: ns } };
-    const config = { apiVersion: 'config.gatekeeper.sh/v1alpha1', kind: 'Config', metadata: { name: 'config', namespace: 'gatekeeper-system' }, spec: { sync: { syncOnly: [{ group: 'networking.k8s.io', version: 'v1', kind: 'NetworkPolicy' }] } } } as Manifest;
+    const netpol = {
+      ...structuredClone(example.find((o) => o.kind === 'NetworkPolicy')!),
+      metadata: { ...example.find((o) => o.kind === 'NetworkPolicy')!.metadata, namespace: ns },
+    };
+    const config = {
+      apiVersion: 'config.gatekeeper.sh/v1alpha1',
+      kind: 'Config',
+      metadata: { name: 'config', namespace: 'gatekeeper-system' },
+      spec: { sync: { syncOnly: [{ group: 'networking.k8s.io', version: 'v1', kind: 'NetworkPolicy' }] } },
+    } as Manifest;
     const configPath = await collection(kube, config);
     const created = await rawRequest(kube, { verb: 'create', resource: 'configs' }, { method: 'POST', path: configPath, body: config });
     assert.ok(created.status < 300 || created.status === 409, `Gatekeeper Config: ${created.status}`);
@@ -158,7 +195,12 @@ if (missing) {
       for (const d of deployments) {
         const r = await dryRun(kube, d);
         assert.ok(r.status < 300, `${d.metadata.name}: ${r.status} ${r.message}`);
-        const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: `${d.metadata.name}-pod`, namespace: ns, labels: d.spec.template.metadata.labels }, spec: d.spec.template.spec } as Manifest;
+        const pod = {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: `${d.metadata.name}-pod`, namespace: ns, labels: d.spec.template.metadata.labels },
+          spec: d.spec.template.spec,
+        } as Manifest;
         const rp = await dryRun(kube, pod);
         assert.ok(rp.status < 300, `pod of ${d.metadata.name}: ${rp.status} ${rp.message}`);
       }

@@ -25,7 +25,16 @@ import { BUNDLED_ARTIFACTS_DIR, defaultKubescapeBin } from '../../functions/kube
 import { DEMO_METADATA } from '../../demo/stack/generate.ts';
 import { DEMO_METADATA as KUBESCAPE_DEMO_METADATA, installDemoStack, removeDemoStack } from '../../demo/kubescape/stack.ts';
 import { installPolicies, yamlDir } from '../../harness/cluster/gatekeeper.ts';
-import { EXAMPLE_OVERLAY, kustomizeBuild, kustomizeMissing, NAMESPACE, rolesOf, serviceAccountGroups, serviceAccountUser, type Manifest } from '../../knative/render.ts';
+import {
+  EXAMPLE_OVERLAY,
+  kustomizeBuild,
+  kustomizeMissing,
+  NAMESPACE,
+  rolesOf,
+  serviceAccountGroups,
+  serviceAccountUser,
+  type Manifest,
+} from '../../knative/render.ts';
 import { forgetRuns } from '../../lib/openreports/record.ts';
 import { ringName } from '../../lib/openreports/history.ts';
 import { testCluster } from '../support/cluster.ts';
@@ -40,7 +49,10 @@ const s = suite('deploy: least-privilege RBAC, proven by impersonation');
  * control plane. The reason is checked too: the test fails if such a rule proves used.
  */
 const NEEDS_KUBELET = new Map<string, string>([
-  ['stack-scan:network-scan:probe#pods/log:get', 'nmap\'s output is read from the log of a probe container that has terminated; without a kubelet no probe container ever runs'],
+  [
+    'stack-scan:network-scan:probe#pods/log:get',
+    "nmap's output is read from the log of a probe container that has terminated; without a kubelet no probe container ever runs",
+  ],
 ]);
 
 type Mode = 'light' | 'full';
@@ -71,15 +83,37 @@ function forbidden(report: ScanReport): ReportError[] {
  * without this one.
  */
 const DEGRADES = new Map<string, { how: string; holds: (r: ScanReport) => boolean }>([
-  ['stack-scan:network-scan:probe#pods/ephemeralcontainers:patch', { how: 'without it the probe from a running pod falls back to a probe pod', holds: (r) => JSON.stringify(r.errors).includes('ephemeral container stack-scan-probe-') }],
+  [
+    'stack-scan:network-scan:probe#pods/ephemeralcontainers:patch',
+    {
+      how: 'without it the probe from a running pod falls back to a probe pod',
+      holds: (r) => JSON.stringify(r.errors).includes('ephemeral container stack-scan-probe-'),
+    },
+  ],
 ]);
 
-const ruleId = (role: Manifest, rule: any) => `${role.metadata.name}#${[...(rule.resources ?? []), ...(rule.nonResourceURLs ?? [])].join(',')}${rule.verbs.length === 1 ? `:${rule.verbs[0]}` : ''}`;
+const ruleId = (role: Manifest, rule: any) =>
+  `${role.metadata.name}#${[...(rule.resources ?? []), ...(rule.nonResourceURLs ?? [])].join(',')}${rule.verbs.length === 1 ? `:${rule.verbs[0]}` : ''}`;
 
 async function sar(user: string, groups: string[], rule: any, namespace?: string): Promise<boolean> {
   const kube = adminKube();
-  const attrs = { ...(namespace ? { namespace } : {}), verb: rule.verbs[0], group: rule.apiGroups?.[0] ?? '', resource: String(rule.resources?.[0] ?? '').split('/')[0], subresource: String(rule.resources?.[0] ?? '').split('/')[1] ?? '', ...(rule.resourceNames ? { name: rule.resourceNames[0] } : {}) };
-  const res = await rawRequest(kube, { verb: 'create', resource: 'subjectaccessreviews' }, { method: 'POST', path: '/apis/authorization.k8s.io/v1/subjectaccessreviews', body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user, groups, resourceAttributes: attrs } } });
+  const attrs = {
+    ...(namespace ? { namespace } : {}),
+    verb: rule.verbs[0],
+    group: rule.apiGroups?.[0] ?? '',
+    resource: String(rule.resources?.[0] ?? '').split('/')[0],
+    subresource: String(rule.resources?.[0] ?? '').split('/')[1] ?? '',
+    ...(rule.resourceNames ? { name: rule.resourceNames[0] } : {}),
+  };
+  const res = await rawRequest(
+    kube,
+    { verb: 'create', resource: 'subjectaccessreviews' },
+    {
+      method: 'POST',
+      path: '/apis/authorization.k8s.io/v1/subjectaccessreviews',
+      body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user, groups, resourceAttributes: attrs } },
+    },
+  );
   return (res.body as any)?.status?.allowed === true;
 }
 
@@ -91,7 +125,13 @@ async function bindAs(user: string, roles: Manifest[]): Promise<KubeObject[]> {
     const name = `${user}-${i}`;
     // A namespaced Role is copied as a ClusterRole too (bound cluster-wide: enough to prove a rule needed).
     const role = { ...structuredClone(r), kind: 'ClusterRole', metadata: { name, labels: { 'app.kubernetes.io/part-of': 'deploy-rbac-test' } } } as KubeObject;
-    const binding = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }] } as unknown as KubeObject;
+    const binding = {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }],
+    } as unknown as KubeObject;
     await apply(kube, role);
     await apply(kube, binding);
     made.push(binding, role);
@@ -105,7 +145,12 @@ async function bindAs(user: string, roles: Manifest[]): Promise<KubeObject[]> {
 }
 
 /** Run `modes` as `kubeconfig`, stopping at the first mode that reports a forbidden error when `untilForbidden`. */
-async function forbiddenOf(run: Runner, kubeconfig: string, modes: Mode[], untilForbidden: boolean): Promise<{ forbidden: Map<Mode, ReportError[]>; reports: Map<Mode, ScanReport> }> {
+async function forbiddenOf(
+  run: Runner,
+  kubeconfig: string,
+  modes: Mode[],
+  untilForbidden: boolean,
+): Promise<{ forbidden: Map<Mode, ReportError[]>; reports: Map<Mode, ScanReport> }> {
   const out = new Map<Mode, ReportError[]>();
   const reports = new Map<Mode, ScanReport>();
   for (const mode of modes) {
@@ -128,12 +173,22 @@ async function proveFunction(fn: string, objs: Manifest[], run: Runner, modes: M
     await apply(kube, binding as KubeObject);
   }
   const saUser = serviceAccountUser(fn);
-  for (const { role } of bound) await waitFor(`RBAC for ${saUser}`, () => sar(saUser, serviceAccountGroups(), role.rules.at(-1), role.kind === 'Role' ? role.metadata.namespace : undefined), 10_000, 100);
+  for (const { role } of bound)
+    await waitFor(
+      `RBAC for ${saUser}`,
+      () => sar(saUser, serviceAccountGroups(), role.rules.at(-1), role.kind === 'Role' ? role.metadata.namespace : undefined),
+      10_000,
+      100,
+    );
   const asSa = await testCluster().userKubeconfig(saUser, serviceAccountGroups());
   const all = await forbiddenOf(run, asSa, modes, false);
   for (const mode of modes) assert.equal(all.forbidden.get(mode), [], `${fn} ${mode} as ${saUser}: no forbidden error`);
   const fullReport = all.reports.get(modes.at(-1)!)!;
-  if (process.env.DEPLOY_RBAC_DEBUG) console.log(fn, JSON.stringify({ summary: fullReport.summary, findings: fullReport.findings?.slice(0, 3), errors: fullReport.errors }, null, 1).slice(0, 5000));
+  if (process.env.DEPLOY_RBAC_DEBUG)
+    console.log(
+      fn,
+      JSON.stringify({ summary: fullReport.summary, findings: fullReport.findings?.slice(0, 3), errors: fullReport.errors }, null, 1).slice(0, 5000),
+    );
 
   // 2. each rule removed in turn.
   const unproven: string[] = [];
@@ -174,7 +229,16 @@ const WEBHOOK_WITH_SERVICE = {
   apiVersion: 'admissionregistration.k8s.io/v1',
   kind: 'ValidatingWebhookConfiguration',
   metadata: { name: 'deploy-rbac-gatekeeper-service' },
-  webhooks: [{ name: 'deploy-rbac.gatekeeper.sh', clientConfig: { service: { namespace: 'gatekeeper-system', name: 'gatekeeper-webhook-service', path: '/v1/admit' } }, rules: [{ apiGroups: ['deploy-rbac.invalid'], apiVersions: ['v1'], operations: ['CREATE'], resources: ['nothing'] }], failurePolicy: 'Ignore', sideEffects: 'None', admissionReviewVersions: ['v1'] }],
+  webhooks: [
+    {
+      name: 'deploy-rbac.gatekeeper.sh',
+      clientConfig: { service: { namespace: 'gatekeeper-system', name: 'gatekeeper-webhook-service', path: '/v1/admit' } },
+      rules: [{ apiGroups: ['deploy-rbac.invalid'], apiVersions: ['v1'], operations: ['CREATE'], resources: ['nothing'] }],
+      failurePolicy: 'Ignore',
+      sideEffects: 'None',
+      admissionReviewVersions: ['v1'],
+    },
+  ],
 } as unknown as KubeObject;
 
 const missingKustomize = kustomizeMissing();
@@ -198,7 +262,12 @@ if (missingKustomize) {
     process.env.STACK_SCAN_REPORTS = 'on';
     process.env.STACK_SCAN_REPORTS_NAMESPACE = NAMESPACE;
     restoreEnv = () => {
-      for (const [k, v] of [['STACK_SCAN_REPORTS', saved[0]], ['STACK_SCAN_REPORTS_NAMESPACE', saved[1]]] as const) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+      for (const [k, v] of [
+        ['STACK_SCAN_REPORTS', saved[0]],
+        ['STACK_SCAN_REPORTS_NAMESPACE', saved[1]],
+      ] as const)
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
     };
     await apply(kube, namespace(NAMESPACE));
     // The demo stack under namespaces of this suite's own (dr-…), so no other suite is disturbed.
@@ -213,15 +282,52 @@ if (missingKustomize) {
     for (const e of deriveExpected(topo, stackMeta).policies) await apply(kube, structuredClone(renderPolicy(e, stack)) as any);
     const labels = (c: string) => ({ 'app.kubernetes.io/name': c, 'app.kubernetes.io/part-of': 'deploy-rbac-test' });
     for (const c of topo.components.filter((c) => c.namespace)) {
-      await apply(kube, { apiVersion: 'v1', kind: 'Service', metadata: { name: c.name, namespace: c.namespace! }, spec: { selector: labels(c.name), ports: (c.ports.length ? c.ports : [80]).map((p) => ({ name: `p${p}`, port: p, protocol: 'TCP' })) } } as any);
-      await apply(kube, { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: c.name, namespace: c.namespace!, labels: labels(c.name) }, spec: { selector: { matchLabels: labels(c.name) }, template: { metadata: { labels: labels(c.name) }, spec: { containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }] } } } } as any);
+      await apply(kube, {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: c.name, namespace: c.namespace! },
+        spec: { selector: labels(c.name), ports: (c.ports.length ? c.ports : [80]).map((p) => ({ name: `p${p}`, port: p, protocol: 'TCP' })) },
+      } as any);
+      await apply(kube, {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: c.name, namespace: c.namespace!, labels: labels(c.name) },
+        spec: {
+          selector: { matchLabels: labels(c.name) },
+          template: { metadata: { labels: labels(c.name) }, spec: { containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }] } },
+        },
+      } as any);
     }
     // One running source pod (its status set as a kubelet would), so the ephemeral-container path is taken.
     const first = topo.components.find((c) => c.namespace)!;
-    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: `${first.name}-0`, namespace: first.namespace!, labels: labels(first.name) }, spec: { nodeName: 'no-node', containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }] } };
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: `${first.name}-0`, namespace: first.namespace!, labels: labels(first.name) },
+      spec: { nodeName: 'no-node', containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }] },
+    };
     await apply(kube, pod as any);
     const now = new Date().toISOString();
-    const st = await rawRequest(kube, { verb: 'patch', resource: 'pods/status' }, { method: 'PATCH', path: `/api/v1/namespaces/${first.namespace}/pods/${first.name}-0/status`, contentType: 'application/merge-patch+json', body: { status: { phase: 'Running', podIP: '10.244.9.9', podIPs: [{ ip: '10.244.9.9' }], conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: now }], containerStatuses: [{ name: 'app', ready: true, restartCount: 0, image: 'registry.k8s.io/pause:3.10', imageID: '', state: { running: { startedAt: now } } }] } } });
+    const st = await rawRequest(
+      kube,
+      { verb: 'patch', resource: 'pods/status' },
+      {
+        method: 'PATCH',
+        path: `/api/v1/namespaces/${first.namespace}/pods/${first.name}-0/status`,
+        contentType: 'application/merge-patch+json',
+        body: {
+          status: {
+            phase: 'Running',
+            podIP: '10.244.9.9',
+            podIPs: [{ ip: '10.244.9.9' }],
+            conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: now }],
+            containerStatuses: [
+              { name: 'app', ready: true, restartCount: 0, image: 'registry.k8s.io/pause:3.10', imageID: '', state: { running: { startedAt: now } } },
+            ],
+          },
+        },
+      },
+    );
     assert.ok(st.status < 300, `pod status: ${st.status} ${JSON.stringify(st.body)}`);
   });
 
@@ -230,14 +336,45 @@ if (missingKustomize) {
     const kube = adminKube();
     forgetRuns();
     const name = `stack-scan-${scan}-${mode}`;
-    await rawRequest(kube, { verb: 'delete', resource: 'configmaps' }, { method: 'DELETE', path: `/api/v1/namespaces/${NAMESPACE}/configmaps/${ringName(scan, mode)}` });
+    await rawRequest(
+      kube,
+      { verb: 'delete', resource: 'configmaps' },
+      { method: 'DELETE', path: `/api/v1/namespaces/${NAMESPACE}/configmaps/${ringName(scan, mode)}` },
+    );
     await rawRequest(kube, { verb: 'delete', resource: 'clusterreports' }, { method: 'DELETE', path: `/apis/openreports.io/v1alpha1/clusterreports/${name}` });
     // Every Report of this scan and mode, wherever an earlier run wrote it (the kubescape stack has its own namespaces).
-    const all = await rawRequest(kube, { verb: 'list', resource: 'reports' }, { method: 'GET', path: '/apis/openreports.io/v1alpha1/reports', query: { labelSelector: `stack-scan.io/scan=${scan},stack-scan.io/mode=${mode}` } });
-    for (const r of (all.body as { items?: KubeObject[] }).items ?? []) await rawRequest(kube, { verb: 'delete', resource: 'reports' }, { method: 'DELETE', path: `/apis/openreports.io/v1alpha1/namespaces/${r.metadata.namespace}/reports/${r.metadata.name}` });
+    const all = await rawRequest(
+      kube,
+      { verb: 'list', resource: 'reports' },
+      { method: 'GET', path: '/apis/openreports.io/v1alpha1/reports', query: { labelSelector: `stack-scan.io/scan=${scan},stack-scan.io/mode=${mode}` } },
+    );
+    for (const r of (all.body as { items?: KubeObject[] }).items ?? [])
+      await rawRequest(
+        kube,
+        { verb: 'delete', resource: 'reports' },
+        { method: 'DELETE', path: `/apis/openreports.io/v1alpha1/namespaces/${r.metadata.namespace}/reports/${r.metadata.name}` },
+      );
     if (mode === 'full') {
-      const seeded = [{ run_id: 'seeded', started_at: new Date(0).toISOString(), duration_ms: 0, score: null, counts: { pass: 0, fail: 0, warn: 0, error: 0, skip: 0 }, checks: 0, failing: [], namespaces: ['dr-stale'], hashes: {}, errors: 0 }];
-      await apply(kube, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: ringName(scan, mode), namespace: NAMESPACE }, data: { 'runs.json': JSON.stringify(seeded) } } as unknown as KubeObject);
+      const seeded = [
+        {
+          run_id: 'seeded',
+          started_at: new Date(0).toISOString(),
+          duration_ms: 0,
+          score: null,
+          counts: { pass: 0, fail: 0, warn: 0, error: 0, skip: 0 },
+          checks: 0,
+          failing: [],
+          namespaces: ['dr-stale'],
+          hashes: {},
+          errors: 0,
+        },
+      ];
+      await apply(kube, {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: ringName(scan, mode), namespace: NAMESPACE },
+        data: { 'runs.json': JSON.stringify(seeded) },
+      } as unknown as KubeObject);
     }
   }
 
@@ -265,7 +402,12 @@ if (missingKustomize) {
   };
 
   s('network-scan: light and full (cluster runner) as its own account', async () => {
-    const full = fullSettingsFromEnv({ NETWORK_PROBE_RUNNER: 'cluster', NETWORK_PROBE_TIMEOUT_MS: '1000', NETWORK_PROBE_MAX_NEGATIVE: '3', NETWORK_PROBE_CONCURRENCY: '10' });
+    const full = fullSettingsFromEnv({
+      NETWORK_PROBE_RUNNER: 'cluster',
+      NETWORK_PROBE_TIMEOUT_MS: '1000',
+      NETWORK_PROBE_MAX_NEGATIVE: '3',
+      NETWORK_PROBE_CONCURRENCY: '10',
+    });
     const run: Runner = (kubeconfig, mode) => report(networkScan({ topology: topology(), kubeconfig, full }), mode);
     const r = await proveFunction('network-scan', objs, run, ['light', 'full']);
     console.log(`network-scan: ${r.proven.length} rules proven needed; not provable here: ${r.unproven.join(', ') || 'none'}`);
@@ -289,7 +431,20 @@ if (missingKustomize) {
       await installDemoStack(adminKube());
       try {
         const run: Runner = (kubeconfig, mode) =>
-          report(kubescapeScan({ topology: { metadata: { path: KUBESCAPE_DEMO_METADATA, setting: 'STACK_METADATA' } }, kubeconfig, bin: kubescapeBin, artifactsDir: BUNDLED_ARTIFACTS_DIR, runTimeoutMs: 180_000, thresholds: { nsa: 70, mitre: 60 }, strategy: 'split', concurrency: 2, clusterScope: true }), mode);
+          report(
+            kubescapeScan({
+              topology: { metadata: { path: KUBESCAPE_DEMO_METADATA, setting: 'STACK_METADATA' } },
+              kubeconfig,
+              bin: kubescapeBin,
+              artifactsDir: BUNDLED_ARTIFACTS_DIR,
+              runTimeoutMs: 180_000,
+              thresholds: { nsa: 70, mitre: 60 },
+              strategy: 'split',
+              concurrency: 2,
+              clusterScope: true,
+            }),
+            mode,
+          );
         const r = await proveFunction('kubescape-scan', objs, run, ['light', 'full']);
         console.log(`kubescape-scan: ${r.proven.length} rules proven needed`);
       } finally {

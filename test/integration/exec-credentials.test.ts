@@ -29,10 +29,13 @@ import https from 'node:https';
 function fetchStatus(server: string, caPath: string, token: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const u = new URL(`${server}/api`);
-    const r = https.request({ hostname: u.hostname, port: u.port, path: u.pathname, ca: readFileSync(caPath), headers: { authorization: `Bearer ${token}` }, agent: false }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
+    const r = https.request(
+      { hostname: u.hostname, port: u.port, path: u.pathname, ca: readFileSync(caPath), headers: { authorization: `Bearer ${token}` }, agent: false },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
     r.on('error', reject);
     r.end();
   });
@@ -56,17 +59,23 @@ const opts = { ca: readFileSync(e.PLUGIN_CA), cert: readFileSync(e.PLUGIN_CERT),
 const call = (method, path, body) => new Promise((resolve, reject) => {
   const u = new URL(e.PLUGIN_SERVER + path);
   const r = https.request({ ...opts, method, hostname: u.hostname, port: u.port, path: u.pathname, headers: { 'content-type': 'application/json' } }, (res) => {
-    let t = ''; res.on('data', (d) => (t += d)); res.on('end', () => (res.statusCode < 300 ? resolve(JSON.parse(t)) : reject(new Error(res.statusCode + ' ' + t))));
+    let t = '';
+    res.on('data', (d) => (t += d));
+    res.on('end', () => (res.statusCode < 300 ? resolve(JSON.parse(t)) : reject(new Error(res.statusCode + ' ' + t))));
   });
   r.on('error', reject); r.end(JSON.stringify(body));
 });
 const name = 'exec-cred-' + e.PLUGIN_LABEL + '-' + n;
 const secret = await call('POST', '/api/v1/namespaces/${NS}/secrets', { apiVersion: 'v1', kind: 'Secret', metadata: { name }, stringData: { run: String(n) } });
-const tr = await call('POST', '/api/v1/namespaces/${NS}/serviceaccounts/${SA}/token', { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 600, boundObjectRef: { apiVersion: 'v1', kind: 'Secret', name, uid: secret.metadata.uid } } });
+const boundObjectRef = { apiVersion: 'v1', kind: 'Secret', name, uid: secret.metadata.uid };
+const tr = await call('POST', '/api/v1/namespaces/${NS}/serviceaccounts/${SA}/token', {
+  apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 600, boundObjectRef },
+});
 const token = existsSync(state + '.broken') ? 'not-a-token' : tr.status.token;
 writeFileSync(state + '.token.' + n, tr.status.token);
 const lifetime = Number(e.PLUGIN_LIFETIME_S);
-process.stdout.write(JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1beta1', kind: 'ExecCredential', status: { token, expirationTimestamp: new Date(Date.now() + lifetime * 1000).toISOString() } }));
+const expirationTimestamp = new Date(Date.now() + lifetime * 1000).toISOString();
+process.stdout.write(JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1beta1', kind: 'ExecCredential', status: { token, expirationTimestamp } }));
 `;
 
 let pluginCert: { cert: string; key: string };
@@ -90,7 +99,15 @@ function execKubeconfig(label: string, lifetimeS: number): { path: string; runs:
             apiVersion: 'client.authentication.k8s.io/v1beta1',
             command: process.execPath,
             args: [join(dir, 'plugin.mjs')],
-            env: Object.entries({ PLUGIN_LABEL: label, PLUGIN_STATE: state, PLUGIN_CA: cp.caPath, PLUGIN_CERT: pluginCert.cert, PLUGIN_KEY: pluginCert.key, PLUGIN_SERVER: cp.server, PLUGIN_LIFETIME_S: String(lifetimeS) }).map(([name, value]) => ({ name, value })),
+            env: Object.entries({
+              PLUGIN_LABEL: label,
+              PLUGIN_STATE: state,
+              PLUGIN_CA: cp.caPath,
+              PLUGIN_CERT: pluginCert.cert,
+              PLUGIN_KEY: pluginCert.key,
+              PLUGIN_SERVER: cp.server,
+              PLUGIN_LIFETIME_S: String(lifetimeS),
+            }).map(([name, value]) => ({ name, value })),
             interactiveMode: 'Never',
           },
         },
@@ -121,14 +138,22 @@ s.before(async () => {
   const kube = adminKube();
   await apply(kube, namespace(NS));
   await apply(kube, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: SA, namespace: NS } });
-  await apply(kube, { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'exec-user-admin' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'ServiceAccount', name: SA, namespace: NS }] } as never);
+  await apply(kube, {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRoleBinding',
+    metadata: { name: 'exec-user-admin' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+    subjects: [{ kind: 'ServiceAccount', name: SA, namespace: NS }],
+  } as never);
   pluginCert = await testCluster().issueCert('exec-plugin', 'exec-plugin', ['system:masters'], ['clientAuth']);
   writeFileSync(join(dir, 'plugin.mjs'), PLUGIN);
 });
 
 s.after(async () => {
   credentialClock.now = () => Date.now();
-  await remove(adminKube(), { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'exec-user-admin' } }).catch(() => undefined);
+  await remove(adminKube(), { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'exec-user-admin' } }).catch(
+    () => undefined,
+  );
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -203,7 +228,10 @@ s('a server keeps working across expiry: two network scans, the credential expir
   const res = await app.request('/network_scan?mode=light');
   assert.is(res.status, 200);
   const second = await res.json();
-  assert.equal(second.errors.filter((e: { code: string }) => e.code === 'unauthenticated'), []);
+  assert.equal(
+    second.errors.filter((e: { code: string }) => e.code === 'unauthenticated'),
+    [],
+  );
   assert.is(kc.runs(), runsAfterFirst + 1);
 });
 

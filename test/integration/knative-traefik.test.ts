@@ -11,15 +11,30 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startControlPlane, type ControlPlane } from '../../harness/cluster/index.ts';
 import { makeKube, type Kube } from '../../lib/kube/client.ts';
-import { applyAll, applyAny, getAny, KNATIVE_BIN_DIR, localize, moduleDir, pinnedVersion, servingObjects, startTraefik, TRAEFIK_CLASS, type TraefikHandle } from '../../harness/knative/index.ts';
+import {
+  applyAll,
+  applyAny,
+  getAny,
+  KNATIVE_BIN_DIR,
+  localize,
+  moduleDir,
+  pinnedVersion,
+  servingObjects,
+  startTraefik,
+  TRAEFIK_CLASS,
+  type TraefikHandle,
+} from '../../harness/knative/index.ts';
 
 const s = suite('Traefik Knative provider (harness/knative) against a real API server');
 
 function missing(): string | undefined {
   if (process.env.STACKSCAN_KNATIVE !== '1') return 'STACKSCAN_KNATIVE is not 1: the Knative suites are optional (docs/knative.md)';
-  if (!existsSync(join(KNATIVE_BIN_DIR, 'traefik'))) return `Traefik is not built (${join(KNATIVE_BIN_DIR, 'traefik')}): bash harness/build.sh traefik (optional, about 5 min cold)`;
+  if (!existsSync(join(KNATIVE_BIN_DIR, 'traefik')))
+    return `Traefik is not built (${join(KNATIVE_BIN_DIR, 'traefik')}): bash harness/build.sh traefik (optional, about 5 min cold)`;
   try {
-    const dirs = [['knative.dev/serving'], ['knative.dev/networking'], ['knative.dev/caching']].map(([m]) => moduleDir(m, pinnedVersion('knative-serving', m), 'knative-serving', false));
+    const dirs = [['knative.dev/serving'], ['knative.dev/networking'], ['knative.dev/caching']].map(([m]) =>
+      moduleDir(m, pinnedVersion('knative-serving', m), 'knative-serving', false),
+    );
     const gone = dirs.filter((d) => !existsSync(d));
     if (gone.length) return `Knative Serving's module zips are not in GOMODCACHE (${gone.join(', ')}): bash harness/build.sh knative-serving`;
   } catch (e) {
@@ -35,14 +50,17 @@ let traefik: TraefikHandle | undefined;
 let dir = '';
 
 const kingress = (name: string, cls: string) => ({
-  apiVersion: 'networking.internal.knative.dev/v1alpha1', kind: 'Ingress',
+  apiVersion: 'networking.internal.knative.dev/v1alpha1',
+  kind: 'Ingress',
   metadata: { name, namespace: 'demo', annotations: { 'networking.knative.dev/ingress.class': cls } },
   spec: {
-    rules: [{
-      hosts: [`${name}.demo.svc.cluster.local`],
-      visibility: 'ClusterLocal',
-      http: { paths: [{ splits: [{ serviceName: 'backend', serviceNamespace: 'demo', servicePort: 80, percent: 100 }] }] },
-    }],
+    rules: [
+      {
+        hosts: [`${name}.demo.svc.cluster.local`],
+        visibility: 'ClusterLocal',
+        http: { paths: [{ splits: [{ serviceName: 'backend', serviceNamespace: 'demo', servicePort: 80, percent: 100 }] }] },
+      },
+    ],
   },
 });
 
@@ -53,11 +71,20 @@ if (why) {
   s.before(async () => {
     cp = await startControlPlane({ gatekeeper: false });
     kube = await makeKube(cp.kubeconfigPath);
-    await applyAll(kube, localize(servingObjects()).filter((o) => o.kind === 'CustomResourceDefinition'));
+    await applyAll(
+      kube,
+      localize(servingObjects()).filter((o) => o.kind === 'CustomResourceDefinition'),
+    );
     dir = mkdtempSync(join(tmpdir(), 'stackscan-traefik-'));
-    traefik = await startTraefik({ dir, server: cp.server, caPath: cp.caPath, host: '127.0.0.1', endpointIp: '192.0.2.1' }, kube); // loopback may not be an endpoint: TEST-NET-1, never routed
+    // loopback may not be an endpoint: TEST-NET-1, never routed
+    traefik = await startTraefik({ dir, server: cp.server, caPath: cp.caPath, host: '127.0.0.1', endpointIp: '192.0.2.1' }, kube);
     await applyAny(kube, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'demo' } });
-    await applyAny(kube, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'backend', namespace: 'demo' }, spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }] } });
+    await applyAny(kube, {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'backend', namespace: 'demo' },
+      spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+    });
   });
   s.after(async () => {
     await traefik?.stop();
@@ -69,7 +96,8 @@ if (why) {
     await applyAny(kube, kingress('fn', TRAEFIK_CLASS));
     let st: any;
     for (let i = 0; i < 120; i++) {
-      st = (await getAny(kube, { apiVersion: 'networking.internal.knative.dev/v1alpha1', kind: 'Ingress', metadata: { name: 'fn', namespace: 'demo' } }))?.status;
+      st = (await getAny(kube, { apiVersion: 'networking.internal.knative.dev/v1alpha1', kind: 'Ingress', metadata: { name: 'fn', namespace: 'demo' } }))
+        ?.status;
       if (st?.conditions?.find((c: any) => c.type === 'Ready')?.status === 'True') break;
       await new Promise((r) => setTimeout(r, 250));
     }
@@ -93,7 +121,8 @@ if (why) {
     await new Promise((r) => setTimeout(r, 3000));
     const routers: any[] = await (await fetch(`${traefik!.adminUrl}/api/http/routers`)).json();
     assert.not.ok(routers.some((x) => String(x.rule).includes('other.demo.svc.cluster.local')));
-    const st = (await getAny(kube, { apiVersion: 'networking.internal.knative.dev/v1alpha1', kind: 'Ingress', metadata: { name: 'other', namespace: 'demo' } }))?.status;
+    const st = (await getAny(kube, { apiVersion: 'networking.internal.knative.dev/v1alpha1', kind: 'Ingress', metadata: { name: 'other', namespace: 'demo' } }))
+      ?.status;
     assert.not.ok(st?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'));
   });
 }

@@ -16,13 +16,25 @@ import { FUNCTIONS, knativeService, NAMESPACE, type Manifest } from '../../knati
 import { startNodeCluster, type NodeCluster } from '../../harness/node/index.ts';
 import { applyAny, deleteAny, getAny, importImages, knativePreflight, startKnative, type Knative } from '../../harness/knative/index.ts';
 import {
-  brokerIngress, deployFunctions, functionPods, localObjects, sendEvent, startSink, viaTraefik, waitBrokerReady, waitReady, waitScaledToZero, waitTriggersReady,
+  brokerIngress,
+  deployFunctions,
+  functionPods,
+  localObjects,
+  sendEvent,
+  startSink,
+  viaTraefik,
+  waitBrokerReady,
+  waitReady,
+  waitScaledToZero,
+  waitTriggersReady,
 } from '../../harness/knative/functions.ts';
 
 const s = suite('real Knative: the four functions scale from zero, events through a real Broker');
-const why = process.env.STACKSCAN_KNATIVE !== '1'
-  ? 'STACKSCAN_KNATIVE is not 1: the Knative suite is optional (a real node + Knative Serving, Traefik and Eventing; several minutes; needs root and `bash harness/build.sh knative-serving traefik knative-eventing`, see docs/knative.md)'
-  : knativePreflight({ eventing: true });
+const why =
+  process.env.STACKSCAN_KNATIVE !== '1'
+    ? 'STACKSCAN_KNATIVE is not 1: the Knative suite is optional (a real node + Knative Serving, Traefik and Eventing; several minutes; needs root ' +
+      'and `bash harness/build.sh knative-serving traefik knative-eventing`, see docs/knative.md)'
+    : knativePreflight({ eventing: true });
 
 let nc: NodeCluster | undefined;
 let kn: Knative | undefined;
@@ -69,12 +81,23 @@ if (why) {
       assert.is(pod.spec.serviceAccountName, want.serviceAccountName, `${fn}: ServiceAccount`);
       assert.equal(c.securityContext, wc.securityContext, `${fn}: the shipped securityContext, as is`);
       assert.equal(c.resources, wc.resources, `${fn}: the overlay's requests and the shipped limits`);
-      for (const m of wc.volumeMounts ?? []) assert.ok(c.volumeMounts.some((x: any) => x.mountPath === m.mountPath), `${fn}: mount ${m.mountPath}`);
+      for (const m of wc.volumeMounts ?? [])
+        assert.ok(
+          c.volumeMounts.some((x: any) => x.mountPath === m.mountPath),
+          `${fn}: mount ${m.mountPath}`,
+        );
       // The token is mounted (the function reads the API with it: the scans below prove it).
-      assert.ok(c.volumeMounts.some((x: any) => x.mountPath === '/var/run/secrets/kubernetes.io/serviceaccount'), `${fn}: ServiceAccount token mounted`);
+      assert.ok(
+        c.volumeMounts.some((x: any) => x.mountPath === '/var/run/secrets/kubernetes.io/serviceaccount'),
+        `${fn}: ServiceAccount token mounted`,
+      );
       const st = pod.status.containerStatuses.find((x: any) => x.name === wc.name);
       assert.ok(st?.ready, `${fn}: container ready`);
-      assert.is(pod.spec.containers.find((x: any) => x.name === 'queue-proxy')?.image, 'localhost/stackscan/knative-serving-queue:v0.50.0', `${fn}: Knative's queue-proxy sidecar`);
+      assert.is(
+        pod.spec.containers.find((x: any) => x.name === 'queue-proxy')?.image,
+        'localhost/stackscan/knative-serving-queue:v0.50.0',
+        `${fn}: Knative's queue-proxy sidecar`,
+      );
     }
   });
 
@@ -121,7 +144,11 @@ if (why) {
     // The shipped functions promise timeoutSeconds 600 (their scans end below it); the cut itself is
     // checked on a copy of kubescape-scan (a scan that takes longer than 3 s) with timeoutSeconds 3.
     const ks = structuredClone(knativeService(rendered, 'kubescape-scan'));
-    ks.metadata = { name: 'timeout-check', namespace: NAMESPACE, labels: { 'networking.knative.dev/visibility': 'cluster-local', 'app.kubernetes.io/part-of': 'stack-scan' } };
+    ks.metadata = {
+      name: 'timeout-check',
+      namespace: NAMESPACE,
+      labels: { 'networking.knative.dev/visibility': 'cluster-local', 'app.kubernetes.io/part-of': 'stack-scan' },
+    };
     ks.spec.template.spec.timeoutSeconds = 3;
     delete ks.spec.template.metadata?.name;
     await applyAny(kube, ks as never);
@@ -140,7 +167,9 @@ if (why) {
   s('an event through the Broker reaches the right function, and its result event is delivered through the Broker', async () => {
     sink = await startSink();
     await applyAny(kube, {
-      apiVersion: 'eventing.knative.dev/v1', kind: 'Trigger', metadata: { name: 'test-results', namespace: NAMESPACE },
+      apiVersion: 'eventing.knative.dev/v1',
+      kind: 'Trigger',
+      metadata: { name: 'test-results', namespace: NAMESPACE },
       spec: { broker: 'stack-scan', filter: { attributes: { type: 'io.stacktic.scan.completed' } }, subscriber: { uri: sink.url } },
     });
     await waitBrokerReady(kube);

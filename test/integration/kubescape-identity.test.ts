@@ -20,14 +20,16 @@ import { adminKube, apply, namespace, remove } from '../support/k8s.ts';
 
 const s = suite('kubescape: exclusions by workload identity, empty namespaces, absent components (real kubescape)');
 const BIN = defaultKubescapeBin();
-const HAVE_BIN = BIN !== 'kubescape' || (() => {
-  try {
-    execFileSync('kubescape', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const HAVE_BIN =
+  BIN !== 'kubescape' ||
+  (() => {
+    try {
+      execFileSync('kubescape', ['version'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
 
 const RENDERER = {
   apiVersion: 'apps/v1',
@@ -37,7 +39,16 @@ const RENDERER = {
     selector: { matchLabels: { 'app.kubernetes.io/name': 'grafana-image-renderer' } },
     template: {
       metadata: { labels: { 'app.kubernetes.io/name': 'grafana-image-renderer' } },
-      spec: { containers: [{ name: 'grafana-image-renderer', image: 'localhost/ks-demo/grafana-image-renderer:1.0.0', imagePullPolicy: 'Never', resources: { limits: { cpu: '200m', memory: '128Mi' } } }] },
+      spec: {
+        containers: [
+          {
+            name: 'grafana-image-renderer',
+            image: 'localhost/ks-demo/grafana-image-renderer:1.0.0',
+            imagePullPolicy: 'Never',
+            resources: { limits: { cpu: '200m', memory: '128Mi' } },
+          },
+        ],
+      },
     },
   },
 };
@@ -53,7 +64,20 @@ if (!HAVE_BIN) {
     await installDemoStack(kube);
     await apply(kube, RENDERER as never);
     await apply(kube, namespace('ks-empty', DEMO_LABELS));
-    const extra = ['    redis:', '      group: "database"', '      type: "redis"', '      name: "redis"', '      attributes:', '        namespace: "ks-data"', '    queue:', '      group: "apps"', '      type: "rabbitmq"', '      name: "queue"', '      attributes:', '        namespace: "ks-empty"'];
+    const extra = [
+      '    redis:',
+      '      group: "database"',
+      '      type: "redis"',
+      '      name: "redis"',
+      '      attributes:',
+      '        namespace: "ks-data"',
+      '    queue:',
+      '      group: "apps"',
+      '      type: "rabbitmq"',
+      '      name: "queue"',
+      '      attributes:',
+      '        namespace: "ks-empty"',
+    ];
     writeFileSync(metadata, `${readFileSync(DEMO_METADATA, 'utf8').trimEnd()}\n${extra.join('\n')}\n`);
   });
   s.after(async () => {

@@ -8,7 +8,7 @@
 // KUBESCAPE_RECORD=1 also writes the real reports to test/fixtures/kubescape/ (the
 // parser tests in test/unit/kubescape-parse.test.ts read them).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -25,14 +25,16 @@ import { assertReportValid } from '../support/report-schema.ts';
 const ROOT = join(import.meta.dirname, '../..');
 const FIXTURES = join(ROOT, 'test/fixtures/kubescape');
 const BIN = defaultKubescapeBin();
-const HAVE_BIN = BIN !== 'kubescape' || (() => {
-  try {
-    execFileSync('kubescape', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const HAVE_BIN =
+  BIN !== 'kubescape' ||
+  (() => {
+    try {
+      execFileSync('kubescape', ['version'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
 
 const s = suite('kubescape scan: real kubescape, local control plane');
 
@@ -54,7 +56,10 @@ function settings(over: Partial<KubescapeSettings> = {}): KubescapeSettings {
 /** kubescape processes started by this test process (their --output is inside one of our temp dirs). */
 function kubescapeProcesses(): string[] {
   try {
-    return execFileSync('pgrep', ['-f', `${TMP_PREFIX}${process.pid}-`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+    return execFileSync('pgrep', ['-f', `${TMP_PREFIX}${process.pid}-`], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .filter(Boolean);
   } catch {
     return [];
   }
@@ -91,30 +96,53 @@ if (!HAVE_BIN) {
     const record = process.env.KUBESCAPE_RECORD === '1';
     if (record) mkdirSync(FIXTURES, { recursive: true });
     for (const ns of DEMO_NAMESPACES) {
-      const run = await runKubescape({ bin: BIN, frameworks: ['nsa', 'mitre'], kubeconfig: testCluster().kubeconfigPath, artifactsDir: BUNDLED_ARTIFACTS_DIR, includeNamespaces: [ns], timeoutMs: 180_000 });
+      const run = await runKubescape({
+        bin: BIN,
+        frameworks: ['nsa', 'mitre'],
+        kubeconfig: testCluster().kubeconfigPath,
+        artifactsDir: BUNDLED_ARTIFACTS_DIR,
+        includeNamespaces: [ns],
+        timeoutMs: 180_000,
+      });
       assert.is(run.failure, null, `${ns}: ${run.failure}`);
       own.set(ns, { nsa: findFramework(run.report!, 'nsa')!.complianceScore, mitre: findFramework(run.report!, 'mitre')!.complianceScore });
       if (record) writeFileSync(join(FIXTURES, `demo-ns-${ns}.json`), run.raw!);
     }
     if (record) {
-      const all = await runKubescape({ bin: BIN, frameworks: ['nsa', 'mitre'], kubeconfig: testCluster().kubeconfigPath, artifactsDir: BUNDLED_ARTIFACTS_DIR, includeNamespaces: DEMO_NAMESPACES, timeoutMs: 180_000 });
+      const all = await runKubescape({
+        bin: BIN,
+        frameworks: ['nsa', 'mitre'],
+        kubeconfig: testCluster().kubeconfigPath,
+        artifactsDir: BUNDLED_ARTIFACTS_DIR,
+        includeNamespaces: DEMO_NAMESPACES,
+        timeoutMs: 180_000,
+      });
       assert.is(all.failure, null);
       writeFileSync(join(FIXTURES, 'demo-stack.json'), all.raw!);
-      const cluster = await runKubescape({ bin: BIN, frameworks: ['nsa', 'mitre'], kubeconfig: testCluster().kubeconfigPath, artifactsDir: BUNDLED_ARTIFACTS_DIR, timeoutMs: 180_000 });
+      const cluster = await runKubescape({
+        bin: BIN,
+        frameworks: ['nsa', 'mitre'],
+        kubeconfig: testCluster().kubeconfigPath,
+        artifactsDir: BUNDLED_ARTIFACTS_DIR,
+        timeoutMs: 180_000,
+      });
       assert.is(cluster.failure, null);
       writeFileSync(join(FIXTURES, 'demo-cluster.json'), cluster.raw!);
     }
     await noLeftovers('per-namespace runs');
   });
 
-  s('light (default: per-namespace, 3 at a time): every namespace\'s NSA and MITRE equal kubescape\'s own per-namespace run', async () => {
+  s("light (default: per-namespace, 3 at a time): every namespace's NSA and MITRE equal kubescape's own per-namespace run", async () => {
     const res = await scanApp(kubescapeScan(settings())).request('/kubescape_scan?mode=light');
     assert.is(res.status, 200);
     light = await res.json();
     assertReportValid(light, 'light');
     assert.equal(light.errors, []);
     assert.is(light.summary.kubescape_runs, DEMO_NAMESPACES.length);
-    assert.equal(light.results.namespaces.map((r: any) => r.namespace), DEMO_NAMESPACES);
+    assert.equal(
+      light.results.namespaces.map((r: any) => r.namespace),
+      DEMO_NAMESPACES,
+    );
     for (const ns of DEMO_NAMESPACES) {
       const r = row(light, ns);
       const k = own.get(ns)!;
@@ -124,7 +152,10 @@ if (!HAVE_BIN) {
       assert.ok(r.score !== null);
     }
     // Components from the metadata, overall scores both ways, thresholds.
-    assert.equal(row(light, 'ks-shop').components, [{ name: 'shop', type: 'webapp' }, { name: 'cart', type: 'webapp' }]);
+    assert.equal(row(light, 'ks-shop').components, [
+      { name: 'shop', type: 'webapp' },
+      { name: 'cart', type: 'webapp' },
+    ]);
     assert.ok(typeof light.results.overall.kubescape.nsa === 'number' && typeof light.results.overall.kubescape.mitre === 'number');
     const mean = (xs: number[]) => Math.round((xs.reduce((a, b) => a + b, 0) / xs.length) * 100) / 100;
     assert.is(light.results.overall.mean_over_namespaces.nsa, mean(DEMO_NAMESPACES.map((ns) => row(light, ns).nsa)));
@@ -155,7 +186,8 @@ if (!HAVE_BIN) {
     assertReportValid(full, 'full');
     assert.equal(full.errors, []);
     assert.is(full.summary.kubescape_runs, DEMO_NAMESPACES.length + 1, 'per namespace + cluster-wide');
-    const f = (ctrl: string, ns: string, name: string, list = full.findings) => list.find((x: any) => x.control_id === ctrl && x.resource.namespace === ns && x.resource.name === name);
+    const f = (ctrl: string, ns: string, name: string, list = full.findings) =>
+      list.find((x: any) => x.control_id === ctrl && x.resource.namespace === ns && x.resource.name === name);
     // The careless cart runs as root: C-0013 with kubescape's fix and the component's attributes.
     const cartRoot = f('C-0013', 'ks-shop', 'cart');
     assert.ok(cartRoot, 'cart C-0013');
@@ -164,13 +196,20 @@ if (!HAVE_BIN) {
     assert.is(cartRoot.severity, 'medium');
     assert.equal(cartRoot.resource.kind, 'Deployment');
     assert.ok(cartRoot.fix.length + cartRoot.failed_paths.length > 0, 'a field to change');
-    assert.equal(cartRoot.remediation.attributes, [{ name: 'securityContext', current: false }, { name: 'pod_level_security', current: false }, { name: 'user_id', current: '0' }]);
+    assert.equal(cartRoot.remediation.attributes, [
+      { name: 'securityContext', current: false },
+      { name: 'pod_level_security', current: false },
+      { name: 'user_id', current: '0' },
+    ]);
     for (const ctrl of ['C-0016', 'C-0017', 'C-0270', 'C-0271']) assert.ok(f(ctrl, 'ks-shop', 'cart'), `cart ${ctrl}`);
     // The hardened shop passes those.
     for (const ctrl of ['C-0013', 'C-0016', 'C-0017', 'C-0270', 'C-0271', 'C-0034', 'C-0055']) assert.not.ok(f(ctrl, 'ks-shop', 'shop'), `shop passes ${ctrl}`);
     // cart's Role: secrets and exec.
     const rbac = full.findings.filter((x: any) => x.resource.namespace === 'ks-shop' && x.resource.name === 'cart' && x.resource.kind === 'ServiceAccount');
-    assert.ok(rbac.some((x: any) => x.control_id === 'C-0015'), 'cart can list Secrets');
+    assert.ok(
+      rbac.some((x: any) => x.control_id === 'C-0015'),
+      'cart can list Secrets',
+    );
     assert.ok(rbac.every((x: any) => x.remediation.attributes[0].name === 'rbac' && x.remediation.attributes[0].current === false));
     assert.ok(rbac.every((x: any) => x.related.some((r: any) => r.kind === 'Role' && r.namespace === 'ks-shop')));
     // Every finding's remediation row, when present, names real attributes; fields come from kubescape.
@@ -178,22 +217,60 @@ if (!HAVE_BIN) {
     // Exclusions: each built-in row met on a real failure, with its reason, not in findings.
     const ex = full.results.excluded;
     const exOf = (id: string) => ex.filter((x: any) => x.exclusion.id === id);
-    assert.ok(exOf('root-clickhouse').some((x: any) => x.control_id === 'C-0013' && x.resource.name === 'clickhouse'), 'clickhouse root');
-    assert.ok(exOf('writable-prometheus-tsdb').some((x: any) => x.control_id === 'C-0017' && x.resource.name === 'prometheus'), 'prometheus writable');
-    assert.ok(exOf('writable-grafana-plugins').some((x: any) => x.control_id === 'C-0017' && x.resource.name === 'grafana'), 'grafana writable');
-    assert.ok(exOf('privileged-csi-driver').some((x: any) => x.control_id === 'C-0057' && x.resource.name === 'csi-driver-node'), 'csi privileged');
-    for (const id of ['operator-rbac-cert-manager', 'operator-rbac-external-secrets', 'operator-rbac-velero']) assert.ok(exOf(id).some((x: any) => x.control_id === 'C-0015' || x.control_id === 'C-0035'), id);
+    assert.ok(
+      exOf('root-clickhouse').some((x: any) => x.control_id === 'C-0013' && x.resource.name === 'clickhouse'),
+      'clickhouse root',
+    );
+    assert.ok(
+      exOf('writable-prometheus-tsdb').some((x: any) => x.control_id === 'C-0017' && x.resource.name === 'prometheus'),
+      'prometheus writable',
+    );
+    assert.ok(
+      exOf('writable-grafana-plugins').some((x: any) => x.control_id === 'C-0017' && x.resource.name === 'grafana'),
+      'grafana writable',
+    );
+    assert.ok(
+      exOf('privileged-csi-driver').some((x: any) => x.control_id === 'C-0057' && x.resource.name === 'csi-driver-node'),
+      'csi privileged',
+    );
+    for (const id of ['operator-rbac-cert-manager', 'operator-rbac-external-secrets', 'operator-rbac-velero'])
+      assert.ok(
+        exOf(id).some((x: any) => x.control_id === 'C-0015' || x.control_id === 'C-0035'),
+        id,
+      );
     const argo = exOf('operator-rbac-argocd');
     // The operator-like ClusterRole, bound by a ClusterRoleBinding to Argo CD's ServiceAccount: kubescape
     // evaluates that grant in the namespace's own run too.
-    assert.ok(argo.some((x: any) => x.scope === 'namespace' && x.control_id === 'C-0035' && x.related?.some((r: any) => r.kind === 'ClusterRole' && r.name === OPERATOR_CLUSTER_ROLE)), 'operator ClusterRole');
+    assert.ok(
+      argo.some(
+        (x: any) =>
+          x.scope === 'namespace' && x.control_id === 'C-0035' && x.related?.some((r: any) => r.kind === 'ClusterRole' && r.name === OPERATOR_CLUSTER_ROLE),
+      ),
+      'operator ClusterRole',
+    );
     // The cluster-wide run adds the stack's Namespace objects: C-0054 where no NetworkPolicy exists (ks-shop has one).
-    const c54 = full.findings.filter((x: any) => x.scope === 'cluster' && x.control_id === 'C-0054').map((x: any) => x.resource.name).sort();
+    const c54 = full.findings
+      .filter((x: any) => x.scope === 'cluster' && x.control_id === 'C-0054')
+      .map((x: any) => x.resource.name)
+      .sort();
     assert.equal(c54, ['ks-argocd', 'ks-data', 'ks-monitoring', 'ks-platform']);
     assert.equal(full.findings.find((x: any) => x.control_id === 'C-0054').remediation.attributes[0].name, 'network_policy');
-    assert.ok(argo.some((x: any) => x.scope === 'namespace' && x.resource.name === 'argocd-server'), 'argocd-server namespaced Role');
+    assert.ok(
+      argo.some((x: any) => x.scope === 'namespace' && x.resource.name === 'argocd-server'),
+      'argocd-server namespaced Role',
+    );
     for (const x of ex) assert.ok(x.exclusion.reason.length > 20);
-    assert.not.ok(full.findings.some((x: any) => ex.some((y: any) => y.control_id === x.control_id && y.resource.name === x.resource.name && y.resource.namespace === x.resource.namespace && y.resource.kind === x.resource.kind)));
+    assert.not.ok(
+      full.findings.some((x: any) =>
+        ex.some(
+          (y: any) =>
+            y.control_id === x.control_id &&
+            y.resource.name === x.resource.name &&
+            y.resource.namespace === x.resource.namespace &&
+            y.resource.kind === x.resource.kind,
+        ),
+      ),
+    );
     // Exclusions raise the adjusted score, never the kubescape one.
     const data = row(full, 'ks-data');
     assert.ok(data.nsa_adjusted > data.nsa, `ks-data NSA adjusted ${data.nsa_adjusted} > ${data.nsa}`);
@@ -216,7 +293,7 @@ if (!HAVE_BIN) {
     // Client disconnect through HTTP.
     const app = scanApp(kubescapeScan(settings()));
     const ac = new AbortController();
-    const pending = Promise.resolve(app.request("/kubescape_scan?mode=light", { signal: ac.signal })).catch(() => null);
+    const pending = Promise.resolve(app.request('/kubescape_scan?mode=light', { signal: ac.signal })).catch(() => null);
     const end = Date.now() + 20_000;
     while (Date.now() < end && !kubescapeProcesses().length) await new Promise((r) => setTimeout(r, 50));
     assert.ok(kubescapeProcesses().length > 0, 'kubescape started');
@@ -231,7 +308,10 @@ if (!HAVE_BIN) {
       assert.is(res.status, 200);
       const body: any = await res.json();
       assertReportValid(body, 'timed out');
-      assert.ok(body.errors.some((e: any) => e.code === 'timeout' && /KUBESCAPE_SCAN_TIMEOUT_MS/.test(e.message)), JSON.stringify(body.errors));
+      assert.ok(
+        body.errors.some((e: any) => e.code === 'timeout' && /KUBESCAPE_SCAN_TIMEOUT_MS/.test(e.message)),
+        JSON.stringify(body.errors),
+      );
       assert.is(body.score, null);
     } finally {
       delete process.env.KUBESCAPE_SCAN_TIMEOUT_MS;
@@ -253,7 +333,10 @@ if (!HAVE_BIN) {
     tc.abort(new ScanAbort('timeout', 'the scan exceeded its total time (test)'));
     const report: any = await running;
     await noLeftovers('timeout');
-    assert.ok(report.errors.some((e: any) => e.code === 'timeout' || e.code === 'cancelled'), JSON.stringify(report.errors));
+    assert.ok(
+      report.errors.some((e: any) => e.code === 'timeout' || e.code === 'cancelled'),
+      JSON.stringify(report.errors),
+    );
     const done = report.results.namespaces.filter((r: any) => r.nsa !== null);
     assert.ok(done.length >= 1 && done.length < DEMO_NAMESPACES.length, `partial: ${done.map((r: any) => r.namespace)}`);
     for (const r of done) assert.is(r.nsa, row(light, r.namespace).nsa);
@@ -285,7 +368,9 @@ if (!HAVE_BIN) {
     }
     assert.equal(kubescapeProcesses(), [], 'kubescape never started');
     // Unreachable: one 503 naming the server, as every scan answers; kubescape never starts.
-    const unreachable = await scanApp(kubescapeScan(settings({ strategy: 'per-namespace', kubeconfig: join(ROOT, 'test/fixtures/kubeconfig-unreachable.yaml'), runTimeoutMs: 60_000 }))).request('/kubescape_scan?mode=light');
+    const unreachable = await scanApp(
+      kubescapeScan(settings({ strategy: 'per-namespace', kubeconfig: join(ROOT, 'test/fixtures/kubeconfig-unreachable.yaml'), runTimeoutMs: 60_000 })),
+    ).request('/kubescape_scan?mode=light');
     assert.is(unreachable.status, 503);
     const ub: any = await unreachable.json();
     assert.is(ub.error.code, 'cluster_unreachable');
@@ -296,7 +381,10 @@ if (!HAVE_BIN) {
     assertReportValid(missing, 'missing');
     assert.is(missing.score, null);
     assert.ok(missing.errors.length >= 2 && missing.errors.every((e) => e.code === 'tool_missing'), JSON.stringify(missing.errors));
-    assert.match(missing.errors[0].message, /kubescape was not found or is not executable \(\/nonexistent\/stack-scan\/kubescape\).*bash harness\/build\.sh kubescape/);
+    assert.match(
+      missing.errors[0].message,
+      /kubescape was not found or is not executable \(\/nonexistent\/stack-scan\/kubescape\).*bash harness\/build\.sh kubescape/,
+    );
     // 50 ms: far less than kubescape's own start (a 166 MB binary), so the run always times out.
     const slow: any = await runScan(kubescapeScan(settings({ runTimeoutMs: 50 })), 'light');
     assertReportValid(slow, 'slow');

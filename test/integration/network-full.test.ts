@@ -32,12 +32,21 @@ s.before(async () => {
   const topo = await loadStackMetadata({ path: STACK, setting: 'STACK_METADATA' });
   for (const ns of topo.namespaces) await apply(kube, namespace(ns, { [STACK_NAMESPACE_LABEL]: ns }));
   for (const c of topo.components) {
-    await apply(kube, { apiVersion: 'v1', kind: 'Service', metadata: { name: c.name, namespace: c.namespace! }, spec: { selector: { app: c.name }, ports: [{ port: c.ports[0], protocol: 'TCP' }] } } as any);
+    await apply(kube, {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: c.name, namespace: c.namespace! },
+      spec: { selector: { app: c.name }, ports: [{ port: c.ports[0], protocol: 'TCP' }] },
+    } as any);
   }
   // Named as Stacktic names its files (a --nrNN suffix), so same-named rules (443 to kube-system and to default) are two policies.
-  for (const [i, e] of deriveExpected(topo, STACK).policies.entries()) await apply(kube, renderPolicy(e, new Set(topo.namespaces), `${e.name}--nr${i + 1}`) as any);
+  for (const [i, e] of deriveExpected(topo, STACK).policies.entries())
+    await apply(kube, renderPolicy(e, new Set(topo.namespaces), `${e.name}--nr${i + 1}`) as any);
   // web and api listen; db does not (its Service has no endpoints either).
-  for (const [host, port] of [['127.88.0.1', 18080], ['127.88.0.2', 18081]] as const) {
+  for (const [host, port] of [
+    ['127.88.0.1', 18080],
+    ['127.88.0.2', 18081],
+  ] as const) {
     const srv = createServer((c) => c.destroy());
     await new Promise<void>((r) => srv.listen(port, host, () => r()));
     servers.push(srv);
@@ -57,7 +66,11 @@ s('probes every layer with one nmap run per source and gives verdicts', async ()
   assertReportValid(body, 'full, local runner');
   assert.equal(body.errors, []);
   assert.is(body.sources.runner, 'local');
-  assert.is(body.summary.light_score, 100, JSON.stringify({ summary: body.summary, not_found: body.results.expected.filter((e: any) => e.status !== 'found'), findings: body.results.findings }));
+  assert.is(
+    body.summary.light_score,
+    100,
+    JSON.stringify({ summary: body.summary, not_found: body.results.expected.filter((e: any) => e.status !== 'found'), findings: body.results.findings }),
+  );
   const f = (id: string) => body.findings.find((x: any) => x.id === id);
 
   const webApi = f('link:web->api:18081');
@@ -111,32 +124,53 @@ s('NETWORK_PROBE_EXTERNAL_TARGET that is not a host (argument injection) is a 42
   }
 });
 
-s('an account that may read policies but not workloads: the full report keeps the light part, names each denied read, and decides nothing it cannot see', async () => {
-  const kube = adminKube();
-  const user = 'netpol-only';
-  await apply(kube, { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'netpol-reader' }, rules: [{ apiGroups: [''], resources: ['namespaces'], verbs: ['list', 'get'] }, { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['list', 'get'] }] } as any);
-  await apply(kube, { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'netpol-reader-only' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'netpol-reader' }, subjects: [{ kind: 'User', name: user, apiGroup: 'rbac.authorization.k8s.io' }] } as any);
-  const full = { ...fullSettingsFromEnv({}), runner: 'local' as const, localHosts: parseHostMap(JSON.stringify(hosts)), hostTimeoutMs: 3000 };
-  const kubeconfig = await testCluster().userKubeconfig(user);
-  const app = scanApp(networkScan({ topology: { metadata: { path: STACK, setting: 'STACK_METADATA' } }, kubeconfig, full }));
-  let body: any;
-  // RBAC takes effect asynchronously: wait (bounded) until the light part is readable.
-  for (let i = 0; i < 40; i++) {
-    const res = await app.request('/network_scan?mode=full');
-    assert.is(res.status, 200);
-    body = await res.json();
-    if (body.summary.light_score !== undefined && body.summary.light_score !== null) break;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  assertReportValid(body, 'full, workloads denied');
-  assert.is(body.summary.light_score, 100, 'the light part that succeeded is kept');
-  const denied = body.errors.filter((e: any) => e.status === 403).map((e: any) => e.step);
-  for (const what of ['list services', 'list endpointslices', 'list pods']) assert.ok(denied.some((d: string) => d.startsWith(what)), `${what} in ${denied.join(' | ')}`);
-  assert.ok(body.findings.length > 0);
-  assert.is(body.findings.filter((f: any) => f.verdict === 'NO_SERVICE').length, 0, 'an unreadable Service is unknown, never "no service"');
-  const apiDb = body.findings.find((x: any) => x.id === 'link:api->db:15432');
-  assert.equal([apiDb.result, apiDb.verdict], ['closed', 'UNDECIDED']);
-  assert.match(apiDb.reason, /could not be read/);
-});
+s(
+  'an account that may read policies but not workloads: the full report keeps the light part, names each denied read, and decides nothing it cannot see',
+  async () => {
+    const kube = adminKube();
+    const user = 'netpol-only';
+    await apply(kube, {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: 'netpol-reader' },
+      rules: [
+        { apiGroups: [''], resources: ['namespaces'], verbs: ['list', 'get'] },
+        { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['list', 'get'] },
+      ],
+    } as any);
+    await apply(kube, {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: 'netpol-reader-only' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'netpol-reader' },
+      subjects: [{ kind: 'User', name: user, apiGroup: 'rbac.authorization.k8s.io' }],
+    } as any);
+    const full = { ...fullSettingsFromEnv({}), runner: 'local' as const, localHosts: parseHostMap(JSON.stringify(hosts)), hostTimeoutMs: 3000 };
+    const kubeconfig = await testCluster().userKubeconfig(user);
+    const app = scanApp(networkScan({ topology: { metadata: { path: STACK, setting: 'STACK_METADATA' } }, kubeconfig, full }));
+    let body: any;
+    // RBAC takes effect asynchronously: wait (bounded) until the light part is readable.
+    for (let i = 0; i < 40; i++) {
+      const res = await app.request('/network_scan?mode=full');
+      assert.is(res.status, 200);
+      body = await res.json();
+      if (body.summary.light_score !== undefined && body.summary.light_score !== null) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assertReportValid(body, 'full, workloads denied');
+    assert.is(body.summary.light_score, 100, 'the light part that succeeded is kept');
+    const denied = body.errors.filter((e: any) => e.status === 403).map((e: any) => e.step);
+    for (const what of ['list services', 'list endpointslices', 'list pods'])
+      assert.ok(
+        denied.some((d: string) => d.startsWith(what)),
+        `${what} in ${denied.join(' | ')}`,
+      );
+    assert.ok(body.findings.length > 0);
+    assert.is(body.findings.filter((f: any) => f.verdict === 'NO_SERVICE').length, 0, 'an unreadable Service is unknown, never "no service"');
+    const apiDb = body.findings.find((x: any) => x.id === 'link:api->db:15432');
+    assert.equal([apiDb.result, apiDb.verdict], ['closed', 'UNDECIDED']);
+    assert.match(apiDb.reason, /could not be read/);
+  },
+);
 
 s.run();

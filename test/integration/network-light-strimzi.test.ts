@@ -19,7 +19,10 @@ import { assertReportValid } from '../support/report-schema.ts';
 
 const SAMPLE = join(import.meta.dirname, '../../../shared/samples/stacktic/strimzi_basic_setup');
 const s = suite('network light: real API server, Stacktic strimzi sample');
-const topology = { metadata: { path: join(SAMPLE, 'stack-metadata.yaml'), setting: 'STACK_METADATA' }, policyDir: { path: join(SAMPLE, 'networkpolicy'), setting: 'NETWORKPOLICY_DIR' } };
+const topology = {
+  metadata: { path: join(SAMPLE, 'stack-metadata.yaml'), setting: 'STACK_METADATA' },
+  policyDir: { path: join(SAMPLE, 'networkpolicy'), setting: 'NETWORKPOLICY_DIR' },
+};
 
 /** The findings the generated files themselves deserve (severity:kind:policy without --nrNN). */
 const BASE_FINDINGS = [
@@ -43,7 +46,11 @@ const BASE_FINDINGS = [
   'medium:name-ports-mismatch:prometheus--internet--any--egress--ports--80-443',
   'medium:name-ports-mismatch:prometheus--internet--any--ingress--ports--3000-9090',
 ];
-const findings = (body: any) => body.results.rule_findings.filter((f: any) => f.severity !== 'info').map((f: any) => `${f.severity}:${f.kind}:${f.policy.replace(/--nr\d+$/, '')}`).sort();
+const findings = (body: any) =>
+  body.results.rule_findings
+    .filter((f: any) => f.severity !== 'info')
+    .map((f: any) => `${f.severity}:${f.kind}:${f.policy.replace(/--nr\d+$/, '')}`)
+    .sort();
 
 async function scan() {
   const app = scanApp(networkScan({ topology, kubeconfig: testCluster().kubeconfigPath }));
@@ -87,10 +94,18 @@ if (!existsSync(SAMPLE)) {
     const grafana = body.results.rule_findings.find((f: any) => f.kind === 'all-ports' && f.namespace === 'grafana');
     assert.match(grafana.file, /grafana__internet__any__ingress__ports__3000-9090__nr65__lines16\.yaml$/);
     assert.is(grafana.line, 15);
-    assert.equal(body.results.link_findings.map((f: any) => `${f.from}${f.from_sub_component ? '/' + f.from_sub_component : ''}>${f.to}${f.to_sub_component ? '/' + f.to_sub_component : ''}`), ['jupyterhub>kafka/topic-bucket', 'grafana>prometheus', 'apisix>kafka/bridge', 'prometheus>kafka']);
+    assert.equal(
+      body.results.link_findings.map(
+        (f: any) => `${f.from}${f.from_sub_component ? `/${f.from_sub_component}` : ''}>${f.to}${f.to_sub_component ? `/${f.to_sub_component}` : ''}`,
+      ),
+      ['jupyterhub>kafka/topic-bucket', 'grafana>prometheus', 'apisix>kafka/bridge', 'prometheus>kafka'],
+    );
     assert.is(body.summary.links_bidirectional, 5);
     assert.is(body.score, 90.6);
-    assert.ok(body.sources.warnings.some((w: string) => /nr65__lines16\.yaml:14:7: duplicate key 'port'/.test(w)), 'duplicate keys of the generated files listed');
+    assert.ok(
+      body.sources.warnings.some((w: string) => /nr65__lines16\.yaml:14:7: duplicate key 'port'/.test(w)),
+      'duplicate keys of the generated files listed',
+    );
   });
 
   s('delete, other ports, other selector, a superset rule and an allow-all: each reported exactly', async () => {
@@ -106,25 +121,42 @@ if (!existsSync(SAMPLE)) {
     const superset = find('postgresql--from--strimzi--ingress');
     superset.spec.ingress[0].ports.push({ protocol: 'TCP', port: 22 });
     await apply(kube, superset);
-    await apply(kube, { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'debug-allow-all', namespace: 'mongodb' }, spec: { podSelector: {}, ingress: [{}] } });
+    await apply(kube, {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'debug-allow-all', namespace: 'mongodb' },
+      spec: { podSelector: {}, ingress: [{}] },
+    });
 
     const body = await scan();
     const changed = body.results.expected.filter((x: any) => x.status !== 'found').map((x: any) => [x.name, x.status, x.drift ?? []]);
-    assert.equal(changed, [  // in file order
-      ['minio--from--ingress-apisix--ingress--ports--9000', 'drifted', ['grants more: ingress TCP/9000 from namespace ingress-nginx', 'lacks: ingress TCP/9000 from namespace ingress-apisix']],
-      ['mongodb--from--prometheus--ingress--ports--27017', 'drifted', ['grants more: ingress TCP/27018 from namespace prometheus', 'lacks: ingress TCP/27017 from namespace prometheus']],
+    assert.equal(changed, [
+      // in file order
+      [
+        'minio--from--ingress-apisix--ingress--ports--9000',
+        'drifted',
+        ['grants more: ingress TCP/9000 from namespace ingress-nginx', 'lacks: ingress TCP/9000 from namespace ingress-apisix'],
+      ],
+      [
+        'mongodb--from--prometheus--ingress--ports--27017',
+        'drifted',
+        ['grants more: ingress TCP/27018 from namespace prometheus', 'lacks: ingress TCP/27017 from namespace prometheus'],
+      ],
       ['postgresql--from--strimzi--ingress--ports--5432', 'drifted', ['grants more: ingress TCP/22 from namespace strimzi']],
       ['strimzi--to--postgresql--egress--ports--5432', 'missing', []],
     ]);
     assert.equal(body.results.extra, [{ name: 'debug-allow-all', namespace: 'mongodb' }]);
     assert.equal([body.summary.found, body.summary.missing, body.summary.drifted, body.summary.renamed, body.summary.extra], [65, 1, 3, 0, 1]);
-    assert.equal(findings(body), [
-      ...BASE_FINDINGS,
-      'critical:peer-everyone:debug-allow-all',
-      'low:selector-matches-nothing:minio--from--ingress-apisix--ingress--ports--9000',
-      'medium:name-ports-mismatch:mongodb--from--prometheus--ingress--ports--27017',
-      'medium:name-ports-mismatch:postgresql--from--strimzi--ingress--ports--5432',
-    ].sort());
+    assert.equal(
+      findings(body),
+      [
+        ...BASE_FINDINGS,
+        'critical:peer-everyone:debug-allow-all',
+        'low:selector-matches-nothing:minio--from--ingress-apisix--ingress--ports--9000',
+        'medium:name-ports-mismatch:mongodb--from--prometheus--ingress--ports--27017',
+        'medium:name-ports-mismatch:postgresql--from--strimzi--ingress--ports--5432',
+      ].sort(),
+    );
     const topicPsql = body.results.links.find((l: any) => l.from_sub_component === 'topic-psql');
     assert.equal([topicPsql.egress, topicPsql.ingress, topicPsql.live.allowed], ['missing', 'drifted', false]);
   });

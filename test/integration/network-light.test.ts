@@ -34,7 +34,12 @@ s.before(async () => {
     if (e.name === DRIFTED) (p.spec as any).egress[0].ports = [{ protocol: 'TCP', port: 5433 }];
     await apply(kube, p as any);
   }
-  await apply(kube, { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'debug-allow-all', namespace: 'shop' }, spec: { podSelector: {}, ingress: [{}] } });
+  await apply(kube, {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: 'debug-allow-all', namespace: 'shop' },
+    spec: { podSelector: {}, ingress: [{}] },
+  });
 });
 
 s.after(async () => {
@@ -54,10 +59,16 @@ s('reports missing, drifted, extra, an allow-all and the selectors that match no
   assert.is(body.sources.cluster, testCluster().server);
   const by = (name: string) => body.results.expected.find((x: any) => x.name === name);
   assert.is(by(MISSING).status, 'missing');
-  assert.equal([by(DRIFTED).status, by(DRIFTED).drift], ['drifted', ['grants more: egress TCP/5433 to namespace postgresql', 'lacks: egress TCP/5432 to namespace postgresql']]);
+  assert.equal(
+    [by(DRIFTED).status, by(DRIFTED).drift],
+    ['drifted', ['grants more: egress TCP/5433 to namespace postgresql', 'lacks: egress TCP/5432 to namespace postgresql']],
+  );
   assert.equal(body.results.extra, [{ name: 'debug-allow-all', namespace: 'shop' }]);
   assert.equal([body.summary.missing, body.summary.drifted, body.summary.renamed, body.summary.found], [1, 1, 0, body.summary.expected - 2]);
-  const kinds = body.results.rule_findings.filter((f: any) => f.severity !== 'info').map((f: any) => `${f.severity}:${f.kind}:${f.namespace}/${f.policy}`).sort();
+  const kinds = body.results.rule_findings
+    .filter((f: any) => f.severity !== 'info')
+    .map((f: any) => `${f.severity}:${f.kind}:${f.namespace}/${f.policy}`)
+    .sort();
   assert.equal(kinds, [
     'critical:peer-everyone:shop/debug-allow-all',
     'low:selector-matches-nothing:grafana/grafana--all--grafana--egress--ports--grafana--nr6',
@@ -70,13 +81,27 @@ s('reports missing, drifted, extra, an allow-all and the selectors that match no
   assert.is(body.score, Math.round((1000 * (body.summary.expected - 2 - 5 * 0.25)) / (body.summary.expected + 1)) / 10);
   const link = body.results.links.find((l: any) => l.from_sub_component === 'orders-events');
   assert.equal([link.egress, link.ingress, link.bidirectional, link.live.allowed], ['found', 'missing', false, false]);
-  assert.equal(body.results.link_findings.map((f: any) => `${f.from}>${f.to}`), ['apisix>kafka', 'grafana>prometheus']);
+  assert.equal(
+    body.results.link_findings.map((f: any) => `${f.from}>${f.to}`),
+    ['apisix>kafka', 'grafana>prometheus'],
+  );
 });
 
 s('an RBAC-limited user: the 403 names the verb and resource in errors', async () => {
   const kube = adminKube();
-  await apply(kube, { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'ns-reader' }, rules: [{ apiGroups: [''], resources: ['namespaces'], verbs: ['list', 'get'] }] });
-  await apply(kube, { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'ns-reader-limited' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'ns-reader' }, subjects: [{ kind: 'User', name: 'limited', apiGroup: 'rbac.authorization.k8s.io' }] });
+  await apply(kube, {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRole',
+    metadata: { name: 'ns-reader' },
+    rules: [{ apiGroups: [''], resources: ['namespaces'], verbs: ['list', 'get'] }],
+  });
+  await apply(kube, {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRoleBinding',
+    metadata: { name: 'ns-reader-limited' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'ns-reader' },
+    subjects: [{ kind: 'User', name: 'limited', apiGroup: 'rbac.authorization.k8s.io' }],
+  });
   const app = scanApp(networkScan({ topology: topoSettings, kubeconfig: await testCluster().userKubeconfig('limited') }));
   const res = await app.request('/network_scan');
   assert.is(res.status, 200);

@@ -11,11 +11,18 @@ import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import { makeKube, type Kube } from '../../lib/kube/client.ts';
 import { apiGet, rawRequest, type KubeObject } from '../../lib/kube/raw.ts';
 import { nmapArgs } from '../../functions/network-scan/nmap/nmap.ts';
-import { CREATED_ANNOTATION, ephemeralProbeContainer, fallbackProbePod, PROBE_SELECTOR, RUN_LABEL, type ProbePod } from '../../functions/network-scan/probes/pod-specs.ts';
+import {
+  CREATED_ANNOTATION,
+  ephemeralProbeContainer,
+  fallbackProbePod,
+  PROBE_SELECTOR,
+  RUN_LABEL,
+  type ProbePod,
+} from '../../functions/network-scan/probes/pod-specs.ts';
 import { findSourcePod, probeWithEphemeral, probeWithPod } from '../../functions/network-scan/probes/cluster-probe.ts';
 import { ScratchRun, sweepExpired } from '../../lib/kube/scratch.ts';
 import { EXPIRES_ANNOTATION } from '../../lib/k8s/labels.ts';
@@ -29,7 +36,9 @@ const IMAGE = 'ghcr.io/stacktic/nmap:7.93';
 const args = nmapArgs([{ id: 't', host: 'minio.minio.svc.cluster.local', port: 9000, protocol: 'TCP' }], { hostTimeoutMs: 5000 });
 
 async function listOurs(kube: Kube, plural: 'pods' | 'serviceaccounts', ns: string, extra = ''): Promise<any[]> {
-  const res = await apiGet(kube, { verb: 'list', resource: plural, namespace: ns }, `/api/v1/namespaces/${ns}/${plural}`, { labelSelector: PROBE_SELECTOR + extra });
+  const res = await apiGet(kube, { verb: 'list', resource: plural, namespace: ns }, `/api/v1/namespaces/${ns}/${plural}`, {
+    labelSelector: PROBE_SELECTOR + extra,
+  });
   return res.items;
 }
 
@@ -100,7 +109,12 @@ s('the ephemeral-container patch is applied as built; without a kubelet the prob
 });
 
 s('a pod that does not exist is a plain error, not "unsupported"', async () => {
-  const out = await probeWithEphemeral(adminKube(), { namespace: NS, name: 'no-such-pod' }, ephemeralProbeContainer({ name: 'x', image: IMAGE, args, runId: RUN }), { timeoutMs: 1000 });
+  const out = await probeWithEphemeral(
+    adminKube(),
+    { namespace: NS, name: 'no-such-pod' },
+    ephemeralProbeContainer({ name: 'x', image: IMAGE, args, runId: RUN }),
+    { timeoutMs: 1000 },
+  );
   assert.ok('error' in out, JSON.stringify(out));
   if (!('error' in out)) return;
   assert.match(out.error, `pod ${NS}/no-such-pod does not exist`);
@@ -111,14 +125,31 @@ s('a pod that does not exist is a plain error, not "unsupported"', async () => {
 s('RBAC without patch on pods/ephemeralcontainers (or create on serviceaccounts): forbidden, so the caller can fall back', async () => {
   const admin = adminKube();
   const user = `probe-limited-${rand()}`;
-  await apply(admin, { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'pod-reader', namespace: NS }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] }] } as KubeObject);
-  await apply(admin, { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: `pod-reader-${user}`, namespace: NS }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'pod-reader' }, subjects: [{ kind: 'User', name: user, apiGroup: 'rbac.authorization.k8s.io' }] } as KubeObject);
+  await apply(admin, {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'Role',
+    metadata: { name: 'pod-reader', namespace: NS },
+    rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] }],
+  } as KubeObject);
+  await apply(admin, {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: { name: `pod-reader-${user}`, namespace: NS },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'pod-reader' },
+    subjects: [{ kind: 'User', name: user, apiGroup: 'rbac.authorization.k8s.io' }],
+  } as KubeObject);
   await apply(admin, plainPod(NS, 'source-b', { app: 'llama' }));
   const limited = await makeKube(await testCluster().userKubeconfig(user));
   // RBAC takes effect asynchronously (authorizer cache): wait until the user can read the pod.
-  await waitFor('the Role to take effect', async () => (await rawRequest(limited, { verb: 'get', resource: 'pods' }, { method: 'GET', path: `/api/v1/namespaces/${NS}/pods/source-b` })).status === 200);
+  await waitFor(
+    'the Role to take effect',
+    async () =>
+      (await rawRequest(limited, { verb: 'get', resource: 'pods' }, { method: 'GET', path: `/api/v1/namespaces/${NS}/pods/source-b` })).status === 200,
+  );
 
-  const out = await probeWithEphemeral(limited, { namespace: NS, name: 'source-b' }, ephemeralProbeContainer({ name: '', image: IMAGE, args, runId: RUN }), { timeoutMs: 5000 });
+  const out = await probeWithEphemeral(limited, { namespace: NS, name: 'source-b' }, ephemeralProbeContainer({ name: '', image: IMAGE, args, runId: RUN }), {
+    timeoutMs: 5000,
+  });
   assert.ok('error' in out && out.forbidden === true, JSON.stringify(out));
   if ('error' in out) assert.match(out.error, /refused \(403\).*pods\/ephemeralcontainers/);
   assert.is((await getPod(admin, NS, 'source-b')).spec!.ephemeralContainers, undefined, 'nothing was added');
@@ -138,7 +169,11 @@ s('findSourcePod: only Running and Ready pods, never our probe pods', async () =
   const setStatus = async (name: string, ready: boolean) => {
     const cur = await getPod(kube, NS, name);
     const status = { phase: 'Running', podIP: '10.244.0.7', conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] };
-    const res = await rawRequest(kube, { verb: 'update', resource: 'pods/status', namespace: NS }, { method: 'PUT', path: `/api/v1/namespaces/${NS}/pods/${name}/status`, body: { ...cur, status } });
+    const res = await rawRequest(
+      kube,
+      { verb: 'update', resource: 'pods/status', namespace: NS },
+      { method: 'PUT', path: `/api/v1/namespaces/${NS}/pods/${name}/status`, body: { ...cur, status } },
+    );
     assert.is(res.status, 200, JSON.stringify(res.body));
   };
   await apply(kube, plainPod(NS, 'source-c', { app: 'qdrant', tier: 'db' }));
@@ -257,7 +292,16 @@ s('sweepExpired: removes what expired (also objects from before expiries existed
   };
   const mk = (runId: string) => fallbackProbePod({ source: { namespace: NS, labels: { app: 'redis' } }, image: IMAGE, args, runId, deadlineSeconds: 60 });
   await createPod(kube, stamp(mk(old), hourAgo));
-  await apply(kube, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: `sa-${old}`, namespace: NS, labels: { ...mk(old).metadata.labels }, annotations: { [CREATED_ANNOTATION]: hourAgo, [EXPIRES_ANNOTATION]: hourAgo } } });
+  await apply(kube, {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: {
+      name: `sa-${old}`,
+      namespace: NS,
+      labels: { ...mk(old).metadata.labels },
+      annotations: { [CREATED_ANNOTATION]: hourAgo, [EXPIRES_ANNOTATION]: hourAgo },
+    },
+  });
   const legacy = `legacy${rand()}`;
   await createPod(kube, stamp(mk(legacy), undefined));
   await createPod(kube, stamp(mk(cur), hourAgo));
@@ -267,7 +311,10 @@ s('sweepExpired: removes what expired (also objects from before expiries existed
   const first = await sweepExpired(kube, { exceptRun: cur });
   assert.equal(first.errors, []);
   const mine = (r: typeof first) => r.deleted.filter((d) => d.namespace === NS);
-  assert.equal(mine(first).map((d) => d.kind), ['Pod', 'Pod', 'ServiceAccount']);
+  assert.equal(
+    mine(first).map((d) => d.kind),
+    ['Pod', 'Pod', 'ServiceAccount'],
+  );
   assert.equal(await listOurs(kube, 'pods', NS, `,${RUN_LABEL}=${old}`), []);
   assert.equal(await listOurs(kube, 'pods', NS, `,${RUN_LABEL}=${legacy}`), []);
   assert.equal(await listOurs(kube, 'serviceaccounts', NS, `,${RUN_LABEL}=${old}`), []);
@@ -277,7 +324,10 @@ s('sweepExpired: removes what expired (also objects from before expiries existed
   // An hour later, with no run in progress, everything of ours has expired.
   const later = await sweepExpired(kube, { now: Date.now() + 3600_000 });
   assert.equal(later.errors, []);
-  assert.equal(mine(later).map((d) => d.kind), ['Pod', 'Pod']);
+  assert.equal(
+    mine(later).map((d) => d.kind),
+    ['Pod', 'Pod'],
+  );
   assert.equal(await listOurs(kube, 'pods', NS), []);
   assert.equal(await listOurs(kube, 'serviceaccounts', NS), []);
 });
@@ -298,7 +348,10 @@ s('a run killed with SIGKILL leaves labelled, expiring objects; the next run swe
   await new Promise((r) => setTimeout(r, 1200));
   const next = await sweepExpired(kube, { exceptRun: `next${rand()}` });
   assert.equal(next.errors, []);
-  assert.ok(next.deleted.some((d) => d.kind === 'Pod' && d.namespace === NS), JSON.stringify(next.deleted));
+  assert.ok(
+    next.deleted.some((d) => d.kind === 'Pod' && d.namespace === NS),
+    JSON.stringify(next.deleted),
+  );
   assert.equal(await listOurs(kube, 'pods', NS, `,${RUN_LABEL}=${run}`), []);
   assert.equal(await listOurs(kube, 'serviceaccounts', NS, `,${RUN_LABEL}=${run}`), []);
 });
@@ -307,7 +360,13 @@ s('a sweep without cluster-wide list rights reports the 403 instead of throwing'
   const limited = await makeKube(await testCluster().userKubeconfig(`nobody-${rand()}`));
   const out = await sweepExpired(limited);
   assert.equal(out.deleted, []);
-  assert.equal(out.errors.map((e) => [e.step, e.status]), [['sweep: list Pods of earlier runs', 403], ['sweep: list ServiceAccounts of earlier runs', 403]]);
+  assert.equal(
+    out.errors.map((e) => [e.step, e.status]),
+    [
+      ['sweep: list Pods of earlier runs', 403],
+      ['sweep: list ServiceAccounts of earlier runs', 403],
+    ],
+  );
 });
 
 s.run();
@@ -315,7 +374,10 @@ s.run();
 // ---------------------------------------------------------------------------------
 // The Stacktic templates and the demo's Gatekeeper constraints applied for real.
 
-const DEMO = { templates: join(import.meta.dirname, '../../functions/opa-scan/stacktic/templates'), constraints: join(import.meta.dirname, '../../demo/gatekeeper/constraints') };
+const DEMO = {
+  templates: join(import.meta.dirname, '../../functions/opa-scan/stacktic/templates'),
+  constraints: join(import.meta.dirname, '../../demo/gatekeeper/constraints'),
+};
 const g = suite('network probe pods: admitted by the demo Gatekeeper constraints');
 const GNS = `probe-gk-${rand()}`;
 const GRUN = `gk${rand()}`;
@@ -327,16 +389,26 @@ const SOURCE_LABELS: Record<string, string> = {
   app: 'flowise',
   'pod-template-hash': '7d9c6b5f4',
 };
-const SYNCSET = { apiVersion: 'syncset.gatekeeper.sh/v1alpha1', kind: 'SyncSet', metadata: { name: `stack-scan-probe-it-${GRUN}` }, spec: { gvks: [{ group: 'networking.k8s.io', version: 'v1', kind: 'NetworkPolicy' }] } };
+const SYNCSET = {
+  apiVersion: 'syncset.gatekeeper.sh/v1alpha1',
+  kind: 'SyncSet',
+  metadata: { name: `stack-scan-probe-it-${GRUN}` },
+  spec: { gvks: [{ group: 'networking.k8s.io', version: 'v1', kind: 'NetworkPolicy' }] },
+};
 let templates: KubeObject[] = [];
 let constraints: KubeObject[] = [];
 const preexisting = new Set<string>(); // templates and constraints that were there before: left in place
 
 // With the settle init container, as the cluster runner builds it: every container is admitted.
-const gkPod = (labels = SOURCE_LABELS) => fallbackProbePod({ source: { namespace: GNS, labels }, image: IMAGE, args, runId: GRUN, deadlineSeconds: 60, settleMs: 3000 });
+const gkPod = (labels = SOURCE_LABELS) =>
+  fallbackProbePod({ source: { namespace: GNS, labels }, image: IMAGE, args, runId: GRUN, deadlineSeconds: 60, settleMs: 3000 });
 
 async function dryRun(kube: Kube, pod: ProbePod) {
-  return rawRequest(kube, { verb: 'create (dry-run)', resource: 'pods', namespace: GNS }, { method: 'POST', path: `/api/v1/namespaces/${GNS}/pods`, query: { dryRun: 'All' }, body: pod });
+  return rawRequest(
+    kube,
+    { verb: 'create (dry-run)', resource: 'pods', namespace: GNS },
+    { method: 'POST', path: `/api/v1/namespaces/${GNS}/pods`, query: { dryRun: 'All' }, body: pod },
+  );
 }
 
 g.before(async () => {
@@ -349,22 +421,39 @@ g.before(async () => {
   assert.ok(templates.length > 0 && constraints.length > 0, 'demo templates and constraints present');
   const kube = adminKube();
   for (const o of [...templates, ...constraints]) {
-    const path = o.kind === 'ConstraintTemplate' ? `/apis/templates.gatekeeper.sh/v1/constrainttemplates/${o.metadata.name}` : `/apis/constraints.gatekeeper.sh/v1beta1/${o.kind.toLowerCase()}/${o.metadata.name}`;
+    const path =
+      o.kind === 'ConstraintTemplate'
+        ? `/apis/templates.gatekeeper.sh/v1/constrainttemplates/${o.metadata.name}`
+        : `/apis/constraints.gatekeeper.sh/v1beta1/${o.kind.toLowerCase()}/${o.metadata.name}`;
     const res = await rawRequest(kube, { verb: 'get', resource: o.kind }, { method: 'GET', path });
     if (res.status === 200) preexisting.add(`${o.kind}/${o.metadata.name}`);
   }
   // RequireNetworkPolicy reads NetworkPolicies from Gatekeeper's inventory: sync them.
-  const ss = await rawRequest(kube, { verb: 'create', resource: 'syncsets.syncset.gatekeeper.sh' }, { method: 'POST', path: '/apis/syncset.gatekeeper.sh/v1alpha1/syncsets', body: SYNCSET });
+  const ss = await rawRequest(
+    kube,
+    { verb: 'create', resource: 'syncsets.syncset.gatekeeper.sh' },
+    { method: 'POST', path: '/apis/syncset.gatekeeper.sh/v1alpha1/syncsets', body: SYNCSET },
+  );
   assert.ok(ss.status === 201 || ss.status === 409, `SyncSet: ${JSON.stringify(ss.body)}`);
   await apply(kube, namespace(GNS, { 'stacktic.io/namespace': GNS }));
   // The policy the source's pods need anyway (RequireNetworkPolicy); the probe pod, with the source's labels, is selected by it too.
-  await apply(kube, { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'flowise-default', namespace: GNS }, spec: { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'flowise' } }, policyTypes: ['Ingress'] } } as KubeObject);
+  await apply(kube, {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: 'flowise-default', namespace: GNS },
+    spec: { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'flowise' } }, policyTypes: ['Ingress'] },
+  } as KubeObject);
   await installPolicies(kube, templates, constraints, 90_000);
   // Wait (bounded) until NetworkPolicies are in Gatekeeper's inventory: until then RequireNetworkPolicy denies every stack pod.
-  await waitFor('NetworkPolicies synced into Gatekeeper (the dry-run no longer fails for lack of one)', async () => {
-    const res = await dryRun(kube, gkPod());
-    return !JSON.stringify(res.body).includes('no NetworkPolicy in namespace');
-  }, 60_000, 500);
+  await waitFor(
+    'NetworkPolicies synced into Gatekeeper (the dry-run no longer fails for lack of one)',
+    async () => {
+      const res = await dryRun(kube, gkPod());
+      return !JSON.stringify(res.body).includes('no NetworkPolicy in namespace');
+    },
+    60_000,
+    500,
+  );
 });
 
 g.after(async () => {
@@ -372,23 +461,42 @@ g.after(async () => {
   const ours = (o: KubeObject) => !preexisting.has(`${o.kind}/${o.metadata.name}`);
   for (const c of constraints.filter(ours)) await remove(kube, c);
   for (const t of templates.filter(ours)) await remove(kube, t);
-  await rawRequest(kube, { verb: 'delete', resource: 'syncsets.syncset.gatekeeper.sh' }, { method: 'DELETE', path: `/apis/syncset.gatekeeper.sh/v1alpha1/syncsets/${SYNCSET.metadata.name}` });
+  await rawRequest(
+    kube,
+    { verb: 'delete', resource: 'syncsets.syncset.gatekeeper.sh' },
+    { method: 'DELETE', path: `/apis/syncset.gatekeeper.sh/v1alpha1/syncsets/${SYNCSET.metadata.name}` },
+  );
   // Their constraint kinds go with the templates; wait so later suites start without them.
-  await waitFor('the demo templates removed', async () => {
-    for (const t of templates.filter(ours)) {
-      const res = await rawRequest(kube, { verb: 'get', resource: 'constrainttemplates' }, { method: 'GET', path: `/apis/templates.gatekeeper.sh/v1/constrainttemplates/${t.metadata.name}` });
-      if (res.status !== 404) return false;
-    }
-    return true;
-  }, 60_000);
+  await waitFor(
+    'the demo templates removed',
+    async () => {
+      for (const t of templates.filter(ours)) {
+        const res = await rawRequest(
+          kube,
+          { verb: 'get', resource: 'constrainttemplates' },
+          { method: 'GET', path: `/apis/templates.gatekeeper.sh/v1/constrainttemplates/${t.metadata.name}` },
+        );
+        if (res.status !== 404) return false;
+      }
+      return true;
+    },
+    60_000,
+  );
 });
 
 g('every constraint is enforced, and each denies what it should (so the admission below is meaningful)', async () => {
   const kube = adminKube();
   for (const c of constraints) {
-    const cur = await apiGet(kube, { verb: 'get', resource: 'constraints' }, `/apis/constraints.gatekeeper.sh/v1beta1/${c.kind.toLowerCase()}/${c.metadata.name}`);
+    const cur = await apiGet(
+      kube,
+      { verb: 'get', resource: 'constraints' },
+      `/apis/constraints.gatekeeper.sh/v1beta1/${c.kind.toLowerCase()}/${c.metadata.name}`,
+    );
     assert.is(cur.spec.enforcementAction ?? 'deny', 'deny', c.metadata.name);
-    assert.ok(cur.status.byPod.every((p: any) => p.enforced), `${c.metadata.name} enforced`);
+    assert.ok(
+      cur.status.byPod.every((p: any) => p.enforced),
+      `${c.metadata.name} enforced`,
+    );
   }
   // Negative controls: the same probe pod without a label the source carries, or with a :latest image.
   const { 'stacktic.io/imageSigned': _signed, ...unsigned } = SOURCE_LABELS;
@@ -421,7 +529,10 @@ g('a probe pod refused by admission is reported as a denial naming the constrain
   assert.ok('error' in out, JSON.stringify(out));
   if (!('error' in out)) return;
   assert.ok(out.denial, JSON.stringify(out));
-  assert.ok(out.denial!.constraints.some((c) => c.name === 'stack-images-signed'), JSON.stringify(out.denial));
+  assert.ok(
+    out.denial!.constraints.some((c) => c.name === 'stack-images-signed'),
+    JSON.stringify(out.denial),
+  );
   assert.match(out.error, 'refused by admission: [stack-images-signed]');
   assert.not.ok(out.forbidden, 'a denial is not an RBAC refusal: no fallback loop');
   assert.equal(await listOurs(kube, 'pods', GNS), []);

@@ -14,7 +14,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ProbeTarget } from '../../functions/network-scan/nmap/nmap.ts';
+import type { ProbeTarget } from '../../functions/network-scan/nmap/nmap.ts';
 import { NmapError, runLocalNmap } from '../../functions/network-scan/nmap/local.ts';
 
 const CI = process.env.CI === 'true';
@@ -33,7 +33,9 @@ function run(cmd: string, args: string[], input?: string): { ok: true } | { ok: 
 
 // ---- what this machine offers (decided before tests are registered)
 const nmapCheck = run('nmap', ['--version']);
-const nmapMissing = nmapCheck.ok ? undefined : `nmap is not installed (${nmapCheck.why}); install it with harness/install-system-deps.sh or apt-get install nmap`;
+const nmapMissing = nmapCheck.ok
+  ? undefined
+  : `nmap is not installed (${nmapCheck.why}); install it with harness/install-system-deps.sh or apt-get install nmap`;
 
 function netnsProblem(): string | undefined {
   if (process.getuid?.() !== 0) return 'not root: network namespaces need root (ip netns add)';
@@ -138,7 +140,10 @@ needs(s, nmapMissing, 'open and closed ports on 127.0.0.1 (and ::1), names mappe
   assert.equal(states(out.results), expected);
   assert.is(out.results.get('open-a')?.reason, 'syn-ack');
   assert.is(out.results.get('closed-1')?.reason, 'conn-refused');
-  assert.equal(out.runs.map((r) => r.family), v6 ? [4, 6] : [4]);
+  assert.equal(
+    out.runs.map((r) => r.family),
+    v6 ? [4, 6] : [4],
+  );
   for (const r of out.runs) {
     assert.is(r.command[0], 'nmap');
     assert.ok(r.command.includes('-sT') && r.command.includes('-Pn'));
@@ -152,23 +157,38 @@ needs(s, netnsMissing, 'filtered: nftables drop in a network namespace the test 
   nsCreated = true;
   const lo = run('ip', ['-n', NS, 'link', 'set', 'lo', 'up']);
   if (!lo.ok) throw new Error(lo.why);
-  const nft = run('ip', ['netns', 'exec', NS, 'nft', '-f', '-'], [
-    'table inet stackscan_test {',
-    '  chain input {',
-    '    type filter hook input priority 0; policy accept;',
-    `    tcp dport { ${DROPPED.join(', ')} } drop`,
-    '  }',
-    '}',
-    '',
-  ].join('\n'));
+  const nft = run(
+    'ip',
+    ['netns', 'exec', NS, 'nft', '-f', '-'],
+    [
+      'table inet stackscan_test {',
+      '  chain input {',
+      '    type filter hook input priority 0; policy accept;',
+      `    tcp dport { ${DROPPED.join(', ')} } drop`,
+      '  }',
+      '}',
+      '',
+    ].join('\n'),
+  );
   if (!nft.ok) throw new Error(nft.why);
 
   // A listener inside the namespace (its loopback is not the host's).
-  nsListener = spawn('ip', ['netns', 'exec', NS, process.execPath, '-e', `
+  nsListener = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      NS,
+      process.execPath,
+      '-e',
+      `
     const srv = require('node:net').createServer((c) => c.destroy());
     srv.listen(8080, '127.0.0.1', () => console.log('ready'));
     setTimeout(() => process.exit(0), 120000).unref();
-  `], { stdio: ['ignore', 'pipe', 'inherit'] });
+  `,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   await new Promise<void>((ok, fail) => {
     const t = setTimeout(() => fail(new Error('listener in the namespace did not start within 10 s')), 10_000);
     nsListener!.stdout!.once('data', () => (clearTimeout(t), ok()));

@@ -40,7 +40,19 @@ let nc: NodeCluster | undefined;
 let kube: Kube;
 const log: string[] = [];
 
-type Finding = { id: string; layer: string; expect: string; engine_predicts: string; result: string; reason: string; verdict: string; analysis?: string; policy_mismatch?: boolean; source: { namespace: string; component: string }; target: { namespace?: string; service?: string; port: number } };
+type Finding = {
+  id: string;
+  layer: string;
+  expect: string;
+  engine_predicts: string;
+  result: string;
+  reason: string;
+  verdict: string;
+  analysis?: string;
+  policy_mismatch?: boolean;
+  source: { namespace: string; component: string };
+  target: { namespace?: string; service?: string; port: number };
+};
 
 function f2(findings: Finding[], id: string): Finding {
   const x = findings.find((y) => y.id === id);
@@ -71,7 +83,7 @@ async function runScan(): Promise<any> {
  * ICMP rate limit (net.ipv4.icmp_ratelimit, per destination) suppressed it, so both occur.
  */
 function truth(f: Finding, endpoints: Map<string, number>): 'open' | 'blocked' | 'no-service' | 'unknown' {
-  const n = f.target.service ? endpoints.get(`${f.target.namespace}/${f.target.service}`) ?? 0 : 0;
+  const n = f.target.service ? (endpoints.get(`${f.target.namespace}/${f.target.service}`) ?? 0) : 0;
   if (f.result === 'open') return 'open';
   if (f.result !== 'closed' && f.result !== 'filtered') return 'unknown';
   return n > 0 ? 'blocked' : 'no-service';
@@ -106,8 +118,18 @@ if (why) {
       replicas: { admin: 0 }, // a source with no running pod: the probe-pod fallback
       // An extra allow-all on both sides of db -> web: a path the stack says is closed.
       extra: [
-        { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'debug-allow-all-egress', namespace: 'node-it-db' }, spec: { podSelector: {}, policyTypes: ['Egress'], egress: [{}] } },
-        { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'debug-allow-all-ingress', namespace: 'node-it-web' }, spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{}] } },
+        {
+          apiVersion: 'networking.k8s.io/v1',
+          kind: 'NetworkPolicy',
+          metadata: { name: 'debug-allow-all-egress', namespace: 'node-it-db' },
+          spec: { podSelector: {}, policyTypes: ['Egress'], egress: [{}] },
+        },
+        {
+          apiVersion: 'networking.k8s.io/v1',
+          kind: 'NetworkPolicy',
+          metadata: { name: 'debug-allow-all-ingress', namespace: 'node-it-web' },
+          spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{}] },
+        },
       ],
     });
     assert.equal(running.map((r) => r.name).sort(), ['api', 'db', 'web']);
@@ -124,13 +146,17 @@ if (why) {
     const findings: Finding[] = body.findings;
     assert.ok(findings.length >= 15, `${findings.length} findings`);
     const endpoints = new Map<string, number>();
-    for (const f of findings) if (f.target.service && f.target.namespace) endpoints.set(`${f.target.namespace}/${f.target.service}`, await readyEndpoints(f.target.namespace, f.target.service));
+    for (const f of findings)
+      if (f.target.service && f.target.namespace)
+        endpoints.set(`${f.target.namespace}/${f.target.service}`, await readyEndpoints(f.target.namespace, f.target.service));
     const f = (id: string) => {
       const x = findings.find((y) => y.id === id);
       assert.ok(x, `finding ${id} (have ${findings.map((y) => y.id).join(', ')})`);
       return x!;
     };
-    const table = findings.map((x) => `${x.id}: ${x.result} (${x.reason}) verdict ${x.verdict}, truth ${trueVerdict(x, truth(x, endpoints))}, engine ${x.engine_predicts}`);
+    const table = findings.map(
+      (x) => `${x.id}: ${x.result} (${x.reason}) verdict ${x.verdict}, truth ${trueVerdict(x, truth(x, endpoints))}, engine ${x.engine_predicts}`,
+    );
     console.log(`  real-node probes (enforced):\n    ${table.join('\n    ')}`);
     console.log(`  probe sources: ${JSON.stringify(body.results.probe_sources)}`);
     assert.equal(body.errors, [], JSON.stringify(body.errors));
@@ -186,7 +212,9 @@ if (why) {
     // endpoints, read as "reachable, nothing listens" (a REJECT), or (b) `filtered` on a Service
     // without endpoints, read as blocked/FAIL instead of NO_SERVICE.
     const gaps = findings.filter((x) => x.verdict !== trueVerdict(x, truth(x, endpoints)));
-    console.log(`  JUDGE_GAP (${gaps.length}): ${gaps.map((x) => `${x.id} judged ${x.verdict} (${x.result}), truth ${trueVerdict(x, truth(x, endpoints))}`).join('; ')}`);
+    console.log(
+      `  JUDGE_GAP (${gaps.length}): ${gaps.map((x) => `${x.id} judged ${x.verdict} (${x.result}), truth ${trueVerdict(x, truth(x, endpoints))}`).join('; ')}`,
+    );
     for (const x of gaps) {
       const t = truth(x, endpoints);
       assert.ok((x.result === 'closed' && t === 'blocked') || (x.result === 'filtered' && t === 'no-service'), `${x.id}: ${x.result} judged ${x.verdict}`);
@@ -207,12 +235,19 @@ if (why) {
 
   s('kube-router stopped: the same stack is open everywhere, and the scan says the CNI is not enforcing', async () => {
     await nc!.node.stopEnforcer();
-    assert.equal(ourIptables().filter((l) => /KUBE-ROUTER|KUBE-NWPLCY|KUBE-POD-FW/.test(l)), []);
+    assert.equal(
+      ourIptables().filter((l) => /KUBE-ROUTER|KUBE-NWPLCY|KUBE-POD-FW/.test(l)),
+      [],
+    );
     const body = await runScan();
     const findings: Finding[] = body.findings;
     const endpoints = new Map<string, number>();
-    for (const x of findings) if (x.target.service && x.target.namespace) endpoints.set(`${x.target.namespace}/${x.target.service}`, await readyEndpoints(x.target.namespace, x.target.service));
-    console.log(`  without enforcement: ${findings.map((x) => `${x.id} ${x.result} ${x.verdict}`).join('; ')}; cni_enforcing=${body.summary.probes.cni_enforcing}`);
+    for (const x of findings)
+      if (x.target.service && x.target.namespace)
+        endpoints.set(`${x.target.namespace}/${x.target.service}`, await readyEndpoints(x.target.namespace, x.target.service));
+    console.log(
+      `  without enforcement: ${findings.map((x) => `${x.id} ${x.result} ${x.verdict}`).join('; ')}; cni_enforcing=${body.summary.probes.cni_enforcing}`,
+    );
     // every negative whose target has a ready pod is now open
     const neg = findings.filter((x) => x.layer === 'negative' && truth(x, endpoints) !== 'no-service');
     assert.ok(neg.length >= 3, `${neg.length} negatives with a ready target`);
@@ -221,11 +256,16 @@ if (why) {
     // The diagnosis from the truth: all decided negatives open -> not enforcing. The scan says so
     // unless its judge still counts `filtered` probes to Services without endpoints as BLOCKED
     // (JUDGE_GAP b), which dilutes the open share.
-    const miscounted = findings.filter((x) => x.layer === 'negative' && x.result === 'filtered' && truth(x, endpoints) === 'no-service' && x.verdict === 'BLOCKED');
+    const miscounted = findings.filter(
+      (x) => x.layer === 'negative' && x.result === 'filtered' && truth(x, endpoints) === 'no-service' && x.verdict === 'BLOCKED',
+    );
     if (body.summary.probes.cni_enforcing === false) assert.match(body.summary.probes.cni_message, /not enforcing/);
     else {
-      console.log(`  JUDGE_GAP: cni_enforcing=${body.summary.probes.cni_enforcing} because ${miscounted.length} negatives to Services without endpoints were judged BLOCKED: ${miscounted.map((x) => x.id).join(', ')}`);
-      assert.ok(miscounted.length > 0 && (neg.length / (neg.length + miscounted.length)) <= 0.8, 'cni_enforcing is wrong for another reason than JUDGE_GAP b');
+      console.log(
+        `  JUDGE_GAP: cni_enforcing=${body.summary.probes.cni_enforcing} because ${miscounted.length} negatives to Services without endpoints were ` +
+          `judged BLOCKED: ${miscounted.map((x) => x.id).join(', ')}`,
+      );
+      assert.ok(miscounted.length > 0 && neg.length / (neg.length + miscounted.length) <= 0.8, 'cni_enforcing is wrong for another reason than JUDGE_GAP b');
     }
     await nc!.node.startEnforcer();
   });
@@ -235,7 +275,10 @@ if (why) {
     await nc!.stop();
     nc = undefined;
     assert.equal([...ourIptables(false), ...ourIptables(true)], []);
-    assert.equal(ipsetNames().filter((n) => /KUBE-|kube-router/.test(n)), []);
+    assert.equal(
+      ipsetNames().filter((n) => /KUBE-|kube-router/.test(n)),
+      [],
+    );
     assert.not.ok(existsSync('/sys/class/net/stackscan0'), 'bridge removed');
     assert.not.ok(existsSync(dir), 'node dir removed');
     assert.not.ok(existsSync('/run/stackscan-node.json'), 'state file removed');

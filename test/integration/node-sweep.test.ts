@@ -32,7 +32,11 @@ if (why) {
 } else {
   s('SIGKILL the owner, then start again: everything of the killed run is gone, the new node works', async () => {
     const sysctlsBefore = ['net/ipv4/ip_forward', 'vm/overcommit_memory', 'kernel/panic'].map((k) => [k, readSysctl(k)]);
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'harness/node/cli.ts'), 'up'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, STACKSCAN_NODE_WAIT_MS: '300000' } });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'harness/node/cli.ts'), 'up'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, STACKSCAN_NODE_WAIT_MS: '300000' },
+    });
     let out = '';
     child.stdout!.on('data', (d) => (out += d));
     child.stderr!.on('data', (d) => (out += d));
@@ -41,14 +45,20 @@ if (why) {
     assert.match(out, /READY /, out.slice(-2000));
     const st = JSON.parse(readFileSync(STATE_FILE, 'utf8')) as NodeState;
     const cpDir = out.match(/READY (\S+)\/kubeconfig/)![1];
-    const pids = [st.dir, cpDir].flatMap((d) => readdirSync(d).filter((f) => f.endsWith('.pid')).map((f) => Number(readFileSync(join(d, f), 'utf8'))));
-    const podProcs = st.createdCgroups.filter((c) => c.includes('/pids/')).flatMap((c) => {
-      try {
-        return readFileSync(join(c, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
-      } catch {
-        return [];
-      }
-    });
+    const pids = [st.dir, cpDir].flatMap((d) =>
+      readdirSync(d)
+        .filter((f) => f.endsWith('.pid'))
+        .map((f) => Number(readFileSync(join(d, f), 'utf8'))),
+    );
+    const podProcs = st.createdCgroups
+      .filter((c) => c.includes('/pids/'))
+      .flatMap((c) => {
+        try {
+          return readFileSync(join(c, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+        } catch {
+          return [];
+        }
+      });
     assert.ok(pids.length >= 8, `pidfiles: ${pids}`);
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
@@ -59,16 +69,22 @@ if (why) {
     const lines: string[] = [];
     const nc = await startNodeCluster({ log: (l) => lines.push(l), waitForOtherMs: 300_000 });
     try {
-      console.log(`  second start swept the killed run and was ready in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${lines.filter((l) => /sweep|orphan|killed|removed/.test(l)).join(' | ')}`);
+      console.log(
+        `  second start swept the killed run and was ready in ${((Date.now() - t0) / 1000).toFixed(1)} s: ` +
+          `${lines.filter((l) => /sweep|orphan|killed|removed/.test(l)).join(' | ')}`,
+      );
       for (const pid of [...pids, ...podProcs]) assert.not.ok(alive(pid), `process ${pid} of the killed run`);
-      assert.not.ok(existsSync(st.dir), 'the killed run\'s node dir');
-      assert.not.ok(existsSync(cpDir), 'the killed run\'s control-plane dir');
+      assert.not.ok(existsSync(st.dir), "the killed run's node dir");
+      assert.not.ok(existsSync(cpDir), "the killed run's control-plane dir");
       assert.ok(lines.some((l) => l.includes(`sweeping a real node left by a killed run`)));
     } finally {
       await nc.stop();
     }
     assert.equal([...ourIptables(false), ...ourIptables(true)], []);
-    assert.equal(ipsetNames().filter((n) => /KUBE-|kube-router/.test(n)), []);
+    assert.equal(
+      ipsetNames().filter((n) => /KUBE-|kube-router/.test(n)),
+      [],
+    );
     assert.not.ok(existsSync(`/sys/class/net/${BRIDGE}`));
     assert.not.ok(existsSync(STATE_FILE));
     for (const [k, v] of sysctlsBefore) assert.is(readSysctl(k!), v, `sysctl ${k}`);

@@ -16,7 +16,14 @@ import { nucleiScan } from '../../functions/nuclei-scan/scan.ts';
 import { DEFAULT_NUCLEI_BIN, nucleiSettingsFromEnv } from '../../functions/nuclei-scan/settings.ts';
 import type { Finding, TargetResult } from '../../functions/nuclei-scan/judge.ts';
 import { assertReportValid } from '../support/report-schema.ts';
-import { COMMUNITY_METADATA, SESSIONS_SECRET, SHARED_TEMPLATES, communityMissing, startCommunityServices, type CommunityServices } from '../support/nuclei-community.ts';
+import {
+  COMMUNITY_METADATA,
+  SESSIONS_SECRET,
+  SHARED_TEMPLATES,
+  communityMissing,
+  startCommunityServices,
+  type CommunityServices,
+} from '../support/nuclei-community.ts';
 
 const test = suite('nuclei scan on the community templates against real local services');
 const missing = communityMissing(DEFAULT_NUCLEI_BIN);
@@ -44,7 +51,13 @@ const targets = (r: ScanReport) => (r.results as { targets: TargetResult[] }).ta
 const on = (r: ScanReport, component: string) => findings(r).filter((f) => f.component === component);
 /** Template ids on a component: all, the weighted ones (scored, not info), or the informational ones (false). */
 const idsOn = (r: ScanReport, component: string, weighted?: boolean) =>
-  [...new Set(on(r, component).filter((f) => weighted === undefined || (weighted ? !f.informational && f.severity !== 'info' : f.informational)).map((f) => f.template_id))].sort();
+  [
+    ...new Set(
+      on(r, component)
+        .filter((f) => weighted === undefined || (weighted ? !f.informational && f.severity !== 'info' : f.informational))
+        .map((f) => f.template_id),
+    ),
+  ].sort();
 const excluded = (r: ScanReport) => (r.results as { excluded: { template_id: string; code: string; reason: string; types: string[] }[] }).excluded;
 const signupPosts = (reqs: { method: string; path: string }[]) => reqs.filter((q) => q.method === 'POST' && q.path.startsWith('/api/user/signup')).length;
 
@@ -59,39 +72,49 @@ test.after(async () => {
 if (missing.length) {
   test('skipped', () => console.log(`SKIP nuclei community suite: needs ${missing.join('; ')}`));
 } else {
-  test('ssl: expired, self-signed, TLS 1.0 + weak cipher found where they are; the private-CA chain only untrusted; "revoked" on an expired cert is informational', async () => {
-    // openssl s_server serves one connection at a time: fewer templates in parallel and a
-    // longer timeout and retries keep a busy machine from losing a handshake (seen at load 25 on 2 cores).
-    const r = await scan('ssl', { NUCLEI_CONCURRENCY: '2', NUCLEI_REQUEST_TIMEOUT_S: '10', NUCLEI_RETRIES: '2' });
-    if (process.env.NUCLEI_TEST_DEBUG) console.error(JSON.stringify(r, null, 1));
-    assert.equal(r.errors, []);
-    assert.equal(idsOn(r, 'expired', true), ['expired-ssl', 'self-signed-ssl']);
-    assert.equal(idsOn(r, 'legacy-tls', true), ['expired-ssl', 'self-signed-ssl', 'weak-cipher-suites']);
-    assert.ok(idsOn(r, 'legacy-tls', undefined).includes('deprecated-tls'));
-    for (const c of ['expired', 'legacy-tls']) {
-      const revoked = on(r, c).find((f) => f.template_id === 'revoked-ssl-certificate')!;
-      assert.ok(revoked, `${c}: revoked-ssl-certificate fires on an expired certificate`);
-      assert.is(revoked.informational, true);
-      assert.match(revoked.note!, /expired/);
-    }
-    // A valid chain from a local CA: nothing but "untrusted root" (the CA is in no trust store).
-    assert.equal(idsOn(r, 'secure', true), ['untrusted-root-certificate']);
-    assert.equal(idsOn(r, 'secure', false), []);
-    const weak = on(r, 'legacy-tls').find((f) => f.template_id === 'weak-cipher-suites')!;
-    assert.is(weak.matcher_name, 'tls-1.0');
-    assert.ok(weak.extracted.some((x) => /TLS_RSA_WITH_AES_128_CBC_SHA/.test(x)), weak.extracted.join());
-    assert.match(weak.evidence, /^ssl template weak-cipher-suites matched at .*matcher 'tls-1.0'/);
-    const versions = on(r, 'expired').filter((f) => f.template_id === 'tls-version').flatMap((f) => f.extracted).sort();
-    assert.ok(versions.includes('tls12'), versions.join());
-    for (const f of findings(r)) {
-      assert.is(f.target, `${f.component}.community.test:443`);
-      assert.ok(['critical', 'high', 'medium', 'low', 'info'].includes(f.severity));
-    }
-    // expired 100 − 3 − 3, legacy-tls 100 − 3 − 3 − 3, secure 100 − 3 (info findings weigh 0; revoked not scored): 94.
-    for (const t of targets(r)) assert.is(t.reached, true, t.component);
-    assert.is(r.score, 94);
-    assert.is((r.summary as { informational: number }).informational, 2);
-  });
+  test(
+    'ssl: expired, self-signed, TLS 1.0 + weak cipher found where they are; the private-CA chain only untrusted; "revoked" on an expired cert is ' +
+      'informational',
+    async () => {
+      // openssl s_server serves one connection at a time: fewer templates in parallel and a
+      // longer timeout and retries keep a busy machine from losing a handshake (seen at load 25 on 2 cores).
+      const r = await scan('ssl', { NUCLEI_CONCURRENCY: '2', NUCLEI_REQUEST_TIMEOUT_S: '10', NUCLEI_RETRIES: '2' });
+      if (process.env.NUCLEI_TEST_DEBUG) console.error(JSON.stringify(r, null, 1));
+      assert.equal(r.errors, []);
+      assert.equal(idsOn(r, 'expired', true), ['expired-ssl', 'self-signed-ssl']);
+      assert.equal(idsOn(r, 'legacy-tls', true), ['expired-ssl', 'self-signed-ssl', 'weak-cipher-suites']);
+      assert.ok(idsOn(r, 'legacy-tls', undefined).includes('deprecated-tls'));
+      for (const c of ['expired', 'legacy-tls']) {
+        const revoked = on(r, c).find((f) => f.template_id === 'revoked-ssl-certificate')!;
+        assert.ok(revoked, `${c}: revoked-ssl-certificate fires on an expired certificate`);
+        assert.is(revoked.informational, true);
+        assert.match(revoked.note!, /expired/);
+      }
+      // A valid chain from a local CA: nothing but "untrusted root" (the CA is in no trust store).
+      assert.equal(idsOn(r, 'secure', true), ['untrusted-root-certificate']);
+      assert.equal(idsOn(r, 'secure', false), []);
+      const weak = on(r, 'legacy-tls').find((f) => f.template_id === 'weak-cipher-suites')!;
+      assert.is(weak.matcher_name, 'tls-1.0');
+      assert.ok(
+        weak.extracted.some((x) => /TLS_RSA_WITH_AES_128_CBC_SHA/.test(x)),
+        weak.extracted.join(),
+      );
+      assert.match(weak.evidence, /^ssl template weak-cipher-suites matched at .*matcher 'tls-1.0'/);
+      const versions = on(r, 'expired')
+        .filter((f) => f.template_id === 'tls-version')
+        .flatMap((f) => f.extracted)
+        .sort();
+      assert.ok(versions.includes('tls12'), versions.join());
+      for (const f of findings(r)) {
+        assert.is(f.target, `${f.component}.community.test:443`);
+        assert.ok(['critical', 'high', 'medium', 'low', 'info'].includes(f.severity));
+      }
+      // expired 100 − 3 − 3, legacy-tls 100 − 3 − 3 − 3, secure 100 − 3 (info findings weigh 0; revoked not scored): 94.
+      for (const t of targets(r)) assert.is(t.reached, true, t.component);
+      assert.is(r.score, 94);
+      assert.is((r.summary as { informational: number }).informational, 2);
+    },
+  );
 
   test('network: open redis (exposed-redis), the protected one only detected, PostgreSQL default password; auth noise informational', async () => {
     const r = await scan('network');
@@ -100,7 +123,12 @@ if (missing.length) {
     assert.ok(idsOn(r, 'cache').includes('redis-info'));
     const weak = on(r, 'cache').filter((f) => f.template_id === 'redis-weak-credentials');
     assert.ok(weak.length >= 1 && weak.every((f) => f.informational), 'any password "works" on an open redis: informational');
-    assert.ok(on(r, 'cache').concat(on(r, 'sessions')).filter((f) => f.template_id === 'redis-require-auth').every((f) => f.informational));
+    assert.ok(
+      on(r, 'cache')
+        .concat(on(r, 'sessions'))
+        .filter((f) => f.template_id === 'redis-require-auth')
+        .every((f) => f.informational),
+    );
     assert.not.ok(idsOn(r, 'sessions').includes('exposed-redis'));
     assert.not.ok(idsOn(r, 'sessions').includes('redis-weak-credentials'), 'its password is not a default one');
     assert.equal(idsOn(r, 'sessions', true), []);
@@ -134,8 +162,14 @@ if (missing.length) {
     const grafanaOnly = (q: { method: string; path: string }) => q.path === '/graph/login' || (q.method === 'POST' && q.path === '/login');
     assert.ok(grafanaReqs.some(grafanaOnly), 'the grafana templates ran against grafana');
     assert.not.ok(minioReqs.some(grafanaOnly), `no grafana template against minio: ${JSON.stringify(minioReqs.filter(grafanaOnly))}`);
-    assert.ok(minioReqs.some((q) => q.method === 'POST' && q.path === '/minio/webrpc'), 'the minio templates ran against minio');
-    assert.not.ok(grafanaReqs.some((q) => q.path === '/minio/webrpc'), 'and not against grafana');
+    assert.ok(
+      minioReqs.some((q) => q.method === 'POST' && q.path === '/minio/webrpc'),
+      'the minio templates ran against minio',
+    );
+    assert.not.ok(
+      grafanaReqs.some((q) => q.path === '/minio/webrpc'),
+      'and not against grafana',
+    );
     assert.is(signupPosts(grafanaReqs), 0, 'grafana-public-signup (intrusive) never ran');
     const ex = excluded(r).find((e) => e.template_id === 'grafana-public-signup')!;
     assert.is(ex.code, 'excluded_tag');
@@ -157,8 +191,13 @@ if (missing.length) {
     const r = await scan('full');
     const minioReqs = services.requests.storage.slice(before);
     // CVE-2021-43798 (grafana path traversal) asks /public/plugins/…; CVE-2021-39226 /api/snapshots.
-    assert.not.ok(minioReqs.some((q) => q.path.startsWith('/public/plugins/') || q.path.startsWith('/api/snapshots')), 'no grafana CVE against minio');
-    const ex = excluded(r).map((e) => `${e.template_id}:${e.code}`).sort();
+    assert.not.ok(
+      minioReqs.some((q) => q.path.startsWith('/public/plugins/') || q.path.startsWith('/api/snapshots')),
+      'no grafana CVE against minio',
+    );
+    const ex = excluded(r)
+      .map((e) => `${e.template_id}:${e.code}`)
+      .sort();
     assert.ok(ex.includes('CVE-2020-13945:excluded_tag'), ex.join());
     assert.ok(ex.includes('grafana-public-signup:excluded_tag'), ex.join());
     assert.equal(idsOn(r, 'app', true), ['git-config', 'laravel-env']);

@@ -39,7 +39,14 @@ const scan = (mode: 'light' | 'full' | 'network' | 'ssl', extra: Record<string, 
 
 const findings = (r: ScanReport) => (r.findings ?? []) as Finding[];
 const targets = (r: ScanReport) => (r.results as { targets: TargetResult[] }).targets;
-const ids = (r: ScanReport, component?: string) => [...new Set(findings(r).filter((f) => !component || f.component === component).map((f) => f.template_id))].sort();
+const ids = (r: ScanReport, component?: string) =>
+  [
+    ...new Set(
+      findings(r)
+        .filter((f) => !component || f.component === component)
+        .map((f) => f.template_id),
+    ),
+  ].sort();
 const target = (r: ScanReport, component: string, kind = 'route') => targets(r).find((t) => t.component === component && t.kind === kind)!;
 
 /** Our nuclei processes: their argv holds this process's work dir prefix. */
@@ -65,7 +72,14 @@ async function tarpit(): Promise<{ port: number; stop: () => Promise<void> }> {
     s.on('close', () => socks.delete(s));
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  return { port: (srv.address() as { port: number }).port, stop: () => new Promise((r) => { for (const s of socks) s.destroy(); srv.close(() => r()); }) };
+  return {
+    port: (srv.address() as { port: number }).port,
+    stop: () =>
+      new Promise((r) => {
+        for (const s of socks) s.destroy();
+        srv.close(() => r());
+      }),
+  };
 }
 
 async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
@@ -113,7 +127,10 @@ if (missing.length) {
     assert.is(target(r, 'shop').reached, true, 'the HTTPS route answers HTTP');
     assert.is(target(r, 'shop').findings, 0);
     assert.is(target(r, 'legacy').reached, false);
-    assert.ok(r.errors.some((e) => e.code === 'unreachable' && e.message.includes('legacy (legacy) at http://legacy.nuclei-demo.test')), JSON.stringify(r.errors));
+    assert.ok(
+      r.errors.some((e) => e.code === 'unreachable' && e.message.includes('legacy (legacy) at http://legacy.nuclei-demo.test')),
+      JSON.stringify(r.errors),
+    );
     assert.is(r.summary.reached, 3);
     assert.is(r.summary.unreachable, 1);
     assert.equal(r.summary.findings, { critical: 0, high: 2, medium: 1, low: 0, info: 0, unknown: 0 });
@@ -121,7 +138,11 @@ if (missing.length) {
     assert.is(r.score, 70);
     const text = JSON.stringify(r);
     assert.not.ok(text.includes(LEAKED_SECRET), 'the metadata secret leaked by .git/config is redacted');
-    assert.ok(findings(r).find((f) => f.template_id === 'stackscan-git-config')!.extracted[0].includes('[redacted]'));
+    assert.ok(
+      findings(r)
+        .find((f) => f.template_id === 'stackscan-git-config')!
+        .extracted[0].includes('[redacted]'),
+    );
     assert.equal(nucleiProcesses(), []);
   });
 
@@ -129,7 +150,10 @@ if (missing.length) {
     const r = await scan('ssl');
     assert.equal(ids(r), TLS_WEAKNESSES);
     assert.ok(findings(r).every((f) => f.component === 'shop' && f.namespace === 'shop' && f.target === 'shop.nuclei-demo.test:443'));
-    const versions = findings(r).filter((f) => f.template_id === 'stackscan-deprecated-tls').flatMap((f) => f.extracted).sort();
+    const versions = findings(r)
+      .filter((f) => f.template_id === 'stackscan-deprecated-tls')
+      .flatMap((f) => f.extracted)
+      .sort();
     assert.equal(versions, ['tls10', 'tls11']);
     assert.is(r.summary.targets, 1);
     assert.is(r.summary.reached, 1);
@@ -226,7 +250,10 @@ if (missing.length) {
       ac.abort();
       const r = await pending;
       assert.ok(Date.now() - started < 20_000, 'returned promptly');
-      assert.ok(r.errors.some((e) => e.code === 'cancelled' && e.step === 'nuclei'), JSON.stringify(r.errors));
+      assert.ok(
+        r.errors.some((e) => e.code === 'cancelled' && e.step === 'nuclei'),
+        JSON.stringify(r.errors),
+      );
       assert.is(r.summary.partial, true);
       assert.ok(await waitFor(() => nucleiProcesses().length === 0, 5000), `nuclei processes left: ${nucleiProcesses()}`);
     } finally {
@@ -245,7 +272,10 @@ if (missing.length) {
       assert.is(res.status, 200);
       const r = (await res.json()) as ScanReport;
       assertReportValid(r, 'timed out');
-      assert.ok(r.errors.some((e) => e.code === 'timeout'), JSON.stringify(r.errors));
+      assert.ok(
+        r.errors.some((e) => e.code === 'timeout'),
+        JSON.stringify(r.errors),
+      );
       assert.ok(await waitFor(() => nucleiProcesses().length === 0, 5000));
     } finally {
       if (saved === undefined) delete process.env.NUCLEI_SCAN_TIMEOUT_MS;

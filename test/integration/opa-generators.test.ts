@@ -126,7 +126,13 @@ function kindMatches(m: Match, kind: string): boolean {
 }
 
 function toConstraint(doc: any): Constraint {
-  return { name: doc.metadata.name, kind: doc.kind, enforcementAction: doc.spec?.enforcementAction ?? 'deny', match: doc.spec?.match ?? {}, parameters: doc.spec?.parameters ?? {} };
+  return {
+    name: doc.metadata.name,
+    kind: doc.kind,
+    enforcementAction: doc.spec?.enforcementAction ?? 'deny',
+    match: doc.spec?.match ?? {},
+    parameters: doc.spec?.parameters ?? {},
+  };
 }
 
 // ---------------------------------------------------------------------------
@@ -141,11 +147,15 @@ interface LibraryCase {
   disallowed: string[];
 }
 
-const libraryTemplates = walk(LIBRARY).filter((f) => f.endsWith('/template.yaml')).map(readYaml);
+const libraryTemplates = walk(LIBRARY)
+  .filter((f) => f.endsWith('/template.yaml'))
+  .map(readYaml);
 const libraryCases: LibraryCase[] = [];
 {
   const taken = new Set<string>();
-  for (const f of walk(LIBRARY).filter((x) => x.endsWith('/constraint.yaml')).sort()) {
+  for (const f of walk(LIBRARY)
+    .filter((x) => x.endsWith('/constraint.yaml'))
+    .sort()) {
     const dir = dirname(f);
     const id = basename(dir);
     const doc = readYaml(f);
@@ -173,7 +183,9 @@ const libraryCases: LibraryCase[] = [];
 {
   const dir = join(ROOT, 'test/fixtures/gatekeeper/library-semantics');
   const have = new Set(libraryTemplates.map((t: any) => t.spec.crd.spec.names.kind));
-  for (const f of readdirSync(dir).filter((x) => x.endsWith('.yaml')).sort()) {
+  for (const f of readdirSync(dir)
+    .filter((x) => x.endsWith('.yaml'))
+    .sort()) {
     const [template, doc] = yaml.loadAll(readFileSync(join(dir, f), 'utf8')) as any[];
     if (have.has(template.spec.crd.spec.names.kind)) continue;
     libraryTemplates.push(template);
@@ -195,7 +207,10 @@ const clusterRoleDoc = {
   metadata: { name: CLUSTERROLE_CONSTRAINT },
   spec: {
     enforcementAction: 'deny',
-    match: { kinds: [{ apiGroups: ['rbac.authorization.k8s.io'], kinds: ['ClusterRole'] }], labelSelector: { matchLabels: { [CASE_LABEL]: CLUSTERROLE_CASE } } },
+    match: {
+      kinds: [{ apiGroups: ['rbac.authorization.k8s.io'], kinds: ['ClusterRole'] }],
+      labelSelector: { matchLabels: { [CASE_LABEL]: CLUSTERROLE_CASE } },
+    },
   },
 };
 const allConstraintDocs = [...libraryCases.map((c) => c.doc), ...demoDocs, clusterRoleDoc];
@@ -223,7 +238,12 @@ s.before(async () => {
     [BARE_NS, { 'stacktic.io/namespace': BARE_NS }],
   ] as const) {
     await create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels } });
-    await create(`/api/v1/namespaces/${ns}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: PROBE_SERVICE_ACCOUNT }, automountServiceAccountToken: false });
+    await create(`/api/v1/namespaces/${ns}/serviceaccounts`, {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name: PROBE_SERVICE_ACCOUNT },
+      automountServiceAccountToken: false,
+    });
   }
   // STK_NS: a default-deny NetworkPolicy selecting every pod (RequireNetworkPolicy's coverage); BARE_NS has none.
   await create(`/apis/networking.k8s.io/v1/namespaces/${STK_NS}/networkpolicies`, {
@@ -318,7 +338,10 @@ for (const c of libraryCases) {
     assert.ok(g, `a generator for ${c.constraint.kind}`);
     const kind = g!.resourceKinds.find((k) => kindMatches(c.constraint.match, k));
     assert.ok(kind, `${c.constraint.kind} builds ${g!.resourceKinds.join(', ')}; the sample matches ${JSON.stringify(c.constraint.match.kinds)}`);
-    const name = `opagen-${RUN}-${c.id}`.replace(/[^a-z0-9-]/g, '-').slice(0, 55).replace(/[^a-z0-9]+$/, '');
+    const name = `opagen-${RUN}-${c.id}`
+      .replace(/[^a-z0-9-]/g, '-')
+      .slice(0, 55)
+      .replace(/[^a-z0-9]+$/, '');
     const b = baseResource(kind!, name, LIB_NS, { [CASE_LABEL]: c.id })!;
     const { resource: valid, stable } = complyAll(b, [c.constraint]);
     assert.ok(stable);
@@ -378,7 +401,11 @@ s('stacktic DisallowWildcardRBAC on ClusterRoles (test-only, label-scoped constr
   const valid = g.comply(baseResource('ClusterRole', `opagen-${RUN}-cr`, undefined, { [CASE_LABEL]: CLUSTERROLE_CASE })!, c);
   await expectAdmitted(valid, 'valid ClusterRole');
   const invalid = g.violate(valid, c) as Resource;
-  const names = await expectDenied({ ...invalid, metadata: { ...invalid.metadata, name: `opagen-${RUN}-cr-x` } }, CLUSTERROLE_CONSTRAINT, 'wildcard ClusterRole');
+  const names = await expectDenied(
+    { ...invalid, metadata: { ...invalid.metadata, name: `opagen-${RUN}-cr-x` } },
+    CLUSTERROLE_CONSTRAINT,
+    'wildcard ClusterRole',
+  );
   assert.equal(names, [CLUSTERROLE_CONSTRAINT]);
 });
 
@@ -442,25 +469,28 @@ s('stacktic templates: the documented edge rules hold in the real Gatekeeper', a
 // ---------------------------------------------------------------------------
 // 3. RequireNetworkPolicy: audit-only for the scan, but the template works with synced NetworkPolicies
 
-s('stacktic RequireNetworkPolicy: audit-only for the scan; with NetworkPolicy sync, admitted where a policy selects the pod, denied where none does', async () => {
-  const c = demo.find((d) => d.kind === 'RequireNetworkPolicy')!;
-  const g = generatorFor('RequireNetworkPolicy')!;
-  assert.match(g.auditOnly!(c)!, /cluster state/);
-  const v = g.violate(g.comply(baseResource('Pod', 'x', STK_NS, {})!, c), c);
-  assert.ok('untestable' in v);
+s(
+  'stacktic RequireNetworkPolicy: audit-only for the scan; with NetworkPolicy sync, admitted where a policy selects the pod, denied where none does',
+  async () => {
+    const c = demo.find((d) => d.kind === 'RequireNetworkPolicy')!;
+    const g = generatorFor('RequireNetworkPolicy')!;
+    assert.match(g.auditOnly!(c)!, /cluster state/);
+    const v = g.violate(g.comply(baseResource('Pod', 'x', STK_NS, {})!, c), c);
+    assert.ok('untestable' in v);
 
-  for (const kind of ['Pod', 'Deployment', 'CronJob']) {
-    const covered = validFor(kind, `opagen-${RUN}-rnp-${kind.toLowerCase()}`, STK_NS).resource;
-    // the SyncSet fills the inventory asynchronously: wait (bounded) until the pod counts as covered
-    await eventually(`the ${kind} in ${STK_NS} to be admitted (NetworkPolicy synced into data.inventory)`, async () => {
-      const r = await dryRunCreate(kube, covered);
-      if (r.status < 300) return true;
-      throw new Error(describe(r));
-    });
-    const uncovered = validFor(kind, `opagen-${RUN}-rnp-${kind.toLowerCase()}`, BARE_NS).resource;
-    const names = await expectDenied(uncovered, c.name, `${kind} in ${BARE_NS} (no NetworkPolicy)`);
-    assert.equal(names, [c.name]);
-  }
-});
+    for (const kind of ['Pod', 'Deployment', 'CronJob']) {
+      const covered = validFor(kind, `opagen-${RUN}-rnp-${kind.toLowerCase()}`, STK_NS).resource;
+      // the SyncSet fills the inventory asynchronously: wait (bounded) until the pod counts as covered
+      await eventually(`the ${kind} in ${STK_NS} to be admitted (NetworkPolicy synced into data.inventory)`, async () => {
+        const r = await dryRunCreate(kube, covered);
+        if (r.status < 300) return true;
+        throw new Error(describe(r));
+      });
+      const uncovered = validFor(kind, `opagen-${RUN}-rnp-${kind.toLowerCase()}`, BARE_NS).resource;
+      const names = await expectDenied(uncovered, c.name, `${kind} in ${BARE_NS} (no NetworkPolicy)`);
+      assert.equal(names, [c.name]);
+    }
+  },
+);
 
 s.run();

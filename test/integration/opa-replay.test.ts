@@ -39,12 +39,18 @@ function template(kind: string, rego: string): KubeObject {
     apiVersion: 'templates.gatekeeper.sh/v1',
     kind: 'ConstraintTemplate',
     metadata: { name: kind.toLowerCase() },
-    spec: { crd: { spec: { names: { kind }, validation: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } } }, targets: [{ target: 'admission.k8s.gatekeeper.sh', rego }] },
+    spec: {
+      crd: { spec: { names: { kind }, validation: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } } },
+      targets: [{ target: 'admission.k8s.gatekeeper.sh', rego }],
+    },
   };
 }
 const TEMPLATES = [
   template(NEEDS_TEAM, 'package needsteam\nviolation[{"msg": msg}] {\n  not input.review.object.metadata.labels.team\n  msg := "pods need a team label"\n}\n'),
-  template(NAME_RULE, 'package namerule\nviolation[{"msg": msg}] {\n  not startswith(input.review.object.metadata.name, "stack-scan-")\n  msg := "name rule"\n}\n'),
+  template(
+    NAME_RULE,
+    'package namerule\nviolation[{"msg": msg}] {\n  not startswith(input.review.object.metadata.name, "stack-scan-")\n  msg := "name rule"\n}\n',
+  ),
 ];
 const constraint = (kind: string, name: string, namespaces: string[], action = 'deny'): KubeObject => ({
   apiVersion: 'constraints.gatekeeper.sh/v1beta1',
@@ -52,18 +58,36 @@ const constraint = (kind: string, name: string, namespaces: string[], action = '
   metadata: { name },
   spec: { enforcementAction: action, match: { kinds: [{ apiGroups: [''], kinds: ['Pod'] }], namespaces } },
 });
-const pod = (name: string, ns: string, labels: Record<string, string> = {}): KubeObject => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns, labels }, spec: { containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10' }] } });
+const pod = (name: string, ns: string, labels: Record<string, string> = {}): KubeObject => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name, namespace: ns, labels },
+  spec: { containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10' }] },
+});
 
 const PODS = [pod('no-team', NS), pod('has-team', NS, { team: 'a' }), pod('no-team', HOSTILE)];
-const CONSTRAINTS = [constraint(NEEDS_TEAM, 'rp-needs-team', [NS, HOSTILE]), constraint(NAME_RULE, 'rp-name-rule', [NS]), constraint(NEEDS_TEAM, 'rp-nothing-to-replay', [EMPTY_NS])];
+const CONSTRAINTS = [
+  constraint(NEEDS_TEAM, 'rp-needs-team', [NS, HOSTILE]),
+  constraint(NAME_RULE, 'rp-name-rule', [NS]),
+  constraint(NEEDS_TEAM, 'rp-nothing-to-replay', [EMPTY_NS]),
+];
 
 async function auditListed(name: string, kind: string, min: number) {
   const kube = adminKube();
-  return waitFor(`the audit to list ${min}+ violation(s) of ${name}`, async () => {
-    const r = await rawRequest(kube, { verb: 'get', resource: kind }, { method: 'GET', path: `/apis/constraints.gatekeeper.sh/v1beta1/${kind.toLowerCase()}/${name}` });
-    const st = (r.body as any)?.status;
-    return st?.auditTimestamp && (st.violations ?? []).length >= min ? st : undefined;
-  }, 90_000, 1000);
+  return waitFor(
+    `the audit to list ${min}+ violation(s) of ${name}`,
+    async () => {
+      const r = await rawRequest(
+        kube,
+        { verb: 'get', resource: kind },
+        { method: 'GET', path: `/apis/constraints.gatekeeper.sh/v1beta1/${kind.toLowerCase()}/${name}` },
+      );
+      const st = (r.body as any)?.status;
+      return st?.auditTimestamp && (st.violations ?? []).length >= min ? st : undefined;
+    },
+    90_000,
+    1000,
+  );
 }
 
 s.before(async () => {
@@ -75,10 +99,19 @@ s.before(async () => {
   for (const p of PODS) await waitFor(`pod ${p.metadata.namespace}/${p.metadata.name} created`, async () => (await apply(kube, p), true), 60_000, 1000);
   await installPolicies(kube, TEMPLATES, CONSTRAINTS);
   await Promise.all([auditListed('rp-needs-team', NEEDS_TEAM, 2), auditListed('rp-name-rule', NAME_RULE, 2)]);
-  await waitFor('an audit of rp-nothing-to-replay', async () => {
-    const r = await rawRequest(kube, { verb: 'get', resource: NEEDS_TEAM }, { method: 'GET', path: `/apis/constraints.gatekeeper.sh/v1beta1/${NEEDS_TEAM.toLowerCase()}/rp-nothing-to-replay` });
-    return (r.body as any)?.status?.auditTimestamp ? true : undefined;
-  }, 90_000, 1000);
+  await waitFor(
+    'an audit of rp-nothing-to-replay',
+    async () => {
+      const r = await rawRequest(
+        kube,
+        { verb: 'get', resource: NEEDS_TEAM },
+        { method: 'GET', path: `/apis/constraints.gatekeeper.sh/v1beta1/${NEEDS_TEAM.toLowerCase()}/rp-nothing-to-replay` },
+      );
+      return (r.body as any)?.status?.auditTimestamp ? true : undefined;
+    },
+    90_000,
+    1000,
+  );
 });
 
 s.after(async () => {
@@ -87,10 +120,12 @@ s.after(async () => {
   for (const c of CONSTRAINTS) await quiet(remove(kube, c));
   for (const t of TEMPLATES) await quiet(remove(kube, t));
   for (const p of PODS) await quiet(remove(kube, p));
-  await quiet(waitFor('our templates removed', async () => {
-    const b = await scan('light');
-    return TEMPLATES.every((t) => !b.results.templates.names.includes(t.metadata.name));
-  }));
+  await quiet(
+    waitFor('our templates removed', async () => {
+      const b = await scan('light');
+      return TEMPLATES.every((t) => !b.results.templates.names.includes(t.metadata.name));
+    }),
+  );
 });
 
 s('a kind with no generator and an audited violation: ENFORCING by replay, with the objects named', async () => {
@@ -117,7 +152,10 @@ s('the audited object is admitted on replay (the rule exempts the fresh name): N
 s('no violation and no generator: UNTESTED with the reason', async () => {
   const f = finding(await scan('full'), 'rp-nothing-to-replay');
   assert.is(f.verdict, 'UNTESTED');
-  assert.match(f.reason, new RegExp(`no resource generator knows template kind ${NEEDS_TEAM}, and there is no audited violation to replay: the audit of .* reported 0 violation`));
+  assert.match(
+    f.reason,
+    new RegExp(`no resource generator knows template kind ${NEEDS_TEAM}, and there is no audited violation to replay: the audit of .* reported 0 violation`),
+  );
 });
 
 s('the namespace `constructor` with an audit violation: both modes answer, the violation is listed under it', async () => {
@@ -159,14 +197,35 @@ s('20 concurrent identical full scans run once', async () => {
 s('an expired scratch object of an earlier (killed) run is swept and counted', async () => {
   const kube = adminKube();
   const past = new Date(Date.now() - 60_000).toISOString();
-  const sa: KubeObject = { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'stack-scan-leftover', namespace: NS, labels: { 'app.kubernetes.io/managed-by': 'stack-scan', 'stack-scan.io/purpose': 'opa-dry-run', 'stack-scan.io/run': 'dead00' }, annotations: { 'stack-scan.io/expires': past } } };
+  const sa: KubeObject = {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: {
+      name: 'stack-scan-leftover',
+      namespace: NS,
+      labels: { 'app.kubernetes.io/managed-by': 'stack-scan', 'stack-scan.io/purpose': 'opa-dry-run', 'stack-scan.io/run': 'dead00' },
+      annotations: { 'stack-scan.io/expires': past },
+    },
+  };
   await apply(kube, sa);
   const body = await scan('full');
   assert.ok(body.summary.orphans_swept >= 1, JSON.stringify(body.summary));
-  const r = await rawRequest(kube, { verb: 'get', resource: 'serviceaccounts' }, { method: 'GET', path: `/api/v1/namespaces/${NS}/serviceaccounts/stack-scan-leftover` });
+  const r = await rawRequest(
+    kube,
+    { verb: 'get', resource: 'serviceaccounts' },
+    { method: 'GET', path: `/api/v1/namespaces/${NS}/serviceaccounts/stack-scan-leftover` },
+  );
   assert.is(r.status, 404);
-  const left = await rawRequest(kube, { verb: 'list', resource: 'serviceaccounts' }, { method: 'GET', path: `/api/v1/namespaces/${NS}/serviceaccounts`, query: { labelSelector: 'app.kubernetes.io/managed-by=stack-scan' } });
-  assert.equal((left.body as any).items.map((x: any) => x.metadata.name), [], 'nothing of ours is left after a run');
+  const left = await rawRequest(
+    kube,
+    { verb: 'list', resource: 'serviceaccounts' },
+    { method: 'GET', path: `/api/v1/namespaces/${NS}/serviceaccounts`, query: { labelSelector: 'app.kubernetes.io/managed-by=stack-scan' } },
+  );
+  assert.equal(
+    (left.body as any).items.map((x: any) => x.metadata.name),
+    [],
+    'nothing of ours is left after a run',
+  );
 });
 
 // ---------------------------------------------------------------------------
@@ -175,7 +234,13 @@ s('an expired scratch object of an earlier (killed) run is swept and counted', a
 async function grant(user: string, rules: unknown[]) {
   const kube = adminKube();
   await apply(kube, { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: `opa-it-${user}` }, rules } as KubeObject);
-  await apply(kube, { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: `opa-it-${user}` }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: `opa-it-${user}` }, subjects: [{ kind: 'User', name: user, apiGroup: 'rbac.authorization.k8s.io' }] } as KubeObject);
+  await apply(kube, {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRoleBinding',
+    metadata: { name: `opa-it-${user}` },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: `opa-it-${user}` },
+    subjects: [{ kind: 'User', name: user, apiGroup: 'rbac.authorization.k8s.io' }],
+  } as KubeObject);
   return testCluster().userKubeconfig(user);
 }
 
@@ -189,7 +254,10 @@ s('an account that may not read Gatekeeper: score null, the permission named, ne
     const msgs = body.errors.map((e: any) => e.message).join('\n');
     assert.match(msgs, /grant verb 'list' on 'constrainttemplates\.templates\.gatekeeper\.sh'/);
     assert.match(msgs, /grant verb 'list' on 'validatingwebhookconfigurations\.admissionregistration\.k8s\.io'/);
-    assert.ok(body.errors.every((e: any) => e.code === 'forbidden'), JSON.stringify(body.errors));
+    assert.ok(
+      body.errors.every((e: any) => e.code === 'forbidden'),
+      JSON.stringify(body.errors),
+    );
   }
 });
 
@@ -206,7 +274,10 @@ s('an account that may read Gatekeeper but not the constraints of one kind: no s
   assert.is(body.summary.installed, true);
   assert.is(body.score, null);
   assert.match(body.summary.undecided, /could not all be listed/);
-  assert.match(body.errors.map((e: any) => e.message).join('\n'), new RegExp(`grant verb 'list' on '${NEEDS_TEAM.toLowerCase()}\\.constraints\\.gatekeeper\\.sh'`));
+  assert.match(
+    body.errors.map((e: any) => e.message).join('\n'),
+    new RegExp(`grant verb 'list' on '${NEEDS_TEAM.toLowerCase()}\\.constraints\\.gatekeeper\\.sh'`),
+  );
 });
 
 s('an account that may read the constraints but not the audited pods: replay says which permission it lacks', async () => {

@@ -9,7 +9,7 @@ import type { KubeObject } from '../../lib/kube/raw.ts';
 import { opaScan } from '../../functions/opa-scan/scan.ts';
 import { startControlPlane } from '../../harness/cluster/index.ts';
 import { testCluster } from '../support/cluster.ts';
-import { installPolicies, templateKind, yamlDocs } from '../../harness/cluster/gatekeeper.ts';
+import { installPolicies, yamlDocs } from '../../harness/cluster/gatekeeper.ts';
 import { adminKube, apply, namespace, remove, waitFor } from '../support/k8s.ts';
 import { assertReportValid } from '../support/report-schema.ts';
 
@@ -32,11 +32,22 @@ function template(kind: string, rego: string): KubeObject {
     apiVersion: 'templates.gatekeeper.sh/v1',
     kind: 'ConstraintTemplate',
     metadata: { name: kind.toLowerCase() },
-    spec: { crd: { spec: { names: { kind }, validation: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } } }, targets: [{ target: 'admission.k8s.gatekeeper.sh', rego }] },
+    spec: {
+      crd: { spec: { names: { kind }, validation: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } } },
+      targets: [{ target: 'admission.k8s.gatekeeper.sh', rego }],
+    },
   } as KubeObject;
 }
 const constraint = (kind: string, name: string, spec: Record<string, unknown> = {}): KubeObject =>
-  ({ apiVersion: 'constraints.gatekeeper.sh/v1beta1', kind, metadata: { name }, spec: { match: { kinds: [{ apiGroups: [''], kinds: ['Pod'] }], namespaceSelector: { matchExpressions: [{ key: 'stacktic.io/namespace', operator: 'Exists' }] } }, ...spec } }) as KubeObject;
+  ({
+    apiVersion: 'constraints.gatekeeper.sh/v1beta1',
+    kind,
+    metadata: { name },
+    spec: {
+      match: { kinds: [{ apiGroups: [''], kinds: ['Pod'] }], namespaceSelector: { matchExpressions: [{ key: 'stacktic.io/namespace', operator: 'Exists' }] } },
+      ...spec,
+    },
+  }) as KubeObject;
 
 const NEVER = 'package never\nviolation[{"msg": msg}] {\n  false\n  msg := "never"\n}\n';
 const ALWAYS = 'package always\nviolation[{"msg": msg}] {\n  msg := "this template denies everything"\n}\n';
@@ -80,7 +91,10 @@ s('ENFORCING: the library K8sRequiredLabels with its sample constraint', async (
 
 s('NOT_ENFORCING, OVER_ENFORCING and a cross-policy conflict', async () => {
   const t = [template('K8sRequiredLabels', NEVER), template('K8sRequiredProbes', ALWAYS)];
-  const c = [constraint('K8sRequiredLabels', 'labels-never-denies', { parameters: { labels: [{ key: 'team' }] } }), constraint('K8sRequiredProbes', 'probes-deny-all', { parameters: { probes: ['readinessProbe'], probeTypes: ['tcpSocket', 'httpGet', 'exec'] } })];
+  const c = [
+    constraint('K8sRequiredLabels', 'labels-never-denies', { parameters: { labels: [{ key: 'team' }] } }),
+    constraint('K8sRequiredProbes', 'probes-deny-all', { parameters: { probes: ['readinessProbe'], probeTypes: ['tcpSocket', 'httpGet', 'exec'] } }),
+  ];
   await withPolicies(t, c, async () => {
     const body = await scan('full');
     const never = finding(body, 'labels-never-denies');
@@ -88,15 +102,26 @@ s('NOT_ENFORCING, OVER_ENFORCING and a cross-policy conflict', async () => {
     assert.is(all.verdict, 'OVER_ENFORCING', JSON.stringify(all));
     // The deny-all constraint also denies the other's valid resource: a conflict, not over-enforcement of labels-never-denies.
     assert.is(never.verdict, 'NOT_ENFORCING', JSON.stringify(never));
-    assert.equal(never.conflicts.map((x: any) => x.with), ['probes-deny-all']);
+    assert.equal(
+      never.conflicts.map((x: any) => x.with),
+      ['probes-deny-all'],
+    );
     assert.ok(body.results.conflicts.some((x: any) => x.constraint === 'labels-never-denies' && x.with === 'probes-deny-all'));
   });
 });
 
 s('AUDIT_ONLY for a dryrun action and for a rule that needs cluster state; UNTESTED for an unknown kind', async () => {
   const ROOT_DIR = join(import.meta.dirname, '../..');
-  const t = [...yamlDocs(join(LIB, 'general/requiredlabels/template.yaml')), template('K8sTotallyUnknownKind', NEVER), ...yamlDocs(join(ROOT_DIR, 'functions/opa-scan/stacktic/templates/requirenetworkpolicy.yaml'))];
-  const c = [constraint('K8sRequiredLabels', 'labels-dryrun', { enforcementAction: 'dryrun', parameters: { labels: [{ key: 'team' }] } }), constraint('K8sTotallyUnknownKind', 'unknown-kind'), ...yamlDocs(join(ROOT_DIR, 'demo/gatekeeper/constraints/requirenetworkpolicy.yaml'))];
+  const t = [
+    ...yamlDocs(join(LIB, 'general/requiredlabels/template.yaml')),
+    template('K8sTotallyUnknownKind', NEVER),
+    ...yamlDocs(join(ROOT_DIR, 'functions/opa-scan/stacktic/templates/requirenetworkpolicy.yaml')),
+  ];
+  const c = [
+    constraint('K8sRequiredLabels', 'labels-dryrun', { enforcementAction: 'dryrun', parameters: { labels: [{ key: 'team' }] } }),
+    constraint('K8sTotallyUnknownKind', 'unknown-kind'),
+    ...yamlDocs(join(ROOT_DIR, 'demo/gatekeeper/constraints/requirenetworkpolicy.yaml')),
+  ];
   await withPolicies(t, c, async () => {
     const body = await scan('full');
     const dry = finding(body, 'labels-dryrun');
@@ -115,23 +140,36 @@ s('AUDIT_ONLY for a dryrun action and for a rule that needs cluster state; UNTES
 s('light mode shows real audit violations written by Gatekeeper', async () => {
   const kube = adminKube();
   // A pod that exists before the constraint: admission never saw it, audit will.
-  const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'no-team-label', namespace: 'opa-it-shop' }, spec: { containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10' }] } } as KubeObject;
+  const pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'no-team-label', namespace: 'opa-it-shop' },
+    spec: { containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10' }] },
+  } as KubeObject;
   await apply(kube, pod);
   const t = yamlDocs(join(LIB, 'general/requiredlabels/template.yaml'));
   const c = [constraint('K8sRequiredLabels', 'pods-need-team', { parameters: { labels: [{ key: 'team' }] } })];
   try {
     await withPolicies(t, c, async () => {
-      const body = await waitFor('an audit result with violations', async () => {
-        const b = await scan('light');
-        const cons = b.results.constraints.find((x: any) => x.name === 'pods-need-team');
-        return cons?.totalViolations > 0 ? b : undefined;
-      }, 90_000, 1000);
+      const body = await waitFor(
+        'an audit result with violations',
+        async () => {
+          const b = await scan('light');
+          const cons = b.results.constraints.find((x: any) => x.name === 'pods-need-team');
+          return cons?.totalViolations > 0 ? b : undefined;
+        },
+        90_000,
+        1000,
+      );
       const cons = body.results.constraints.find((x: any) => x.name === 'pods-need-team');
       assert.ok(cons.auditTimestamp, 'audit timestamp');
       assert.is(cons.enforced, true);
       const vs = body.results.violations.by_namespace['opa-it-shop'].filter((x: any) => x.name === 'no-team-label');
       assert.ok(vs.length > 0 && vs.every((v: any) => v.constraint === 'pods-need-team'));
-      assert.ok(vs.some((v: any) => /team/.test(v.message)), JSON.stringify(vs));
+      assert.ok(
+        vs.some((v: any) => /team/.test(v.message)),
+        JSON.stringify(vs),
+      );
       assert.ok(body.results.violations.by_constraint['pods-need-team'].total >= 1);
       assert.ok(body.score < 100);
       assert.equal(body.results.namespace_coverage.find((x: any) => x.namespace === 'opa-it-shop').constraints, ['pods-need-team']);

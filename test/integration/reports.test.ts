@@ -43,18 +43,41 @@ const events: { type: string; data: any }[] = [];
 
 const env = (over: Record<string, string | undefined>) => {
   const saved = new Map(Object.keys(over).map((k) => [k, process.env[k]]));
-  for (const [k, v] of Object.entries(over)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
-  return () => { for (const [k, v] of saved) if (v === undefined) delete process.env[k]; else process.env[k] = v; };
+  for (const [k, v] of Object.entries(over))
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  return () => {
+    for (const [k, v] of saved)
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+  };
 };
-const ON = () => env({ STACK_SCAN_REPORTS: 'on', STACK_SCAN_REPORTS_NAMESPACE: RECORDS_NS, STACK_SCAN_EVENTS_SINK: sinkUrl, STACK_SCAN_REGRESSION_THRESHOLD: '5', STACK_SCAN_REPORTS_HISTORY: undefined });
-const orPath = (ns: string | undefined, name: string) => ns ? `/apis/openreports.io/v1alpha1/namespaces/${ns}/reports/${name}` : `/apis/openreports.io/v1alpha1/clusterreports/${name}`;
-const getOr = (ns: string | undefined, name = NAME) => apiGet<OrObject & { metadata: { resourceVersion: string } }>(adminKube(), { verb: 'get', resource: 'reports' }, orPath(ns, name));
+const ON = () =>
+  env({
+    STACK_SCAN_REPORTS: 'on',
+    STACK_SCAN_REPORTS_NAMESPACE: RECORDS_NS,
+    STACK_SCAN_EVENTS_SINK: sinkUrl,
+    STACK_SCAN_REGRESSION_THRESHOLD: '5',
+    STACK_SCAN_REPORTS_HISTORY: undefined,
+  });
+const orPath = (ns: string | undefined, name: string) =>
+  ns ? `/apis/openreports.io/v1alpha1/namespaces/${ns}/reports/${name}` : `/apis/openreports.io/v1alpha1/clusterreports/${name}`;
+const getOr = (ns: string | undefined, name = NAME) =>
+  apiGet<OrObject & { metadata: { resourceVersion: string } }>(adminKube(), { verb: 'get', resource: 'reports' }, orPath(ns, name));
 async function ring(scan = 'network', mode = 'light'): Promise<RunRecord[]> {
-  const cm = await apiGet<{ data: Record<string, string> }>(adminKube(), { verb: 'get', resource: 'configmaps' }, `/api/v1/namespaces/${RECORDS_NS}/configmaps/${ringName(scan, mode)}`);
+  const cm = await apiGet<{ data: Record<string, string> }>(
+    adminKube(),
+    { verb: 'get', resource: 'configmaps' },
+    `/api/v1/namespaces/${RECORDS_NS}/configmaps/${ringName(scan, mode)}`,
+  );
   return JSON.parse(cm.data['runs.json']);
 }
 const net = () => networkScan({ topology: { metadata: { path: stackMeta, setting: 'STACK_METADATA' } }, kubeconfig: testCluster().kubeconfigPath });
-const failingIds = (r: ScanReport) => networkChecks(r).filter((c) => c.result === 'fail').map((c) => c.id).sort();
+const failingIds = (r: ScanReport) =>
+  networkChecks(r)
+    .filter((c) => c.result === 'fail')
+    .map((c) => c.id)
+    .sort();
 
 async function policies(apply1: (p: any, name: string) => any | null) {
   const topo = await loadStackMetadata({ path: stackMeta, setting: 'STACK_METADATA' });
@@ -105,13 +128,17 @@ s('first run: one Report per namespace and a ClusterReport, accepted by the real
     assert.is(info.stored, true, JSON.stringify(info));
     const checks = networkChecks(r);
     const namespaced = new Set(checks.map((c) => c.namespace).filter(Boolean));
-    assert.equal(info.reports, [...namespaced].sort().map((ns) => `${ns}/${NAME}`));
+    assert.equal(
+      info.reports,
+      [...namespaced].sort().map((ns) => `${ns}/${NAME}`),
+    );
     let total = 0;
     for (const ns of namespaced) {
       const o = await getOr(ns);
       const mine = checks.filter((c) => c.namespace === ns);
       assert.is(o.results.length, mine.length, `${ns}: every check of the namespace`);
-      for (const k of ['pass', 'fail', 'warn', 'error', 'skip'] as const) assert.is(o.summary[k], o.results.filter((x) => x.result === k).length, `${ns} summary.${k}`);
+      for (const k of ['pass', 'fail', 'warn', 'error', 'skip'] as const)
+        assert.is(o.summary[k], o.results.filter((x) => x.result === k).length, `${ns} summary.${k}`);
       assert.equal(new Set(o.results.map((x) => x.properties.id)), new Set(mine.map((c) => c.id)));
       assert.is(o.source, 'stack-scan-network');
       assert.is(o.metadata.labels['app.kubernetes.io/managed-by'], 'stack-scan');
@@ -143,7 +170,10 @@ s('second run, unchanged cluster: no new, no fixed, every failing one unchanged,
     const r = await runScan(net(), 'light');
     assert.equal(r.errors, []);
     const c = r.changes!;
-    assert.equal([c.new_failing_count, c.fixed_count, c.unchanged, c.score_delta, c.regressed, c.previous!.from], [0, 0, failingIds(r).length, 0, false, 'cluster']);
+    assert.equal(
+      [c.new_failing_count, c.fixed_count, c.unchanged, c.score_delta, c.regressed, c.previous!.from],
+      [0, 0, failingIds(r).length, 0, false, 'cluster'],
+    );
     assert.is((r.sources.openreports as any).unchanged, stackNs.length + 1 - (stackNs.length - (r.sources.openreports as any).reports.length));
     assert.is((await getOr(stackNs[0])).metadata.resourceVersion, before.metadata.resourceVersion);
     assert.is((await ring()).length, 2);
@@ -158,8 +188,19 @@ s('a scripted change: exactly its findings are new, a regression event says so; 
     const base = await runScan(net(), 'light');
     const removed = 'or-minio/or-minio--from--or-strimzi--ingress--ports--9000';
     const drifted = 'or-shop/or-shop--to--or-postgresql--egress--ports--5432';
-    await policies((p, name) => (name === 'or-minio--from--or-strimzi--ingress--ports--9000' ? null : name === 'or-shop--to--or-postgresql--egress--ports--5432' ? ((p.spec.egress[0].ports = [{ protocol: 'TCP', port: 5433 }]), p) : p));
-    await apply(adminKube(), { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'debug-allow-all', namespace: 'or-shop' }, spec: { podSelector: {}, ingress: [{}] } } as KubeObject);
+    await policies((p, name) =>
+      name === 'or-minio--from--or-strimzi--ingress--ports--9000'
+        ? null
+        : name === 'or-shop--to--or-postgresql--egress--ports--5432'
+          ? ((p.spec.egress[0].ports = [{ protocol: 'TCP', port: 5433 }]), p)
+          : p,
+    );
+    await apply(adminKube(), {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'debug-allow-all', namespace: 'or-shop' },
+      spec: { podSelector: {}, ingress: [{}] },
+    } as KubeObject);
     events.length = 0;
     const changed = await runScan(net(), 'light');
     assert.equal(changed.errors, [], JSON.stringify(changed.errors));
@@ -168,7 +209,10 @@ s('a scripted change: exactly its findings are new, a regression event says so; 
     assert.equal(c.new_failing.map((f) => f.id).sort(), expectNew);
     assert.is(c.new_failing_count, expectNew.length);
     const what = c.new_failing.map((f) => `${f.policy}|${f.rule}`).sort();
-    assert.ok(what.includes(`${removed}|present`) && what.includes(`${drifted}|present`) && what.includes('or-shop/debug-allow-all|peer-everyone'), what.join('\n'));
+    assert.ok(
+      what.includes(`${removed}|present`) && what.includes(`${drifted}|present`) && what.includes('or-shop/debug-allow-all|peer-everyone'),
+      what.join('\n'),
+    );
     assert.is(c.fixed_count, 0);
     assert.is(c.unchanged, failingIds(base).length);
     assert.is(c.score_delta, Math.round((changed.score! - base.score!) * 100) / 100);
@@ -182,7 +226,11 @@ s('a scripted change: exactly its findings are new, a regression event says so; 
     assert.ok(shop.results.some((x) => x.policy === 'or-shop/debug-allow-all' && x.result === 'fail'));
 
     await policies((p) => p);
-    await remove(adminKube(), { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'debug-allow-all', namespace: 'or-shop' } } as KubeObject);
+    await remove(adminKube(), {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'debug-allow-all', namespace: 'or-shop' },
+    } as KubeObject);
     events.length = 0;
     const back = await runScan(net(), 'light');
     assert.equal(back.changes!.fixed.map((f) => f.id).sort(), expectNew);
@@ -201,15 +249,27 @@ s('bounded history: the last N runs as compact records, newest first', async () 
     const ids: string[] = [];
     for (let i = 0; i < 4; i++) ids.push(((await runScan(net(), 'light')).sources.openreports as any).run_id);
     const rec = await ring();
-    assert.equal(rec.map((x) => x.run_id), ids.slice(-3).reverse());
-    assert.ok(rec[0].failing.every((f) => f.length >= 3), 'the latest record names policy and rule');
-    assert.ok(rec.slice(1).every((x) => x.failing.every((f) => f.length === 1)), 'older ones ids only');
+    assert.equal(
+      rec.map((x) => x.run_id),
+      ids.slice(-3).reverse(),
+    );
+    assert.ok(
+      rec[0].failing.every((f) => f.length >= 3),
+      'the latest record names policy and rule',
+    );
+    assert.ok(
+      rec.slice(1).every((x) => x.failing.every((f) => f.length === 1)),
+      'older ones ids only',
+    );
     assert.equal(Object.keys(rec[0].counts), ['pass', 'fail', 'warn', 'error', 'skip']);
     // The history deleted by hand while this process remembers it: the next run starts it again.
     await remove(adminKube(), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: ringName('network', 'light'), namespace: RECORDS_NS } } as KubeObject);
     const after = await runScan(net(), 'light');
     assert.equal(after.errors, []);
-    assert.equal((await ring()).map((x) => x.run_id), [(after.sources.openreports as any).run_id]);
+    assert.equal(
+      (await ring()).map((x) => x.run_id),
+      [(after.sources.openreports as any).run_id],
+    );
   } finally {
     more();
     restore();
@@ -255,7 +315,10 @@ s('5,000 findings: the Report is capped under the size limit with a note of how 
     assert.ok(omitted > 0 && o.results.length + omitted === 5000, `${o.results.length} kept + ${omitted} left out`);
     assert.match(o.metadata.annotations['stack-scan.io/results-omitted'], new RegExp(`^${omitted} of 5000 results left out`));
     for (const k of ['pass', 'fail', 'warn', 'error', 'skip'] as const) assert.is(o.summary[k], o.results.filter((x) => x.result === k).length);
-    assert.ok(o.results.every((x) => x.result === 'fail'), 'failing results are kept first');
+    assert.ok(
+      o.results.every((x) => x.result === 'fail'),
+      'failing results are kept first',
+    );
     assert.ok(JSON.stringify(o).length < 1_000_000);
     assert.is(r.changes!.previous, null);
   } finally {
@@ -272,9 +335,16 @@ s('two runs finishing at once: one consistent state (every object and the latest
       assert.equal([...a.errors, ...b.errors], []);
       const rec = await ring('synthetic', 'light');
       const winner = rec[0].run_id === (a.sources.openreports as any).run_id ? 'a' : 'b';
-      assert.equal(new Set(rec.slice(0, 2).map((x) => x.run_id)), new Set([(a.sources.openreports as any).run_id, (b.sources.openreports as any).run_id]), 'both runs recorded');
+      assert.equal(
+        new Set(rec.slice(0, 2).map((x) => x.run_id)),
+        new Set([(a.sources.openreports as any).run_id, (b.sources.openreports as any).run_id]),
+        'both runs recorded',
+      );
       const o = await getOr(stackNs[1], 'stack-scan-synthetic-light');
-      assert.ok(o.results.every((x) => x.message.startsWith(`variant ${winner}:`)), `round ${round}: the Report holds run ${winner} only`);
+      assert.ok(
+        o.results.every((x) => x.message.startsWith(`variant ${winner}:`)),
+        `round ${round}: the Report holds run ${winner} only`,
+      );
       const cr = await getOr(undefined, 'stack-scan-synthetic-light');
       assert.is(cr.metadata.annotations['stack-scan.io/score'], winner === 'a' ? '50' : '60');
     }
@@ -299,11 +369,19 @@ s('opa full against the real Gatekeeper: every finding a check with the same id 
     assert.ok((a.findings ?? []).length >= constraints.length, `${(a.findings ?? []).length} admission findings`);
     assert.is(ca.filter((c) => c.rule === 'admission').length, (a.findings ?? []).length, 'every admission finding is a check');
     // Gatekeeper's audit may write new violations between the two runs (each its own check): the rest is the same cluster.
-    const only = (x: typeof ca, y: typeof ca) => x.filter((c) => c.rule !== 'violation' && !y.some((d) => d.id === c.id)).map((c) => `${c.policy}|${c.rule}|${c.namespace}|${c.result}|${c.message.slice(0, 120)}`);
+    const only = (x: typeof ca, y: typeof ca) =>
+      x
+        .filter((c) => c.rule !== 'violation' && !y.some((d) => d.id === c.id))
+        .map((c) => `${c.policy}|${c.rule}|${c.namespace}|${c.result}|${c.message.slice(0, 120)}`);
     assert.equal([only(ca, cb), only(cb, ca)], [[], []], 'same cluster, same ids');
-    assert.ok(b.changes!.new_failing.every((f) => f.rule === 'violation' || f.rule === 'audit') && b.changes!.fixed.every((f) => f.rule === 'violation' || f.rule === 'audit'), JSON.stringify(b.changes));
+    assert.ok(
+      b.changes!.new_failing.every((f) => f.rule === 'violation' || f.rule === 'audit') &&
+        b.changes!.fixed.every((f) => f.rule === 'violation' || f.rule === 'audit'),
+      JSON.stringify(b.changes),
+    );
     const stored = new Set<string>();
-    for (const ns of new Set(cb.map((c) => c.namespace).filter(Boolean))) for (const r of (await getOr(ns, 'stack-scan-opa-full')).results) stored.add(r.properties.id);
+    for (const ns of new Set(cb.map((c) => c.namespace).filter(Boolean)))
+      for (const r of (await getOr(ns, 'stack-scan-opa-full')).results) stored.add(r.properties.id);
     for (const r of (await getOr(undefined, 'stack-scan-opa-full')).results) stored.add(r.properties.id);
     assert.equal([...stored].sort(), cb.map((c) => c.id).sort(), 'every check of the last run stored once, in its namespace or the ClusterReport');
   } finally {
@@ -317,20 +395,46 @@ s('forbidden: the answer comes back with the reason in errors[]', async () => {
   const restore = ON();
   const kube = adminKube();
   const user = 'or-reader';
-  const role = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: user }, rules: [{ apiGroups: [''], resources: ['namespaces'], verbs: ['list'] }, { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['list'] }] } as unknown as KubeObject;
-  const binding = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: user }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: user }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }] } as unknown as KubeObject;
+  const role = {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRole',
+    metadata: { name: user },
+    rules: [
+      { apiGroups: [''], resources: ['namespaces'], verbs: ['list'] },
+      { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['list'] },
+    ],
+  } as unknown as KubeObject;
+  const binding = {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRoleBinding',
+    metadata: { name: user },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: user },
+    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }],
+  } as unknown as KubeObject;
   await apply(kube, role);
   await apply(kube, binding);
   try {
     forgetRuns();
     const kc = await testCluster().userKubeconfig(user);
     const def = networkScan({ topology: { metadata: { path: stackMeta, setting: 'STACK_METADATA' } }, kubeconfig: kc });
-    const r = await waitFor('RBAC for or-reader', async () => { const x = await runScan(def, 'light'); return x.score !== null && x; }, 10_000, 200);
+    const r = await waitFor(
+      'RBAC for or-reader',
+      async () => {
+        const x = await runScan(def, 'light');
+        return x.score !== null && x;
+      },
+      10_000,
+      200,
+    );
     assert.ok(typeof r.score === 'number');
-    assert.ok(r.errors.length >= 1 && r.errors.every((e) => e.status === 403 && /forbidden: grant verb '(get|update|create)' on '(configmaps|reports\.openreports\.io)'/.test(e.message)), JSON.stringify(r.errors));
+    assert.ok(
+      r.errors.length >= 1 &&
+        r.errors.every((e) => e.status === 403 && /forbidden: grant verb '(get|update|create)' on '(configmaps|reports\.openreports\.io)'/.test(e.message)),
+      JSON.stringify(r.errors),
+    );
     assert.is(r.changes!.previous, null, 'the history could not be read: this process remembers nothing yet');
     const again = await runScan(def, 'light');
-    assert.is(again.changes!.previous!.from, 'memory', 'then this process\'s own memory');
+    assert.is(again.changes!.previous!.from, 'memory', "then this process's own memory");
   } finally {
     await remove(kube, binding);
     await remove(kube, role);
@@ -346,7 +450,10 @@ s('CRD missing: the answer comes back with the reason in errors[]; reinstalled: 
     forgetRuns();
     const r = await runScan(net(), 'light');
     assert.ok(typeof r.score === 'number');
-    assert.equal(r.errors.map((e) => e.code), ['openreports_crd_missing']);
+    assert.equal(
+      r.errors.map((e) => e.code),
+      ['openreports_crd_missing'],
+    );
     assert.match(r.errors[0].message, /reports\.openreports\.io.*not installed/);
     assert.is((r.sources.openreports as any).stored, false);
     assert.ok(r.changes!.previous, 'the run history (ConfigMaps) is still there');
@@ -369,12 +476,23 @@ s('a PingSource event runs the scan; its reply carries changes; a bad payload is
   const restore = ON();
   try {
     const app = scanApp(net());
-    const ping = (data: string) => app.request('/', { method: 'POST', headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': `p-${Math.random()}`, 'ce-source': '/apis/v1/namespaces/stack-scan/pingsources/network-light', 'ce-type': 'dev.knative.sources.ping' }, body: data });
+    const ping = (data: string) =>
+      app.request('/', {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'ce-specversion': '1.0',
+          'ce-id': `p-${Math.random()}`,
+          'ce-source': '/apis/v1/namespaces/stack-scan/pingsources/network-light',
+          'ce-type': 'dev.knative.sources.ping',
+        },
+        body: data,
+      });
     const ok = await ping('{"scan":"network","mode":"light"}');
     assert.is(ok.status, 200);
     assert.is(ok.headers.get('ce-type'), 'io.stacktic.scan.completed');
     const body = await ok.json();
-    assert.ok(body.changes && body.changes.previous, JSON.stringify(body.changes).slice(0, 200));
+    assert.ok(body.changes?.previous, JSON.stringify(body.changes).slice(0, 200));
     const bad = await ping('{"scan":"network","mode":"hourly"}');
     assert.is(bad.status, 400);
     const err = await bad.json();

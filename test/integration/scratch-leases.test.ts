@@ -26,12 +26,16 @@ const children: ChildProcess[] = [];
 const namespaces: string[] = [];
 
 async function ours(kube: Kube, plural: 'pods' | 'serviceaccounts', ns: string, run: string): Promise<any[]> {
-  const res = await apiGet(kube, { verb: 'list', resource: plural, namespace: ns }, `/api/v1/namespaces/${ns}/${plural}`, { labelSelector: `${MANAGED_BY_KEY}=${MANAGED_BY_VALUE},${RUN_LABEL}=${run}` });
+  const res = await apiGet(kube, { verb: 'list', resource: plural, namespace: ns }, `/api/v1/namespaces/${ns}/${plural}`, {
+    labelSelector: `${MANAGED_BY_KEY}=${MANAGED_BY_VALUE},${RUN_LABEL}=${run}`,
+  });
   return res.items;
 }
 
 async function victim(ns: string, run: string, opts: Record<string, number>): Promise<{ child: ChildProcess; out: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', VICTIM, testCluster().kubeconfigPath, ns, run, JSON.stringify(opts)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', VICTIM, testCluster().kubeconfigPath, ns, run, JSON.stringify(opts)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   children.push(child);
   let out = '';
   child.stdout!.on('data', (c) => (out += c));
@@ -51,7 +55,7 @@ s.after(async () => {
   for (const ns of namespaces) await remove(adminKube(), namespace(ns)).catch(() => undefined);
 });
 
-s('defaults: a killed run\'s lease lapses within a minute (heartbeat 15 s, lease 45 s)', () => {
+s("defaults: a killed run's lease lapses within a minute (heartbeat 15 s, lease 45 s)", () => {
   assert.ok(LEASE_SECONDS * 1000 < 60_000 && HEARTBEAT_MS * 3 <= LEASE_SECONDS * 1000, `${HEARTBEAT_MS} ms / ${LEASE_SECONDS} s`);
 });
 
@@ -71,12 +75,17 @@ s('killed (SIGKILL) then a next run at once: swept as soon as the lease lapsed, 
   const killedAt = Date.now();
   // The next run, at once: the lease may not have lapsed yet; it sweeps as soon as it has.
   let swept: { kind: string; namespace?: string; name: string }[] = [];
-  await waitFor('the next run to sweep the killed run\'s objects', async () => {
-    const r = await sweepExpired(kube, { exceptRun: `next${rand()}` });
-    assert.equal(r.errors, []);
-    swept = swept.concat(r.deleted.filter((d) => d.namespace === ns));
-    return swept.some((d) => d.kind === 'Pod') && swept.some((d) => d.kind === 'ServiceAccount');
-  }, 60_000, 500);
+  await waitFor(
+    "the next run to sweep the killed run's objects",
+    async () => {
+      const r = await sweepExpired(kube, { exceptRun: `next${rand()}` });
+      assert.equal(r.errors, []);
+      swept = swept.concat(r.deleted.filter((d) => d.namespace === ns));
+      return swept.some((d) => d.kind === 'Pod') && swept.some((d) => d.kind === 'ServiceAccount');
+    },
+    60_000,
+    500,
+  );
   const after = Date.now() - killedAt;
   assert.ok(after < 60_000, `swept ${after} ms after the kill`);
   assert.ok(after < 10_000, `with a 3 s lease: ${after} ms`);
@@ -84,26 +93,40 @@ s('killed (SIGKILL) then a next run at once: swept as soon as the lease lapsed, 
   assert.equal(await ours(kube, 'serviceaccounts', ns, run), []);
 });
 
-s('two live runs side by side: each sweeps after several lease lengths, neither touches the other\'s objects', async () => {
+s("two live runs side by side: each sweeps after several lease lengths, neither touches the other's objects", async () => {
   const kube = adminKube();
   const [nsA, nsB] = [await freshNamespace(), await freshNamespace()];
   const [runA, runB] = [`live${rand()}`, `live${rand()}`];
   // Each sweeps 8 s after it started: more than twice the 3 s lease since the other's objects were made.
   const [a, b] = await Promise.all([victim(nsA, runA, { ...SHORT, sweepAfterMs: 8000 }), victim(nsB, runB, { ...SHORT, sweepAfterMs: 8000 })]);
   await waitFor('both runs to sweep', async () => a.out().includes('swept') && b.out().includes('swept'), 30_000, 200);
-  const result = (out: string) => JSON.parse(/swept (.*)\n/.exec(out)![1]) as { deleted: { namespace?: string }[]; errors: unknown[]; renewals: { renewals: number; failures: number } };
-  for (const [name, r, other] of [['A', result(a.out()), nsB], ['B', result(b.out()), nsA]] as const) {
+  const result = (out: string) =>
+    JSON.parse(/swept (.*)\n/.exec(out)![1]) as { deleted: { namespace?: string }[]; errors: unknown[]; renewals: { renewals: number; failures: number } };
+  for (const [name, r, other] of [
+    ['A', result(a.out()), nsB],
+    ['B', result(b.out()), nsA],
+  ] as const) {
     assert.equal(r.errors, [], `${name}: no errors`);
-    assert.equal(r.deleted.filter((d) => d.namespace === other || d.namespace === nsA || d.namespace === nsB), [], `${name} deleted nothing of a live run`);
+    assert.equal(
+      r.deleted.filter((d) => d.namespace === other || d.namespace === nsA || d.namespace === nsB),
+      [],
+      `${name} deleted nothing of a live run`,
+    );
     assert.ok(r.renewals.renewals >= 10 && r.renewals.failures === 0, `${name} renewed its heartbeats: ${JSON.stringify(r.renewals)}`);
   }
-  for (const [ns, run] of [[nsA, runA], [nsB, runB]]) {
+  for (const [ns, run] of [
+    [nsA, runA],
+    [nsB, runB],
+  ]) {
     assert.is((await ours(kube, 'pods', ns, run)).length, 1, `${run}'s pod is still there`);
     assert.is((await ours(kube, 'serviceaccounts', ns, run)).length, 1, `${run}'s ServiceAccount is still there`);
   }
   // And the test's own sweep (a third run) leaves them too.
   const third = await sweepExpired(kube, { exceptRun: `third${rand()}` });
-  assert.equal(third.deleted.filter((d) => d.namespace === nsA || d.namespace === nsB), []);
+  assert.equal(
+    third.deleted.filter((d) => d.namespace === nsA || d.namespace === nsB),
+    [],
+  );
   a.child.kill('SIGKILL');
   b.child.kill('SIGKILL');
 });

@@ -40,11 +40,12 @@ export async function startFaultProxy(cp: ControlPlane, fault: FaultProxy['fault
     seen: 0,
     faulted: 0,
     fault,
-    close: () => new Promise<void>((r) => {
-      agent.destroy();
-      srv.close(() => r());
-      srv.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        agent.destroy();
+        srv.close(() => r());
+        srv.closeAllConnections();
+      }),
   };
   const srv = https.createServer({ cert: readFileSync(serving.cert), key: readFileSync(serving.key) }, (req, res) => {
     const n = ++proxy.seen;
@@ -52,7 +53,16 @@ export async function startFaultProxy(cp: ControlPlane, fault: FaultProxy['fault
     if (f) {
       proxy.faulted++;
       req.resume();
-      const body = JSON.stringify(f.body ?? { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'too many requests, please try again later', reason: 'TooManyRequests', code: f.status });
+      const body = JSON.stringify(
+        f.body ?? {
+          kind: 'Status',
+          apiVersion: 'v1',
+          status: 'Failure',
+          message: 'too many requests, please try again later',
+          reason: 'TooManyRequests',
+          code: f.status,
+        },
+      );
       res.writeHead(f.status, { 'content-type': 'application/json', ...(f.headers ?? {}) });
       res.end(body);
       return;

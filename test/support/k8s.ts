@@ -11,6 +11,10 @@ export function adminKube(): Kube {
 
 /** Delete every NetworkPolicy of a namespace (DELETE on the collection); throws on failure. */
 export async function deleteNetworkPolicies(kube: Kube, ns: string): Promise<void> {
-  const res = await rawRequest(kube, { verb: 'deletecollection', resource: 'networkpolicies.networking.k8s.io', namespace: ns }, { method: 'DELETE', path: `/apis/networking.k8s.io/v1/namespaces/${ns}/networkpolicies` });
+  const res = await rawRequest(
+    kube,
+    { verb: 'deletecollection', resource: 'networkpolicies.networking.k8s.io', namespace: ns },
+    { method: 'DELETE', path: `/apis/networking.k8s.io/v1/namespaces/${ns}/networkpolicies` },
+  );
   if (res.status >= 300) throw new Error(`delete networkpolicies in ${ns}: ${res.status} ${JSON.stringify(res.body)}`);
 }

@@ -93,7 +93,13 @@ export function sweepCommunityDirs(base = tmpdir()): number {
       /* half-made */
     }
     if (owner && ownerAlive(owner)) continue;
-    for (const f of (() => { try { return readdirSync(dir).filter((x) => x.endsWith('.pid')); } catch { return []; } })()) {
+    for (const f of (() => {
+      try {
+        return readdirSync(dir).filter((x) => x.endsWith('.pid'));
+      } catch {
+        return [];
+      }
+    })()) {
       const pid = Number(readFileSync(join(dir, f), 'utf8').trim());
       // Only a process still running from this dir (a recycled pid is someone else's).
       if (pid && procCmdline(pid)?.includes(dir)) killGroup(pid, 'SIGKILL');
@@ -114,11 +120,66 @@ function makeCerts(dir: string): { expiredKey: string; expiredCert: string; caCe
   ossl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', p('expired.key'), '-subj', '/CN=expired.community.test', '-out', p('expired.csr')]);
   writeFileSync(p('expired.ext'), 'subjectAltName=DNS:expired.community.test\n');
   // -days -1: notAfter is in the past.
-  ossl(['x509', '-req', '-in', p('expired.csr'), '-signkey', p('expired.key'), '-days', '-1', '-sha256', '-extfile', p('expired.ext'), '-out', p('expired.pem')]);
-  ossl(['req', '-x509', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', p('ca.key'), '-subj', '/CN=stack-scan community test CA', '-days', '365', '-sha256', '-addext', 'basicConstraints=critical,CA:true', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-out', p('ca.pem')]);
+  ossl([
+    'x509',
+    '-req',
+    '-in',
+    p('expired.csr'),
+    '-signkey',
+    p('expired.key'),
+    '-days',
+    '-1',
+    '-sha256',
+    '-extfile',
+    p('expired.ext'),
+    '-out',
+    p('expired.pem'),
+  ]);
+  ossl([
+    'req',
+    '-x509',
+    '-new',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    p('ca.key'),
+    '-subj',
+    '/CN=stack-scan community test CA',
+    '-days',
+    '365',
+    '-sha256',
+    '-addext',
+    'basicConstraints=critical,CA:true',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+    '-out',
+    p('ca.pem'),
+  ]);
   ossl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', p('leaf.key'), '-subj', '/CN=secure.community.test', '-out', p('leaf.csr')]);
-  writeFileSync(p('leaf.ext'), 'basicConstraints=CA:false\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:secure.community.test,IP:127.0.0.1\n');
-  ossl(['x509', '-req', '-in', p('leaf.csr'), '-CA', p('ca.pem'), '-CAkey', p('ca.key'), '-CAcreateserial', '-days', '365', '-sha256', '-extfile', p('leaf.ext'), '-out', p('leaf.pem')]);
+  writeFileSync(
+    p('leaf.ext'),
+    'basicConstraints=CA:false\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' +
+      'subjectAltName=DNS:secure.community.test,IP:127.0.0.1\n',
+  );
+  ossl([
+    'x509',
+    '-req',
+    '-in',
+    p('leaf.csr'),
+    '-CA',
+    p('ca.pem'),
+    '-CAkey',
+    p('ca.key'),
+    '-CAcreateserial',
+    '-days',
+    '365',
+    '-sha256',
+    '-extfile',
+    p('leaf.ext'),
+    '-out',
+    p('leaf.pem'),
+  ]);
   return { expiredKey: p('expired.key'), expiredCert: p('expired.pem'), caCert: p('ca.pem'), leafKey: p('leaf.key'), leafCert: p('leaf.pem') };
 }
 
@@ -140,7 +201,11 @@ async function startPostgres(dir: string): Promise<{ port: number; proc: Proc }>
   if (asUser.uid !== undefined) chownSync(pg, asUser.uid, asUser.gid!);
   writeFileSync(join(pg, 'pw'), 'postgres\n', { mode: 0o644 });
   if (asUser.uid !== undefined) chownSync(join(pg, 'pw'), asUser.uid, asUser.gid!);
-  execFileSync(join(bin, 'initdb'), ['-D', join(pg, 'data'), '-U', 'postgres', `--pwfile=${join(pg, 'pw')}`, '--auth=scram-sha-256', '-E', 'UTF8', '--no-sync', '--no-instructions'], { stdio: 'pipe', cwd: pg, ...asUser });
+  execFileSync(
+    join(bin, 'initdb'),
+    ['-D', join(pg, 'data'), '-U', 'postgres', `--pwfile=${join(pg, 'pw')}`, '--auth=scram-sha-256', '-E', 'UTF8', '--no-sync', '--no-instructions'],
+    { stdio: 'pipe', cwd: pg, ...asUser },
+  );
   const port = await freePort();
   const args = ['-D', join(pg, 'data'), '-k', pg, '-p', String(port), '-c', `listen_addresses=${HOST}`, '-c', 'fsync=off', '-c', 'max_connections=50'];
   // postgres refuses to run as root: setpriv drops to nobody (the pid stays the group leader's).
@@ -172,7 +237,8 @@ const send = (res: ServerResponse, status: number, body: string) => {
 
 function exposedHandler(req: IncomingMessage, res: ServerResponse) {
   const path = (req.url ?? '/').split('?')[0];
-  if (req.method === 'GET' && path === '/.git/config') return send(res, 200, '[core]\n\trepositoryformatversion = 0\n\tbare = false\n[remote "origin"]\n\turl = https://git.community.test/app.git\n');
+  if (req.method === 'GET' && path === '/.git/config')
+    return send(res, 200, '[core]\n\trepositoryformatversion = 0\n\tbare = false\n[remote "origin"]\n\turl = https://git.community.test/app.git\n');
   if (req.method === 'GET' && path === '/.env') return send(res, 200, 'APP_NAME=App\nAPP_ENV=production\nDB_HOST=db\n');
   return send(res, 404, 'not found');
 }
@@ -189,7 +255,7 @@ export async function startCommunityServices(): Promise<CommunityServices> {
   sweepCommunityDirs();
   const dir = mkdtempSync(join(tmpdir(), PREFIX));
   chmodSync(dir, 0o711); // PostgreSQL runs as nobody in dir/pg: it must traverse dir
-  writeFileSync(join(dir, 'owner'), ownerId() + '\n');
+  writeFileSync(join(dir, 'owner'), `${ownerId()}\n`);
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     await Promise.all(stops.map((s) => s().catch(() => undefined)));
@@ -234,7 +300,17 @@ export async function startCommunityServices(): Promise<CommunityServices> {
         'grafana.monitoring.svc.cluster.local:3000': at(grafana.port),
         'storage.minio.svc.cluster.local:9000': at(storage.port),
       },
-      ports: { app: app.port, grafana: grafana.port, storage: storage.port, expired: expired.port, legacyTls: legacyTls.port, secure: secure.port, cache: cache.port, sessions: sessions.port, db: db.port },
+      ports: {
+        app: app.port,
+        grafana: grafana.port,
+        storage: storage.port,
+        expired: expired.port,
+        legacyTls: legacyTls.port,
+        secure: secure.port,
+        cache: cache.port,
+        sessions: sessions.port,
+        db: db.port,
+      },
       requests,
       stop: stopAll,
     };

@@ -10,7 +10,9 @@ export function assertReportValid(report: unknown, label = 'report'): void {
   const problems = reportProblems(report);
   if (problems.length) {
     const r = report as { scan?: string; scan_type?: string };
-    assert.unreachable(`${label} (${r?.scan} ${r?.scan_type}) does not match schema/${r?.scan}-report.schema.json:\n  ` +
-      `${problems.slice(0, 12).join('\n  ')}${problems.length > 12 ? `\n  … ${problems.length - 12} more` : ''}`);
+    assert.unreachable(
+      `${label} (${r?.scan} ${r?.scan_type}) does not match schema/${r?.scan}-report.schema.json:\n  ` +
+        `${problems.slice(0, 12).join('\n  ')}${problems.length > 12 ? `\n  … ${problems.length - 12} more` : ''}`,
+    );
   }
 }

@@ -11,7 +11,13 @@ import { fallbackProbePod, PROBE_PURPOSE } from '../../functions/network-scan/pr
 const [kubeconfig, ns, runId, rawOpts] = process.argv.slice(2);
 const opts = rawOpts ? (JSON.parse(rawOpts) as { ttlMs?: number; heartbeatMs?: number; leaseSeconds?: number; sweepAfterMs?: number }) : {};
 const kube = await makeKube(kubeconfig);
-const scratch = new ScratchRun(kube, { purpose: PROBE_PURPOSE, runId, ttlMs: opts.ttlMs ?? 1000, heartbeatMs: opts.heartbeatMs, leaseSeconds: opts.leaseSeconds });
+const scratch = new ScratchRun(kube, {
+  purpose: PROBE_PURPOSE,
+  runId,
+  ttlMs: opts.ttlMs ?? 1000,
+  heartbeatMs: opts.heartbeatMs,
+  leaseSeconds: opts.leaseSeconds,
+});
 const uid = await scratch.acquireServiceAccount(ns);
 const pod = fallbackProbePod({ source: { namespace: ns, labels: { app: 'victim' } }, image: 'localhost/none:1', args: ['-V'], runId, deadlineSeconds: 60 });
 pod.metadata.ownerReferences = [{ apiVersion: 'v1', kind: 'ServiceAccount', name: pod.spec.serviceAccountName, uid, controller: true }];

@@ -274,7 +274,9 @@ function longWithoutReason(files: ReadonlyMap<string, string>): string[] {
 
 const checked = ['lib', 'functions', 'harness'].flatMap((d) => tsFiles(join(ROOT, d)));
 const graph = graphOf(checked);
-const scans = readdirSync(join(ROOT, 'functions'), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+const scans = readdirSync(join(ROOT, 'functions'), { withFileTypes: true })
+  .filter((e) => e.isDirectory())
+  .map((e) => e.name);
 
 s('there are scans, lib modules and harness files to check', () => {
   assert.ok(scans.includes('network-scan') && scans.includes('opa-scan') && scans.includes('kubescape-scan'), scans.join(','));
@@ -303,7 +305,8 @@ s('4. every lib module outside lib/k8s is shared (by two consumers, the scaffold
 
 s('4. the pending exceptions still exist and are still single-scan (else remove the entry)', () => {
   const unshared = new Set(unsharedLib(graph).map((m) => m.split(' ')[0]));
-  for (const m of PENDING_SINGLE_SCAN_LIB.keys()) if (graph.has(m)) assert.ok(unshared.has(m), `${m} is now shared or used by nothing single: remove its allowlist entry`);
+  for (const m of PENDING_SINGLE_SCAN_LIB.keys())
+    if (graph.has(m)) assert.ok(unshared.has(m), `${m} is now shared or used by nothing single: remove its allowlist entry`);
 });
 
 s('5. no import cycles in lib/, functions/, harness/', () => {
@@ -331,7 +334,8 @@ s('self-check: the lexer sees every import form and ignores comments, strings an
     "const g = () => import('./g.ts');",
     "// import x from './comment.ts';",
     "/* import y from './block.ts'; */",
-    "const s = \"import z from './string.ts'\";",
+    'const s = "import z from \'./string.ts\'";',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the checker must skip a template literal's text (a test input)
     "const t = `\nimport w from './template.ts';\n${1}`;",
     "const r = /import q from '.\\/regex.ts'/;",
     "import pkg from 'node:fs';",
@@ -340,7 +344,10 @@ s('self-check: the lexer sees every import form and ignores comments, strings an
 });
 
 s('self-check: rule 1 catches a scan importing another', () => {
-  const g: Graph = new Map([['functions/opa-scan/x.ts', ['functions/network-scan/engine.ts', 'lib/errors.ts']], ['functions/server.ts', ['functions/opa-scan/x.ts']]]);
+  const g: Graph = new Map([
+    ['functions/opa-scan/x.ts', ['functions/network-scan/engine.ts', 'lib/errors.ts']],
+    ['functions/server.ts', ['functions/opa-scan/x.ts']],
+  ]);
   assert.equal(crossScanImports(g), ['functions/opa-scan/x.ts imports functions/network-scan/engine.ts']);
 });
 
@@ -383,7 +390,12 @@ s('self-check: rule 5 catches cycles (two files, longer, self-import; static and
     ['lib/self.ts', ['lib/self.ts']],
     ['lib/ok.ts', ['lib/a.ts']],
   ]);
-  assert.equal(cycles(g).map((c) => c.join(' ')).sort(), ['lib/a.ts lib/b.ts lib/c.ts', 'lib/kube/api.ts lib/kube/client.ts', 'lib/self.ts']);
+  assert.equal(
+    cycles(g)
+      .map((c) => c.join(' '))
+      .sort(),
+    ['lib/a.ts lib/b.ts lib/c.ts', 'lib/kube/api.ts lib/kube/client.ts', 'lib/self.ts'],
+  );
   // through the lexer: a dynamic import closes a cycle too
   const viaLexer: Graph = new Map([
     ['lib/p.ts', importSpecifiers("const q = await import('./q.ts');").map((x) => `lib/${x.slice(2)}`)],
@@ -394,7 +406,13 @@ s('self-check: rule 5 catches cycles (two files, longer, self-import; static and
 
 s('self-check: rule 6 catches a long file without its reason', () => {
   const long = Array.from({ length: 401 }, () => 'x').join('\n');
-  const bad = longWithoutReason(new Map([['lib/long.ts', long], ['lib/why.ts', `// Why this file is long: one table.\n${long}`], ['lib/short.ts', 'x']]));
+  const bad = longWithoutReason(
+    new Map([
+      ['lib/long.ts', long],
+      ['lib/why.ts', `// Why this file is long: one table.\n${long}`],
+      ['lib/short.ts', 'x'],
+    ]),
+  );
   assert.equal(bad, ['lib/long.ts (401 lines)']);
 });
 

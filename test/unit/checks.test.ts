@@ -43,7 +43,17 @@ import { DEMO_METADATA, DEMO_POLICIES } from '../../demo/stack/generate.ts';
 import { DEMO_METADATA as KS_METADATA } from '../../demo/kubescape/stack.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
-const envelope = (scan: string, mode: string, o: Partial<ScanReport>): ScanReport => ({ scan, scan_type: mode, score: null, summary: {}, errors: [], sources: {}, started_at: new Date().toISOString(), duration_ms: 1, ...o });
+const envelope = (scan: string, mode: string, o: Partial<ScanReport>): ScanReport => ({
+  scan,
+  scan_type: mode,
+  score: null,
+  summary: {},
+  errors: [],
+  sources: {},
+  started_at: new Date().toISOString(),
+  duration_ms: 1,
+  ...o,
+});
 
 /** The contract's invariants: unique ids, one-line messages, string properties, the verdict in properties. */
 function wellFormed(checks: Check[], what: string) {
@@ -80,13 +90,20 @@ net('light: every expected policy, extra, rule finding, link finding and link be
   const b = networkChecks(lightReport(cluster()));
   wellFormed(a, 'network light');
   assert.is(a.length, r.expected.length + r.extra.length + r.rule_findings.length + r.link_findings.length + r.links.length);
-  assert.equal(a.map((c) => c.id), b.map((c) => c.id), 'same cluster, same ids in the same order');
-  assert.equal(a.filter((c) => c.rule === 'present').every((c) => c.result === 'pass'), true);
+  assert.equal(
+    a.map((c) => c.id),
+    b.map((c) => c.id),
+    'same cluster, same ids in the same order',
+  );
+  assert.equal(
+    a.filter((c) => c.rule === 'present').every((c) => c.result === 'pass'),
+    true,
+  );
   // Generated files: the location is the file relative to the stack directory, with its line.
   const present = a.find((c) => c.rule === 'present')!;
   assert.ok(present.location && !present.location.file.startsWith('/') && present.location.file.endsWith('.yaml'), JSON.stringify(present.location));
   const selector = a.find((c) => c.rule === 'selector-matches-nothing')!;
-  assert.ok(selector.location?.line && selector.location.line > 1, 'the offending entry\'s line');
+  assert.ok(selector.location?.line && selector.location.line > 1, "the offending entry's line");
   assert.is(selector.result, 'fail');
   assert.match(selector.properties.file, /\.yaml:\d+$/);
   const link = a.find((c) => c.rule === 'link-not-generated')!;
@@ -101,9 +118,13 @@ net('light: a scripted change moves exactly the checks it touches, under the sam
   const at = (prefix: string) => c.findIndex((p) => p.metadata!.name!.startsWith(prefix));
   c.splice(at('minio--from--strimzi--ingress'), 1); // missing
   c[at('shop--to--postgresql--egress')].spec!.egress![0].ports = [{ protocol: 'TCP', port: 5433 }]; // drifted
-  c.push({ metadata: { name: 'debug-allow-all', namespace: 'shop' }, spec: { podSelector: {}, ingress: [{}] } } as NetworkPolicy); // extra + critical rule finding
+  // extra + critical rule finding
+  c.push({ metadata: { name: 'debug-allow-all', namespace: 'shop' }, spec: { podSelector: {}, ingress: [{}] } } as NetworkPolicy);
   const after = byId(networkChecks(lightReport(c)));
-  const changed = [...after.values()].filter((x) => before.get(x.id)?.result !== x.result).map((x) => `${x.policy}|${x.rule}|${x.result}`).sort();
+  const changed = [...after.values()]
+    .filter((x) => before.get(x.id)?.result !== x.result)
+    .map((x) => `${x.policy}|${x.rule}|${x.result}`)
+    .sort();
   assert.ok(changed.includes('minio/minio--from--strimzi--ingress--ports--9000|present|fail'), changed.join('\n'));
   assert.ok(changed.includes('shop/shop--to--postgresql--egress--ports--5432|present|fail'));
   assert.ok(changed.includes('shop/debug-allow-all|expected|warn'));
@@ -119,7 +140,15 @@ net('light: a scripted change moves exactly the checks it touches, under the sam
 
 net('full: each probe finding is a check; UNDECIDED → error, NO_SERVICE → skip, SECURITY_RISK → fail', () => {
   const policies = deriveExpected(topo, DEMO_METADATA).policies.map((e) => renderPolicy(e, stackNs)) as NetworkPolicy[];
-  const services: ServiceInfo[] = topo.components.filter((x) => x.ports.length).map((x) => ({ name: x.name, namespace: x.namespace!, ports: x.ports.map((p) => ({ port: p })), selector: { 'app.kubernetes.io/name': x.name }, endpoints: 1 }));
+  const services: ServiceInfo[] = topo.components
+    .filter((x) => x.ports.length)
+    .map((x) => ({
+      name: x.name,
+      namespace: x.namespace!,
+      ports: x.ports.map((p) => ({ port: p })),
+      selector: { 'app.kubernetes.io/name': x.name },
+      endpoints: 1,
+    }));
   const tests = planProbes({ topology: topo, engine: new PolicyEngine(policies, namespaces), services, pods: [], internetEgress, maxNegative: 50, seed: 1 });
   const results = new Map<string, ProbeResult>();
   tests.forEach((t, i) => {
@@ -131,13 +160,19 @@ net('full: each probe finding is a check; UNDECIDED → error, NO_SERVICE → sk
   const a = networkChecks(report);
   wellFormed(a, 'network full');
   assert.is(a.length, findings.length);
-  assert.equal(a.map((c) => c.id), networkChecks(envelope('network', 'full', { results: {}, findings: judgeProbes(tests, results) })).map((c) => c.id));
+  assert.equal(
+    a.map((c) => c.id),
+    networkChecks(envelope('network', 'full', { results: {}, findings: judgeProbes(tests, results) })).map((c) => c.id),
+  );
   const of = (v: string) => a.filter((c) => c.verdict === v).map((c) => c.result);
   assert.ok(of('UNDECIDED').length > 0 && of('UNDECIDED').every((r) => r === 'error'));
   assert.ok(of('SECURITY_RISK').length > 0 && of('SECURITY_RISK').every((r) => r === 'fail'));
   assert.ok(of('PASS').every((r) => r === 'pass'));
   assert.ok(a.every((c) => c.policy.startsWith('probe/') && c.rule.includes('->')));
-  assert.ok(a.filter((c) => c.policy === 'probe/exception' || c.policy === 'probe/internet').every((c) => topo.namespaces.includes(c.namespace!)), 'DNS, API and internet probes belong to their stack namespace');
+  assert.ok(
+    a.filter((c) => c.policy === 'probe/exception' || c.policy === 'probe/internet').every((c) => topo.namespaces.includes(c.namespace!)),
+    'DNS, API and internet probes belong to their stack namespace',
+  );
 });
 
 // ---------------------------------------------------------------- kubescape (real recorded reports)
@@ -147,7 +182,15 @@ ks('full: every finding and every excluded finding is a check; thresholds per na
   const load = (f: string) => parseKubescapeReport(JSON.parse(readFileSync(join(ROOT, 'test/fixtures/kubescape', f), 'utf8')));
   const run = () => {
     const combined = load('demo-stack.json');
-    const j = ksJudgeFull({ topology: ksTopo, observations: ksTopo.namespaces.map((namespace) => ({ namespace, report: combined, failure: null })), combined, clusterWide: load('demo-cluster.json'), exclusions: BUILTIN_EXCLUSIONS, thresholds: { nsa: 70, mitre: 60 }, forbidden: [] });
+    const j = ksJudgeFull({
+      topology: ksTopo,
+      observations: ksTopo.namespaces.map((namespace) => ({ namespace, report: combined, failure: null })),
+      combined,
+      clusterWide: load('demo-cluster.json'),
+      exclusions: BUILTIN_EXCLUSIONS,
+      thresholds: { nsa: 70, mitre: 60 },
+      forbidden: [],
+    });
     return { j, checks: kubescapeChecks(envelope('kubescape', 'full', { score: j.score, summary: j.summary, results: j.results, findings: j.findings })) };
   };
   const { j, checks: a } = run();
@@ -180,23 +223,46 @@ for (const mode of ['light', 'full', 'network', 'ssl'] as NucleiMode[]) {
       const judge = new Judge(plan);
       for (const e of parseNucleiOutput(readFileSync(join(rec, `${mode}.jsonl`), 'utf8')).events) judge.add(e);
       const j = judge.result();
-      return { j, checks: nucleiChecks(envelope('nuclei', mode, { score: j.score, summary: j.summary, results: { targets: j.targets }, findings: j.findings, errors: j.errors })) };
+      return {
+        j,
+        checks: nucleiChecks(
+          envelope('nuclei', mode, { score: j.score, summary: j.summary, results: { targets: j.targets }, findings: j.findings, errors: j.errors }),
+        ),
+      };
     };
     const { j, checks: a } = run();
     wellFormed(a, `nuclei ${mode}`);
     assert.is(a.length, j.targets.length + j.findings.length);
-    assert.equal(a.map((c) => c.id), run().checks.map((c) => c.id));
+    assert.equal(
+      a.map((c) => c.id),
+      run().checks.map((c) => c.id),
+    );
     assert.ok(j.findings.length > 0);
     for (const c of a.filter((x) => x.policy !== 'reachability')) assert.ok(['fail', 'warn'].includes(c.result));
     for (const tr of j.targets) {
       const c = a.find((x) => x.policy === 'reachability' && x.rule === tr.url && x.properties.verdict && x.message.startsWith(tr.component))!;
-      assert.is(c.result, tr.reached === true ? 'pass' : j.errors.some((e) => e.code === 'unresolved' && e.step === `address ${tr.url}`) ? 'skip' : 'error', tr.url);
+      assert.is(
+        c.result,
+        tr.reached === true ? 'pass' : j.errors.some((e) => e.code === 'unresolved' && e.step === `address ${tr.url}`) ? 'skip' : 'error',
+        tr.url,
+      );
     }
   });
 }
 
 nu('ids do not depend on where SCAN_HOST_MAP put the target (its port changes between runs)', () => {
-  const f = { template_id: 't', name: 'n', severity: 'high', tags: [], matched_at: 'http://127.0.0.1:41841/admin?x=1', target: 'http://admin.example', component: 'portal', namespace: 'portal', references: [], extracted: [] };
+  const f = {
+    template_id: 't',
+    name: 'n',
+    severity: 'high',
+    tags: [],
+    matched_at: 'http://127.0.0.1:41841/admin?x=1',
+    target: 'http://admin.example',
+    component: 'portal',
+    namespace: 'portal',
+    references: [],
+    extracted: [],
+  };
   const a = nucleiChecks(envelope('nuclei', 'light', { results: { targets: [] }, findings: [f] }))[0];
   const b = nucleiChecks(envelope('nuclei', 'light', { results: { targets: [] }, findings: [{ ...f, matched_at: 'http://127.0.0.1:50000/admin?x=1' }] }))[0];
   const c = nucleiChecks(envelope('nuclei', 'light', { results: { targets: [] }, findings: [{ ...f, matched_at: 'http://127.0.0.1:50000/.git/config' }] }))[0];
@@ -208,24 +274,60 @@ nu('ids do not depend on where SCAN_HOST_MAP put the target (its port changes be
 // ---------------------------------------------------------------- opa
 const opa = suite('checks: opa');
 const constraintObj = (kind: string, name: string, status: ConstraintObject['status'], action = 'deny'): ConstraintObject =>
-  ({ apiVersion: 'constraints.gatekeeper.sh/v1beta1', kind, metadata: { name }, spec: { enforcementAction: action, match: { kinds: [{ apiGroups: [''], kinds: ['Pod'] }] } }, status }) as ConstraintObject;
+  ({
+    apiVersion: 'constraints.gatekeeper.sh/v1beta1',
+    kind,
+    metadata: { name },
+    spec: { enforcementAction: action, match: { kinds: [{ apiGroups: [''], kinds: ['Pod'] }] } },
+    status,
+  }) as ConstraintObject;
 const inventory = (violations: number): Inventory => ({
   namespace: 'gatekeeper-system',
   installed: true,
   signals: { crds: true, webhooks: [], deployments: [], pods: [], services: [] },
   templates: [],
   constraints: [
-    toConstraint(constraintObj('K8sRequiredLabels', 'must-have-owner', { byPod: [{ enforced: true }], totalViolations: violations, auditTimestamp: '2026-01-01T00:00:00Z', violations: Array.from({ length: violations }, (_, i) => ({ kind: 'Pod', name: `p${i}`, namespace: i % 2 ? 'shop' : 'minio', message: `you must provide labels: {"owner"} (${Date.now()})` })) }), 'K8sRequiredLabels'),
+    toConstraint(
+      constraintObj('K8sRequiredLabels', 'must-have-owner', {
+        byPod: [{ enforced: true }],
+        totalViolations: violations,
+        auditTimestamp: '2026-01-01T00:00:00Z',
+        violations: Array.from({ length: violations }, (_, i) => ({
+          kind: 'Pod',
+          name: `p${i}`,
+          namespace: i % 2 ? 'shop' : 'minio',
+          message: `you must provide labels: {"owner"} (${Date.now()})`,
+        })),
+      }),
+      'K8sRequiredLabels',
+    ),
     toConstraint(constraintObj('K8sPSPPrivileged', 'no-privileged', { byPod: [{ enforced: true }], totalViolations: 0 }), 'K8sPSPPrivileged'),
     toConstraint(constraintObj('K8sAllowedRepos', 'repos', { byPod: [{ enforced: true }] }, 'warn'), 'K8sAllowedRepos'),
   ],
-  namespaces: [{ name: 'shop', labels: {} }, { name: 'minio', labels: {} }],
+  namespaces: [
+    { name: 'shop', labels: {} },
+    { name: 'minio', labels: {} },
+  ],
   incomplete: [],
   errors: [],
 });
-const adm = (admitted: boolean, deniedBy: string[] = []) => ({ admitted, status: admitted ? 201 : 403, denials: deniedBy.map((c) => ({ constraint: c, message: `${c} says no`, via: 'webhook' as const })), warnings: [] });
+const adm = (admitted: boolean, deniedBy: string[] = []) => ({
+  admitted,
+  status: admitted ? 201 : 403,
+  denials: deniedBy.map((c) => ({ constraint: c, message: `${c} says no`, via: 'webhook' as const })),
+  warnings: [],
+});
 const exec = (name: string, kind: string, valid: ReturnType<typeof adm>, invalid: ReturnType<typeof adm>, ns = 'shop'): Executed => ({
-  plan: { constraint: name, kind, enforcementAction: 'deny', resourceKind: 'Pod', namespace: ns, method: 'generator', valid: {} as never, invalid: {} as never },
+  plan: {
+    constraint: name,
+    kind,
+    enforcementAction: 'deny',
+    resourceKind: 'Pod',
+    namespace: ns,
+    method: 'generator',
+    valid: {} as never,
+    invalid: {} as never,
+  },
   valid,
   invalid,
 });
@@ -245,12 +347,19 @@ opa('light and full: constraints, each audited violation, coverage and admission
   wellFormed(a, 'opa');
   // installed + healthy + 3 constraints + 3 violations + 3 namespaces + 4 admission findings
   assert.is(a.length, 2 + 3 + 3 + 3 + findings.length);
-  assert.equal(a.map((c) => c.id), run(3).checks.map((c) => c.id), 'violation messages carry a time: ids do not');
+  assert.equal(
+    a.map((c) => c.id),
+    run(3).checks.map((c) => c.id),
+    'violation messages carry a time: ids do not',
+  );
   const v = (name: string) => a.find((c) => c.rule === 'admission' && c.policy.endsWith(`/${name}`))!;
   assert.equal([v('must-have-owner').result, v('no-privileged').result, v('over').result, v('late').result], ['pass', 'fail', 'fail', 'error']);
   assert.equal([v('no-privileged').verdict, v('no-privileged').severity], ['NOT_ENFORCING', 'high']);
   const violations = a.filter((c) => c.rule === 'violation');
-  assert.equal(violations.map((c) => c.namespace), ['minio', 'shop', 'minio']);
+  assert.equal(
+    violations.map((c) => c.namespace),
+    ['minio', 'shop', 'minio'],
+  );
   assert.ok(violations.every((c) => c.result === 'fail' && c.resources[0].kind === 'Pod'));
   const cov = new Map(a.filter((c) => c.policy === 'namespace-coverage').map((c) => [c.namespace, c.result]));
   assert.equal([cov.get('shop'), cov.get('minio'), cov.get('gone')], ['pass', 'pass', 'skip']);
@@ -264,9 +373,15 @@ opa('light and full: constraints, each audited violation, coverage and admission
 
 opa('Gatekeeper absent or undecidable: one check says so', () => {
   const absent = opaChecks(envelope('opa', 'light', opaJudgeLight({ ...inventory(0), installed: false }, ['shop'])));
-  assert.equal(absent.map((c) => [c.rule, c.result, c.severity]), [['installed', 'fail', 'critical']]);
+  assert.equal(
+    absent.map((c) => [c.rule, c.result, c.severity]),
+    [['installed', 'fail', 'critical']],
+  );
   const unknown = opaChecks(envelope('opa', 'light', opaJudgeLight({ ...inventory(0), installed: null }, ['shop'])));
-  assert.equal(unknown.map((c) => [c.rule, c.result]), [['installed', 'error']]);
+  assert.equal(
+    unknown.map((c) => [c.rule, c.result]),
+    [['installed', 'error']],
+  );
 });
 
 net.run();

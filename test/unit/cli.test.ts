@@ -55,11 +55,22 @@ s('exit 1: the gate fails on a score threshold, a verdict, a severity; the reaso
   assert.match(verdict.stderr, /2 check\(s\) with verdict LINK_NOT_GENERATED/);
   const severity = await cli([...OFFLINE, '--format', 'table', '--fail-on', 'low']);
   assert.is(severity.code, 1);
-  assert.match(severity.stdout, /gate: FAILED\n  network \(offline\): \d+ failing check\(s\) of severity low or worse/);
+  assert.match(severity.stdout, /gate: FAILED\n {2}network \(offline\): \d+ failing check\(s\) of severity low or worse/);
 });
 
 s('exit 2: bad usage prints one reason and the usage line', async () => {
-  for (const args of [[], ['firewall'], ['network', '--bogus'], ['network', '--format', 'pdf'], ['network', '--fail-below', '120'], ['network', '--fail-on', 'high;drop'], ['opa', '--offline'], ['network', '--offline'], ['network', 'opa'], ['network', '--mode', 'turbo', '--kubeconfig', join(ROOT, 'test/fixtures/kubeconfig-unreachable.yaml')]]) {
+  for (const args of [
+    [],
+    ['firewall'],
+    ['network', '--bogus'],
+    ['network', '--format', 'pdf'],
+    ['network', '--fail-below', '120'],
+    ['network', '--fail-on', 'high;drop'],
+    ['opa', '--offline'],
+    ['network', '--offline'],
+    ['network', 'opa'],
+    ['network', '--mode', 'turbo', '--kubeconfig', join(ROOT, 'test/fixtures/kubeconfig-unreachable.yaml')],
+  ]) {
     const r = await cli(args);
     assert.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     const lines = r.stderr.trimEnd().split('\n');
@@ -110,11 +121,16 @@ s('--output writes the file; an unwritable one is exit 2', async () => {
 
 s('all: the four scans gated together; one that cannot run makes it exit 2, the JSON is an array of their bodies', async () => {
   const kc = join(ROOT, 'test/fixtures/kubeconfig-unreachable.yaml');
-  const r = await cli(['all', '--kubeconfig', kc, '--metadata', join(STACK, 'stack-metadata.yaml'), '--format', 'json', '--fail-below', '50'], { NUCLEI_TEMPLATES_DIR: '' });
+  const r = await cli(['all', '--kubeconfig', kc, '--metadata', join(STACK, 'stack-metadata.yaml'), '--format', 'json', '--fail-below', '50'], {
+    NUCLEI_TEMPLATES_DIR: '',
+  });
   assert.is(r.code, 2, r.stderr);
   const bodies = JSON.parse(r.stdout);
   assert.is(bodies.length, 4);
-  assert.equal(bodies.slice(0, 2).map((b: any) => b.error.code), ['cluster_unreachable', 'cluster_unreachable']);
+  assert.equal(
+    bodies.slice(0, 2).map((b: any) => b.error.code),
+    ['cluster_unreachable', 'cluster_unreachable'],
+  );
   assert.ok(bodies[2].scan === 'kubescape' || bodies[2].error, 'kubescape: a report or why it could not run');
   assert.match(r.stderr, /network \(light\): could not run: .*unreachable/);
   assert.match(r.stderr, /opa \(light\): could not run: .*unreachable/);
@@ -129,11 +145,17 @@ s('progress: on a terminal stderr shows the step and counts; otherwise nothing',
   const run = async (isTTY: boolean) => {
     let out = '';
     let err = '';
-    const code = await main({ argv: [...OFFLINE, '--format', 'json'], env: {}, stdout: { write: (x: string) => (out += x), isTTY: false }, stderr: { write: (x: string) => (err += x), isTTY } });
+    const code = await main({
+      argv: [...OFFLINE, '--format', 'json'],
+      env: {},
+      stdout: { write: (x: string) => (out += x), isTTY: false },
+      stderr: { write: (x: string) => (err += x), isTTY },
+    });
     return { code, out, err };
   };
   const tty = await run(true);
   assert.is(tty.code, 0);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the progress line's terminal escape
   assert.match(tty.err, /^\r\x1b\[Knetwork \(offline\): starting/);
   assert.match(tty.err, /network \(offline\): done 2\/2/);
   assert.ok(tty.err.endsWith('\r\x1b[K'), 'the line is cleared at the end');
@@ -149,7 +171,10 @@ s('kubescape --offline: usage, and when kubescape fails it could not decide (exi
   const manifests = join(tmp, 'manifests');
   mkdirSync(manifests, { recursive: true });
   writeFileSync(join(manifests, 'ns.yaml'), 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ks-shop\n');
-  const r = await cli(['kubescape', '--offline', '--manifests', manifests, '--metadata', join(ROOT, 'demo/kubescape/stack-metadata.yaml'), '--format', 'json'], { KUBESCAPE_BIN: '/bin/false' });
+  const r = await cli(
+    ['kubescape', '--offline', '--manifests', manifests, '--metadata', join(ROOT, 'demo/kubescape/stack-metadata.yaml'), '--format', 'json'],
+    { KUBESCAPE_BIN: '/bin/false' },
+  );
   assert.is(r.code, 2, r.stderr);
   const report = JSON.parse(r.stdout);
   assert.is(report.scan_type, 'offline');
@@ -174,12 +199,40 @@ s('arguments: defaults and mistakes (pure)', () => {
   const g = parseCli(['opa', '--fail-on', 'NOT_ENFORCING, high ,security_risk,low,all-ports'], false).gate;
   assert.equal([...g.verdicts], ['NOT_ENFORCING', 'SECURITY_RISK', 'ALL-PORTS']);
   assert.is(g.severity, 'low');
-  assert.throws(() => parseCli(['network', '--fail-on', ','], false), (e: unknown) => e instanceof UsageError);
+  assert.throws(
+    () => parseCli(['network', '--fail-on', ','], false),
+    (e: unknown) => e instanceof UsageError,
+  );
   assert.throws(() => parseCli(['network', '--offline', '--policies', 'd', '--kubeconfig', 'k'], false), /exclude each other/);
 });
 
-const check = (over: Partial<Check>): Check => ({ id: 'x', policy: 'p', rule: 'r', result: 'fail', verdict: 'FAIL', severity: 'medium', resources: [], message: 'm', properties: {}, ...over });
-const result = (score: number | null, checks: Check[]): ScanResult => ({ scan: 'opa', mode: 'light', checks, report: { scan: 'opa', scan_type: 'light', score, summary: {}, errors: score === null ? [{ step: 'list', code: 'forbidden', message: 'denied' }] : [], sources: {}, started_at: '', duration_ms: 0 } });
+const check = (over: Partial<Check>): Check => ({
+  id: 'x',
+  policy: 'p',
+  rule: 'r',
+  result: 'fail',
+  verdict: 'FAIL',
+  severity: 'medium',
+  resources: [],
+  message: 'm',
+  properties: {},
+  ...over,
+});
+const result = (score: number | null, checks: Check[]): ScanResult => ({
+  scan: 'opa',
+  mode: 'light',
+  checks,
+  report: {
+    scan: 'opa',
+    scan_type: 'light',
+    score,
+    summary: {},
+    errors: score === null ? [{ step: 'list', code: 'forbidden', message: 'denied' }] : [],
+    sources: {},
+    started_at: '',
+    duration_ms: 0,
+  },
+});
 
 s('gate: severities count failing checks at or above; verdicts any result; undecided wins (pure)', () => {
   const spec = { ...parseFailOn('high,NOT_ENFORCING') };
@@ -189,7 +242,11 @@ s('gate: severities count failing checks at or above; verdicts any result; undec
   const undecided = evaluateGate([result(null, []), result(10, [check({ severity: 'critical' })])], { ...spec, failBelow: 50 });
   assert.is(undecided.exitCode, 2);
   assert.match(undecided.reasons[0], /could not decide \(no score\): list: denied/);
-  assert.is(evaluateGate([{ scan: 'nuclei', mode: 'light', checks: [], failure: { status: 503, info: { code: 'x', message: 'down' } } }], { verdicts: new Set() }).exitCode, 2);
+  assert.is(
+    evaluateGate([{ scan: 'nuclei', mode: 'light', checks: [], failure: { status: 503, info: { code: 'x', message: 'down' } } }], { verdicts: new Set() })
+      .exitCode,
+    2,
+  );
   assert.is(evaluateGate([result(0, [check({ severity: 'critical' })])], { verdicts: new Set() }).exitCode, 0, 'no gate given: exit 0');
 });
 

@@ -14,7 +14,10 @@ const machine = (over: Partial<MachineProbe>): MachineProbe => ({ root: true, ap
 
 s('root with apt-get: the missing packages are installed, each with why; nothing left out', () => {
   const plan = planRequirements(machine({ missing: ['nmap', 'libseccomp-dev'] }));
-  assert.equal(plan.install.map((p) => p.pkg), ['nmap', 'libseccomp-dev']);
+  assert.equal(
+    plan.install.map((p) => p.pkg),
+    ['nmap', 'libseccomp-dev'],
+  );
   assert.match(plan.install[0].why, /network scan's probes/);
   assert.match(plan.install[1].why, /runc's build/);
   assert.is(plan.command, undefined);
@@ -92,9 +95,19 @@ s('the demo never ends in a stack trace: an error thrown by the demo, or after i
     writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
     const tsx = join(import.meta.dirname, '../../node_modules/.bin/tsx');
     const cases: [string, RegExp][] = [
-      ["export async function runDemo(): Promise<number> { throw Object.assign(new Error('the local cluster cannot start: x'), { hint: 'bash harness/build.sh controlplane' }); }", /^demo failed: the local cluster cannot start: x\nto fix it: bash harness\/build\.sh controlplane, then npm run demo$/],
-      ["export async function runDemo(): Promise<number> { setTimeout(() => { throw new TypeError('late'); }, 5); return 0; }", /^demo failed: late\nrun it again with the whole error: STACKSCAN_DEMO_DEBUG=1 npm run demo$/],
-      ["import './missing.ts';\nexport async function runDemo(): Promise<number> { return 0; }", /^demo failed: Cannot find module .*missing\.ts.*\nrun it again/],
+      [
+        "export async function runDemo(): Promise<number> { throw Object.assign(new Error('the local cluster cannot start: x'), { hint: 'bash " +
+          "harness/build.sh controlplane' }); }",
+        /^demo failed: the local cluster cannot start: x\nto fix it: bash harness\/build\.sh controlplane, then npm run demo$/,
+      ],
+      [
+        "export async function runDemo(): Promise<number> { setTimeout(() => { throw new TypeError('late'); }, 5); return 0; }",
+        /^demo failed: late\nrun it again with the whole error: STACKSCAN_DEMO_DEBUG=1 npm run demo$/,
+      ],
+      [
+        "import './missing.ts';\nexport async function runDemo(): Promise<number> { return 0; }",
+        /^demo failed: Cannot find module .*missing\.ts.*\nrun it again/,
+      ],
     ];
     for (const [run, expected] of cases) {
       writeFileSync(join(dir, 'run.ts'), run);

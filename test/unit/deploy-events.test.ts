@@ -19,10 +19,18 @@ const def = (name: string, run: ScanDefinition<Mode>['run']): ScanDefinition<Mod
   params: { target: 'a host' },
   run,
 });
-const echo = (name = 'demo') => def(name, async ({ mode, params }) => ({ score: 90, summary: { mode, target: params.target ?? null, by: name }, errors: [], sources: {} }));
+const echo = (name = 'demo') =>
+  def(name, async ({ mode, params }) => ({ score: 90, summary: { mode, target: params.target ?? null, by: name }, errors: [], sources: {} }));
 
 function requested(data: unknown, extra: Record<string, unknown> = {}) {
-  return new CloudEvent<unknown>({ type: REQUESTED_TYPE, source: '/tests/deploy-events', subject: 'stack demo', datacontenttype: 'application/json', data, ...extra });
+  return new CloudEvent<unknown>({
+    type: REQUESTED_TYPE,
+    source: '/tests/deploy-events',
+    subject: 'stack demo',
+    datacontenttype: 'application/json',
+    data,
+    ...extra,
+  });
 }
 
 function post(app: { request: (p: string, init: RequestInit) => Response | Promise<Response> }, message: { headers: Record<string, unknown>; body: unknown }) {
@@ -69,7 +77,11 @@ s('structured mode: the reply is structured too', async () => {
 });
 
 s('a scan that fails replies io.stacktic.scan.failed with the error body (status kept)', async () => {
-  const app = scanApp(def('demo', async () => { throw new ScanError(503, { code: 'cluster_unreachable', message: 'the API server is down' }); }));
+  const app = scanApp(
+    def('demo', async () => {
+      throw new ScanError(503, { code: 'cluster_unreachable', message: 'the API server is down' });
+    }),
+  );
   const reply = await replyOf(await post(app, HTTP.binary(requested({ mode: 'light' }))));
   assert.is(reply.type, FAILED_TYPE);
   assert.equal(reply.data, { error: { status: 503, code: 'cluster_unreachable', message: 'the API server is down' } });
@@ -77,9 +89,18 @@ s('a scan that fails replies io.stacktic.scan.failed with the error body (status
 
 s('wrong type, missing or invalid data, invalid mode, unknown field: 400 with the reason, the scan never runs', async () => {
   let runs = 0;
-  const app = scanApp(def('demo', async () => { runs++; return { score: 1, summary: {}, errors: [], sources: {} }; }));
+  const app = scanApp(
+    def('demo', async () => {
+      runs++;
+      return { score: 1, summary: {}, errors: [], sources: {} };
+    }),
+  );
   const cases: [string, { headers: Record<string, unknown>; body: unknown }, RegExp][] = [
-    ['unsupported_event_type', HTTP.binary(new CloudEvent({ type: 'com.example.other', source: '/x', data: { mode: 'light' } })), /com\.example\.other.*io\.stacktic\.scan\.requested/],
+    [
+      'unsupported_event_type',
+      HTTP.binary(new CloudEvent({ type: 'com.example.other', source: '/x', data: { mode: 'light' } })),
+      /com\.example\.other.*io\.stacktic\.scan\.requested/,
+    ],
     ['missing_data', HTTP.binary(new CloudEvent({ type: REQUESTED_TYPE, source: '/x' })), /no data/],
     ['missing_mode', HTTP.structured(requested({})), /no mode/],
     ['invalid_mode', HTTP.binary(requested({ mode: 'deep' })), /light, full; got "deep"/],
@@ -89,10 +110,21 @@ s('wrong type, missing or invalid data, invalid mode, unknown field: 400 with th
     ['unknown_parameter', HTTP.binary(requested({ mode: 'light', mdoe: 'x', constructor: 'y' })), /mdoe, constructor; accepted: mode, target/],
     ['invalid_parameter', HTTP.binary(requested({ mode: 'light', target: 5 })), /data\.target must be a string/],
     ['wrong_scan', HTTP.binary(requested({ mode: 'light' }, { scan: 'opa' })), /runs the demo scan.*'opa'/],
-    ['batch_not_supported', { headers: { 'content-type': 'application/cloudevents-batch+json' }, body: JSON.stringify([requested({ mode: 'light' }), requested({ mode: 'full' })]) }, /batch/],
+    [
+      'batch_not_supported',
+      { headers: { 'content-type': 'application/cloudevents-batch+json' }, body: JSON.stringify([requested({ mode: 'light' }), requested({ mode: 'full' })]) },
+      /batch/,
+    ],
     ['invalid_event', { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ mode: 'light' }) }, /no CloudEvent in the request/],
     ['invalid_event', { headers: { 'content-type': 'application/cloudevents+json' }, body: '{"secret-looking": ' }, /not valid JSON/],
-    ['invalid_event', { headers: { 'content-type': 'application/cloudevents+json' }, body: JSON.stringify({ specversion: '1.0', type: REQUESTED_TYPE, id: '1', data: { mode: 'light' } }) }, /source/],
+    [
+      'invalid_event',
+      {
+        headers: { 'content-type': 'application/cloudevents+json' },
+        body: JSON.stringify({ specversion: '1.0', type: REQUESTED_TYPE, id: '1', data: { mode: 'light' } }),
+      },
+      /source/,
+    ],
   ];
   for (const [code, message, reason] of cases) {
     const res = await post(app, message);
@@ -109,7 +141,12 @@ s('wrong type, missing or invalid data, invalid mode, unknown field: 400 with th
 s('an event and a GET for the same scan and mode share one run (same coalescer)', async () => {
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
-  const app = scanApp(def('demo', async ({ mode }) => { await gate; return { score: 5, summary: { mode }, errors: [], sources: {} }; }));
+  const app = scanApp(
+    def('demo', async ({ mode }) => {
+      await gate;
+      return { score: 5, summary: { mode }, errors: [], sources: {} };
+    }),
+  );
   const viaGet = app.request('/demo_scan?mode=full');
   const viaEvent = post(app, HTTP.binary(requested({ mode: 'full' })));
   await new Promise((r) => setTimeout(r, 50));
@@ -123,7 +160,10 @@ s('an event and a GET for the same scan and mode share one run (same coalescer)'
 
 s('combined server: POST / routes by the scan extension; without it or unknown, 400 naming the scans', async () => {
   const app = combinedApp([mount(echo('alpha')), mount(echo('beta'))]);
-  for (const [scan, enc] of [['beta', HTTP.binary], ['alpha', HTTP.structured]] as const) {
+  for (const [scan, enc] of [
+    ['beta', HTTP.binary],
+    ['alpha', HTTP.structured],
+  ] as const) {
     const reply = await replyOf(await post(app, enc(requested({ mode: 'light' }, { scan }))));
     assert.is(reply.type, COMPLETED_TYPE);
     assert.is(reply.data.summary.by, scan);

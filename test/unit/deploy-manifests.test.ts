@@ -34,10 +34,19 @@ const services = new Map(all.filter((o) => o.apiVersion === 'serving.knative.dev
 const route = all.find((o) => o.kind === 'ApisixRoute')!;
 
 s('every function folder has a definition, a Knative Service and a ServiceAccount; nothing else does', () => {
-  const folders = readdirSync(join(ROOT, 'functions'), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const folders = readdirSync(join(ROOT, 'functions'), { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
   assert.equal(folders, [...FUNCTIONS].sort());
   assert.equal([...services.keys()].sort(), [...FUNCTIONS].sort());
-  assert.equal(all.filter((o) => o.kind === 'ServiceAccount').map((o) => o.metadata.name).sort(), [...FUNCTIONS].sort());
+  assert.equal(
+    all
+      .filter((o) => o.kind === 'ServiceAccount')
+      .map((o) => o.metadata.name)
+      .sort(),
+    [...FUNCTIONS].sort(),
+  );
   for (const [fn, svc] of services) assert.is(svc.spec.template.spec.serviceAccountName, fn);
 });
 
@@ -46,7 +55,7 @@ s("the APISIX route: one rule per function, path = the function's definition.pat
   const rules = new Map<string, any>(route.spec.http.map((r: any) => [r.name, r]));
   assert.equal([...rules.keys()].sort(), [...FUNCTIONS].sort());
   const paths = route.spec.http.flatMap((r: any) => r.match.paths);
-  assert.equal(paths.sort(), [...DEFS.values()].map((d) => d.path).sort(), 'exactly the functions\' paths');
+  assert.equal(paths.sort(), [...DEFS.values()].map((d) => d.path).sort(), "exactly the functions' paths");
   for (const [fn, def] of DEFS) {
     const r = rules.get(fn);
     assert.equal(r.match.paths, [def.path], fn);
@@ -54,7 +63,11 @@ s("the APISIX route: one rule per function, path = the function's definition.pat
     assert.equal(r.authentication, { enable: true, type: 'keyAuth' }, `${fn}: key-auth`);
     const rewrite = r.plugins.find((p: any) => p.name === 'proxy-rewrite');
     assert.is(rewrite.config.host, `${fn}.${NAMESPACE}.svc.cluster.local`, `${fn}: Host rewritten to the Knative service`);
-    assert.equal(r.backends.map((b: any) => b.serviceName), ['knative-local-gateway'], `${fn}: through the Knative ingress`);
+    assert.equal(
+      r.backends.map((b: any) => b.serviceName),
+      ['knative-local-gateway'],
+      `${fn}: through the Knative ingress`,
+    );
     assert.ok(parseInt(r.timeout.read, 10) >= services.get(fn)!.spec.template.spec.timeoutSeconds, `${fn}: APISIX waits as long as Knative`);
   }
   const gateway = all.find((o) => o.kind === 'Service' && o.apiVersion === 'v1' && o.metadata.name === 'knative-local-gateway')!;
@@ -100,11 +113,22 @@ s('scale to zero, bounded scale, concurrency, resources, /healthz probes, harden
     for (const k of ['cpu', 'memory']) assert.ok(c.resources.requests[k] && c.resources.limits[k], `${fn} ${k}`);
     assert.is(c.readinessProbe.httpGet.path, '/healthz');
     assert.is(c.livenessProbe.httpGet.path, '/healthz');
-    assert.equal(c.securityContext, { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } });
+    assert.equal(c.securityContext, {
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      runAsGroup: 65532,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
     assert.match(c.image, new RegExp(`^ghcr\\.io/stacktic/stack-scan-${fn}:\\d+\\.\\d+\\.\\d+$`), `${fn}: a pinned tag`);
     const env = new Map(c.env.map((e: any) => [e.name, e.value]));
     assert.is(env.get('STACK_METADATA'), '/etc/stack-scan/stack-metadata.yaml');
-    assert.ok(c.volumeMounts.some((m: any) => m.mountPath === '/etc/stack-scan' && m.readOnly), `${fn}: the metadata ConfigMap mounted`);
+    assert.ok(
+      c.volumeMounts.some((m: any) => m.mountPath === '/etc/stack-scan' && m.readOnly),
+      `${fn}: the metadata ConfigMap mounted`,
+    );
   }
 });
 

@@ -25,7 +25,10 @@ const broker = (yaml.loadAll(readFileSync(join(BASE_DIR, 'eventing/broker.yaml')
 
 s('a PingSource per scan and mode, accepted by the function itself; light hourly, full nightly', () => {
   const pings = all.filter((o) => o.kind === 'PingSource');
-  assert.is(pings.length, DEFS.reduce((n, d) => n + d.modes.filter((m) => m === 'light' || m === 'full').length, 0));
+  assert.is(
+    pings.length,
+    DEFS.reduce((n, d) => n + d.modes.filter((m) => m === 'light' || m === 'full').length, 0),
+  );
   for (const p of pings) {
     const def = DEFS.find((d) => d.name === p.spec.ceOverrides.extensions[SCAN_EXTENSION])!;
     assert.ok(def, p.metadata.name);
@@ -64,7 +67,11 @@ s('rendered with the real kustomize: the documented patch changes every light sc
   try {
     cpSync(KNATIVE_DIR, join(tmp, 'knative'), { recursive: true });
     mkdirSync(join(tmp, 'knative/overlays/mine'));
-    writeFileSync(join(tmp, 'knative/overlays/mine/kustomization.yaml'), 'resources: [../example]\ncomponents: [../../components/schedules]\npatches:\n  - target: { kind: PingSource, labelSelector: stack-scan.io/mode=light }\n    patch: \'[{"op": "replace", "path": "/spec/schedule", "value": "*/30 * * * *"}]\'\n');
+    writeFileSync(
+      join(tmp, 'knative/overlays/mine/kustomization.yaml'),
+      'resources: [../example]\ncomponents: [../../components/schedules]\npatches:\n  - target: { kind: PingSource, labelSelector: ' +
+        'stack-scan.io/mode=light }\n    patch: \'[{"op": "replace", "path": "/spec/schedule", "value": "*/30 * * * *"}]\'\n',
+    );
     const out = kustomizeBuild(join(tmp, 'knative/overlays/mine'));
     const pings = out.filter((o) => o.kind === 'PingSource');
     assert.is(pings.length, 8);

@@ -17,7 +17,13 @@ let base: string;
 s.before(async () => {
   child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'functions/opa-scan/main.ts')], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1', KUBECONFIG: join(ROOT, 'test/fixtures/no-such-kubeconfig.yaml'), STACK_METADATA: join(ROOT, 'demo/stack/stack-metadata.yaml') },
+    env: {
+      PATH: process.env.PATH,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      KUBECONFIG: join(ROOT, 'test/fixtures/no-such-kubeconfig.yaml'),
+      STACK_METADATA: join(ROOT, 'demo/stack/stack-metadata.yaml'),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
@@ -59,7 +65,9 @@ s('other requests reach the app: its 400s, 404s and a scan error naming the sett
 });
 
 s('a CloudEvent on POST /: a failed scan replies io.stacktic.scan.failed; a bad mode is a 400', async () => {
-  const ok = HTTP.binary(new CloudEvent({ type: REQUESTED_TYPE, source: '/tests/deploy-serve', datacontenttype: 'application/json', data: { mode: 'light' }, scan: 'opa' }));
+  const ok = HTTP.binary(
+    new CloudEvent({ type: REQUESTED_TYPE, source: '/tests/deploy-serve', datacontenttype: 'application/json', data: { mode: 'light' }, scan: 'opa' }),
+  );
   const res = await fetch(`${base}/`, { method: 'POST', headers: ok.headers as Record<string, string>, body: ok.body as string });
   assert.is(res.status, 200);
   assert.is(res.headers.get('ce-type'), 'io.stacktic.scan.failed');

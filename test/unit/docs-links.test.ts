@@ -11,10 +11,18 @@ const ROOT = resolve(import.meta.dirname, '../..');
 
 function walk(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.md') ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.md') ? [join(dir, e.name)] : [],
+  );
 }
 
-export const DOCS = [join(ROOT, 'README.md'), ...walk(join(ROOT, 'docs')), join(ROOT, 'harness/README.md'), join(ROOT, 'bench/README.md'), join(ROOT, 'test/README.md')];
+export const DOCS = [
+  join(ROOT, 'README.md'),
+  ...walk(join(ROOT, 'docs')),
+  join(ROOT, 'harness/README.md'),
+  join(ROOT, 'bench/README.md'),
+  join(ROOT, 'test/README.md'),
+];
 
 /** Lines outside fenced code blocks, with inline code spans blanked (links in code are not links). */
 function prose(md: string): { line: number; text: string }[] {
@@ -84,7 +92,20 @@ const s = suite('docs: links and length');
 const rel = (p: string) => relative(ROOT, p).split(sep).join('/');
 
 s('the documentation files exist', () => {
-  for (const f of ['README.md', 'docs/configuration.md', 'docs/api.md', 'docs/network.md', 'docs/opa.md', 'docs/kubescape.md', 'docs/nuclei.md', 'docs/deployment.md', 'docs/dependencies.md', 'harness/README.md', 'bench/README.md', 'test/README.md']) {
+  for (const f of [
+    'README.md',
+    'docs/configuration.md',
+    'docs/api.md',
+    'docs/network.md',
+    'docs/opa.md',
+    'docs/kubescape.md',
+    'docs/nuclei.md',
+    'docs/deployment.md',
+    'docs/dependencies.md',
+    'harness/README.md',
+    'bench/README.md',
+    'test/README.md',
+  ]) {
     assert.ok(existsSync(join(ROOT, f)), `${f} is missing`);
   }
 });
@@ -133,13 +154,15 @@ s('every repository path the documentation names in code spans exists (files mov
   const problems: string[] = [];
   for (const file of DOCS) {
     if (!existsSync(file)) continue;
-    readFileSync(file, 'utf8').split('\n').forEach((text, i) => {
-      for (const m of text.matchAll(/`((?:functions|lib|harness|demo|test|bench|knative|schema|docs)\/[^`\s]*)`/g)) {
-        const p = m[1].replace(/[.,:;)]+$/, '');
-        if (/[<>{}*…|]/.test(p)) continue; // a pattern, not a path
-        if (!existsSync(join(ROOT, p))) problems.push(`${rel(file)}:${i + 1}: ${p}`);
-      }
-    });
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .forEach((text, i) => {
+        for (const m of text.matchAll(/`((?:functions|lib|harness|demo|test|bench|knative|schema|docs)\/[^`\s]*)`/g)) {
+          const p = m[1].replace(/[.,:;)]+$/, '');
+          if (/[<>{}*…|]/.test(p)) continue; // a pattern, not a path
+          if (!existsSync(join(ROOT, p))) problems.push(`${rel(file)}:${i + 1}: ${p}`);
+        }
+      });
   }
   assert.equal(problems, []);
 });
@@ -150,7 +173,10 @@ s('the checker itself: GitHub slugs, repeated headings, links in code are ignore
   assert.is(slug('Undo and sweep (`harness/node/host.ts`)'), 'undo-and-sweep-harnessnodehostts');
   assert.is(slug('System packages: `install-system-deps.sh`'), 'system-packages-install-system-depssh');
   assert.equal([...anchors('# A\n## Settings\n```sh\n# not a heading\n```\n## Settings\n')], ['a', 'settings', 'settings-1']);
-  assert.equal(links('see [x](a.md#b) and `[y](c.md)`\n```\n[z](d.md)\n```\n[w]: e.md\n').map((l) => l.target), ['a.md#b', 'e.md']);
+  assert.equal(
+    links('see [x](a.md#b) and `[y](c.md)`\n```\n[z](d.md)\n```\n[w]: e.md\n').map((l) => l.target),
+    ['a.md#b', 'e.md'],
+  );
 });
 
 s.run();

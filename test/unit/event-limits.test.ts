@@ -13,7 +13,13 @@ import { combinedApp, mount } from '../../lib/scan/serve.ts';
 const s = suite('POST /: body limit while streaming, CloudEvents 1.0 attributes');
 
 let runs = 0;
-const def: ScanDefinition<'light'> = { name: 'demo', path: '/demo_scan', modes: ['light'], defaultMode: 'light', run: async () => (runs++, { score: 1, summary: {}, errors: [], sources: {} }) };
+const def: ScanDefinition<'light'> = {
+  name: 'demo',
+  path: '/demo_scan',
+  modes: ['light'],
+  defaultMode: 'light',
+  run: async () => (runs++, { score: 1, summary: {}, errors: [], sources: {} }),
+};
 type App = { request: (p: string, init: RequestInit) => Response | Promise<Response> };
 
 /** A 100 MB body produced on demand, counting what the server pulled. */
@@ -33,10 +39,18 @@ function hugeBody(total = 100 * 1024 * 1024) {
   return { stream, counter };
 }
 
-for (const [label, app] of [['a function', () => scanApp(def)], ['the combined server', () => combinedApp([mount(def as ScanDefinition<string>)])]] as const) {
+for (const [label, app] of [
+  ['a function', () => scanApp(def)],
+  ['the combined server', () => combinedApp([mount(def as ScanDefinition<string>)])],
+] as const) {
   s(`${label}: a 100 MB chunked event is 413 after at most the limit plus a chunk is read`, async () => {
     const { stream, counter } = hugeBody();
-    const res = await (app() as App).request('/', { method: 'POST', headers: { 'content-type': 'application/cloudevents+json' }, body: stream, duplex: 'half' } as RequestInit);
+    const res = await (app() as App).request('/', {
+      method: 'POST',
+      headers: { 'content-type': 'application/cloudevents+json' },
+      body: stream,
+      duplex: 'half',
+    } as RequestInit);
     assert.is(res.status, 413);
     const body = await res.json();
     assert.is(body.error.code, 'event_too_large');
@@ -45,15 +59,26 @@ for (const [label, app] of [['a function', () => scanApp(def)], ['the combined s
 
   s(`${label}: a declared Content-Length over the limit is 413 before the body is read`, async () => {
     const { stream, counter } = hugeBody();
-    const res = await (app() as App).request('/', { method: 'POST', headers: { 'content-type': 'application/cloudevents+json', 'content-length': String(100 * 1024 * 1024) }, body: stream, duplex: 'half' } as RequestInit);
+    const res = await (app() as App).request('/', {
+      method: 'POST',
+      headers: { 'content-type': 'application/cloudevents+json', 'content-length': String(100 * 1024 * 1024) },
+      body: stream,
+      duplex: 'half',
+    } as RequestInit);
     assert.is(res.status, 413);
     assert.match((await res.json()).error.message, /104857600 bytes/);
     assert.ok(counter.pulled <= 2 * 64 * 1024, `pulled ${counter.pulled}`);
   });
 }
 
-const structured = (attrs: Record<string, unknown>) => ({ headers: { 'content-type': 'application/cloudevents+json' }, body: JSON.stringify({ source: '/t', type: REQUESTED_TYPE, scan: 'demo', data: { mode: 'light' }, ...attrs }) });
-const binary = (headers: Record<string, string>) => ({ headers: { 'content-type': 'application/json', 'ce-source': '/t', 'ce-type': REQUESTED_TYPE, 'ce-scan': 'demo', ...headers }, body: '{"mode":"light"}' });
+const structured = (attrs: Record<string, unknown>) => ({
+  headers: { 'content-type': 'application/cloudevents+json' },
+  body: JSON.stringify({ source: '/t', type: REQUESTED_TYPE, scan: 'demo', data: { mode: 'light' }, ...attrs }),
+});
+const binary = (headers: Record<string, string>) => ({
+  headers: { 'content-type': 'application/json', 'ce-source': '/t', 'ce-type': REQUESTED_TYPE, 'ce-scan': 'demo', ...headers },
+  body: '{"mode":"light"}',
+});
 
 const cases: [string, { headers: Record<string, string>; body: string }, string][] = [
   ['structured, no specversion', structured({ id: '1' }), 'specversion'],

@@ -17,11 +17,25 @@ const MARK = 'QQSECRETQQ';
 
 /** The valid manifest with a few edits: deletions, insertions of JSON-ish tokens or a marker. */
 const mutated = fc
-  .array(fc.record({ at: fc.nat({ max: VALID.length }), del: fc.nat({ max: 4 }), ins: fc.constantFrom('', '{', '}', '[', ']', ',', ':', '"', `"${MARK}"`, MARK, 'tru', '1e', '\n', '//', '__proto__', '"constructor": 1,') }), { minLength: 1, maxLength: 4 })
+  .array(
+    fc.record({
+      at: fc.nat({ max: VALID.length }),
+      del: fc.nat({ max: 4 }),
+      ins: fc.constantFrom('', '{', '}', '[', ']', ',', ':', '"', `"${MARK}"`, MARK, 'tru', '1e', '\n', '//', '__proto__', '"constructor": 1,'),
+    }),
+    { minLength: 1, maxLength: 4 },
+  )
   .map((edits) => edits.reduce((t, e) => t.slice(0, e.at) + e.ins + t.slice(e.at + e.del), VALID));
 const anyJson = fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify({ policies: [v] }));
 const hostilePolicy = fc
-  .record({ name: fc.constantFrom('constructor', '__proto__', 'a', 'A B'), namespace: fc.constantFrom('constructor', '__proto__', '../../etc', 'web'), category: fc.constantFrom('link', 'exception', 'toString'), direction: fc.constantFrom('ingress', 'valueOf'), peer: fc.constantFrom({ namespace: 'constructor' }, { any: true }, { __proto__: 1 }), ports: fc.constant([{ port: 80 }]) })
+  .record({
+    name: fc.constantFrom('constructor', '__proto__', 'a', 'A B'),
+    namespace: fc.constantFrom('constructor', '__proto__', '../../etc', 'web'),
+    category: fc.constantFrom('link', 'exception', 'toString'),
+    direction: fc.constantFrom('ingress', 'valueOf'),
+    peer: fc.constantFrom({ namespace: 'constructor' }, { any: true }, { __proto__: 1 }),
+    ports: fc.constant([{ port: 80 }]),
+  })
   .map((p) => JSON.stringify({ policies: [p] }));
 
 const s = suite('fuzz: manifest loader');

@@ -17,8 +17,20 @@ const UNREACHABLE = join(import.meta.dirname, '../fixtures/kubeconfig-unreachabl
 
 const key = fc.constantFrom('mode', 'mode', 'Mode', 'constructor', '__proto__', 'toString', 'x', '', 'mode[]', '%00');
 const value = fc.constantFrom('light', 'full', 'LIGHT', '', 'constructor', '__proto__', '%ZZ', '%00', 'light&mode=full', '\u00e9', '../../etc');
-const query = fc.array(fc.tuple(key, value, fc.boolean()), { maxLength: 4 }).map((pairs) => pairs.map(([k, v, raw]) => (raw ? `${k}=${v}` : `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)).join('&'));
-const path = fc.constantFrom('/network_scan', '/network_scan', '/network_scan/', '/', '/constructor', '/__proto__', '/network_scan/..', '//network_scan', '/NETWORK_SCAN');
+const query = fc
+  .array(fc.tuple(key, value, fc.boolean()), { maxLength: 4 })
+  .map((pairs) => pairs.map(([k, v, raw]) => (raw ? `${k}=${v}` : `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)).join('&'));
+const path = fc.constantFrom(
+  '/network_scan',
+  '/network_scan',
+  '/network_scan/',
+  '/',
+  '/constructor',
+  '/__proto__',
+  '/network_scan/..',
+  '//network_scan',
+  '/NETWORK_SCAN',
+);
 const method = fc.constantFrom('GET', 'GET', 'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS');
 const metadata = fc.constantFrom(
   'default_context:\n  components:\n    web: { type: webapp, attributes: { namespace: web, port: "80" } }\n',

@@ -20,27 +20,93 @@ const SEED = 20240601;
 const dir = mkdtempSync(join(tmpdir(), 'stack-scan-fuzz-topology-'));
 const HOSTILE = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', 'prototype', 'web', 'db', 'a b', '../../etc', '$(id)', 'LLAMA', '', '-'];
 const name = fc.constantFrom(...HOSTILE);
-const nsName = fc.oneof(fc.constantFrom('web', 'db', 'constructor', 'kube-system', '../../etc', '$(id)', 'LLAMA', 'lla ma', ''), fc.stringMatching(/^[a-z0-9-]{1,8}$/));
-const port = fc.oneof(fc.constantFrom('80', '5432', '80 -oN x', '0x50', '1e3', '', '0', '65536', '80,443'), fc.integer({ min: -5, max: 70000 }), fc.constant(null), fc.boolean());
+const nsName = fc.oneof(
+  fc.constantFrom('web', 'db', 'constructor', 'kube-system', '../../etc', '$(id)', 'LLAMA', 'lla ma', ''),
+  fc.stringMatching(/^[a-z0-9-]{1,8}$/),
+);
+const port = fc.oneof(
+  fc.constantFrom('80', '5432', '80 -oN x', '0x50', '1e3', '', '0', '65536', '80,443'),
+  fc.integer({ min: -5, max: 70000 }),
+  fc.constant(null),
+  fc.boolean(),
+);
 const ref = fc.letrec((tie) => ({
-  ref: fc.record({ name, type: fc.option(name, { nil: undefined }), parent: fc.option(tie('ref'), { nil: undefined, depthSize: 'small' }) }, { requiredKeys: ['name'] }),
+  ref: fc.record(
+    { name, type: fc.option(name, { nil: undefined }), parent: fc.option(tie('ref'), { nil: undefined, depthSize: 'small' }) },
+    { requiredKeys: ['name'] },
+  ),
 })).ref;
-const links = fc.dictionary(name, fc.record({ type: fc.option(name, { nil: undefined }), attributes: fc.option(fc.record({ subdomain: name }), { nil: undefined }), component: ref }), { maxKeys: 4 });
+const links = fc.dictionary(
+  name,
+  fc.record({ type: fc.option(name, { nil: undefined }), attributes: fc.option(fc.record({ subdomain: name }), { nil: undefined }), component: ref }),
+  { maxKeys: 4 },
+);
 const component = fc.record({
-  type: fc.oneof(name, fc.constantFrom('apisix', 'minio', 'postgresql', 'kafka', 'prometheus', 'grafana', 'cert_manager', 'bucket', 'database', 'bridge'), fc.integer()),
+  type: fc.oneof(
+    name,
+    fc.constantFrom('apisix', 'minio', 'postgresql', 'kafka', 'prometheus', 'grafana', 'cert_manager', 'bucket', 'database', 'bridge'),
+    fc.integer(),
+  ),
   name: fc.option(name, { nil: undefined }),
   attributes: fc.option(fc.record({ namespace: fc.option(nsName, { nil: undefined }), port: fc.option(port, { nil: undefined }) }), { nil: undefined }),
   links_to: fc.option(links, { nil: undefined }),
-  sub_components: fc.option(fc.dictionary(name, fc.record({ name: fc.option(name, { nil: undefined }), type: fc.option(fc.constantFrom('topic', 'bucket', 'database', 'bridge', 'constructor'), { nil: undefined }), links_to: fc.option(links, { nil: undefined }) }), { maxKeys: 3 }), { nil: undefined }),
+  sub_components: fc.option(
+    fc.dictionary(
+      name,
+      fc.record({
+        name: fc.option(name, { nil: undefined }),
+        type: fc.option(fc.constantFrom('topic', 'bucket', 'database', 'bridge', 'constructor'), { nil: undefined }),
+        links_to: fc.option(links, { nil: undefined }),
+      }),
+      { maxKeys: 3 },
+    ),
+    { nil: undefined },
+  ),
 });
-const metadata = fc.record({ default_context: fc.record({ configuration: fc.option(fc.record({ system_name: name, domain: name }), { nil: undefined }), components: fc.dictionary(name, component, { maxKeys: 8 }) }) });
+const metadata = fc.record({
+  default_context: fc.record({
+    configuration: fc.option(fc.record({ system_name: name, domain: name }), { nil: undefined }),
+    components: fc.dictionary(name, component, { maxKeys: 8 }),
+  }),
+});
 
 /** YAML-ish text: fragments that exercise the syntax errors a loader must place. */
 const yamlText = fc
-  .array(fc.constantFrom('default_context:', '  components:', '    a:', '      type: x', '      type: "x', "  - ' ", '---', '...', '{', '[', ']', '}', ': :', '\t- x', 'a: &x 1', 'b: *y', '!<tag:x> y', '%YAML 1.2', '"\\q"', '  port: 80', '  port: 81', 'key: [1, 2', '? complex', '\u0000', '#c', ''), { maxLength: 12 })
+  .array(
+    fc.constantFrom(
+      'default_context:',
+      '  components:',
+      '    a:',
+      '      type: x',
+      '      type: "x',
+      "  - ' ",
+      '---',
+      '...',
+      '{',
+      '[',
+      ']',
+      '}',
+      ': :',
+      '\t- x',
+      'a: &x 1',
+      'b: *y',
+      '!<tag:x> y',
+      '%YAML 1.2',
+      '"\\q"',
+      '  port: 80',
+      '  port: 81',
+      'key: [1, 2',
+      '? complex',
+      '\u0000',
+      '#c',
+      '',
+    ),
+    { maxLength: 12 },
+  )
   .map((l) => l.join('\n'));
 
-const deadline = <T>(ms: number, p: Promise<T>) => Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`over ${ms} ms`)), ms).unref())]);
+const deadline = <T>(ms: number, p: Promise<T>) =>
+  Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`over ${ms} ms`)), ms).unref())]);
 
 function expectScanError(err: unknown): void {
   if (!(err instanceof ScanError)) throw err;
@@ -108,7 +174,21 @@ const policyDoc = fc.record({
     fc.record({
       podSelector: fc.oneof(fc.constant({}), fc.record({ matchLabels: fc.dictionary(name, fc.oneof(name, fc.integer())) })),
       policyTypes: fc.option(fc.subarray(['Ingress', 'Egress', 'Both'] as const), { nil: undefined }),
-      ingress: fc.option(fc.array(fc.oneof(fc.constant({}), fc.record({ from: fc.array(fc.record({ namespaceSelector: fc.oneof(fc.constant({}), fc.record({ matchLabels: fc.dictionary(name, name) })) })), ports: fc.array(fc.record({ protocol: fc.option(fc.constantFrom('TCP', 'UDP', 'ICMP'), { nil: undefined }), port: fc.option(port, { nil: undefined }) })) })), { maxLength: 3 }), { nil: undefined }),
+      ingress: fc.option(
+        fc.array(
+          fc.oneof(
+            fc.constant({}),
+            fc.record({
+              from: fc.array(fc.record({ namespaceSelector: fc.oneof(fc.constant({}), fc.record({ matchLabels: fc.dictionary(name, name) })) })),
+              ports: fc.array(
+                fc.record({ protocol: fc.option(fc.constantFrom('TCP', 'UDP', 'ICMP'), { nil: undefined }), port: fc.option(port, { nil: undefined }) }),
+              ),
+            }),
+          ),
+          { maxLength: 3 },
+        ),
+        { nil: undefined },
+      ),
     }),
   ),
 });
@@ -116,17 +196,26 @@ const policyDoc = fc.record({
 s('a directory of generated policies: loaded or a 4xx naming the file, within 5 s', async () => {
   let n = 0;
   await fc.assert(
-    fc.asyncProperty(fc.array(fc.oneof(policyDoc.map((d) => yaml.dump(d)), yamlText), { minLength: 1, maxLength: 4 }), async (docs) => {
-      const d = join(dir, `np${n++}`);
-      mkdirSync(d);
-      docs.forEach((text, i) => writeFileSync(join(d, `p${i}.yaml`), text));
-      try {
-        const set = await deadline(5000, loadNetworkPolicyDir({ path: d, setting: 'NETWORKPOLICY_DIR' }));
-        for (const p of set.policies) assert.ok(p.origin!.file.startsWith(d));
-      } catch (err) {
-        expectScanError(err);
-      }
-    }),
+    fc.asyncProperty(
+      fc.array(
+        fc.oneof(
+          policyDoc.map((d) => yaml.dump(d)),
+          yamlText,
+        ),
+        { minLength: 1, maxLength: 4 },
+      ),
+      async (docs) => {
+        const d = join(dir, `np${n++}`);
+        mkdirSync(d);
+        docs.forEach((text, i) => writeFileSync(join(d, `p${i}.yaml`), text));
+        try {
+          const set = await deadline(5000, loadNetworkPolicyDir({ path: d, setting: 'NETWORKPOLICY_DIR' }));
+          for (const p of set.policies) assert.ok(p.origin!.file.startsWith(d));
+        } catch (err) {
+          expectScanError(err);
+        }
+      },
+    ),
     { seed: SEED, numRuns: 150, interruptAfterTimeLimit: 60_000 },
   );
 });

@@ -73,8 +73,11 @@ g('the committed generated files are what npm run docs:gen writes now', () => {
     } catch {}
     if (current !== text) stale.push(rel);
   }
-  assert.equal(stale, [], `stale generated files: ${stale.join(', ')}\n  fix: run \`npm run docs:gen\` and commit them (after a merge ` +
-    `too: never edit them by hand)`);
+  assert.equal(
+    stale,
+    [],
+    `stale generated files: ${stale.join(', ')}\n  fix: run \`npm run docs:gen\` and commit them (after a merge too: never edit them by hand)`,
+  );
 });
 
 g('every setting read in functions/ or lib/ is in docs/configuration.md', () => {
@@ -111,7 +114,17 @@ g('every environment variable the Knative manifests set is a documented setting 
 
 g('the code scan finds what it must (it would catch a new read)', () => {
   const read = settingsReadInCode();
-  for (const name of ['KUBECONFIG', 'STACK_METADATA', 'SCAN_HOST_MAP', 'NETWORK_PROBE_LOCAL_HOSTS', 'NUCLEI_TEMPLATES_DIR', 'PORT', 'OPA_SCAN_TIMEOUT_MS', 'KUBERNETES_SERVICE_HOST']) assert.ok(read.has(name), name);
+  for (const name of [
+    'KUBECONFIG',
+    'STACK_METADATA',
+    'SCAN_HOST_MAP',
+    'NETWORK_PROBE_LOCAL_HOSTS',
+    'NUCLEI_TEMPLATES_DIR',
+    'PORT',
+    'OPA_SCAN_TIMEOUT_MS',
+    'KUBERNETES_SERVICE_HOST',
+  ])
+    assert.ok(read.has(name), name);
 });
 
 g('every setting has a description, a default and an example; every example parses', () => {
@@ -136,7 +149,11 @@ g('every setting has a description, a default and an example; every example pars
 /** Every `$ref` of the document points at something in it. */
 function unresolvedRefs(doc: unknown): string[] {
   const bad: string[] = [];
-  const at = (pointer: string) => pointer.slice(2).split('/').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k.replace(/~1/g, '/').replace(/~0/g, '~')] : undefined), doc);
+  const at = (pointer: string) =>
+    pointer
+      .slice(2)
+      .split('/')
+      .reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k.replace(/~1/g, '/').replace(/~0/g, '~')] : undefined), doc);
   const walk = (x: unknown) => {
     if (Array.isArray(x)) x.forEach(walk);
     else if (x && typeof x === 'object') {
@@ -166,7 +183,11 @@ g('GET /openapi.json of every function is valid OpenAPI 3.1 with its scan path, 
     await checkOpenApi(doc, def.name);
     const get = doc.paths[def.path].get;
     assert.equal(get.parameters.find((p: any) => p.name === 'mode').schema.enum, [...def.modes]);
-    for (const p of Object.keys(def.params ?? {})) assert.ok(get.parameters.some((x: any) => x.name === p), `${def.name}: parameter ${p}`);
+    for (const p of Object.keys(def.params ?? {}))
+      assert.ok(
+        get.parameters.some((x: any) => x.name === p),
+        `${def.name}: parameter ${p}`,
+      );
     for (const status of ['200', '400', '404', '422', '500', '503', '504']) assert.ok(get.responses[status], `${def.name}: ${status}`);
     assert.ok(doc.paths[def.path].head.responses['405']);
     assert.ok(doc.paths['/'].post.requestBody && doc.paths['/healthz'].get, def.name);

@@ -19,8 +19,18 @@ s('billion laughs, deep YAML/JSON, 9 MB over the node cap, over the component ca
   const outdir = mkdtempSync(join(tmpdir(), 'stack-scan-bundle-test-'));
   try {
     const [built] = await bundle(['server'], outdir);
-    const wanted = new Set(['billion laughs (aliases 10 deep)', 'YAML nested 5,000 levels', 'JSON manifest nested 5,000 levels', '9 MB metadata over the node cap', 'metadata over the component cap (13,000)']);
-    const { results } = await measureHostile(hostileCases().filter((c) => wanted.has(c.name)), built.outfile, 2);
+    const wanted = new Set([
+      'billion laughs (aliases 10 deep)',
+      'YAML nested 5,000 levels',
+      'JSON manifest nested 5,000 levels',
+      '9 MB metadata over the node cap',
+      'metadata over the component cap (13,000)',
+    ]);
+    const { results } = await measureHostile(
+      hostileCases().filter((c) => wanted.has(c.name)),
+      built.outfile,
+      2,
+    );
     assert.is(results.length, wanted.size);
     const expected: Record<string, string> = {
       'billion laughs (aliases 10 deep)': 'document_too_large',
@@ -35,9 +45,13 @@ s('billion laughs, deep YAML/JSON, 9 MB over the node cap, over the component ca
       assert.is(r.statuses[0], 422, `${r.name}: network scan ${r.codes[0]}`);
       // Large files (parsed on a worker): refused by their cap once parsed, or by the parse time limit (STACK_FILE_READ_TIMEOUT_MS)
       // when this shared machine is too busy to parse it within 5 s: a bounded 422 either way.
-      if (r.name.startsWith('9 MB') || r.name.includes('component cap')) assert.ok([expected[r.name], 'file_parse_timeout'].includes(r.codes[0]), `${r.name}: ${r.codes[0]}`);
+      if (r.name.startsWith('9 MB') || r.name.includes('component cap'))
+        assert.ok([expected[r.name], 'file_parse_timeout'].includes(r.codes[0]), `${r.name}: ${r.codes[0]}`);
       else assert.is(r.codes[0], expected[r.name], r.name);
-      assert.ok(r.statuses.every((st) => st > 0 && st !== 500), `${r.name}: ${r.statuses.join('/')}`);
+      assert.ok(
+        r.statuses.every((st) => st > 0 && st !== 500),
+        `${r.name}: ${r.statuses.join('/')}`,
+      );
       assert.ok(r.maxHealthzMs < 1000, `${r.name}: longest /healthz answer ${r.maxHealthzMs.toFixed(1)} ms`);
     }
   } finally {

@@ -11,7 +11,21 @@ import { normalizeHost } from '../../functions/network-scan/nmap/hosts.ts';
 import { fullSettingsFromEnv } from '../../functions/network-scan/settings.ts';
 
 const s = suite('hosts: numeric notations refused');
-const NUMERIC = ['0x7f000001', '0X7F000001', '2130706433', '0177.0.0.1', '127.1', '127.0.1', '1.0x7f000001', '0x7f.0x0.0x0.0x1', '1.2.3.4.', '10.0.0.1.5', '017700000001', 'example.0x10', 'svc.123'];
+const NUMERIC = [
+  '0x7f000001',
+  '0X7F000001',
+  '2130706433',
+  '0177.0.0.1',
+  '127.1',
+  '127.0.1',
+  '1.0x7f000001',
+  '0x7f.0x0.0x0.0x1',
+  '1.2.3.4.',
+  '10.0.0.1.5',
+  '017700000001',
+  'example.0x10',
+  'svc.123',
+];
 const NAMES = ['example.com', 'redis.redis.svc.cluster.local', 'flowise.example.com.', 'a0x1.example', '0xdeadbeef.example.com', 'host-1', 'x123'];
 const LITERALS = ['127.0.0.1', '::1', '[::1]', '10.1.2.3', 'fe80::1'];
 
@@ -24,7 +38,8 @@ s('NETWORK_PROBE_EXTERNAL_TARGET: 422 naming the setting for every numeric notat
   for (const h of NUMERIC) {
     assert.throws(
       () => fullSettingsFromEnv({ NETWORK_PROBE_EXTERNAL_TARGET: h }),
-      (e: ScanError) => e instanceof ScanError && e.status === 422 && e.info.setting === 'NETWORK_PROBE_EXTERNAL_TARGET' && /dotted-quad|IP address/.test(e.message),
+      (e: ScanError) =>
+        e instanceof ScanError && e.status === 422 && e.info.setting === 'NETWORK_PROBE_EXTERNAL_TARGET' && /dotted-quad|IP address/.test(e.message),
       h,
     );
   }
@@ -40,7 +55,11 @@ s('nmap targets: refused before nmap sees them', () => {
 s('SCAN_HOST_MAP keys and name resolution: numeric notations are not names', () => {
   for (const h of NUMERIC) {
     assert.not.ok(isHostName(h), h);
-    assert.throws(() => parseHostMap(JSON.stringify({ [h]: '127.0.0.1' })), (e: ScanError) => e.info.setting === 'SCAN_HOST_MAP', h);
+    assert.throws(
+      () => parseHostMap(JSON.stringify({ [h]: '127.0.0.1' })),
+      (e: ScanError) => e.info.setting === 'SCAN_HOST_MAP',
+      h,
+    );
     // resolveTarget drops a trailing dot first: `1.2.3.4.` is then the literal 1.2.3.4, an address either way.
     const r = resolveTarget(emptyHostMap(), h, 80, 'system');
     assert.is(r.kind, h === '1.2.3.4.' ? 'address' : 'unresolved', h);

@@ -26,12 +26,15 @@ const file = (name: string, text: string) => {
 /** Ten levels of ten aliases each: 10^10 nodes once expanded, 600 bytes of text. */
 export function billionLaughs(levels = 10): string {
   let t = 'default_context:\n  l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n';
-  for (let k = 1; k < levels; k++) t += `  l${k}: &l${k} [${Array(10).fill(`*l${k - 1}`).join(', ')}]\n`;
-  return t + `  components: {a: {type: web, attributes: {namespace: web, blob: *l${levels - 1}}}}\n`;
+  for (let k = 1; k < levels; k++)
+    t += `  l${k}: &l${k} [${Array(10)
+      .fill(`*l${k - 1}`)
+      .join(', ')}]\n`;
+  return `${t}  components: {a: {type: web, attributes: {namespace: web, blob: *l${levels - 1}}}}\n`;
 }
 export const deepJson = (n = 5000) => `{"policies": ${'['.repeat(n)}${']'.repeat(n)}}`;
 export const deepYamlFlow = (n = 5000) => `default_context: ${'{a: '.repeat(n)}1${'}'.repeat(n)}\n`;
-export const deepYamlBlock = (n = 300) => 'default_context:\n' + Array.from({ length: n }, (_, i) => `${'  '.repeat(i + 1)}k${i}:`).join('\n') + ' 1\n';
+export const deepYamlBlock = (n = 300) => `default_context:\n${Array.from({ length: n }, (_, i) => `${'  '.repeat(i + 1)}k${i}:`).join('\n')} 1\n`;
 
 async function refused(p: Promise<unknown>, code: string): Promise<ScanError> {
   try {
@@ -77,7 +80,10 @@ s('JSON nested 5,000 levels: 422 document_too_deep with line and column (was 500
   assert.is(err.info.line, 1);
   assert.is(err.info.column, 13 + 100, 'the column of the first bracket past the limit');
   assert.match(err.message, /STACK_FILE_MAX_DEPTH/);
-  assert.throws(() => parseJson(deepJson(200), { path: 'x.json', setting: 'X' }), (e: ScanError) => e.info.code === 'document_too_deep');
+  assert.throws(
+    () => parseJson(deepJson(200), { path: 'x.json', setting: 'X' }),
+    (e: ScanError) => e.info.code === 'document_too_deep',
+  );
   // A bracket inside a string is not nesting.
   assert.equal(parseJson(`{"a": "${'['.repeat(500)}"}`, { path: 'x.json', setting: 'X' }), { a: '['.repeat(500) });
 });
@@ -87,7 +93,10 @@ s('YAML nested 5,000 levels (flow) and 300 (block): 422 document_too_deep, never
   assert.is(flow.info.line, 1);
   const block = await refused(loadStackMetadata({ path: file('block.yaml', deepYamlBlock()), setting: 'STACK_METADATA' }), 'document_too_deep');
   assert.ok(block.info.line && block.info.line > 90, `line ${block.info.line}`);
-  assert.throws(() => parseYaml(deepYamlFlow(150), { path: 'x.yaml', setting: 'X' }), (e: ScanError) => e.info.code === 'document_too_deep');
+  assert.throws(
+    () => parseYaml(deepYamlFlow(150), { path: 'x.yaml', setting: 'X' }),
+    (e: ScanError) => e.info.code === 'document_too_deep',
+  );
 });
 
 s('limits come from the file limits (STACK_FILE_MAX_NODES / _DEPTH): a small cap refuses a plain file', async () => {
@@ -98,8 +107,9 @@ s('limits come from the file limits (STACK_FILE_MAX_NODES / _DEPTH): a small cap
 
 s('a large file is parsed on a worker thread: same value, positions and warnings; the event loop keeps turning', async () => {
   const rows: string[] = ['default_context:', '  components:'];
-  for (let i = 0; rows.join('\n').length < 4 * OFF_THREAD_CHARS; i++) rows.push(`    c${i}:`, `      type: web`, `      type: web`, `      attributes: {namespace: ns${i % 7}, port: ${1000 + i}}`);
-  const text = rows.join('\n') + '\n';
+  for (let i = 0; rows.join('\n').length < 4 * OFF_THREAD_CHARS; i++)
+    rows.push(`    c${i}:`, `      type: web`, `      type: web`, `      attributes: {namespace: ns${i % 7}, port: ${1000 + i}}`);
+  const text = `${rows.join('\n')}\n`;
   const p = file('large.yaml', text);
   const h = monitorEventLoopDelay({ resolution: 5 });
   h.enable();
@@ -116,7 +126,7 @@ s('a large file is parsed on a worker thread: same value, positions and warnings
   // the bound here only shows the parse never held the loop for the whole parse time.
   assert.ok(h.max / 1e6 < 1000, `longest event-loop stall ${(h.max / 1e6).toFixed(1)} ms`);
   // A hostile large file is refused from the worker with the same 422.
-  const big = file('large-laughs.yaml', billionLaughs() + '# ' + 'x'.repeat(OFF_THREAD_CHARS) + '\n');
+  const big = file('large-laughs.yaml', `${billionLaughs()}# ${'x'.repeat(OFF_THREAD_CHARS)}\n`);
   await refused(loadYaml({ path: big, setting: 'STACK_METADATA', limits }), 'document_too_large');
 });
 

@@ -19,7 +19,9 @@ function zipsMissing(): string | undefined {
       ['knative-eventing', 'knative.dev/eventing', 'knative.dev/eventing'],
     ];
     const missing = want.filter(([dir, mod]) => !existsSync(moduleDir(mod, pinnedVersion(dir, mod), dir, false))).map(([, mod]) => mod);
-    return missing.length ? `module zips not in GOMODCACHE: ${missing.join(', ')} (bash harness/build.sh knative-serving knative-eventing downloads them)` : undefined;
+    return missing.length
+      ? `module zips not in GOMODCACHE: ${missing.join(', ')} (bash harness/build.sh knative-serving knative-eventing downloads them)`
+      : undefined;
   } catch (e) {
     return `go is not available: ${(e as Error).message.split('\n')[0]}`;
   }
@@ -34,8 +36,14 @@ if (zips) {
     const objs = localize(servingObjects());
     const text = JSON.stringify(objs);
     assert.not.match(text, /ko:\/\//);
-    assert.ok(objs.some((o) => o.kind === 'CustomResourceDefinition' && o.metadata.name === 'ingresses.networking.internal.knative.dev'), 'networking ingress CRD (a symlink upstream)');
-    assert.ok(objs.some((o) => o.kind === 'CustomResourceDefinition' && o.metadata.name === 'images.caching.internal.knative.dev'), 'caching Image CRD');
+    assert.ok(
+      objs.some((o) => o.kind === 'CustomResourceDefinition' && o.metadata.name === 'ingresses.networking.internal.knative.dev'),
+      'networking ingress CRD (a symlink upstream)',
+    );
+    assert.ok(
+      objs.some((o) => o.kind === 'CustomResourceDefinition' && o.metadata.name === 'images.caching.internal.knative.dev'),
+      'caching Image CRD',
+    );
     assert.not.ok(objs.some((o) => o.kind === 'HorizontalPodAutoscaler'));
     const deps = objs.filter((o) => o.kind === 'Deployment');
     assert.equal(deps.map((d) => d.metadata.name).sort(), ['activator', 'autoscaler', 'controller', 'webhook']);
@@ -54,10 +62,17 @@ if (zips) {
 
   s('eventing: broker, in-memory channel and PingSource adapter images are local; job-sink and request-reply left out', () => {
     const objs = localize(eventingObjects());
-    const deps = objs.filter((o) => o.kind === 'Deployment').map((d) => d.metadata.name).sort();
-    assert.ok(deps.includes('mt-broker-ingress') && deps.includes('mt-broker-filter') && deps.includes('imc-dispatcher') && deps.includes('pingsource-mt-adapter'), deps.join(','));
+    const deps = objs
+      .filter((o) => o.kind === 'Deployment')
+      .map((d) => d.metadata.name)
+      .sort();
+    assert.ok(
+      deps.includes('mt-broker-ingress') && deps.includes('mt-broker-filter') && deps.includes('imc-dispatcher') && deps.includes('pingsource-mt-adapter'),
+      deps.join(','),
+    );
     assert.not.ok(deps.includes('job-sink') || deps.includes('request-reply'));
-    for (const d of objs.filter((o) => o.kind === 'Deployment')) for (const c of d.spec.template.spec.containers) assert.match(c.image, /^localhost\/stackscan\/knative-eventing-/);
+    for (const d of objs.filter((o) => o.kind === 'Deployment'))
+      for (const c of d.spec.template.spec.containers) assert.match(c.image, /^localhost\/stackscan\/knative-eventing-/);
   });
 }
 
@@ -77,7 +92,10 @@ if (km) {
       assert.ok(c.resources.limits.cpu, 'limits kept');
     }
     assert.not.ok(objs.some((o) => o.apiVersion.startsWith('apisix.apache.org/')));
-    assert.is(objs.find((o) => o.kind === 'Service' && o.metadata.name === 'knative-local-gateway')!.spec.externalName, 'traefik-private.traefik.svc.cluster.local');
+    assert.is(
+      objs.find((o) => o.kind === 'Service' && o.metadata.name === 'knative-local-gateway')!.spec.externalName,
+      'traefik-private.traefik.svc.cluster.local',
+    );
     const net = knativeService(objs, 'network-scan').spec.template.spec.containers[0];
     assert.is(net.env.find((e: any) => e.name === 'NETWORK_PROBE_IMAGE').value, 'localhost/stackscan/nmap:7.93');
     assert.not.ok(localObjects({ eventing: false }).some((o) => o.apiVersion.startsWith('eventing.knative.dev/')));

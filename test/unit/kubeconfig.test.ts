@@ -14,9 +14,26 @@ const s = suite('kubeconfig reader');
 const dir = mkdtempSync(join(tmpdir(), 'stack-scan-kc-'));
 const b64 = (t: string) => Buffer.from(t).toString('base64');
 
-function write(name: string, user: Record<string, unknown>, cluster: Record<string, unknown> = { server: 'https://127.0.0.1:6443', 'certificate-authority-data': b64('CA') }): string {
+function write(
+  name: string,
+  user: Record<string, unknown>,
+  cluster: Record<string, unknown> = { server: 'https://127.0.0.1:6443', 'certificate-authority-data': b64('CA') },
+): string {
   const p = join(dir, name);
-  writeFileSync(p, yaml.dump({ apiVersion: 'v1', kind: 'Config', 'current-context': 'c', contexts: [{ name: 'other', context: { cluster: 'x', user: 'y' } }, { name: 'c', context: { cluster: 'k', user: 'u' } }], clusters: [{ name: 'k', cluster }], users: [{ name: 'u', user }] }));
+  writeFileSync(
+    p,
+    yaml.dump({
+      apiVersion: 'v1',
+      kind: 'Config',
+      'current-context': 'c',
+      contexts: [
+        { name: 'other', context: { cluster: 'x', user: 'y' } },
+        { name: 'c', context: { cluster: 'k', user: 'u' } },
+      ],
+      clusters: [{ name: 'k', cluster }],
+      users: [{ name: 'u', user }],
+    }),
+  );
   return p;
 }
 
@@ -31,7 +48,9 @@ s('inline client certificate: server, CA, cert and key from the current context'
 s('file paths relative to the kubeconfig, a token file read at each use, insecure', () => {
   writeFileSync(join(dir, 'ca.crt'), 'CAFILE');
   writeFileSync(join(dir, 'token'), 'tok-1\n');
-  const c = readKubeconfig(write('files.yaml', { tokenFile: 'token' }, { server: 'https://k:6443', 'certificate-authority': 'ca.crt', 'insecure-skip-tls-verify': true }))!;
+  const c = readKubeconfig(
+    write('files.yaml', { tokenFile: 'token' }, { server: 'https://k:6443', 'certificate-authority': 'ca.crt', 'insecure-skip-tls-verify': true }),
+  )!;
   const o: RequestOptions = {};
   c.apply(o);
   assert.equal([String(o.ca), o.rejectUnauthorized, (o.headers as Record<string, string>).Authorization], ['CAFILE', false, 'Bearer tok-1']);

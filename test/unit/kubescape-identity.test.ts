@@ -53,7 +53,7 @@ function withRenderer(): KsReport {
   return parseKubescapeReport(doc);
 }
 
-t('grafana\'s own C-0017 is excluded; the image renderer of the same component type stays a finding', () => {
+t("grafana's own C-0017 is excluded; the image renderer of the same component type stays a finding", () => {
   const reports = new Map([['ks-monitoring', withRenderer()]]);
   const j = judgeFull(input(topology, reports));
   const find = (list: any[], name: string) => list.find((x) => x.control_id === 'C-0017' && x.resource.name === name);
@@ -67,7 +67,9 @@ t('grafana\'s own C-0017 is excluded; the image renderer of the same component t
   // And in the adjusted scores: the renderer's failure is not counted as passed.
   const light = judgeLight(input(topology, reports));
   const row = light.results.namespaces.find((r) => r.namespace === 'ks-monitoring')!;
-  const onlyGrafana = judgeLight(input(topology, new Map([['ks-monitoring', parseKubescapeReport(raw('demo-ns-ks-monitoring.json'))]]))).results.namespaces.find((r) => r.namespace === 'ks-monitoring')!;
+  const onlyGrafana = judgeLight(
+    input(topology, new Map([['ks-monitoring', parseKubescapeReport(raw('demo-ns-ks-monitoring.json'))]])),
+  ).results.namespaces.find((r) => r.namespace === 'ks-monitoring')!;
   assert.ok(row.nsa_adjusted! <= onlyGrafana.nsa_adjusted!, `${row.nsa_adjusted} vs ${onlyGrafana.nsa_adjusted}`);
 });
 
@@ -75,7 +77,15 @@ t('a namespace where kubescape found no objects: NSA/MITRE null with the reason,
   const topo = { ...topology, namespaces: [...topology.namespaces, 'ks-empty'] };
   const monitoring = parseKubescapeReport(raw('demo-ns-ks-monitoring.json'));
   // kubescape's report of a run that found nothing in ks-empty: the same run's report, no object of ks-empty in it.
-  const j = judgeLight(input(topo, new Map([['ks-monitoring', monitoring], ['ks-empty', monitoring]])));
+  const j = judgeLight(
+    input(
+      topo,
+      new Map([
+        ['ks-monitoring', monitoring],
+        ['ks-empty', monitoring],
+      ]),
+    ),
+  );
   const empty = j.results.namespaces.find((r) => r.namespace === 'ks-empty')!;
   assert.equal([empty.nsa, empty.mitre, empty.nsa_adjusted, empty.mitre_adjusted, empty.score], [null, null, null, null, null]);
   assert.is(empty.resources, 0);
@@ -89,7 +99,10 @@ t('a declared component whose workloads are absent from its namespace is named; 
   const redis: Component = { ...(topology.components.find((c) => c.name === 'postgresql') as Component), name: 'redis', type: 'redis' };
   const topo = { ...topology, components: [...topology.components, redis] };
   const j = judgeLight(input(topo, all));
-  assert.equal(j.results.absent_components.map((a) => [a.namespace, a.component, a.type]), [['ks-data', 'redis', 'redis']]);
+  assert.equal(
+    j.results.absent_components.map((a) => [a.namespace, a.component, a.type]),
+    [['ks-data', 'redis', 'redis']],
+  );
   assert.match(j.results.absent_components[0].reason, /no workload/);
   assert.equal(j.summary.absent_components, ['ks-data/redis']);
   // Not decided where the namespace was not read, or access was denied.

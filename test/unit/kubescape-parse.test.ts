@@ -49,9 +49,15 @@ function checkScoring(report: KsReport, label: string) {
       scores.push(c.complianceScore);
     }
     // The framework's score is the unweighted mean of its controls' scores.
-    assert.ok(sameScore(frameworkComplianceScore(scores), fw.complianceScore), `${label} ${fw.name}: mean ${frameworkComplianceScore(scores)} vs ${fw.complianceScore}`);
+    assert.ok(
+      sameScore(frameworkComplianceScore(scores), fw.complianceScore),
+      `${label} ${fw.name}: mean ${frameworkComplianceScore(scores)} vs ${fw.complianceScore}`,
+    );
     // Recomputing from the per-resource results gives kubescape's score too.
-    assert.ok(sameScore(rescoreFramework(report, fw.name), fw.complianceScore), `${label} ${fw.name}: rescored ${rescoreFramework(report, fw.name)} vs ${fw.complianceScore}`);
+    assert.ok(
+      sameScore(rescoreFramework(report, fw.name), fw.complianceScore),
+      `${label} ${fw.name}: rescored ${rescoreFramework(report, fw.name)} vs ${fw.complianceScore}`,
+    );
   }
   // The per-resource results add up to kubescape's counters, per control.
   for (const c of report.controls.values()) {
@@ -70,7 +76,7 @@ function checkScoring(report: KsReport, label: string) {
   for (const fw of report.frameworks) {
     const split = splitByNamespace(report, fw.name, namespaces);
     for (const [id, c] of fw.controls) {
-      const inNs = namespaces.reduce((n, ns) => n + (split.get(ns)!.controls.find((x) => x.id === id)!.counters.failed), 0);
+      const inNs = namespaces.reduce((n, ns) => n + split.get(ns)!.controls.find((x) => x.id === id)!.counters.failed, 0);
       let outside = 0;
       for (const [rid, ctrls] of report.results) {
         const res = report.resources.get(rid)!;
@@ -85,7 +91,10 @@ if (existsSync(SAMPLE)) {
   const sample = parseKubescapeReport(JSON.parse(readFileSync(SAMPLE, 'utf8')));
 
   t('shared sample: frameworks, controls, resources, results', () => {
-    assert.equal(sample.frameworks.map((f) => f.name), ['cis-v1.23-t1.0.1', 'AllControls']);
+    assert.equal(
+      sample.frameworks.map((f) => f.name),
+      ['cis-v1.23-t1.0.1', 'AllControls'],
+    );
     assert.ok(sameScore(findFramework(sample, 'allcontrols')!.complianceScore, 72.1609));
     assert.ok(sameScore(sample.frameworks[0].complianceScore, 58.887928));
     assert.is(sample.resources.size, 227);
@@ -105,30 +114,56 @@ if (existsSync(SAMPLE)) {
   });
 
   t('shared sample: RBAC relations carry their role and binding', () => {
-    const id = '/kube-system/ServiceAccount/disruption-controller/rbac.authorization.k8s.io/v1//ClusterRole/system:controller:disruption-controller/rbac.authorization.k8s.io/v1//ClusterRoleBinding/system:controller:disruption-controller';
+    const id =
+      '/kube-system/ServiceAccount/disruption-controller' +
+      '/rbac.authorization.k8s.io/v1//ClusterRole/system:controller:disruption-controller' +
+      '/rbac.authorization.k8s.io/v1//ClusterRoleBinding/system:controller:disruption-controller';
     const r = sample.resources.get(id)!;
     assert.equal([r.kind, r.namespace, r.name], ['ServiceAccount', 'kube-system', 'disruption-controller']);
     assert.equal(r.related.map((x) => x.kind).sort(), ['ClusterRole', 'ClusterRoleBinding']);
-    assert.is(namespaceOfResource(r), 'kube-system', 'a grant through a ClusterRoleBinding counts for its subject\'s namespace');
-    const roleInOtherNs = { ...r, related: [{ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', namespace: 'other', name: 'x' }, { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', namespace: 'kube-system', name: 'y' }] };
+    assert.is(namespaceOfResource(r), 'kube-system', "a grant through a ClusterRoleBinding counts for its subject's namespace");
+    const roleInOtherNs = {
+      ...r,
+      related: [
+        { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', namespace: 'other', name: 'x' },
+        { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', namespace: 'kube-system', name: 'y' },
+      ],
+    };
     assert.is(namespaceOfResource(roleInOtherNs), null, 'a RoleBinding joined to a Role of another namespace is no valid grant');
     assert.is(validRelation(roleInOtherNs), false);
     assert.is(validRelation(r), true);
-    assert.is(namespaceOfResource(sample.resources.get('/v1//Node/k3d-k3dlocal-server-0') ?? sample.resources.get([...sample.resources.keys()].find((k) => k.includes('/Node/'))!)!), null);
+    assert.is(
+      namespaceOfResource(
+        sample.resources.get('/v1//Node/k3d-k3dlocal-server-0') ?? sample.resources.get([...sample.resources.keys()].find((k) => k.includes('/Node/'))!)!,
+      ),
+      null,
+    );
   });
 
-  t('shared sample: failed paths, fix paths with kubescape\'s value, delete paths', () => {
+  t("shared sample: failed paths, fix paths with kubescape's value, delete paths", () => {
     const failed = failedControls(sample);
-    assert.is(failed.length, [...sample.controls.values()].reduce((n, c) => n + c.counters.failed, 0));
+    assert.is(
+      failed.length,
+      [...sample.controls.values()].reduce((n, c) => n + c.counters.failed, 0),
+    );
     const job = failed.find((f) => f.controlId === 'C-0013' && f.resourceId === 'batch/v1/kube-system/Job/helm-install-traefik-crd')!;
     assert.ok(job);
     assert.ok(job.paths.some((p) => p.fixPath?.path === 'spec.template.spec.containers[0].securityContext.runAsNonRoot' && p.fixPath.value === 'true'));
-    assert.ok(failed.some((f) => f.paths.some((p) => p.deletePath)), 'some failure has a deletePath');
-    assert.ok(failed.some((f) => f.paths.some((p) => p.failedPath)), 'some failure has a failedPath');
-    assert.ok(failed.some((f) => f.paths.some((p) => p.reviewPath)), 'some failure has a reviewPath');
+    assert.ok(
+      failed.some((f) => f.paths.some((p) => p.deletePath)),
+      'some failure has a deletePath',
+    );
+    assert.ok(
+      failed.some((f) => f.paths.some((p) => p.failedPath)),
+      'some failure has a failedPath',
+    );
+    assert.ok(
+      failed.some((f) => f.paths.some((p) => p.reviewPath)),
+      'some failure has a reviewPath',
+    );
   });
 
-  t('shared sample: kubescape\'s scoring reproduced (controls, frameworks, per-resource, split)', () => {
+  t("shared sample: kubescape's scoring reproduced (controls, frameworks, per-resource, split)", () => {
     checkScoring(sample, 'sample');
   });
 } else {
@@ -139,7 +174,10 @@ const recorded = existsSync(FIXTURES) ? readdirSync(FIXTURES).filter((f) => f.en
 
 t('recorded fixtures exist (real kubescape v3.0.48 runs on the demo stack)', () => {
   assert.ok(recorded.includes('demo-stack.json'), `test/fixtures/kubescape/demo-stack.json missing (${recorded.join(', ')})`);
-  assert.ok(recorded.some((f) => f.startsWith('demo-ns-')), 'per-namespace recordings');
+  assert.ok(
+    recorded.some((f) => f.startsWith('demo-ns-')),
+    'per-namespace recordings',
+  );
 });
 
 for (const f of recorded) {
@@ -175,15 +213,32 @@ t('recorded: splitting the stack-wide run equals every per-namespace run of kube
 });
 
 t('malformed reports are rejected naming the path', () => {
-  assert.throws(() => parseKubescapeReport([]), (e: unknown) => e instanceof KubescapeReportError && e.path === '(root)');
-  assert.throws(() => parseKubescapeReport({}), (e: unknown) => e instanceof KubescapeReportError && e.path === 'summaryDetails');
+  assert.throws(
+    () => parseKubescapeReport([]),
+    (e: unknown) => e instanceof KubescapeReportError && e.path === '(root)',
+  );
+  assert.throws(
+    () => parseKubescapeReport({}),
+    (e: unknown) => e instanceof KubescapeReportError && e.path === 'summaryDetails',
+  );
   assert.throws(
     () => parseKubescapeReport({ summaryDetails: { frameworks: [{ name: 'NSA', complianceScore: 'high' }] } }),
     (e: unknown) => e instanceof KubescapeReportError && e.path === 'summaryDetails.frameworks[0].complianceScore',
   );
-  assert.throws(() => parseKubescapeReport({ summaryDetails: { frameworks: [] }, results: [{ controls: [] }] }), (e: unknown) => e instanceof KubescapeReportError && e.path === 'results[0].resourceID');
+  assert.throws(
+    () => parseKubescapeReport({ summaryDetails: { frameworks: [] }, results: [{ controls: [] }] }),
+    (e: unknown) => e instanceof KubescapeReportError && e.path === 'results[0].resourceID',
+  );
   // Keys like __proto__ and constructor are data, not prototype.
-  const r = parseKubescapeReport({ summaryDetails: { frameworks: [], controls: { __proto__: { controlID: '__proto__', name: 'x', status: 'passed', ResourceCounters: {}, scoreFactor: 1 }, constructor: { controlID: 'constructor', status: 'failed', scoreFactor: 9 } } } });
+  const r = parseKubescapeReport({
+    summaryDetails: {
+      frameworks: [],
+      controls: {
+        __proto__: { controlID: '__proto__', name: 'x', status: 'passed', ResourceCounters: {}, scoreFactor: 1 },
+        constructor: { controlID: 'constructor', status: 'failed', scoreFactor: 9 },
+      },
+    },
+  });
   assert.is(r.controls.get('constructor')!.severity, 'critical');
 });
 
@@ -208,9 +263,26 @@ t('temp dirs left by a dead process, or expired, are swept; live ones are kept',
 t('severity from the base score, argv, forbidden lines', () => {
   assert.equal([9, 8, 7, 6, 4, 3, 1, 0.5].map(severityOf), ['critical', 'high', 'high', 'medium', 'medium', 'low', 'low', 'unknown']);
   assert.equal(kubescapeArgs({ frameworks: ['nsa', 'mitre'], output: '/tmp/x.json', kubeconfig: '/k', artifactsDir: '/a', includeNamespaces: ['a', 'b'] }), [
-    'scan', 'framework', 'nsa,mitre', '--format', 'json', '--format-version', 'v2', '--output', '/tmp/x.json', '--keep-local', '--use-artifacts-from', '/a', '--kubeconfig', '/k', '--include-namespaces', 'a,b',
+    'scan',
+    'framework',
+    'nsa,mitre',
+    '--format',
+    'json',
+    '--format-version',
+    'v2',
+    '--output',
+    '/tmp/x.json',
+    '--keep-local',
+    '--use-artifacts-from',
+    '/a',
+    '--kubeconfig',
+    '/k',
+    '--include-namespaces',
+    'a,b',
   ]);
-  assert.equal(forbiddenLines('ok\nfailed to list pods: pods is forbidden: User "x" cannot list resource\nfine'), ['failed to list pods: pods is forbidden: User "x" cannot list resource']);
+  assert.equal(forbiddenLines('ok\nfailed to list pods: pods is forbidden: User "x" cannot list resource\nfine'), [
+    'failed to list pods: pods is forbidden: User "x" cannot list resource',
+  ]);
 });
 
 t.run();

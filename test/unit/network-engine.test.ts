@@ -66,8 +66,7 @@ const engine = (...policies: NetworkPolicy[]) => new PolicyEngine(policies, NAME
 const denyIngressX = np('x', 'deny-ingress', { podSelector: {}, policyTypes: ['Ingress'] });
 const denyEgressX = np('x', 'deny-egress', { podSelector: {}, policyTypes: ['Egress'] });
 const toA = { matchLabels: { pod: 'a' } };
-const ingressToXa = (ingress: NetworkPolicySpec['ingress']) =>
-  np('x', 'allow-to-a', { podSelector: toA, policyTypes: ['Ingress'], ingress });
+const ingressToXa = (ingress: NetworkPolicySpec['ingress']) => np('x', 'allow-to-a', { podSelector: toA, policyTypes: ['Ingress'], ingress });
 
 // ---------------------------------------------------------------------------
 // Table: [policies, src, dst, port, protocol] → expected (egress, ingress)
@@ -76,9 +75,7 @@ const ingressToXa = (ingress: NetworkPolicySpec['ingress']) =>
 interface Case {
   readonly name: string;
   readonly policies: NetworkPolicy[];
-  readonly probes: ReadonlyArray<
-    readonly [src: PodName, dst: PodName, port: number | string, protocol: Protocol | undefined, allowed: boolean]
-  >;
+  readonly probes: ReadonlyArray<readonly [src: PodName, dst: PodName, port: number | string, protocol: Protocol | undefined, allowed: boolean]>;
 }
 
 const CASES: Case[] = [
@@ -180,11 +177,7 @@ const CASES: Case[] = [
   },
   {
     name: 'podSelector AND namespaceSelector in one peer',
-    policies: [
-      ingressToXa([
-        { from: [{ namespaceSelector: { matchLabels: { env: 'prod' } }, podSelector: { matchLabels: { app: 'client' } } }] },
-      ]),
-    ],
+    policies: [ingressToXa([{ from: [{ namespaceSelector: { matchLabels: { env: 'prod' } }, podSelector: { matchLabels: { app: 'client' } } }] }])],
     probes: [
       ['ya', 'xa', 80, 'TCP', true], // prod + client
       ['xb', 'xa', 80, 'TCP', true], // x is prod too
@@ -194,11 +187,7 @@ const CASES: Case[] = [
   },
   {
     name: 'podSelector OR namespaceSelector as separate peers',
-    policies: [
-      ingressToXa([
-        { from: [{ namespaceSelector: { matchLabels: { team: 'beta' } } }, { podSelector: { matchLabels: { app: 'client' } } }] },
-      ]),
-    ],
+    policies: [ingressToXa([{ from: [{ namespaceSelector: { matchLabels: { team: 'beta' } } }, { podSelector: { matchLabels: { app: 'client' } } }] }])],
     probes: [
       ['yb', 'xa', 80, 'TCP', true], // namespace peer
       ['xb', 'xa', 80, 'TCP', true], // pod peer (same namespace)
@@ -217,9 +206,7 @@ const CASES: Case[] = [
   },
   {
     name: 'matchExpressions In on namespaces',
-    policies: [
-      ingressToXa([{ from: [{ namespaceSelector: { matchExpressions: [{ key: 'team', operator: 'In', values: ['beta', 'gamma'] }] } }] }]),
-    ],
+    policies: [ingressToXa([{ from: [{ namespaceSelector: { matchExpressions: [{ key: 'team', operator: 'In', values: ['beta', 'gamma'] }] } }] }])],
     probes: [
       ['ya', 'xa', 80, 'TCP', true],
       ['zb', 'xa', 80, 'TCP', true],
@@ -228,9 +215,7 @@ const CASES: Case[] = [
   },
   {
     name: 'matchExpressions NotIn matches namespaces lacking the key',
-    policies: [
-      ingressToXa([{ from: [{ namespaceSelector: { matchExpressions: [{ key: 'env', operator: 'NotIn', values: ['prod'] }] } }] }]),
-    ],
+    policies: [ingressToXa([{ from: [{ namespaceSelector: { matchExpressions: [{ key: 'env', operator: 'NotIn', values: ['prod'] }] } }] }])],
     probes: [
       ['za', 'xa', 80, 'TCP', true], // z has no env label
       ['ya', 'xa', 80, 'TCP', false],
@@ -405,9 +390,7 @@ const CASES: Case[] = [
   },
   {
     name: 'ipBlock 0.0.0.0/0 except RFC1918 admits public IPs only',
-    policies: [
-      ingressToXa([{ from: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'] } }] }]),
-    ],
+    policies: [ingressToXa([{ from: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'] } }] }])],
     probes: [
       ['ext2', 'xa', 80, 'TCP', true],
       ['ext', 'xa', 80, 'TCP', false],
@@ -450,8 +433,13 @@ const CASES: Case[] = [
         policyTypes: ['Egress'],
         egress: [
           {
-            to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
-            ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }],
+            to: [
+              { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } },
+            ],
+            ports: [
+              { port: 53, protocol: 'UDP' },
+              { port: 53, protocol: 'TCP' },
+            ],
           },
         ],
       }),
@@ -642,10 +630,7 @@ for (const c of CASES) {
 
 s('not isolated: both directions allowed, nothing selecting', () => {
   const v = engine(denyIngressX).evaluate(P.ya, P.yb, 80);
-  assert.equal(
-    [v.egress.isolated, v.ingress.isolated, v.egress.selecting, v.ingress.selecting, v.egress.allowedBy],
-    [false, false, [], [], []],
-  );
+  assert.equal([v.egress.isolated, v.ingress.isolated, v.egress.selecting, v.ingress.selecting, v.egress.allowedBy], [false, false, [], [], []]);
   assert.match(v.ingress.reason, /^not isolated: no policy in ns 'y' selects the destination pod for ingress/);
   assert.match(v.egress.reason, /^not isolated: no policy in ns 'y' selects the source pod for egress/);
 });
@@ -656,10 +641,7 @@ s('deny-all: isolated, selecting lists the policy, allowedBy empty, reason names
   assert.is(v.ingress.isolated, true);
   assert.equal(v.ingress.selecting, [{ namespace: 'x', name: 'deny-ingress' }]);
   assert.equal(v.ingress.allowedBy, []);
-  assert.is(
-    v.ingress.reason,
-    "no ingress rule of 1 selecting policy in ns 'x' (deny-ingress) allows TCP/80 from pod y/{pod=a,app=client} (10.0.1.10)",
-  );
+  assert.is(v.ingress.reason, "no ingress rule of 1 selecting policy in ns 'x' (deny-ingress) allows TCP/80 from pod y/{pod=a,app=client} (10.0.1.10)");
   assert.is(v.egress.allowed, true);
 });
 
@@ -683,11 +665,20 @@ s('union: allowedBy lists exactly the allowing policies and rule indexes', () =>
   );
   const v = e.evaluate(P.ya, P.xa, 80);
   assert.is(v.allowed, true);
-  assert.equal(v.ingress.selecting.map((r) => r.name), ['deny-ingress', 'from-beta', 'from-all']);
-  assert.equal(v.ingress.allowedBy.map((r) => r.name), ['from-beta', 'from-all']);
+  assert.equal(
+    v.ingress.selecting.map((r) => r.name),
+    ['deny-ingress', 'from-beta', 'from-all'],
+  );
+  assert.equal(
+    v.ingress.allowedBy.map((r) => r.name),
+    ['from-beta', 'from-all'],
+  );
   assert.is(v.ingress.reason, 'TCP/80 from pod y/{pod=a,app=client} (10.0.1.10) allowed by x/from-beta ingress[1]; x/from-all ingress[0]');
   const z = e.evaluate(P.za, P.xa, 80);
-  assert.equal(z.ingress.allowedBy.map((r) => r.name), ['from-all']);
+  assert.equal(
+    z.ingress.allowedBy.map((r) => r.name),
+    ['from-all'],
+  );
 });
 
 s('named port probe: label shows the resolved number and protocol comes from the container port', () => {
@@ -713,9 +704,18 @@ s('verdicts serialise with their (lazily built) reasons', () => {
 
 s('selectingPolicies per direction', () => {
   const e = engine(denyIngressX, denyEgressX, np('x', 'a-only', { podSelector: toA, egress: [{}] }));
-  assert.equal(e.selectingPolicies(P.xa, 'ingress').map((r) => r.name), ['deny-ingress', 'a-only']);
-  assert.equal(e.selectingPolicies(P.xa, 'egress').map((r) => r.name), ['deny-egress', 'a-only']);
-  assert.equal(e.selectingPolicies(P.xb, 'egress').map((r) => r.name), ['deny-egress']);
+  assert.equal(
+    e.selectingPolicies(P.xa, 'ingress').map((r) => r.name),
+    ['deny-ingress', 'a-only'],
+  );
+  assert.equal(
+    e.selectingPolicies(P.xa, 'egress').map((r) => r.name),
+    ['deny-egress', 'a-only'],
+  );
+  assert.equal(
+    e.selectingPolicies(P.xb, 'egress').map((r) => r.name),
+    ['deny-egress'],
+  );
   assert.equal(e.selectingPolicies(P.ext, 'ingress'), []);
 });
 
@@ -736,6 +736,7 @@ spec:
   egress:
   - to: [{ ipBlock: { cidr: 10.0.0.0/8, except: [10.0.2.0/24] } }]
 `);
+  // biome-ignore lint/correctness/noUnsafeOptionalChaining: a missing rule fails the assertion either way
   assert.ok(Array.isArray((policy.spec?.ingress?.[0] as { _from?: unknown })._from), 'client-node renames from → _from');
   const e = new PolicyEngine([policy], NAMESPACES);
   assert.is(e.evaluate(P.ya, P.xa, 80).allowed, true);
@@ -756,10 +757,7 @@ s('typed V1NetworkPolicy literals are accepted', () => {
 });
 
 s('policy defaults: missing namespace is "default", missing podSelector selects all, null fields ignored', () => {
-  const e = new PolicyEngine(
-    [{ metadata: { name: 'no-ns' }, spec: { policyTypes: null, ingress: null } }],
-    [...NAMESPACES, { name: 'default' }],
-  );
+  const e = new PolicyEngine([{ metadata: { name: 'no-ns' }, spec: { policyTypes: null, ingress: null } }], [...NAMESPACES, { name: 'default' }]);
   const d = pod('default', { app: 'anything' }, '10.0.7.7');
   const v = e.evaluate(P.xa, d, 80);
   assert.is(v.ingress.allowed, false);
@@ -781,7 +779,13 @@ s('warnings for constructs the API server would reject', () => {
       podSelector: { matchExpressions: [{ key: 'a', operator: 'Gt' }] },
       ingress: [
         { from: [{}, { ipBlock: { cidr: '10.0.0.0/33' } }, { ipBlock: { cidr: '10.0.0.0/8' }, podSelector: {} }] },
-        { ports: [{ port: 'http', endPort: 90 }, { port: 90, endPort: 80 }, { port: 1, protocol: 'ICMP' }] },
+        {
+          ports: [
+            { port: 'http', endPort: 90 },
+            { port: 90, endPort: 80 },
+            { port: 1, protocol: 'ICMP' },
+          ],
+        },
       ],
     }),
   );
@@ -828,16 +832,16 @@ const SELECTOR_CASES: ReadonlyArray<readonly [string, LabelSelector, Record<stri
   ['unknown operator', { matchExpressions: [{ key: 'a', operator: 'Gt', values: ['0'] }] }, { a: '1' }, false],
   [
     'expressions are ANDed',
-    { matchExpressions: [{ key: 'a', operator: 'Exists' }, { key: 'b', operator: 'DoesNotExist' }] },
+    {
+      matchExpressions: [
+        { key: 'a', operator: 'Exists' },
+        { key: 'b', operator: 'DoesNotExist' },
+      ],
+    },
     { a: '1', b: '1' },
     false,
   ],
-  [
-    'matchLabels AND matchExpressions',
-    { matchLabels: { a: '1' }, matchExpressions: [{ key: 'b', operator: 'In', values: ['2'] }] },
-    { a: '1', b: '2' },
-    true,
-  ],
+  ['matchLabels AND matchExpressions', { matchLabels: { a: '1' }, matchExpressions: [{ key: 'b', operator: 'In', values: ['2'] }] }, { a: '1', b: '2' }, true],
   [
     'matchLabels AND matchExpressions, one fails',
     { matchLabels: { a: '1' }, matchExpressions: [{ key: 'b', operator: 'In', values: ['2'] }] },
@@ -942,10 +946,7 @@ s('parseCidr rejects malformed CIDRs', () => {
 s('compileIpBlock: except carve-outs, invalid CIDRs', () => {
   const b = compileIpBlock('10.0.0.0/16', ['10.0.1.0/24', '10.0.2.128/25']);
   const at = (ip: string) => b.contains(parseIp(ip)!);
-  assert.equal(
-    ['10.0.0.1', '10.0.1.1', '10.0.2.1', '10.0.2.200', '10.1.0.0'].map(at),
-    [true, false, true, false, false],
-  );
+  assert.equal(['10.0.0.1', '10.0.1.1', '10.0.2.1', '10.0.2.200', '10.1.0.0'].map(at), [true, false, true, false, false]);
   assert.is(b.valid, true);
   const bad = compileIpBlock('nope');
   assert.equal([bad.valid, bad.contains(parseIp('10.0.0.1')!)], [false, false]);

@@ -18,7 +18,11 @@ const topo = await loadStackMetadata({ path: DEMO_METADATA, setting: 'STACK_META
 const generated = await loadNetworkPolicyDir({ path: DEMO_POLICIES, setting: 'NETWORKPOLICY_DIR' });
 const derived = deriveExpected(topo, DEMO_METADATA);
 const stackNs = new Set(topo.namespaces);
-const namespaces: NamespaceInfo[] = [...topo.namespaces.map((n) => ({ name: n, labels: { [STACK_NAMESPACE_LABEL]: n } })), { name: 'kube-system', labels: {} }, { name: 'default', labels: {} }];
+const namespaces: NamespaceInfo[] = [
+  ...topo.namespaces.map((n) => ({ name: n, labels: { [STACK_NAMESPACE_LABEL]: n } })),
+  { name: 'kube-system', labels: {} },
+  { name: 'default', labels: {} },
+];
 /** The cluster as the generated files say, names with their --nrNN suffix. */
 const cluster = (): any[] => structuredClone(generated.policies.map((e) => renderPolicy(e, stackNs)));
 const judge = (policies: NetworkPolicy[], expected = generated, ns: NamespaceInfo[] | null = namespaces) => {
@@ -39,13 +43,28 @@ s('a cluster exactly as generated: everything found; what the generator itself g
     // (gmp-system, rabbitmq, and kube-system by stacktic.io/namespace): 3 low findings.
     // The internet--any policies admit everyone on their listed ports, as their names say: info only.
     assert.equal(r.summary.rule_findings, { critical: 0, high: 0, medium: 0, low: 3, info: 7 });
-    assert.equal(r.results.rule_findings.filter((f) => f.kind === 'selector-matches-nothing').map((f) => f.message.replace(/^.*label /, '')).sort(), ['stacktic.io/namespace=gmp-system; the rule allows nothing', 'stacktic.io/namespace=kube-system; the rule allows nothing', 'stacktic.io/namespace=rabbitmq; the rule allows nothing']);
+    assert.equal(
+      r.results.rule_findings
+        .filter((f) => f.kind === 'selector-matches-nothing')
+        .map((f) => f.message.replace(/^.*label /, ''))
+        .sort(),
+      [
+        'stacktic.io/namespace=gmp-system; the rule allows nothing',
+        'stacktic.io/namespace=kube-system; the rule allows nothing',
+        'stacktic.io/namespace=rabbitmq; the rule allows nothing',
+      ],
+    );
     assert.is(r.score, Math.round((1000 * (68 - 3 * (1 - SEVERITY_VALUE.low))) / 68) / 10, expected.source);
     assert.is(r.score, 98.9);
     assert.is(r.summary.links, 9);
     assert.is(r.summary.links_bidirectional, 7);
     assert.is(r.summary.links_allowed_live, 7, 'the live policies really allow every generated link');
-    assert.equal(r.results.link_findings.map((f) => `${f.from}${f.from_sub_component ? `/${f.from_sub_component}` : ''}>${f.to}${f.to_sub_component ? `/${f.to_sub_component}` : ''}`), ['apisix>kafka/bridge', 'grafana>prometheus']);
+    assert.equal(
+      r.results.link_findings.map(
+        (f) => `${f.from}${f.from_sub_component ? `/${f.from_sub_component}` : ''}>${f.to}${f.to_sub_component ? `/${f.to_sub_component}` : ''}`,
+      ),
+      ['apisix>kafka/bridge', 'grafana>prometheus'],
+    );
     assert.match(r.results.link_findings[0].message, /no expected policy for its egress from ingress-apisix and ingress to strimzi/);
     assert.is(r.results.link_findings[0].declared_at, 'default_context.components.apisix.links_to.bridge');
     const sub = r.results.links.find((l) => l.from_sub_component === 'orders-events')!;
@@ -76,9 +95,15 @@ s('missing, drifted, renamed, extra and a selector matching nothing: each report
   assert.equal(r.results.extra, [{ name: 'debug-allow-all', namespace: 'shop' }]);
   assert.equal([r.summary.missing, r.summary.drifted, r.summary.renamed, r.summary.extra], [1, 1, 1, 1]);
   const allowAll = r.results.rule_findings.filter((f) => f.policy === 'debug-allow-all');
-  assert.equal(allowAll.map((f) => [f.kind, f.severity, f.message]), [['peer-everyone', 'critical', "ingress[0] has no 'from': it admits everyone on every port"]]);
+  assert.equal(
+    allowAll.map((f) => [f.kind, f.severity, f.message]),
+    [['peer-everyone', 'critical', "ingress[0] has no 'from': it admits everyone on every port"]],
+  );
   // grafana's own `all` policies select by its stacktic label: present, allowing nothing.
-  const empties = r.results.rule_findings.filter((f) => f.kind === 'selector-matches-nothing' && f.namespace === 'grafana').map((f) => `${f.namespace}/${f.policy}`).sort();
+  const empties = r.results.rule_findings
+    .filter((f) => f.kind === 'selector-matches-nothing' && f.namespace === 'grafana')
+    .map((f) => `${f.namespace}/${f.policy}`)
+    .sort();
   assert.equal(empties, ['grafana/grafana--all--grafana--egress--ports--grafana--nr6', 'grafana/grafana--all--grafana--ingress--ports--grafana--nr5']);
   assert.is(r.summary.empty_selectors, 2 + 3, "grafana's two and prometheus' three");
   assert.ok(r.results.empty_selectors.some((e) => /no namespace has label stacktic\.io\/namespace=grafana/.test(e.message)));
@@ -99,7 +124,19 @@ s('missing, drifted, renamed, extra and a selector matching nothing: each report
 s('a same-named superset is drifted, with the extra ports and the wider peer spelled out', () => {
   const c = cluster();
   const i = at(c, 'shop--to--minio--egress');
-  c[i].spec = { podSelector: {}, policyTypes: ['Egress'], egress: [{ to: [{ namespaceSelector: {} }], ports: [{ protocol: 'TCP', port: 9000 }, { protocol: 'TCP', port: 22 }] }] };
+  c[i].spec = {
+    podSelector: {},
+    policyTypes: ['Egress'],
+    egress: [
+      {
+        to: [{ namespaceSelector: {} }],
+        ports: [
+          { protocol: 'TCP', port: 9000 },
+          { protocol: 'TCP', port: 22 },
+        ],
+      },
+    ],
+  };
   const j = at(c, 'minio--exception--app--ingress--ports--9001');
   c[j].spec!.ingress![0].ports = [{ protocol: 'TCP' }]; // all ports, as in Stacktic's broken files
   const r = judge(c);
@@ -110,15 +147,24 @@ s('a same-named superset is drifted, with the extra ports and the wider peer spe
   const all = result(r, 'minio--exception--app--ingress--ports--9001');
   assert.equal(all.drift, ['grants more: ingress every TCP port from namespace ingress-apisix']);
   const f = r.results.rule_findings.filter((x) => x.policy.startsWith('minio--exception--app'));
-  assert.equal(f.map((x) => `${x.kind}:${x.severity}:${x.line}`), ['all-ports:medium:16', 'name-ports-mismatch:medium:4']);
+  assert.equal(
+    f.map((x) => `${x.kind}:${x.severity}:${x.line}`),
+    ['all-ports:medium:16', 'name-ports-mismatch:medium:4'],
+  );
   assert.match(f[1].message, /the name promises ingress ports 9001; the spec grants every port/);
-  assert.equal(r.results.rule_findings.filter((x) => x.policy.startsWith('shop--to--minio')).map((x) => `${x.kind}:${x.severity}`), ['peer-everyone:medium', 'name-ports-mismatch:medium']);
+  assert.equal(
+    r.results.rule_findings.filter((x) => x.policy.startsWith('shop--to--minio')).map((x) => `${x.kind}:${x.severity}`),
+    ['peer-everyone:medium', 'name-ports-mismatch:medium'],
+  );
 });
 
 s('a same-named subset is drifted with the missing ports; a contradicting name is a finding', () => {
   const c = cluster();
   const i = at(c, 'grafana--internet--any--egress');
-  c[i].spec!.egress![0].ports = [{ protocol: 'TCP', port: 443 }, { protocol: 'TCP', port: 9090 }];
+  c[i].spec!.egress![0].ports = [
+    { protocol: 'TCP', port: 443 },
+    { protocol: 'TCP', port: 9090 },
+  ];
   const r = judge(c);
   assert.equal(result(r, 'grafana--internet--any--egress--ports--80-443-9090').drift, ['lacks: egress TCP/80 to everyone']);
   const f = r.results.rule_findings.find((x) => x.kind === 'name-ports-mismatch')!;
@@ -135,7 +181,10 @@ s('two expected policies of one name (443 to kube-system and to default) are mat
   const r = judge(c);
   const drifted = r.results.expected.filter((x) => x.status === 'drifted');
   assert.is(drifted.length, 1);
-  assert.equal(drifted[0].drift, ['grants more: egress TCP/443 to namespace kube-public', `lacks: egress TCP/443 to namespace ${drifted[0].drift![1].includes('default') ? 'default' : 'kube-system'}`]);
+  assert.equal(drifted[0].drift, [
+    'grants more: egress TCP/443 to namespace kube-public',
+    `lacks: egress TCP/443 to namespace ${drifted[0].drift![1].includes('default') ? 'default' : 'kube-system'}`,
+  ]);
 });
 
 s('without the namespace list, selector and live checks are skipped, not guessed', () => {
@@ -146,7 +195,12 @@ s('without the namespace list, selector and live checks are skipped, not guessed
 });
 
 s('an empty expected set gives no score rather than a guess', () => {
-  const r = judgeLight({ ...topo, namespaces: [], links: [] }, { source: 'manifest', file: 'x', policies: [] }, { policies: [], namespaces }, new PolicyEngine([], namespaces));
+  const r = judgeLight(
+    { ...topo, namespaces: [], links: [] },
+    { source: 'manifest', file: 'x', policies: [] },
+    { policies: [], namespaces },
+    new PolicyEngine([], namespaces),
+  );
   assert.is(r.score, null);
 });
 

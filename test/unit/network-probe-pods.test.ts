@@ -45,7 +45,14 @@ const sourceLabels = {
   'controller-uid': '3f1c',
   'pod-template-generation': '2',
 };
-const pod = () => fallbackProbePod({ source: { namespace: 'flowise', labels: sourceLabels, name: 'flowise-7d9c6b5f4-abcde' }, image: IMAGE, args, runId: 'r1a2b3', deadlineSeconds: 90 });
+const pod = () =>
+  fallbackProbePod({
+    source: { namespace: 'flowise', labels: sourceLabels, name: 'flowise-7d9c6b5f4-abcde' },
+    image: IMAGE,
+    args,
+    runId: 'r1a2b3',
+    deadlineSeconds: 90,
+  });
 
 const hardened = (sc: any) => {
   assert.is(sc.runAsNonRoot, true);
@@ -68,7 +75,8 @@ e('runs nmap with the given args, named after the run, hardened, without resourc
   assert.equal(c.args, args);
   assert.ok(c.args !== args, 'args are copied');
   hardened(c.securityContext);
-  for (const k of ['resources', 'ports', 'readinessProbe', 'livenessProbe', 'startupProbe', 'lifecycle']) assert.not.ok(k in c, `${k} is forbidden for ephemeral containers`);
+  for (const k of ['resources', 'ports', 'readinessProbe', 'livenessProbe', 'startupProbe', 'lifecycle'])
+    assert.not.ok(k in c, `${k} is forbidden for ephemeral containers`);
   assert.is(c.stdin, false);
   assert.is(c.tty, false);
 });
@@ -101,14 +109,24 @@ e.run();
 const f = suite('network probe: fallback pod');
 
 f('with a settle time, an init container of the probe image waits on its own loopback before nmap runs', () => {
-  const pod = fallbackProbePod({ source: { namespace: 'shop', labels: { app: 'shop' } }, image: 'localhost/nmap:7.93', args, runId: 'abc123', deadlineSeconds: 60, settleMs: 2500 });
+  const pod = fallbackProbePod({
+    source: { namespace: 'shop', labels: { app: 'shop' } },
+    image: 'localhost/nmap:7.93',
+    args,
+    runId: 'abc123',
+    deadlineSeconds: 60,
+    settleMs: 2500,
+  });
   const init = pod.spec.initContainers!;
   assert.is(init.length, 1);
   assert.equal([init[0].image, init[0].command, init[0].args], ['localhost/nmap:7.93', ['nmap'], settleArgs(2500)]);
   assert.ok(settleArgs(2500).includes('1250ms') && settleArgs(2500).at(-1) === '127.0.0.1', 'loopback only, two delays of half the time');
   assert.equal(init[0].securityContext, pod.spec.containers[0].securityContext);
   assert.equal(init[0].resources, pod.spec.containers[0].resources);
-  assert.is(fallbackProbePod({ source: { namespace: 'shop', labels: {} }, image: 'x:1', args, runId: 'abc123', deadlineSeconds: 60 }).spec.initContainers, undefined);
+  assert.is(
+    fallbackProbePod({ source: { namespace: 'shop', labels: {} }, image: 'x:1', args, runId: 'abc123', deadlineSeconds: 60 }).spec.initContainers,
+    undefined,
+  );
 });
 
 f('keeps the selecting labels, strips every controller label, adds ours', () => {
@@ -128,7 +146,17 @@ f('keeps the selecting labels, strips every controller label, adds ours', () => 
   assert.is(p.metadata.annotations[OVERRIDDEN_ANNOTATION], 'app.kubernetes.io/managed-by');
   assert.is(
     p.metadata.annotations[STRIPPED_ANNOTATION],
-    ['apps.kubernetes.io/pod-index', 'batch.kubernetes.io/controller-uid', 'batch.kubernetes.io/job-name', 'controller-revision-hash', 'controller-uid', 'job-name', 'pod-template-generation', 'pod-template-hash', 'statefulset.kubernetes.io/pod-name'].join(','),
+    [
+      'apps.kubernetes.io/pod-index',
+      'batch.kubernetes.io/controller-uid',
+      'batch.kubernetes.io/job-name',
+      'controller-revision-hash',
+      'controller-uid',
+      'job-name',
+      'pod-template-generation',
+      'pod-template-hash',
+      'statefulset.kubernetes.io/pod-name',
+    ].join(','),
   );
   assert.is(p.metadata.annotations['stack-scan.io/source'], 'flowise/flowise-7d9c6b5f4-abcde');
   // The sweep selector finds it.
@@ -154,7 +182,12 @@ f('a NetworkPolicy podSelector that selects the source selects the probe pod (th
 f('no overridden/stripped annotations when there was nothing to change', () => {
   const p = fallbackProbePod({ source: { namespace: 'llama', labels: { app: 'llama' } }, image: IMAGE, args, runId: 'r2', deadlineSeconds: 30 });
   assert.equal(p.metadata.annotations, {});
-  assert.equal(p.metadata.labels, { app: 'llama', 'app.kubernetes.io/managed-by': 'stack-scan', 'stack-scan.io/purpose': 'network-probe', 'stack-scan.io/run': 'r2' });
+  assert.equal(p.metadata.labels, {
+    app: 'llama',
+    'app.kubernetes.io/managed-by': 'stack-scan',
+    'stack-scan.io/purpose': 'network-probe',
+    'stack-scan.io/run': 'r2',
+  });
 });
 
 f('never Ready, bounded by activeDeadlineSeconds, never restarted, no token, no service links', () => {
@@ -207,8 +240,19 @@ const st = suite('network probe: settings');
 st('defaults; the pod deadline follows the timeout', () => {
   const s = probeSettingsFromEnv({});
   assert.equal(s, { image: DEFAULT_PROBE_IMAGE, timeoutMs: 60_000, deadlineSeconds: 93, concurrency: 10, maxEphemeralPerPod: 3, settleMs: 3000 });
-  const t = probeSettingsFromEnv({ NETWORK_PROBE_IMAGE: 'registry.k8s.io/e2e-test-images/nmap:1.0', NETWORK_PROBE_TIMEOUT_MS: '120000', NETWORK_PROBE_CONCURRENCY: '3' });
-  assert.equal(t, { image: 'registry.k8s.io/e2e-test-images/nmap:1.0', timeoutMs: 120_000, deadlineSeconds: 153, concurrency: 3, maxEphemeralPerPod: 3, settleMs: 3000 });
+  const t = probeSettingsFromEnv({
+    NETWORK_PROBE_IMAGE: 'registry.k8s.io/e2e-test-images/nmap:1.0',
+    NETWORK_PROBE_TIMEOUT_MS: '120000',
+    NETWORK_PROBE_CONCURRENCY: '3',
+  });
+  assert.equal(t, {
+    image: 'registry.k8s.io/e2e-test-images/nmap:1.0',
+    timeoutMs: 120_000,
+    deadlineSeconds: 153,
+    concurrency: 3,
+    maxEphemeralPerPod: 3,
+    settleMs: 3000,
+  });
 });
 
 st('invalid values are a 422 naming the variable', () => {
@@ -248,7 +292,14 @@ lg('stderr lines interleaved in the log are separated; the XML parses exactly li
     const xml = readFileSync(join(fixtures, file), 'utf8');
     const lines = xml.split('\n');
     // What the kubelet stores: both streams, line by line, in arrival order.
-    const mixed = ['Starting Nmap 7.93 ( https://nmap.org )', ...lines.slice(0, 3), 'Failed to resolve "gone.example.svc.cluster.local".', ...lines.slice(3, 7), 'WARNING: an interleaved warning', ...lines.slice(7)].join('\n');
+    const mixed = [
+      'Starting Nmap 7.93 ( https://nmap.org )',
+      ...lines.slice(0, 3),
+      'Failed to resolve "gone.example.svc.cluster.local".',
+      ...lines.slice(3, 7),
+      'WARNING: an interleaved warning',
+      ...lines.slice(7),
+    ].join('\n');
     const { xml: out, stderr } = splitNmapLog(mixed);
     assert.equal(parseNmapXml(out, { stderr }), parseNmapXml(xml, { stderr }), file);
     assert.ok(out.trimEnd().endsWith('</nmaprun>'), file);
@@ -258,7 +309,9 @@ lg('stderr lines interleaved in the log are separated; the XML parses exactly li
 });
 
 lg('multi-line <output> text stays in the XML', () => {
-  const log = '<?xml version="1.0"?>\n<nmaprun args="nmap">\n<output type="interactive">line one\nline two\n</output>\nstray stderr\n<runstats><finished exit="success"/></runstats>\n</nmaprun>\n';
+  const log =
+    '<?xml version="1.0"?>\n<nmaprun args="nmap">\n<output type="interactive">line one\nline two\n</output>\nstray stderr\n<runstats><finished ' +
+    'exit="success"/></runstats>\n</nmaprun>\n';
   const { xml, stderr } = splitNmapLog(log);
   assert.ok(xml.includes('line one\nline two\n</output>'));
   assert.is(stderr, 'stray stderr');

@@ -18,10 +18,20 @@ const SHARED = join(import.meta.dirname, '../../demo/stack/stack-metadata.yaml')
 const topo = await loadStackMetadata({ path: SHARED, setting: 'STACK_METADATA' });
 const stack = new Set(topo.namespaces);
 const policies = deriveExpected(topo, SHARED).policies.map((e) => renderPolicy(e, stack));
-const namespaces = [...topo.namespaces.map((n) => ({ name: n, labels: { [STACK_NAMESPACE_LABEL]: n } })), { name: 'kube-system', labels: {} }, { name: 'default', labels: {} }];
+const namespaces = [
+  ...topo.namespaces.map((n) => ({ name: n, labels: { [STACK_NAMESPACE_LABEL]: n } })),
+  { name: 'kube-system', labels: {} },
+  { name: 'default', labels: {} },
+];
 const services: ServiceInfo[] = topo.components
   .filter((c) => c.ports.length)
-  .map((c) => ({ name: c.name, namespace: c.namespace!, ports: c.ports.map((p) => ({ port: p })), selector: { 'app.kubernetes.io/name': c.name }, endpoints: 1 }));
+  .map((c) => ({
+    name: c.name,
+    namespace: c.namespace!,
+    ports: c.ports.map((p) => ({ port: p })),
+    selector: { 'app.kubernetes.io/name': c.name },
+    endpoints: 1,
+  }));
 services.push({ name: 'kube-dns', namespace: 'kube-system', ports: [{ port: 53 }], selector: { 'k8s-app': 'kube-dns' }, endpoints: 2 });
 const base = { topology: topo, engine: new PolicyEngine(policies, namespaces), services, pods: [], internetEgress, maxNegative: 200, seed: 1 };
 
@@ -42,13 +52,19 @@ s('the plan covers every layer; the engine agrees with the generated policies', 
     if (t.target.component === 'kubernetes') {
       const internet443 = topo.components.some((c) => c.namespace === t.source.namespace && !!internetEgress(c.type)?.ports.includes(443));
       assert.is(t.engine.allowed, internet443, `${t.id}: only an egress rule to everyone on 443 opens the API server`);
-    }
-    else assert.is(t.engine.allowed, t.expect === 'open', `${t.id}: engine ${t.engine.allowed}, expected ${t.expect}`);
+    } else assert.is(t.engine.allowed, t.expect === 'open', `${t.id}: engine ${t.engine.allowed}, expected ${t.expect}`);
   }
   const link = tests.find((t) => t.id === 'link:shop->postgresql:5432')!;
-  assert.equal([link.target.host, link.source.identity, link.source.labels], ['postgresql.postgresql.svc.cluster.local', 'service-selector', { 'app.kubernetes.io/name': 'shop' }]);
+  assert.equal(
+    [link.target.host, link.source.identity, link.source.labels],
+    ['postgresql.postgresql.svc.cluster.local', 'service-selector', { 'app.kubernetes.io/name': 'shop' }],
+  );
   assert.is(tests.find((t) => t.layer === 'internet' && t.source.namespace === 'cert-manager' && t.target.port === 443)!.expect, 'open');
-  assert.is(tests.find((t) => t.layer === 'internet' && t.source.namespace === 'shop' && t.target.port === 443)!.expect, 'blocked', 'a flowise component has no internet exception');
+  assert.is(
+    tests.find((t) => t.layer === 'internet' && t.source.namespace === 'shop' && t.target.port === 443)!.expect,
+    'blocked',
+    'a flowise component has no internet exception',
+  );
 });
 
 s('one nmap invocation per source: tests grouped by source', () => {
@@ -60,9 +76,15 @@ s('one nmap invocation per source: tests grouped by source', () => {
 
 s('negative tests: every unlinked pair in small stacks, a seeded reproducible sample in large ones', () => {
   const all = planProbes(base).filter((t) => t.layer === 'negative');
-  const a = planProbes({ ...base, maxNegative: 5, seed: 7 }).filter((t) => t.layer === 'negative').map((t) => t.id);
-  const b = planProbes({ ...base, maxNegative: 5, seed: 7 }).filter((t) => t.layer === 'negative').map((t) => t.id);
-  const c = planProbes({ ...base, maxNegative: 5, seed: 8 }).filter((t) => t.layer === 'negative').map((t) => t.id);
+  const a = planProbes({ ...base, maxNegative: 5, seed: 7 })
+    .filter((t) => t.layer === 'negative')
+    .map((t) => t.id);
+  const b = planProbes({ ...base, maxNegative: 5, seed: 7 })
+    .filter((t) => t.layer === 'negative')
+    .map((t) => t.id);
+  const c = planProbes({ ...base, maxNegative: 5, seed: 8 })
+    .filter((t) => t.layer === 'negative')
+    .map((t) => t.id);
   assert.ok(all.length > 5);
   assert.ok(a.length <= 5 && a.length > 0);
   assert.equal(a, b);
@@ -124,11 +146,18 @@ s('services or pods that could not be read are unknown, never "no service"', () 
   assert.is(verdictFor(t, { state: 'closed', reason: 'conn-refused' }).verdict, 'UNDECIDED');
 });
 
-s('a source without a running pod probes with its controller\'s pod template labels, else the Service selector', () => {
-  const tpl = { kind: 'Deployment', name: 'shop', namespace: 'shop', labels: { 'app.kubernetes.io/name': 'shop', 'stacktic.io/imageSigned': 'true', 'app.kubernetes.io/part-of': 'demo' } };
+s("a source without a running pod probes with its controller's pod template labels, else the Service selector", () => {
+  const tpl = {
+    kind: 'Deployment',
+    name: 'shop',
+    namespace: 'shop',
+    labels: { 'app.kubernetes.io/name': 'shop', 'stacktic.io/imageSigned': 'true', 'app.kubernetes.io/part-of': 'demo' },
+  };
   const withTpl = planProbes({ ...base, templates: [tpl] }).find((t) => t.id === 'link:shop->postgresql:5432')!;
   assert.equal([withTpl.source.identity, withTpl.source.template, withTpl.source.labels], ['pod-template', 'Deployment/shop', tpl.labels]);
-  const other = planProbes({ ...base, templates: [{ ...tpl, labels: { 'app.kubernetes.io/name': 'other' } }] }).find((t) => t.id === 'link:shop->postgresql:5432')!;
+  const other = planProbes({ ...base, templates: [{ ...tpl, labels: { 'app.kubernetes.io/name': 'other' } }] }).find(
+    (t) => t.id === 'link:shop->postgresql:5432',
+  )!;
   assert.is(other.source.identity, 'service-selector');
 });
 
@@ -140,7 +169,10 @@ s('one bad target is rejected alone, with its reason', () => {
     { id: 'd', host: '10.0.0.7', port: 70000, protocol: 'TCP' },
     { id: 'e', host: '10.0.0.8', port: 443, protocol: 'TCP' },
   ]);
-  assert.equal(valid.map((t) => t.id), ['a', 'e']);
+  assert.equal(
+    valid.map((t) => t.id),
+    ['a', 'e'],
+  );
   assert.equal([...results.keys()], ['b', 'c', 'd']);
   for (const r of results.values()) assert.equal([r.state, r.reason.startsWith('target rejected: ')], ['unknown', true]);
 });
@@ -150,7 +182,14 @@ s('the engine judges the endpoint port (after the DNAT), and the API server by i
   assert.is(endpointPort(svc, 80, [{ name: 'http', port: 8080 }]), 8080);
   assert.is(endpointPort({ ...svc, ports: [{ port: 80, targetPort: 8081 }] }, 80, undefined), 8081);
   assert.is(endpointPort({ ...svc, ports: [{ port: 80 }] }, 80, undefined), 80);
-  const api: ServiceInfo = { name: 'kubernetes', namespace: 'default', ports: [{ port: 443, targetPort: 6443 }], selector: {}, endpoints: 1, endpointIps: ['10.244.0.1'] };
+  const api: ServiceInfo = {
+    name: 'kubernetes',
+    namespace: 'default',
+    ports: [{ port: 443, targetPort: 6443 }],
+    selector: {},
+    endpoints: 1,
+    endpointIps: ['10.244.0.1'],
+  };
   const t = planProbes({ ...base, services: [...services, api] }).find((x) => x.id === 'exception:shop->kubernetes:443')!;
   assert.equal([t.target.endpoint_port, t.targetListens, t.targetListensVia, t.engine.allowed], [6443, true, 'endpoint', false]);
   assert.match(verdictFor(t, { state: 'closed', reason: 'conn-refused' }).reason, 'without a selector) has a ready endpoint');
@@ -170,7 +209,11 @@ s('the light judgement is reused only while the expected set and every live obje
   assert.is(cache.judgement(expected, { policies: [pol('2')], namespaces: null }, judge).cached, false, 'namespaces unreadable');
   assert.is(cache.judgement({}, { policies: [pol('2')], namespaces: ns }, judge).cached, false, 'another expected set (file version)');
   assert.is(calls, 5);
-  assert.is.not(snapshotKey({ policies: [{ metadata: { name: 'a' }, spec: {} }], namespaces: [] }), snapshotKey({ policies: [{ metadata: { name: 'a' }, spec: { policyTypes: ['Ingress'] } }], namespaces: [] }), 'objects without uid are keyed by content');
+  assert.is.not(
+    snapshotKey({ policies: [{ metadata: { name: 'a' }, spec: {} }], namespaces: [] }),
+    snapshotKey({ policies: [{ metadata: { name: 'a' }, spec: { policyTypes: ['Ingress'] } }], namespaces: [] }),
+    'objects without uid are keyed by content',
+  );
 });
 
 s('targetListens: ready endpoints and a declared container port (by number or name)', () => {

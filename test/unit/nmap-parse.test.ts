@@ -44,7 +44,9 @@ const hostFor = (p: NmapResult, host: string) =>
 const s = suite('nmap-parse');
 
 s('every recorded fixture has its expectations', () => {
-  const xmls = readdirSync(dir).filter((f) => f.endsWith('.xml')).sort();
+  const xmls = readdirSync(dir)
+    .filter((f) => f.endsWith('.xml'))
+    .sort();
   assert.equal(xmls, names.map((n) => `${n}.xml`).sort());
   for (const n of ['open-closed', 'filtered', 'extraports', 'extraports-mixed', 'host-down', 'host-timeout', 'ipv6']) {
     assert.ok(names.includes(n), `fixture ${n} is missing`);
@@ -88,7 +90,10 @@ for (const name of names) {
 s('open-closed: several hosts, a user-given name, reasons', () => {
   const p = parseNmapXml(load('open-closed').xml);
   assert.is(p.hosts.length, 3);
-  assert.equal(p.hosts.map((h) => h.address), ['127.0.0.1', '127.0.0.2', '127.0.0.1']);
+  assert.equal(
+    p.hosts.map((h) => h.address),
+    ['127.0.0.1', '127.0.0.2', '127.0.0.1'],
+  );
   assert.equal(p.hosts[2].hostnames, [{ name: 'localhost', type: 'user' }]);
   assert.equal(p.scanned, [{ protocol: 'tcp', ports: [9, 8080, 8081, 8443] }]);
   const r = resultsFor(
@@ -115,9 +120,18 @@ s('extraports: folded closed ports come from the <extrareasons ports> list', () 
   assert.is(h.extraports[0].count, 98);
   assert.is(h.extraports[0].reasons[0].ports?.length, 98);
   assert.is(h.ports.length, 100);
-  assert.equal(h.ports.find((x) => x.port === 8000), { protocol: 'tcp', port: 8000, state: 'closed', reason: 'conn-refused', source: 'extraports' });
-  assert.equal(h.ports.find((x) => x.port === 8080), { protocol: 'tcp', port: 8080, state: 'open', reason: 'syn-ack', source: 'port' });
-  assert.equal(h.ports.find((x) => x.port === 8090), { protocol: 'tcp', port: 8090, state: 'filtered', reason: 'no-response', source: 'port' });
+  assert.equal(
+    h.ports.find((x) => x.port === 8000),
+    { protocol: 'tcp', port: 8000, state: 'closed', reason: 'conn-refused', source: 'extraports' },
+  );
+  assert.equal(
+    h.ports.find((x) => x.port === 8080),
+    { protocol: 'tcp', port: 8080, state: 'open', reason: 'syn-ack', source: 'port' },
+  );
+  assert.equal(
+    h.ports.find((x) => x.port === 8090),
+    { protocol: 'tcp', port: 8090, state: 'filtered', reason: 'no-response', source: 'port' },
+  );
 });
 
 // nmap before the ports="" attribute on <extrareasons> only gave counts. There
@@ -224,14 +238,24 @@ s('nmapArgs: one connect scan, explicit timeouts, union of ports, hosts deduplic
     connectTimeoutMs: 750,
   });
   assert.equal(args, [
-    '-sT', '-Pn', '-n', '--reason',
-    '--max-retries', '1',
-    '--initial-rtt-timeout', '750ms',
-    '--max-rtt-timeout', '750ms',
-    '--host-timeout', '5000ms',
-    '-p', '80-82,443',
-    '-oX', '-',
-    '10.1.2.3', 'svc.ns.svc.cluster.local',
+    '-sT',
+    '-Pn',
+    '-n',
+    '--reason',
+    '--max-retries',
+    '1',
+    '--initial-rtt-timeout',
+    '750ms',
+    '--max-rtt-timeout',
+    '750ms',
+    '--host-timeout',
+    '5000ms',
+    '-p',
+    '80-82,443',
+    '-oX',
+    '-',
+    '10.1.2.3',
+    'svc.ns.svc.cluster.local',
   ]);
   assert.is(portList([5, 3, 4, 1, 65535, 3]), '1,3-5,65535');
 });
@@ -241,7 +265,10 @@ s('nmapArgs: families are not mixed; nmapRuns splits them', () => {
   const v6: ProbeTarget = { id: 'b', host: '[::1]', port: 2, protocol: 'TCP' };
   assert.throws(() => nmapArgs([v4, v6], { hostTimeoutMs: 1000 }), /cannot be mixed/);
   const runs = nmapRuns([v6, v4], { hostTimeoutMs: 1000 });
-  assert.equal(runs.map((r) => r.family), [4, 6]);
+  assert.equal(
+    runs.map((r) => r.family),
+    [4, 6],
+  );
   assert.ok(runs[1].args.includes('-6'));
   assert.is(runs[1].args.at(-1), '::1');
   assert.not.ok(runs[0].args.includes('-6'));

@@ -28,16 +28,35 @@ s('CNI: bridge without gateway or masquerade; only the Service CIDR is routed, v
 
 s('containerd: own root/state/socket, local pause image, restricted oom_score_adj, cgroupfs', () => {
   const t = containerdToml('/tmp/x', '/bin/dir', '/tmp/x/containerd.sock');
-  for (const want of ['root = "/tmp/x/containerd/root"', 'state = "/tmp/x/containerd/state"', 'address = "/tmp/x/containerd.sock"',
-    `sandbox = "${IMAGES.pause}"`, 'restrict_oom_score_adj = true', 'netns_mounts_under_state_dir = true', 'SystemdCgroup = false',
-    'BinaryName = "/bin/dir/runc"', 'bin_dirs = ["/bin/dir/cni"]', 'conf_dir = "/tmp/x/cni/net.d"', 'stream_server_address = "127.0.0.1"']) {
+  for (const want of [
+    'root = "/tmp/x/containerd/root"',
+    'state = "/tmp/x/containerd/state"',
+    'address = "/tmp/x/containerd.sock"',
+    `sandbox = "${IMAGES.pause}"`,
+    'restrict_oom_score_adj = true',
+    'netns_mounts_under_state_dir = true',
+    'SystemdCgroup = false',
+    'BinaryName = "/bin/dir/runc"',
+    'bin_dirs = ["/bin/dir/cni"]',
+    'conf_dir = "/tmp/x/cni/net.d"',
+    'stream_server_address = "127.0.0.1"',
+  ]) {
     assert.ok(t.includes(want), want);
   }
   assert.ok(Object.values(IMAGES).every((i) => i.startsWith('localhost/')));
 });
 
 s('splitRule keeps quoted comments as one argument', () => {
-  assert.equal(splitRule('-D INPUT -m comment --comment "kubernetes health check" -j KUBE-NODEPORTS'), ['-D', 'INPUT', '-m', 'comment', '--comment', 'kubernetes health check', '-j', 'KUBE-NODEPORTS']);
+  assert.equal(splitRule('-D INPUT -m comment --comment "kubernetes health check" -j KUBE-NODEPORTS'), [
+    '-D',
+    'INPUT',
+    '-m',
+    'comment',
+    '--comment',
+    'kubernetes health check',
+    '-j',
+    'KUBE-NODEPORTS',
+  ]);
 });
 
 s('removal script from a real iptables-save: every KUBE-*/kube-router/harness chain flushed and deleted, every jump into them deleted', () => {
@@ -62,7 +81,8 @@ s('kube-router only: its chains go, kube-proxy and kubelet chains stay', () => {
   const { script } = removalScript(SAVE, KUBE_ROUTER);
   assert.ok(/-X KUBE-ROUTER-FORWARD\n/.test(script));
   assert.ok(/-X KUBE-POD-FW-/.test(script) && /-X KUBE-NWPLCY-/.test(script));
-  for (const keep of ['KUBE-SERVICES', 'KUBE-FORWARD', 'KUBE-FIREWALL', 'KUBE-KUBELET-CANARY', 'KUBE-POSTROUTING']) assert.not.ok(script.includes(`-X ${keep}\n`), keep);
+  for (const keep of ['KUBE-SERVICES', 'KUBE-FORWARD', 'KUBE-FIREWALL', 'KUBE-KUBELET-CANARY', 'KUBE-POSTROUTING'])
+    assert.not.ok(script.includes(`-X ${keep}\n`), keep);
 });
 
 s.run();

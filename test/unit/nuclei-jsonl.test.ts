@@ -90,7 +90,10 @@ parse('endpoint keys: URLs with default ports, host:port, IPv6', () => {
   assert.is(endpointKey(undefined), undefined);
 });
 parse('resolv.conf: nameservers become -r lines; search/options ignored', () => {
-  assert.equal(resolversFromResolvConf('search svc.cluster.local\nnameserver 10.96.0.10\noptions ndots:5\nnameserver fe80::1%eth0\n# nameserver 1.1.1.1\n'), ['10.96.0.10:53', '[fe80::1]:53']);
+  assert.equal(resolversFromResolvConf('search svc.cluster.local\nnameserver 10.96.0.10\noptions ndots:5\nnameserver fe80::1%eth0\n# nameserver 1.1.1.1\n'), [
+    '10.96.0.10:53',
+    '[fe80::1]:53',
+  ]);
   assert.equal(resolversFromResolvConf(''), []);
 });
 
@@ -120,7 +123,10 @@ judge('ssl: three TLS findings on shop; no high → the mean itself (100 − 3 �
 });
 judge('network: redis unauth (high) on redis, sessions reached and clean → mean 90 capped at 70', async () => {
   const { result: r } = await judged('network', parseNucleiOutput(read('network')).events);
-  assert.equal(r.findings.map((f) => `${f.component}:${f.template_id}`), ['redis:stackscan-redis-unauth']);
+  assert.equal(
+    r.findings.map((f) => `${f.component}:${f.template_id}`),
+    ['redis:stackscan-redis-unauth'],
+  );
   assert.is(r.targets.find((t) => t.component === 'sessions')!.reached, true);
   assert.is(r.score, 70);
 });
@@ -145,7 +151,10 @@ judge('a critical finding caps the score at 40; no reached target gives null', a
 judge('a non-match without error AND without ip (seen from nuclei on a closed port) decides nothing', async () => {
   const closed = parseNucleiOutput(read('light')).events.filter((e) => e.url === 'http://127.0.0.1:1');
   assert.ok(closed.length > 0);
-  assert.ok(closed.every((e) => !e.ip && !e.matcherStatus), 'nuclei never names a dialled ip for the closed port');
+  assert.ok(
+    closed.every((e) => !e.ip && !e.matcherStatus),
+    'nuclei never names a dialled ip for the closed port',
+  );
   const noError = closed.map(({ error: _e, ...rest }) => rest as NucleiEvent);
   const r = (await judged('light', noError)).result;
   assert.is(r.targets.find((t) => t.component === 'legacy')!.reached, null);

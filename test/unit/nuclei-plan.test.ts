@@ -33,8 +33,15 @@ const LLAMA = join(SAMPLES, 'llama_base');
 const STRIMZI = join(SAMPLES, 'strimzi_basic_setup');
 const haveLlama = existsSync(join(LLAMA, 'stack-metadata.yaml')) && existsSync(join(LLAMA, 'apisix-route.yaml'));
 const haveStrimzi = existsSync(join(STRIMZI, 'stack-metadata.yaml'));
-if (!haveLlama) console.log(`SKIP llama_base sample tests: ${LLAMA}/stack-metadata.yaml or apisix-route.yaml is absent (the shared samples beside the checkout; not part of the repository)`);
-if (!haveStrimzi) console.log(`SKIP strimzi_basic_setup sample tests: ${STRIMZI}/stack-metadata.yaml is absent (the shared samples beside the checkout; not part of the repository)`);
+if (!haveLlama)
+  console.log(
+    `SKIP llama_base sample tests: ${LLAMA}/stack-metadata.yaml or apisix-route.yaml is absent (the shared samples beside the checkout; not part of ` +
+      `the repository)`,
+  );
+if (!haveStrimzi)
+  console.log(
+    `SKIP strimzi_basic_setup sample tests: ${STRIMZI}/stack-metadata.yaml is absent (the shared samples beside the checkout; not part of the repository)`,
+  );
 
 if (haveLlama) {
   samples('llama_base light: the metadata routes plus apisix-route.yaml hosts, all HTTPS (ApisixTls)', async () => {
@@ -82,7 +89,10 @@ if (haveLlama) {
     const ref = { path: join(LLAMA, 'stack-metadata.yaml'), setting: 'STACK_METADATA' };
     const secrets = collectSecrets(parseYaml(await readTextFile(ref), ref).value);
     for (const s of ['MyStrongPass123!', 'MyStrongToken', 'change_secret_key', 'password_default1', 'auth_password']) assert.ok(secrets.includes(s), s);
-    assert.ok(secrets.some((s) => s.startsWith('hf_')), 'the huggingface token');
+    assert.ok(
+      secrets.some((s) => s.startsWith('hf_')),
+      'the huggingface token',
+    );
     for (const s of ['flowise', 'minio', 'cert-manager', 'ingress-apisix', '9000']) assert.not.ok(secrets.includes(s), s);
   });
 }
@@ -105,18 +115,31 @@ if (haveStrimzi) {
   });
   samples('strimzi network: postgresql, kafka, mongodb', async () => {
     const p = await plan(STRIMZI, 'network');
-    assert.equal(rows(p), ['kafka/strimzi kafka.strimzi.svc.cluster.local:9092', 'mongodb/mongodb mongodb.mongodb.svc.cluster.local:27017', 'postgresql/postgresql postgresql.postgresql.svc.cluster.local:5432']);
+    assert.equal(rows(p), [
+      'kafka/strimzi kafka.strimzi.svc.cluster.local:9092',
+      'mongodb/mongodb mongodb.mongodb.svc.cluster.local:27017',
+      'postgresql/postgresql postgresql.postgresql.svc.cluster.local:5432',
+    ]);
     assert.equal(p.tags, ['kafka', 'mongodb', 'postgres', 'postgresql']);
   });
 }
 
 // ---------------------------------------------------------------- demo metadata
 const demo = suite('nuclei plan: the demo stack (demo/nuclei)');
-const MAP = JSON.stringify({ 'admin.nuclei-demo.test:80': '127.0.0.1:18080', 'shop.nuclei-demo.test:443': '127.0.0.1:18443', 'redis.redis.svc.cluster.local': '127.0.0.2' });
+const MAP = JSON.stringify({
+  'admin.nuclei-demo.test:80': '127.0.0.1:18080',
+  'shop.nuclei-demo.test:443': '127.0.0.1:18443',
+  'redis.redis.svc.cluster.local': '127.0.0.2',
+});
 
 demo('light: four routes; mapped ones get the loopback address, unmapped ones are unresolved with SCAN_DNS=off', async () => {
   const p = await plan(DEMO, 'light', { apisix: true, map: MAP, dns: 'off' });
-  assert.equal(rows(p), ['docs/docs http://docs.nuclei-demo.test', 'legacy/legacy http://legacy.nuclei-demo.test', 'portal/portal http://admin.nuclei-demo.test', 'shop/shop https://shop.nuclei-demo.test']);
+  assert.equal(rows(p), [
+    'docs/docs http://docs.nuclei-demo.test',
+    'legacy/legacy http://legacy.nuclei-demo.test',
+    'portal/portal http://admin.nuclei-demo.test',
+    'shop/shop https://shop.nuclei-demo.test',
+  ]);
   const by = new Map(p.targets.map((t) => [t.component, t]));
   assert.is(by.get('portal')!.input, 'http://127.0.0.1:18080');
   assert.is(by.get('shop')!.input, 'https://127.0.0.1:18443');
@@ -126,7 +149,10 @@ demo('light: four routes; mapped ones get the loopback address, unmapped ones ar
 });
 demo('ssl: only the route with an ApisixTls; the plain-HTTP ones are skipped with the reason', async () => {
   const p = await plan(DEMO, 'ssl', { apisix: true, map: MAP, dns: 'off' });
-  assert.equal(p.targets.map((t) => t.input), ['127.0.0.1:18443']);
+  assert.equal(
+    p.targets.map((t) => t.input),
+    ['127.0.0.1:18443'],
+  );
   assert.equal(p.skipped.map((s) => s.component).sort(), ['docs', 'legacy', 'portal']);
   assert.match(p.skipped[0].reason, /plain HTTP/);
 });
@@ -137,7 +163,11 @@ demo('network: redis and valkey (sessions) on 6379; the bare-name key keeps the 
   assert.equal(p.tags, ['redis', 'valkey']);
 });
 demo('two names mapped to one address become one nuclei input standing for both targets', async () => {
-  const p = await plan(DEMO, 'full', { apisix: true, map: JSON.stringify({ 'docs.nuclei-demo.test:80': '127.0.0.1:19000', 'docs.docs.svc.cluster.local:8080': '127.0.0.1:19000' }), dns: 'off' });
+  const p = await plan(DEMO, 'full', {
+    apisix: true,
+    map: JSON.stringify({ 'docs.nuclei-demo.test:80': '127.0.0.1:19000', 'docs.docs.svc.cluster.local:8080': '127.0.0.1:19000' }),
+    dns: 'off',
+  });
   assert.equal(p.inputs.get('http://127.0.0.1:19000'), ['route:docs.nuclei-demo.test', 'service:docs/docs:8080']);
 });
 demo('every planned input is a valid nuclei input (never starts with -)', async () => {
@@ -169,9 +199,17 @@ const misc = suite('nuclei scan: apisix-route.yaml, host map, tag table, argv');
 misc('apisix docs: route hosts with their upstream Service, TLS hosts', () => {
   const r = readApisixDocs(
     [
-      { kind: 'ApisixUpstream', metadata: { name: 'u', namespace: 'gw' }, spec: { externalNodes: [{ type: 'Domain', name: 'svc.ns.svc.cluster.local', port: 9001 }] } },
+      {
+        kind: 'ApisixUpstream',
+        metadata: { name: 'u', namespace: 'gw' },
+        spec: { externalNodes: [{ type: 'Domain', name: 'svc.ns.svc.cluster.local', port: 9001 }] },
+      },
       { kind: 'ApisixRoute', metadata: { name: 'r', namespace: 'gw' }, spec: { http: [{ match: { hosts: ['A.example.test'] }, upstreams: [{ name: 'u' }] }] } },
-      { kind: 'ApisixRoute', metadata: { name: 'b', namespace: 'gw' }, spec: { http: [{ match: { hosts: ['b.example.test'] }, backends: [{ serviceName: 'web', servicePort: 80 }] }] } },
+      {
+        kind: 'ApisixRoute',
+        metadata: { name: 'b', namespace: 'gw' },
+        spec: { http: [{ match: { hosts: ['b.example.test'] }, backends: [{ serviceName: 'web', servicePort: 80 }] }] },
+      },
       { kind: 'ApisixTls', spec: { hosts: ['a.example.test'] } },
       null,
       'text',
@@ -223,7 +261,10 @@ misc('host map: names and host:port keys, IP or ip:port values; names as values 
   }
   assert.is(hostMapFromEnv({ NETWORK_PROBE_LOCAL_HOSTS: '{"x.test":"1.2.3.4"}' }, ['NETWORK_PROBE_LOCAL_HOSTS']).setting, 'NETWORK_PROBE_LOCAL_HOSTS');
   assert.is(dnsModeFromEnv({}), 'system');
-  assert.throws(() => dnsModeFromEnv({ SCAN_DNS: 'maybe' }), (e: ScanError) => e.info.setting === 'SCAN_DNS');
+  assert.throws(
+    () => dnsModeFromEnv({ SCAN_DNS: 'maybe' }),
+    (e: ScanError) => e.info.setting === 'SCAN_DNS',
+  );
 });
 misc('tag table: every type once, every row has tags for what it speaks', () => {
   const seen = new Set<string>();
@@ -234,10 +275,23 @@ misc('tag table: every type once, every row has tags for what it speaks', () => 
     }
     assert.ok(r.speaks === 'http' ? r.http?.length : r.network?.length, r.types.join());
   }
-  for (const t of ['grafana', 'keycloak', 'mongodb', 'cnpg', 'postgresql', 'elasticsearch', 'opensearch', 'rabbitmq', 'minio', 'redis', 'valkey']) assert.ok(techRow(t), t);
+  for (const t of ['grafana', 'keycloak', 'mongodb', 'cnpg', 'postgresql', 'elasticsearch', 'opensearch', 'rabbitmq', 'minio', 'redis', 'valkey'])
+    assert.ok(techRow(t), t);
 });
 misc('argv: fixed flags, offline (-duc, -ni), exact template list, safety -etags, nothing from a request', () => {
-  const o = { bin: 'nuclei', protocols: ['tcp', 'javascript'], templates: ['/t/a.yaml'], excludeTags: ['intrusive', 'dos'], rateLimit: 10, concurrency: 2, bulkSize: 3, requestTimeoutS: 4, retries: 0, resolvers: [], includeRaw: false };
+  const o = {
+    bin: 'nuclei',
+    protocols: ['tcp', 'javascript'],
+    templates: ['/t/a.yaml'],
+    excludeTags: ['intrusive', 'dos'],
+    rateLimit: 10,
+    concurrency: 2,
+    bulkSize: 3,
+    requestTimeoutS: 4,
+    retries: 0,
+    resolvers: [],
+    includeRaw: false,
+  };
   const a = nucleiArgs(o, '/w/targets.txt', '/w/templates.txt');
   assert.equal(a.slice(0, 6), ['-l', '/w/targets.txt', '-t', '/w/templates.txt', '-pt', 'tcp,javascript']);
   for (const f of ['-jsonl', '-duc', '-ni', '-ms', '-ot', '-or', '-silent']) assert.ok(a.includes(f), f);
@@ -251,20 +305,39 @@ misc('argv: fixed flags, offline (-duc, -ni), exact template list, safety -etags
   assert.throws(() => nucleiArgs({ ...o, excludeTags: ['-t /etc'] }, '/w/l', '/w/t'));
   assert.throws(() => nucleiArgs({ ...o, protocols: ['http,code'] }, '/w/l', '/w/t'));
   for (const bad of ['-u', '--help', 'http://a b', 'http://x/;rm', '']) assert.not.ok(isValidNucleiInput(bad), bad);
-  for (const good of ['http://127.0.0.1:80', 'https://[::1]:443', 'redis.redis.svc.cluster.local:6379', 'flowise.my_domain:443']) assert.ok(isValidNucleiInput(good), good);
+  for (const good of ['http://127.0.0.1:80', 'https://[::1]:443', 'redis.redis.svc.cluster.local:6379', 'flowise.my_domain:443'])
+    assert.ok(isValidNucleiInput(good), good);
 });
 misc('NUCLEI_TEMPLATES_DIR: unset 503, missing or empty 422, each naming the setting', async () => {
   const { mkdtempSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
-  const e1 = (() => { try { checkTemplatesDir(undefined); } catch (e) { return e as ScanError; } })()!;
+  const e1 = (() => {
+    try {
+      checkTemplatesDir(undefined);
+    } catch (e) {
+      return e as ScanError;
+    }
+  })()!;
   assert.is(e1.status, 503);
   assert.is(e1.info.setting, 'NUCLEI_TEMPLATES_DIR');
-  const e2 = (() => { try { checkTemplatesDir('/nonexistent/templates'); } catch (e) { return e as ScanError; } })()!;
+  const e2 = (() => {
+    try {
+      checkTemplatesDir('/nonexistent/templates');
+    } catch (e) {
+      return e as ScanError;
+    }
+  })()!;
   assert.is(e2.status, 422);
   assert.match(e2.message, /does not exist/);
   const d = mkdtempSync(join(tmpdir(), 'stack-scan-nuclei-test-'));
   try {
-    const e3 = (() => { try { checkTemplatesDir(d); } catch (e) { return e as ScanError; } })()!;
+    const e3 = (() => {
+      try {
+        checkTemplatesDir(d);
+      } catch (e) {
+        return e as ScanError;
+      }
+    })()!;
     assert.is(e3.status, 422);
     assert.match(e3.message, /no nuclei template/);
   } finally {

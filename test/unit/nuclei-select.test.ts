@@ -22,17 +22,45 @@ const SHARED = join(ROOT, '../shared/nuclei-templates');
 const COMMUNITY = join(ROOT, 'test/fixtures/nuclei/community');
 const SAFE: Policy = { allowTags: new Set(), interactsh: false };
 
-const ids = (c: Catalog, mode: NucleiMode, type: string, policy = SAFE, kind: 'route' | 'service' = 'service') => selectTemplates(c, selectorFor(mode, type, kind), policy).templates.map((t) => t.id).sort();
-const excludedIds = (c: Catalog, mode: NucleiMode, type: string, policy = SAFE, kind: 'route' | 'service' = 'service') => selectTemplates(c, selectorFor(mode, type, kind), policy).excluded.map((e) => `${e.template_id}:${e.code}`).sort();
+const ids = (c: Catalog, mode: NucleiMode, type: string, policy = SAFE, kind: 'route' | 'service' = 'service') =>
+  selectTemplates(c, selectorFor(mode, type, kind), policy)
+    .templates.map((t) => t.id)
+    .sort();
+const excludedIds = (c: Catalog, mode: NucleiMode, type: string, policy = SAFE, kind: 'route' | 'service' = 'service') =>
+  selectTemplates(c, selectorFor(mode, type, kind), policy)
+    .excluded.map((e) => `${e.template_id}:${e.code}`)
+    .sort();
 
 const GENERIC_HTTP = ['apisix-default-login', 'git-config', 'laravel-env', 'phpinfo-files'];
-const SSL_ALL = ['deprecated-tls', 'expired-ssl', 'insecure-cipher-suite-detect', 'kubernetes-fake-certificate', 'mismatched-ssl-certificate', 'revoked-ssl-certificate', 'self-signed-ssl', 'ssl-dns-names', 'ssl-issuer', 'tls-version', 'untrusted-root-certificate', 'weak-cipher-suites', 'wildcard-tls'];
+const SSL_ALL = [
+  'deprecated-tls',
+  'expired-ssl',
+  'insecure-cipher-suite-detect',
+  'kubernetes-fake-certificate',
+  'mismatched-ssl-certificate',
+  'revoked-ssl-certificate',
+  'self-signed-ssl',
+  'ssl-dns-names',
+  'ssl-issuer',
+  'tls-version',
+  'untrusted-root-certificate',
+  'weak-cipher-suites',
+  'wildcard-tls',
+];
 
 /** What each seed type gets from the 60 community templates, per mode (service targets). */
 const EXPECTED: Record<string, { light: string[]; full: string[]; network: string[] }> = {
-  grafana: { light: ['grafana-default-login', 'grafana-detect'], full: ['CVE-2021-39226', 'CVE-2021-43798', 'grafana-default-login', 'grafana-detect'], network: [] },
+  grafana: {
+    light: ['grafana-default-login', 'grafana-detect'],
+    full: ['CVE-2021-39226', 'CVE-2021-43798', 'grafana-default-login', 'grafana-detect'],
+    network: [],
+  },
   keycloak: { light: ['keycloak-admin-panel'], full: ['CVE-2021-20323', 'keycloak-admin-panel'], network: [] },
-  minio: { light: ['minio-console', 'minio-console-default-login', 'minio-default-login'], full: ['minio-console', 'minio-console-default-login', 'minio-default-login'], network: [] },
+  minio: {
+    light: ['minio-console', 'minio-console-default-login', 'minio-default-login'],
+    full: ['minio-console', 'minio-console-default-login', 'minio-default-login'],
+    network: [],
+  },
   elasticsearch: { light: ['elasticsearch'], full: ['elasticsearch'], network: [] },
   opensearch: { light: ['elasticsearch'], full: ['elasticsearch'], network: [] },
   rabbitmq: { light: ['rabbitmq-dashboard', 'rabbitmq-default-login'], full: ['rabbitmq-dashboard', 'rabbitmq-default-login'], network: ['rabbitmq-detect'] },
@@ -56,9 +84,26 @@ if (!existsSync(join(SHARED, 'ssl'))) {
     const protocols = new Map<string, number>();
     for (const t of cat.templates) protocols.set(t.protocol, (protocols.get(t.protocol) ?? 0) + 1);
     assert.equal(Object.fromEntries(protocols), { http: 31, javascript: 6, tcp: 10, ssl: 13 });
-    assert.equal(byId.get('redis-weak-credentials'), { id: 'redis-weak-credentials', path: 'javascript/default-logins/redis-default-logins.yaml', name: byId.get('redis-weak-credentials')!.name, protocol: 'javascript', severity: 'high', tags: ['js', 'redis', 'default-login', 'network'], interactsh: false });
-    assert.equal(cat.templates.filter((t) => t.interactsh).map((t) => t.id), ['CVE-2020-10770']);
-    assert.equal(cat.templates.filter((t) => t.tags.includes('intrusive')).map((t) => t.id).sort(), ['CVE-2020-13945', 'grafana-public-signup']);
+    assert.equal(byId.get('redis-weak-credentials'), {
+      id: 'redis-weak-credentials',
+      path: 'javascript/default-logins/redis-default-logins.yaml',
+      name: byId.get('redis-weak-credentials')!.name,
+      protocol: 'javascript',
+      severity: 'high',
+      tags: ['js', 'redis', 'default-login', 'network'],
+      interactsh: false,
+    });
+    assert.equal(
+      cat.templates.filter((t) => t.interactsh).map((t) => t.id),
+      ['CVE-2020-10770'],
+    );
+    assert.equal(
+      cat.templates
+        .filter((t) => t.tags.includes('intrusive'))
+        .map((t) => t.id)
+        .sort(),
+      ['CVE-2020-13945', 'grafana-public-signup'],
+    );
     assert.is(await loadCatalog(SHARED), cat, 'kept per directory');
   });
 
@@ -71,17 +116,28 @@ if (!existsSync(join(SHARED, 'ssl'))) {
     });
   }
 
-  s('nothing for another technology: no grafana (or any other type\'s) template against minio, in any mode', () => {
+  s("nothing for another technology: no grafana (or any other type's) template against minio, in any mode", () => {
     for (const [type] of Object.entries(EXPECTED)) {
       for (const mode of ['light', 'full', 'network', 'ssl'] as const) {
         for (const id of ids(cat, mode, type, { allowTags: new Set(DEFAULT_EXCLUDED_TAGS.keys()), interactsh: true }, 'route')) {
-          const foreign = byId.get(id)!.tags.filter((t) => ALL_TECH_TAGS.includes(t) && !selectorFor(mode, type).tags.includes(t) && !selectorFor('full', type).tags.includes(t) && !selectorFor('network', type).tags.includes(t));
+          const foreign = byId
+            .get(id)!
+            .tags.filter(
+              (t) =>
+                ALL_TECH_TAGS.includes(t) &&
+                !selectorFor(mode, type).tags.includes(t) &&
+                !selectorFor('full', type).tags.includes(t) &&
+                !selectorFor('network', type).tags.includes(t),
+            );
           assert.equal(foreign, [], `${mode} ${type} picks ${id} (${foreign})`);
         }
       }
     }
     const minio = ids(cat, 'full', 'minio', SAFE, 'route');
-    assert.not.ok(minio.some((id) => id.startsWith('grafana') || id === 'CVE-2021-43798' || id === 'CVE-2021-39226'), minio.join());
+    assert.not.ok(
+      minio.some((id) => id.startsWith('grafana') || id === 'CVE-2021-43798' || id === 'CVE-2021-39226'),
+      minio.join(),
+    );
   });
 
   s('production-safe by default: intrusive templates excluded with the reason; NUCLEI_ALLOW_TAGS lets them run', () => {
@@ -109,13 +165,31 @@ if (!existsSync(join(SHARED, 'ssl'))) {
   s('the community stack: one group per distinct selection, exclusions once with their types, union for comparison', async () => {
     const topo = await loadStackMetadata({ path: join(COMMUNITY, 'stack-metadata.yaml'), setting: 'STACK_METADATA' });
     const apisix = await loadApisixRoutes({ path: join(COMMUNITY, 'apisix-route.yaml'), setting: 'APISIX_ROUTES' });
-    const map = Object.fromEntries(['app.community.test:80', 'grafana.community.test:80', 'minio.community.test:80', 'expired.community.test:443', 'legacy-tls.community.test:443', 'secure.community.test:443', 'cache.cache.svc.cluster.local:6379', 'sessions.sessions.svc.cluster.local:6379', 'db.db.svc.cluster.local:5432'].map((k, i) => [k, `127.0.0.1:${20000 + i}`]));
+    const map = Object.fromEntries(
+      [
+        'app.community.test:80',
+        'grafana.community.test:80',
+        'minio.community.test:80',
+        'expired.community.test:443',
+        'legacy-tls.community.test:443',
+        'secure.community.test:443',
+        'cache.cache.svc.cluster.local:6379',
+        'sessions.sessions.svc.cluster.local:6379',
+        'db.db.svc.cluster.local:5432',
+      ].map((k, i) => [k, `127.0.0.1:${20000 + i}`]),
+    );
     const plan = (mode: NucleiMode) => planTargets(topo, mode, { hostMap: parseHostMap(JSON.stringify(map)), dns: 'off', routeScheme: 'https', apisix });
     const light = groupPlan(plan('light'), cat, SAFE);
     assert.equal(light.groups.map((g) => g.types.join('+')).sort(), ['grafana', 'minio', 'webapp']);
-    assert.equal(light.excluded.map((e) => `${e.template_id} ${e.types}`), ['grafana-public-signup grafana']);
+    assert.equal(
+      light.excluded.map((e) => `${e.template_id} ${e.types}`),
+      ['grafana-public-signup grafana'],
+    );
     const net = groupPlan(plan('network'), cat, SAFE);
-    assert.equal(net.groups.map((g) => `${g.types.join('+')} ${g.protocols} ${g.inputs.length}`).sort(), ['postgresql tcp,javascript 1', 'redis+valkey tcp,javascript 2']);
+    assert.equal(net.groups.map((g) => `${g.types.join('+')} ${g.protocols} ${g.inputs.length}`).sort(), [
+      'postgresql tcp,javascript 1',
+      'redis+valkey tcp,javascript 2',
+    ]);
     const ssl = groupPlan(plan('ssl'), cat, SAFE);
     assert.is(ssl.groups.length, 1);
     assert.is(ssl.groups[0].inputs.length, 3);
@@ -131,13 +205,22 @@ if (!existsSync(join(SHARED, 'ssl'))) {
     assert.ok(falsePositiveRule('redis-require-auth', new Set()));
     assert.ok(falsePositiveRule('redis-weak-credentials', new Set(['exposed-redis'])));
     assert.not.ok(falsePositiveRule('redis-weak-credentials', new Set()), 'a guessed password on a protected server is real');
-    for (const id of ['revoked-ssl-certificate', 'redis-require-auth', 'redis-weak-credentials', 'postgres-weak-credentials', 'pgsql-version-detect']) assert.ok(byId.has(id), id);
+    for (const id of ['revoked-ssl-certificate', 'redis-require-auth', 'redis-weak-credentials', 'postgres-weak-credentials', 'pgsql-version-detect'])
+      assert.ok(byId.has(id), id);
   });
 }
 
 const r = suite('nuclei template catalog reader');
 r('a template, a workflow, a helper file, broken YAML; tags as list or string; the ignore file', () => {
-  assert.equal(readTemplate('id: a\ninfo:\n  name: A\n  severity: HIGH\n  tags: X, y\nhttp:\n  - method: GET\n', 'a.yaml'), { id: 'a', path: 'a.yaml', name: 'A', protocol: 'http', severity: 'high', tags: ['x', 'y'], interactsh: false });
+  assert.equal(readTemplate('id: a\ninfo:\n  name: A\n  severity: HIGH\n  tags: X, y\nhttp:\n  - method: GET\n', 'a.yaml'), {
+    id: 'a',
+    path: 'a.yaml',
+    name: 'A',
+    protocol: 'http',
+    severity: 'high',
+    tags: ['x', 'y'],
+    interactsh: false,
+  });
   assert.equal(readTemplate('id: b\ninfo:\n  tags: [tls]\nssl:\n  - address: "{{Host}}"\n', 'b.yaml')!.tags, ['tls']);
   assert.is(readTemplate('id: w\ninfo: {name: w}\nworkflows:\n  - template: a.yaml\n', 'w.yaml'), undefined);
   assert.is(readTemplate('payloads:\n  - admin\n', 'helpers/p.yaml'), undefined);
@@ -161,9 +244,17 @@ r('a release directory: .nuclei-ignore honoured (files and tags), hidden dirs sk
     const c = await loadCatalogUncached(dir);
     assert.equal(c.templates.map((t) => t.id).sort(), ['loc', 'ok', 'weak']);
     const sel = selectTemplates(c, selectorFor('light', 'webapp'), SAFE);
-    assert.equal(sel.templates.map((t) => t.id), ['ok']);
+    assert.equal(
+      sel.templates.map((t) => t.id),
+      ['ok'],
+    );
     assert.equal(sel.excluded.map((e) => `${e.template_id}:${e.code}`).sort(), ['loc:nuclei_ignore', 'weak:nuclei_ignore']);
-    assert.equal(selectTemplates(c, selectorFor('light', 'webapp'), { allowTags: new Set(['local']), interactsh: false }).templates.map((t) => t.id).sort(), ['loc', 'ok']);
+    assert.equal(
+      selectTemplates(c, selectorFor('light', 'webapp'), { allowTags: new Set(['local']), interactsh: false })
+        .templates.map((t) => t.id)
+        .sort(),
+      ['loc', 'ok'],
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -175,7 +266,11 @@ r('a target no template applies to is reported undecided with the reason, not sc
   try {
     writeFileSync(join(dir, 'tls.yaml'), 'id: only-tls\ninfo: {tags: "ssl"}\nssl: []\n');
     const topo = await loadStackMetadata({ path: join(COMMUNITY, 'stack-metadata.yaml'), setting: 'STACK_METADATA' });
-    const plan = planTargets(topo, 'network', { hostMap: parseHostMap(JSON.stringify({ 'cache.cache.svc.cluster.local:6379': '127.0.0.1:1' })), dns: 'off', routeScheme: 'https' });
+    const plan = planTargets(topo, 'network', {
+      hostMap: parseHostMap(JSON.stringify({ 'cache.cache.svc.cluster.local:6379': '127.0.0.1:1' })),
+      dns: 'off',
+      routeScheme: 'https',
+    });
     const g = groupPlan(plan, await loadCatalogUncached(dir), SAFE);
     assert.equal(g.groups, []);
     assert.equal([...g.noTemplates.keys()], ['127.0.0.1:1']);

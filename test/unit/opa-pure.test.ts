@@ -9,9 +9,15 @@ import { parseWarningHeaders } from '../../lib/kube/raw.ts';
 const d = suite('opa: denial parsing');
 
 d('webhook denials, several joined by newlines, attributed to constraints', () => {
-  const msg = 'admission webhook "validation.gatekeeper.sh" denied the request: [must-have-probes] Container <c> in your <Pod> <p> has no <livenessProbe>\n[psp-privileged] Privileged container is not allowed: c, securityContext: {"privileged": true}\n[pod-limits] container <c> has no resource limits';
+  const msg =
+    'admission webhook "validation.gatekeeper.sh" denied the request: [must-have-probes] Container <c> in your <Pod> <p> has no ' +
+    ('<livenessProbe>\n[psp-privileged] Privileged container is not allowed: c, securityContext: {"privileged": true}\n[pod-limits] container <c> has ' +
+      'no resource limits');
   const out = parseDenials(msg);
-  assert.equal(out.map((x) => x.constraint), ['must-have-probes', 'psp-privileged', 'pod-limits']);
+  assert.equal(
+    out.map((x) => x.constraint),
+    ['must-have-probes', 'psp-privileged', 'pod-limits'],
+  );
   assert.is(out[1].message, 'Privileged container is not allowed: c, securityContext: {"privileged": true}');
   assert.ok(out.every((x) => x.via === 'webhook'));
 });
@@ -25,8 +31,18 @@ d('a multi-line message stays with its constraint', () => {
 });
 
 d('native ValidatingAdmissionPolicy denials map the binding to the constraint', () => {
-  const msg = "ValidatingAdmissionPolicy 'gatekeeper-k8srequiredlabels' with binding 'gatekeeper-ns-must-have-owner' denied request: you must provide labels: {\"owner\"}";
-  assert.equal(parseDenials(msg), [{ policy: 'gatekeeper-k8srequiredlabels', binding: 'gatekeeper-ns-must-have-owner', constraint: 'ns-must-have-owner', message: 'you must provide labels: {"owner"}', via: 'vap' }]);
+  const msg =
+    "ValidatingAdmissionPolicy 'gatekeeper-k8srequiredlabels' with binding 'gatekeeper-ns-must-have-owner' denied request: you must provide labels: " +
+    '{"owner"}';
+  assert.equal(parseDenials(msg), [
+    {
+      policy: 'gatekeeper-k8srequiredlabels',
+      binding: 'gatekeeper-ns-must-have-owner',
+      constraint: 'ns-must-have-owner',
+      message: 'you must provide labels: {"owner"}',
+      via: 'vap',
+    },
+  ]);
 });
 
 d('admission outcome: admitted, denied, or an error that is no decision', () => {
@@ -65,9 +81,19 @@ m('kinds, label selectors, Namespace objects and cluster-scoped objects', () => 
   const nsMatch = { match: { kinds: [{ apiGroups: [''], kinds: ['Namespace'] }], namespaceSelector: { matchLabels: { team: 'x' } } } };
   assert.ok(constraintMatches(nsMatch, { group: '', kind: 'Namespace', labels: { team: 'x' }, name: 'n' }));
   assert.not.ok(constraintMatches(nsMatch, { group: '', kind: 'Namespace', labels: {}, name: 'n' }));
-  assert.ok(constraintMatches({ match: { kinds: [{ apiGroups: ['*'], kinds: ['ClusterRole'] }] } }, { group: 'rbac.authorization.k8s.io', kind: 'ClusterRole', labels: {} }));
+  assert.ok(
+    constraintMatches(
+      { match: { kinds: [{ apiGroups: ['*'], kinds: ['ClusterRole'] }] } },
+      { group: 'rbac.authorization.k8s.io', kind: 'ClusterRole', labels: {} },
+    ),
+  );
   // Gatekeeper ignores namespace criteria for cluster-scoped objects (verified against the real webhook).
-  assert.ok(constraintMatches({ match: { namespaces: ['a'], namespaceSelector: { matchLabels: { x: 'y' } } } }, { group: 'rbac.authorization.k8s.io', kind: 'ClusterRole', labels: {} }));
+  assert.ok(
+    constraintMatches(
+      { match: { namespaces: ['a'], namespaceSelector: { matchLabels: { x: 'y' } } } },
+      { group: 'rbac.authorization.k8s.io', kind: 'ClusterRole', labels: {} },
+    ),
+  );
   assert.not.ok(constraintMatches({ match: { scope: 'Namespaced' } }, { group: 'rbac.authorization.k8s.io', kind: 'ClusterRole', labels: {} }));
 });
 
@@ -95,7 +121,10 @@ j('the verdict table, attributed to the constraint under test', () => {
     run('warned', adm(true), adm(true, [], ['warned']), 'warn'),
     { plan: { constraint: 'dry', kind: 'K', enforcementAction: 'dryrun', skip: { verdict: 'AUDIT_ONLY', reason: 'enforcementAction is dryrun' } } },
   ]);
-  assert.equal(findings.map((f) => f.verdict), ['ENFORCING', 'NOT_ENFORCING', 'OVER_ENFORCING', 'BROKEN', 'ENFORCING', 'AUDIT_ONLY', 'AUDIT_ONLY']);
+  assert.equal(
+    findings.map((f) => f.verdict),
+    ['ENFORCING', 'NOT_ENFORCING', 'OVER_ENFORCING', 'BROKEN', 'ENFORCING', 'AUDIT_ONLY', 'AUDIT_ONLY'],
+  );
   assert.equal(conflicts, [{ constraint: 'conflict', with: 'other', message: 'other says no' }]);
   assert.match(findings[4].reason, /also denied by other \(cross-policy conflict\)/);
   assert.is(findings[5].warned, true);
@@ -103,7 +132,9 @@ j('the verdict table, attributed to the constraint under test', () => {
 });
 
 j('a dry-run that failed for another reason is UNTESTED, never a guess', () => {
-  const { findings } = judgeFull([run('x', adm(true), { admitted: false, status: 404, denials: [], warnings: [], error: '404: namespaces "gone" not found' } as never)]);
+  const { findings } = judgeFull([
+    run('x', adm(true), { admitted: false, status: 404, denials: [], warnings: [], error: '404: namespaces "gone" not found' } as never),
+  ]);
   assert.is(findings[0].verdict, 'UNTESTED');
   assert.match(findings[0].reason, /namespaces "gone" not found/);
   assert.is(enforcementScore(findings), null);

@@ -19,14 +19,26 @@ const PROTO_KEYS = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'v
 const AUDIT = '2026-01-01T10:00:00Z';
 
 function constraint(over: Partial<ConstraintInfo> = {}): ConstraintInfo {
-  return { name: 'c1', kind: 'K8sCustomThing', enforcementAction: 'deny', match: { kinds: [{ apiGroups: [''], kinds: ['Pod'] }] }, parameters: {}, enforced: [true], totalViolations: 0, auditTimestamp: AUDIT, violations: [], ...over };
+  return {
+    name: 'c1',
+    kind: 'K8sCustomThing',
+    enforcementAction: 'deny',
+    match: { kinds: [{ apiGroups: [''], kinds: ['Pod'] }] },
+    parameters: {},
+    enforced: [true],
+    totalViolations: 0,
+    auditTimestamp: AUDIT,
+    violations: [],
+    ...over,
+  };
 }
 const violation = (name: string, namespace = 'shop', kind = 'Pod') => ({ group: '', version: 'v1', kind, name, namespace, message: `${name} violates` });
 const namespaces = [
   { name: 'shop', labels: {} },
   { name: 'kube-system', labels: {} },
 ];
-const plan = (c: ConstraintInfo, extra: Record<string, unknown> = {}) => planFull({ constraints: [c], namespaces, stackNamespaces: ['shop'], runId: 'abc123', ...extra })[0];
+const plan = (c: ConstraintInfo, extra: Record<string, unknown> = {}) =>
+  planFull({ constraints: [c], namespaces, stackNamespaces: ['shop'], runId: 'abc123', ...extra })[0];
 
 const p = suite('opa replay: plan');
 
@@ -69,7 +81,17 @@ const r = suite('opa replay: copies and compliant objects');
 const pod = (name: string, labels: Record<string, string> = {}, changed = '2026-01-01T09:00:00Z'): KubeObject => ({
   apiVersion: 'v1',
   kind: 'Pod',
-  metadata: { name, namespace: 'shop', labels, uid: 'u', resourceVersion: '7', creationTimestamp: '2026-01-01T08:00:00Z', managedFields: [{ manager: 'kubectl', time: changed }], ownerReferences: [{ kind: 'ReplicaSet' }], generateName: 'web-' },
+  metadata: {
+    name,
+    namespace: 'shop',
+    labels,
+    uid: 'u',
+    resourceVersion: '7',
+    creationTimestamp: '2026-01-01T08:00:00Z',
+    managedFields: [{ manager: 'kubectl', time: changed }],
+    ownerReferences: [{ kind: 'ReplicaSet' }],
+    generateName: 'web-',
+  },
   spec: { containers: [{ name: 'c', image: 'x' }], ephemeralContainers: [{ name: 'debug' }] },
   status: { phase: 'Running' },
 });
@@ -80,16 +102,42 @@ r('replayCopy strips what the server set and what it allocated, under a fresh na
   assert.is(c.metadata.name, 'stack-scan-abc-1-x');
   assert.is(c.status, undefined);
   assert.is(c.spec.ephemeralContainers, undefined);
-  const svc = replayCopy({ apiVersion: 'v1', kind: 'Service', metadata: { name: 's' }, spec: { clusterIP: '10.0.0.5', clusterIPs: ['10.0.0.5'], ports: [{ port: 80, nodePort: 30080 }] } }, 'n');
+  const svc = replayCopy(
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 's' },
+      spec: { clusterIP: '10.0.0.5', clusterIPs: ['10.0.0.5'], ports: [{ port: 80, nodePort: 30080 }] },
+    },
+    'n',
+  );
   assert.equal(svc.spec, { ports: [{ port: 80 }] });
-  const job = replayCopy({ apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'j' }, spec: { selector: { matchLabels: { 'controller-uid': 'x' } }, template: { metadata: { labels: { 'controller-uid': 'x', 'job-name': 'j', app: 'a' } } } } }, 'n');
+  const job = replayCopy(
+    {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: 'j' },
+      spec: { selector: { matchLabels: { 'controller-uid': 'x' } }, template: { metadata: { labels: { 'controller-uid': 'x', 'job-name': 'j', app: 'a' } } } },
+    },
+    'n',
+  );
   assert.equal(job.spec, { template: { metadata: { labels: { app: 'a' } } } });
 });
 
 r('pickCompliant: matched, not a listed violation, unchanged since the audit, not ours', () => {
   const api: ApiResource = { group: '', version: 'v1', kind: 'Pod', plural: 'pods', namespaced: true };
-  const c = constraint({ match: { kinds: [{ apiGroups: [''], kinds: ['Pod'] }], labelSelector: { matchLabels: { tier: 'web' } } }, violations: [violation('bad')], totalViolations: 1 });
-  const items = [pod('bad', { tier: 'web' }), pod('other-tier', { tier: 'db' }), pod('late', { tier: 'web' }, '2026-01-01T11:00:00Z'), pod('ours', { tier: 'web', 'app.kubernetes.io/managed-by': 'stack-scan' }), pod('good', { tier: 'web' })];
+  const c = constraint({
+    match: { kinds: [{ apiGroups: [''], kinds: ['Pod'] }], labelSelector: { matchLabels: { tier: 'web' } } },
+    violations: [violation('bad')],
+    totalViolations: 1,
+  });
+  const items = [
+    pod('bad', { tier: 'web' }),
+    pod('other-tier', { tier: 'db' }),
+    pod('late', { tier: 'web' }, '2026-01-01T11:00:00Z'),
+    pod('ours', { tier: 'web', 'app.kubernetes.io/managed-by': 'stack-scan' }),
+    pod('good', { tier: 'web' }),
+  ];
   assert.is(pickCompliant(c, items, api, { name: 'shop', labels: {} }, AUDIT)?.metadata.name, 'good');
   assert.is(pickCompliant(c, items.slice(0, 4), api, { name: 'shop', labels: {} }, AUDIT), undefined);
   assert.is(lastChange(pod('x', {}, '2026-01-01T09:30:00Z')), Date.parse('2026-01-01T09:30:00Z'));
@@ -106,7 +154,17 @@ const adm = (admitted: boolean, deniedBy: string[] = [], warnings: string[] = []
 const ref = (name: string) => ({ kind: 'Pod', namespace: 'shop', name });
 function replayed(name: string, invalid: ReturnType<typeof adm>, valid?: ReturnType<typeof adm>, action = 'deny'): Executed {
   return {
-    plan: { constraint: name, kind: 'K8sCustomThing', enforcementAction: action, method: 'replay', resourceKind: 'Pod', namespace: 'shop', invalid: {} as never, ...(valid ? { valid: {} as never } : {}), sources: { invalid: ref('bad'), ...(valid ? { valid: ref('good') } : { validUntested: 'no compliant Pod' }) } },
+    plan: {
+      constraint: name,
+      kind: 'K8sCustomThing',
+      enforcementAction: action,
+      method: 'replay',
+      resourceKind: 'Pod',
+      namespace: 'shop',
+      invalid: {} as never,
+      ...(valid ? { valid: {} as never } : {}),
+      sources: { invalid: ref('bad'), ...(valid ? { valid: ref('good') } : { validUntested: 'no compliant Pod' }) },
+    },
     invalid,
     ...(valid ? { valid } : {}),
   };
@@ -121,7 +179,10 @@ j('replay evidence: the verdict table, the objects named, the method counted', (
     replayed('dry', adm(true), undefined, 'dryrun'),
     { plan: { constraint: 'u', kind: 'K', enforcementAction: 'deny', skip: { verdict: 'UNTESTED', reason: 'no generator' } } },
   ]);
-  assert.equal(findings.map((f) => f.verdict), ['ENFORCING', 'ENFORCING', 'NOT_ENFORCING', 'OVER_ENFORCING', 'AUDIT_ONLY', 'UNTESTED']);
+  assert.equal(
+    findings.map((f) => f.verdict),
+    ['ENFORCING', 'ENFORCING', 'NOT_ENFORCING', 'OVER_ENFORCING', 'AUDIT_ONLY', 'UNTESTED'],
+  );
   assert.equal(findings[0].evidence, { method: 'replay', invalid_object: ref('bad'), valid_object: ref('good') });
   assert.match(findings[0].reason, /the compliant Pod shop\/good \(replayed\) was admitted and the audited Pod shop\/bad \(replayed\) denied/);
   assert.is(findings[1].evidence!.valid_untested, 'no compliant Pod');
@@ -138,7 +199,22 @@ function inventory(over: Partial<Inventory> = {}): Inventory {
   return {
     namespace: 'gatekeeper-system',
     installed: true,
-    signals: { crds: true, webhooks: [{ configuration: 'gk', name: 'validation.gatekeeper.sh', failurePolicy: 'Fail', target: 'service gatekeeper-system/gatekeeper-webhook-service', service: { namespace: 'gatekeeper-system', name: 'gatekeeper-webhook-service' }, namespace: 'gatekeeper-system' }], deployments: [], pods: [], services: [{ namespace: 'gatekeeper-system', name: 'gatekeeper-webhook-service', found: true }] },
+    signals: {
+      crds: true,
+      webhooks: [
+        {
+          configuration: 'gk',
+          name: 'validation.gatekeeper.sh',
+          failurePolicy: 'Fail',
+          target: 'service gatekeeper-system/gatekeeper-webhook-service',
+          service: { namespace: 'gatekeeper-system', name: 'gatekeeper-webhook-service' },
+          namespace: 'gatekeeper-system',
+        },
+      ],
+      deployments: [],
+      pods: [],
+      services: [{ namespace: 'gatekeeper-system', name: 'gatekeeper-webhook-service', found: true }],
+    },
     templates: [{ name: 't', kind: 'K', created: true, errors: [] }],
     constraints: [],
     namespaces: [],
@@ -149,7 +225,9 @@ function inventory(over: Partial<Inventory> = {}): Inventory {
 }
 
 l('namespaces, constraint names and kinds that are Object prototype keys', () => {
-  const constraints = PROTO_KEYS.map((k) => constraint({ name: k, kind: k, totalViolations: 1, violations: [{ kind: 'Pod', name: k, namespace: k, message: `${k} bad` }] }));
+  const constraints = PROTO_KEYS.map((k) =>
+    constraint({ name: k, kind: k, totalViolations: 1, violations: [{ kind: 'Pod', name: k, namespace: k, message: `${k} bad` }] }),
+  );
   const inv = inventory({ constraints, namespaces: PROTO_KEYS.map((name) => ({ name, labels: {} })) });
   const rep = judgeLight(inv, PROTO_KEYS);
   const v = JSON.parse(JSON.stringify(rep.results.violations));
@@ -160,11 +238,20 @@ l('namespaces, constraint names and kinds that are Object prototype keys', () =>
   }
   assert.is(rep.score, 0);
   const plans = planFull({ constraints, namespaces: inv.namespaces, stackNamespaces: PROTO_KEYS, runId: 'r' });
-  assert.ok(plans.every((x) => x.method === 'replay'), JSON.stringify(plans.map((x) => x.skip)));
+  assert.ok(
+    plans.every((x) => x.method === 'replay'),
+    JSON.stringify(plans.map((x) => x.skip)),
+  );
 });
 
 l('refused reads: never "not installed"; a partial constraint list gives no score', () => {
-  const denied = inventory({ installed: null, namespace: null, signals: { crds: null, webhooks: [], deployments: [], pods: [], services: [] }, templates: [], incomplete: ['presence', 'templates', 'constraints', 'webhooks'] });
+  const denied = inventory({
+    installed: null,
+    namespace: null,
+    signals: { crds: null, webhooks: [], deployments: [], pods: [], services: [] },
+    templates: [],
+    incomplete: ['presence', 'templates', 'constraints', 'webhooks'],
+  });
   const rep = judgeLight(denied, []);
   assert.is(rep.score, null);
   assert.is(rep.summary.installed, null);
@@ -184,7 +271,15 @@ l('health: true only when webhook, Service, a ready webhook pod and a ready audi
   assert.match(unseen.unverified.join('\n'), /no ready Gatekeeper audit pod was seen/);
   const down = judgeHealth(inventory({ signals: { ...inventory().signals, pods: [podOf('w', 'webhook', false), podOf('a', 'audit')] } }));
   assert.is(down.healthy, false);
-  const noSvc = judgeHealth(inventory({ signals: { ...inventory().signals, pods: [podOf('w', 'webhook'), podOf('a', 'audit')], services: [{ namespace: 'gatekeeper-system', name: 'gatekeeper-webhook-service', found: false }] } }));
+  const noSvc = judgeHealth(
+    inventory({
+      signals: {
+        ...inventory().signals,
+        pods: [podOf('w', 'webhook'), podOf('a', 'audit')],
+        services: [{ namespace: 'gatekeeper-system', name: 'gatekeeper-webhook-service', found: false }],
+      },
+    }),
+  );
   assert.is(noSvc.healthy, false);
   assert.match(noSvc.problems.join('\n'), /Service gatekeeper-system\/gatekeeper-webhook-service does not exist/);
   const cannot = judgeHealth(inventory({ incomplete: ['workloads'] }));

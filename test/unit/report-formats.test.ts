@@ -62,13 +62,22 @@ s('SARIF of the demo stack: valid per the SARIF validator, one run, rules with h
   const failing = r.checks.filter((c) => c.result !== 'pass' && c.result !== 'skip');
   assert.is(results.length, failing.length);
   for (const rule of log.runs[0].tool.driver.rules!) assert.ok(rule.help?.text && rule.shortDescription?.text, rule.id);
-  assert.equal(results.map((x) => x.partialFingerprints!['stackScanCheckId/v1']), failing.map((c) => c.id));
+  assert.equal(
+    results.map((x) => x.partialFingerprints!['stackScanCheckId/v1']),
+    failing.map((c) => c.id),
+  );
   // The same inputs give the same fingerprints: code-scanning tools follow a finding across runs.
   const again = JSON.parse(await render('sarif', [await offline(DEMO)], { baseDir: ROOT })) as Sarif.Log;
-  assert.equal(again.runs[0].results!.map((x) => x.fingerprints), results.map((x) => x.fingerprints));
+  assert.equal(
+    again.runs[0].results!.map((x) => x.fingerprints),
+    results.map((x) => x.fingerprints),
+  );
   const sel = results.find((x) => x.ruleId?.includes('prometheus--exception--app--egress--ports--9093'))!;
   assert.is(sel.level, 'note');
-  assert.equal(sel.locations![0].physicalLocation!.artifactLocation, { uri: 'demo/stack/networkpolicy/networkpolicy__demo_shop__prometheus__exception__app__egress__ports__9093__nr59__lines18.yaml', uriBaseId: 'SRCROOT' });
+  assert.equal(sel.locations![0].physicalLocation!.artifactLocation, {
+    uri: 'demo/stack/networkpolicy/networkpolicy__demo_shop__prometheus__exception__app__egress__ports__9093__nr59__lines18.yaml',
+    uriBaseId: 'SRCROOT',
+  });
   assert.is(sel.locations![0].physicalLocation!.region!.startLine, 11);
   assert.is(sel.locations![0].logicalLocations![0].fullyQualifiedName, 'prometheus/NetworkPolicy/prometheus--exception--app--egress--ports--9093--nr59');
 });
@@ -82,12 +91,17 @@ s('SARIF of the strimzi sample: valid; the malformed generated files at their li
   const results = (JSON.parse(text) as Sarif.Log).runs[0].results!;
   const dup = results.filter((x) => x.properties?.verdict === 'MALFORMED');
   assert.is(dup.length, 9);
-  const grafana = dup.find((x) => x.locations![0].physicalLocation!.artifactLocation!.uri!.includes('grafana__internet__any__ingress__ports__3000-9090__nr65__lines16.yaml'))!;
+  const grafana = dup.find((x) =>
+    x.locations![0].physicalLocation!.artifactLocation!.uri!.includes('grafana__internet__any__ingress__ports__3000-9090__nr65__lines16.yaml'),
+  )!;
   assert.equal(grafana.locations![0].physicalLocation!.region, { startLine: 14, startColumn: 7 });
   assert.match(grafana.message.text!, /duplicate key 'port'/);
   const allPorts = results.filter((x) => x.properties?.verdict === 'ALL-PORTS' && x.level === 'error');
   assert.is(allPorts.length, 5, 'critical and high findings are errors');
-  assert.ok(results.every((x) => x.locations?.length), 'every result is located (file or logical)');
+  assert.ok(
+    results.every((x) => x.locations?.length),
+    'every result is located (file or logical)',
+  );
 });
 
 s('JUnit: parsed by junit2json; a suite per scan, a case per check, failures with their reason', async () => {
@@ -96,7 +110,16 @@ s('JUnit: parsed by junit2json; a suite per scan, a case per check, failures wit
   const xml = await render('junit', [r], { gate });
   const parsed = await parseJunit(xml);
   assert.ok(parsed && 'testsuite' in parsed, 'a <testsuites> document');
-  const suites = (parsed as { testsuite: { name: string; tests: number; failures: number; testcase: { name: string; failure?: { message: string; inner?: string }[]; skipped?: unknown[] }[] }[] }).testsuite;
+  const suites = (
+    parsed as {
+      testsuite: {
+        name: string;
+        tests: number;
+        failures: number;
+        testcase: { name: string; failure?: { message: string; inner?: string }[]; skipped?: unknown[] }[];
+      }[];
+    }
+  ).testsuite;
   assert.is(suites.length, 1);
   assert.is(suites[0].name, 'network (offline)');
   assert.is(suites[0].tests, r.checks.length + 1, 'every check and the score threshold');
@@ -111,7 +134,14 @@ s('JUnit: parsed by junit2json; a suite per scan, a case per check, failures wit
 });
 
 s('JUnit: a scan that could not run is an errored case; an undecided scan too', async () => {
-  const xml = await render('junit', [{ scan: 'opa', mode: 'light', checks: [], failure: { status: 503, info: { code: 'cluster_unreachable', message: 'the API server <x> & co is unreachable' } } }]);
+  const xml = await render('junit', [
+    {
+      scan: 'opa',
+      mode: 'light',
+      checks: [],
+      failure: { status: 503, info: { code: 'cluster_unreachable', message: 'the API server <x> & co is unreachable' } },
+    },
+  ]);
   const parsed = (await parseJunit(xml)) as { errors: number; testsuite: { testcase: { error?: { message: string; type: string }[] }[] }[] };
   assert.is(parsed.errors, 1);
   assert.equal(parsed.testsuite[0].testcase[0].error![0], { message: 'the API server <x> & co is unreachable.', type: 'cluster_unreachable' });
@@ -124,13 +154,29 @@ s('JSON: the command line prints the HTTP body byte for byte', async () => {
   // The same report object renders to the same bytes.
   assert.is(renderJson([scanResult(d, report)]), http);
   // And a separate CLI run differs only in its start time and duration.
-  const { stdout } = await run(process.execPath, [join(ROOT, 'bin/stack-scan.js'), 'network', '--offline', '--metadata', join(DEMO, 'stack-metadata.yaml'), '--policies', join(DEMO, 'networkpolicy'), '--format', 'json'], { cwd: tmp });
+  const { stdout } = await run(
+    process.execPath,
+    [
+      join(ROOT, 'bin/stack-scan.js'),
+      'network',
+      '--offline',
+      '--metadata',
+      join(DEMO, 'stack-metadata.yaml'),
+      '--policies',
+      join(DEMO, 'networkpolicy'),
+      '--format',
+      'json',
+    ],
+    { cwd: tmp },
+  );
   // … and in what each process remembers of its own last run (`changes`, the run id: lib/openreports).
   const norm = (t: string) => {
     const o = JSON.parse(t);
     delete o.changes;
     delete o.sources?.openreports?.run_id;
-    return JSON.stringify(o).replace(/"started_at":"[^"]+"/, '"started_at":"T"').replace(/"duration_ms":\d+/, '"duration_ms":0');
+    return JSON.stringify(o)
+      .replace(/"started_at":"[^"]+"/, '"started_at":"T"')
+      .replace(/"duration_ms":\d+/, '"duration_ms":0');
   };
   assert.is(norm(stdout), norm(http));
 });

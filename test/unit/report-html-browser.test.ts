@@ -44,7 +44,14 @@ async function open(html: string, name: string, act?: (page: import('playwright-
     page.on('pageerror', (e) => errors.push(String(e)));
     page.on('request', (r) => r.url() !== pathToFileURL(file).href && requests.push(r.url()));
     await page.goto(pathToFileURL(file).href, { timeout: 30_000 });
-    const edges = await page.$$eval('svg.topology g.edge', (gs) => gs.map((g) => ({ state: g.getAttribute('data-state')!, from: g.getAttribute('data-from')!, to: g.getAttribute('data-to')!, stroke: g.querySelector('path')?.getAttribute('stroke') ?? null })));
+    const edges = await page.$$eval('svg.topology g.edge', (gs) =>
+      gs.map((g) => ({
+        state: g.getAttribute('data-state')!,
+        from: g.getAttribute('data-from')!,
+        to: g.getAttribute('data-to')!,
+        stroke: g.querySelector('path')?.getAttribute('stroke') ?? null,
+      })),
+    );
     await act?.(page);
     const shown = (await page.textContent('#shown')) ?? '';
     await page.screenshot({ path: shot });
@@ -68,7 +75,10 @@ if (!existsSync(CHROMIUM)) {
     assert.equal(seen.errors, []);
     assert.equal(seen.requests, []);
     assert.is(seen.edges.length, 9);
-    const missing = seen.edges.filter((e) => e.state === 'missing').map((e) => `${e.from}>${e.to}`).sort();
+    const missing = seen.edges
+      .filter((e) => e.state === 'missing')
+      .map((e) => `${e.from}>${e.to}`)
+      .sort();
     assert.equal(missing, ['apisix>kafka', 'grafana>prometheus']);
     assert.ok(seen.edges.filter((e) => e.state === 'present').every((e) => e.stroke === '#2e7d32'));
     assert.ok(seen.edges.filter((e) => e.state === 'missing').every((e) => e.stroke === '#c62828'));
@@ -80,12 +90,26 @@ if (!existsSync(CHROMIUM)) {
   s('full: declared links by probe verdict, an undeclared open pair as SECURITY_RISK', async () => {
     const d = def(join(ROOT, 'demo/stack'));
     const light = await runScan(d, 'offline');
-    const links = (light.results as { links: { from: string; to: string; from_namespace: string; to_namespace: string; port: number | null }[] }).links.filter((l) => l.port !== null);
+    const links = (light.results as { links: { from: string; to: string; from_namespace: string; to_namespace: string; port: number | null }[] }).links.filter(
+      (l) => l.port !== null,
+    );
     const probe = (l: (typeof links)[number], verdict: string, layer = 'link') => ({
-      id: `${layer}:${l.from}->${l.to}:${l.port}`, layer, source: { component: l.from, namespace: l.from_namespace, identity: `${l.from_namespace}/x` },
-      target: { component: l.to, namespace: l.to_namespace, host: `${l.to}.${l.to_namespace}`, port: l.port!, protocol: 'TCP' }, expect: layer === 'link' ? 'open' : 'blocked', engine_predicts: 'open', result: 'open', reason: 'r', verdict,
+      id: `${layer}:${l.from}->${l.to}:${l.port}`,
+      layer,
+      source: { component: l.from, namespace: l.from_namespace, identity: `${l.from_namespace}/x` },
+      target: { component: l.to, namespace: l.to_namespace, host: `${l.to}.${l.to_namespace}`, port: l.port!, protocol: 'TCP' },
+      expect: layer === 'link' ? 'open' : 'blocked',
+      engine_predicts: 'open',
+      result: 'open',
+      reason: 'r',
+      verdict,
     });
-    const findings = [probe(links[0], 'PASS'), probe(links[1], 'FAIL'), ...links.slice(2).map((l) => probe(l, 'PASS')), { ...probe({ ...links[0], from: 'grafana', from_namespace: 'grafana' }, 'SECURITY_RISK', 'negative') }];
+    const findings = [
+      probe(links[0], 'PASS'),
+      probe(links[1], 'FAIL'),
+      ...links.slice(2).map((l) => probe(l, 'PASS')),
+      { ...probe({ ...links[0], from: 'grafana', from_namespace: 'grafana' }, 'SECURITY_RISK', 'negative') },
+    ];
     const full: ScanReport = { ...light, scan_type: 'full', findings };
     const r = { ...scanResult(d, full), graph: networkGraph(full) };
     const seen = await open(await render('html', [r]), 'html-report-full');
@@ -102,7 +126,15 @@ if (!existsSync(CHROMIUM)) {
       const d = def(STRIMZI);
       const r = scanResult(d, await runScan(d, 'offline'));
       mkdirSync(join(ROOT, 'docs/img'), { recursive: true });
-      const seen = await open(await render('html', [r], { gate: evaluateGate([r], { verdicts: new Set(), severity: 'critical' }), commandLine: 'stack-scan network --offline --metadata stack-metadata.yaml --policies networkpolicy --format html --fail-on critical' }), 'html-report-strimzi', undefined, join(ROOT, 'docs/img/cli-html-report.png'));
+      const seen = await open(
+        await render('html', [r], {
+          gate: evaluateGate([r], { verdicts: new Set(), severity: 'critical' }),
+          commandLine: 'stack-scan network --offline --metadata stack-metadata.yaml --policies networkpolicy --format html --fail-on critical',
+        }),
+        'html-report-strimzi',
+        undefined,
+        join(ROOT, 'docs/img/cli-html-report.png'),
+      );
       assert.equal(seen.errors, []);
     });
   }

@@ -32,20 +32,45 @@ const ROOT = join(import.meta.dirname, '../..');
 const s = suite('report schemas on reports built from recorded real output');
 
 /** The envelope around an outcome, as the scaffold builds it for every scan. */
-const envelope = (name: string, mode: string, outcome: ScanOutcome) => runScan({ name, path: `/${name}_scan`, modes: [mode], defaultMode: mode, run: async () => outcome } as ScanDefinition<string>, mode);
+const envelope = (name: string, mode: string, outcome: ScanOutcome) =>
+  runScan({ name, path: `/${name}_scan`, modes: [mode], defaultMode: mode, run: async () => outcome } as ScanDefinition<string>, mode);
 
 s('kubescape light and full (recorded kubescape reports of the demo stack)', async () => {
   const topology = await loadStackMetadata({ path: KS_METADATA, setting: 'STACK_METADATA' });
   const combined = parseKubescapeReport(JSON.parse(readFileSync(join(ROOT, 'test/fixtures/kubescape/demo-stack.json'), 'utf8')));
   const cluster = parseKubescapeReport(JSON.parse(readFileSync(join(ROOT, 'test/fixtures/kubescape/demo-cluster.json'), 'utf8')));
-  const input: JudgeInput = { topology, observations: topology.namespaces.map((namespace) => ({ namespace, report: combined, failure: null })), combined, clusterWide: cluster, exclusions: BUILTIN_EXCLUSIONS, thresholds: { nsa: 70, mitre: 60 }, forbidden: [] };
+  const input: JudgeInput = {
+    topology,
+    observations: topology.namespaces.map((namespace) => ({ namespace, report: combined, failure: null })),
+    combined,
+    clusterWide: cluster,
+    exclusions: BUILTIN_EXCLUSIONS,
+    thresholds: { nsa: 70, mitre: 60 },
+    forbidden: [],
+  };
   const runs = [{ namespaces: topology.namespaces, duration_ms: 1000, exit_code: 0, ok: true }];
   // As functions/kubescape-scan/scan.ts assembles them.
   const light = ksLight(input);
-  assertReportValid(await envelope('kubescape', 'light', { score: light.score, summary: { ...light.summary, strategy: 'split', kubescape_runs: 1 }, results: { ...light.results, runs }, errors: [], sources: {} }), 'kubescape light');
+  assertReportValid(
+    await envelope('kubescape', 'light', {
+      score: light.score,
+      summary: { ...light.summary, strategy: 'split', kubescape_runs: 1 },
+      results: { ...light.results, runs },
+      errors: [],
+      sources: {},
+    }),
+    'kubescape light',
+  );
   const full = ksFull(input);
   assert.ok(full.findings.length > 0);
-  const report = await envelope('kubescape', 'full', { score: full.score, summary: { ...full.summary, strategy: 'split', kubescape_runs: 2 }, results: { ...full.results, runs }, findings: full.findings, errors: [], sources: {} });
+  const report = await envelope('kubescape', 'full', {
+    score: full.score,
+    summary: { ...full.summary, strategy: 'split', kubescape_runs: 2 },
+    results: { ...full.results, runs },
+    findings: full.findings,
+    errors: [],
+    sources: {},
+  });
   assertReportValid(report, 'kubescape full');
   // A light report never carries findings; a full summary is not a light one.
   assert.ok(reportProblems({ ...report, scan_type: 'light' }).length > 0);
@@ -73,8 +98,28 @@ for (const [set, dir, prefix, mapFile] of [
         results: {
           targets: j.targets,
           skipped: plan.skipped,
-          excluded: [{ template_id: 'grafana-public-signup', path: 'http/misconfiguration/grafana-public-signup.yaml', code: 'excluded_tag', reason: "tagged 'intrusive'", types: ['grafana'] }],
-          runs: [{ types: ['webapp'], protocols: [plan.protocol], templates: 3, inputs: plan.inputs.size, ran: true, exit_code: 0, duration_ms: 100, events: events.length, unparsed_lines: 0 }],
+          excluded: [
+            {
+              template_id: 'grafana-public-signup',
+              path: 'http/misconfiguration/grafana-public-signup.yaml',
+              code: 'excluded_tag',
+              reason: "tagged 'intrusive'",
+              types: ['grafana'],
+            },
+          ],
+          runs: [
+            {
+              types: ['webapp'],
+              protocols: [plan.protocol],
+              templates: 3,
+              inputs: plan.inputs.size,
+              ran: true,
+              exit_code: 0,
+              duration_ms: 100,
+              events: events.length,
+              unparsed_lines: 0,
+            },
+          ],
           unattributed_events: judge.unattributed,
           duration_ms: 100,
         },
@@ -96,7 +141,13 @@ s('network light (the demo stack against its own generated policies) and the und
   const r = netLight(topo, generated, { policies, namespaces }, new PolicyEngine(policies, namespaces));
   assert.is(r.summary.missing, 1);
   assertReportValid(await envelope('network', 'light', { score: r.score, summary: r.summary, results: r.results, errors: [], sources: {} }), 'network light');
-  const undecided = await envelope('network', 'full', { score: null, summary: { expected: 3, stack_namespaces: 2, undecided: 'the cluster NetworkPolicies could not be read; see errors' }, findings: [], errors: [{ step: 'list networkpolicies', code: 'forbidden', message: 'denied', status: 403 }], sources: {} });
+  const undecided = await envelope('network', 'full', {
+    score: null,
+    summary: { expected: 3, stack_namespaces: 2, undecided: 'the cluster NetworkPolicies could not be read; see errors' },
+    findings: [],
+    errors: [{ step: 'list networkpolicies', code: 'forbidden', message: 'denied', status: 403 }],
+    sources: {},
+  });
   assertReportValid(undecided, 'network full, undecided');
 });
 

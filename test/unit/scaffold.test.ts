@@ -22,7 +22,15 @@ const def = (run: ScanDefinition<'light' | 'full'>['run']): ScanDefinition<'ligh
 });
 
 s('the envelope carries scan, mode, score, summary, errors, timing and sources', async () => {
-  const app = scanApp(def(async ({ mode, params }) => ({ score: 42, summary: { mode, target: params.target }, findings: mode === 'full' ? [1] : undefined, errors: [], sources: { x: 1 } })));
+  const app = scanApp(
+    def(async ({ mode, params }) => ({
+      score: 42,
+      summary: { mode, target: params.target },
+      findings: mode === 'full' ? [1] : undefined,
+      errors: [],
+      sources: { x: 1 },
+    })),
+  );
   const res = await app.request('/demo_scan?mode=full&target=h');
   assert.is(res.status, 200);
   const body = await res.json();
@@ -35,7 +43,11 @@ s('the envelope carries scan, mode, score, summary, errors, timing and sources',
 });
 
 s('an unknown mode is a 400 listing the allowed modes', async () => {
-  const app = scanApp(def(async () => { throw new Error('not reached'); }));
+  const app = scanApp(
+    def(async () => {
+      throw new Error('not reached');
+    }),
+  );
   const res = await app.request('/demo_scan?mode=deep');
   assert.is(res.status, 400);
   const body = await res.json();
@@ -44,21 +56,33 @@ s('an unknown mode is a 400 listing the allowed modes', async () => {
 });
 
 s('an unknown parameter is a 400 naming it and the accepted ones', async () => {
-  const app = scanApp(def(async () => { throw new Error('not reached'); }));
+  const app = scanApp(
+    def(async () => {
+      throw new Error('not reached');
+    }),
+  );
   const body = await (await app.request('/demo_scan?mdoe=full')).json();
   assert.is(body.error.code, 'unknown_parameter');
   assert.match(body.error.message, /mdoe.*accepts: mode .*target/);
 });
 
 s('a ScanError keeps its status; a bug is a 500 without a stack', async () => {
-  const unavailable = scanApp(def(async () => { throw new ScanError(503, { code: 'cluster_unreachable', message: 'down' }); }));
+  const unavailable = scanApp(
+    def(async () => {
+      throw new ScanError(503, { code: 'cluster_unreachable', message: 'down' });
+    }),
+  );
   const r1 = await unavailable.request('/demo_scan');
   assert.is(r1.status, 503);
   assert.equal((await r1.json()).error, { status: 503, code: 'cluster_unreachable', message: 'down' });
   const orig = console.error;
   console.error = () => {};
   try {
-    const buggy = scanApp(def(async () => { throw new TypeError('x is undefined'); }));
+    const buggy = scanApp(
+      def(async () => {
+        throw new TypeError('x is undefined');
+      }),
+    );
     const r2 = await buggy.request('/demo_scan');
     assert.is(r2.status, 500);
     const text = await r2.text();
@@ -77,7 +101,12 @@ s('healthz, and the combined app lists every scan', async () => {
 });
 
 s('network scan with no cluster reachable answers 503 with a JSON error', async () => {
-  const app = scanApp(networkScan({ topology: { metadata: { path: `${import.meta.dirname}/../../demo/stack/stack-metadata.yaml`, setting: 'STACK_METADATA' } }, kubeconfig: `${import.meta.dirname}/../fixtures/kubeconfig-unreachable.yaml` }));
+  const app = scanApp(
+    networkScan({
+      topology: { metadata: { path: `${import.meta.dirname}/../../demo/stack/stack-metadata.yaml`, setting: 'STACK_METADATA' } },
+      kubeconfig: `${import.meta.dirname}/../fixtures/kubeconfig-unreachable.yaml`,
+    }),
+  );
   const res = await app.request('/network_scan');
   assert.is(res.status, 503);
   const body = await res.json();
@@ -94,7 +123,10 @@ s('network scan: a missing metadata file is a 422 naming the path and setting', 
 });
 
 s('unknown paths and methods answer the same JSON on the combined server and on a single function', async () => {
-  const combined = combinedApp([{ definition: networkDef, app: networkApp }, { definition: opaDef, app: opaApp }]);
+  const combined = combinedApp([
+    { definition: networkDef, app: networkApp },
+    { definition: opaDef, app: opaApp },
+  ]);
   for (const app of [combined, networkApp, opaApp]) {
     const res = await app.request('/nope');
     assert.is(res.status, 404);
@@ -115,7 +147,12 @@ s('unknown paths and methods answer the same JSON on the combined server and on 
 
 s('HEAD never runs a scan; a repeated parameter is a 400', async () => {
   let runs = 0;
-  const app = scanApp(def(async () => { runs++; return { score: 1, summary: {}, errors: [], sources: {} }; }));
+  const app = scanApp(
+    def(async () => {
+      runs++;
+      return { score: 1, summary: {}, errors: [], sources: {} };
+    }),
+  );
   const head = await app.request('/demo_scan?mode=full', { method: 'HEAD' });
   assert.is(head.status, 405);
   const rep = await app.request('/demo_scan?mode=light&mode=full');
@@ -137,7 +174,13 @@ s('identical concurrent requests share one run; different ones do not', async ()
   let runs = 0;
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
-  const app = scanApp(def(async ({ mode }) => { runs++; await gate; return { score: 7, summary: { mode }, errors: [], sources: {} }; }));
+  const app = scanApp(
+    def(async ({ mode }) => {
+      runs++;
+      await gate;
+      return { score: 7, summary: { mode }, errors: [], sources: {} };
+    }),
+  );
   const same = Array.from({ length: 20 }, () => app.request('/demo_scan?mode=full&target=a'));
   const other = app.request('/demo_scan?mode=full&target=b');
   await new Promise((r) => setTimeout(r, 20));
@@ -152,10 +195,13 @@ s('identical concurrent requests share one run; different ones do not', async ()
 });
 
 s('the total timeout aborts the run; the scan returns what it has with a timeout error', async () => {
-  const app = scanApp({ ...def(async ({ signal }: ScanContext<'light' | 'full'>) => {
-    await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
-    return { score: null, summary: { partial: true }, errors: [], sources: {} };
-  }), name: 'slow' });
+  const app = scanApp({
+    ...def(async ({ signal }: ScanContext<'light' | 'full'>) => {
+      await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
+      return { score: null, summary: { partial: true }, errors: [], sources: {} };
+    }),
+    name: 'slow',
+  });
   process.env.SLOW_SCAN_TIMEOUT_MS = '1000';
   try {
     const res = await app.request('/demo_scan');
@@ -172,11 +218,13 @@ s('the total timeout aborts the run; the scan returns what it has with a timeout
 
 s('a client that disconnects cancels the run when nobody else waits', async () => {
   let seen: unknown;
-  const app = scanApp(def(async ({ signal }) => {
-    await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
-    seen = signal.reason;
-    return { score: null, summary: {}, errors: [], sources: {} };
-  }));
+  const app = scanApp(
+    def(async ({ signal }) => {
+      await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
+      seen = signal.reason;
+      return { score: null, summary: {}, errors: [], sources: {} };
+    }),
+  );
   const a = new AbortController();
   const b = new AbortController();
   const ra = app.request(new Request('http://x/demo_scan', { signal: a.signal }));

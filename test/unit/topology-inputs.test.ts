@@ -152,7 +152,11 @@ errs('YAML errors never quote the file: tags, aliases and quoted text are masked
 });
 
 errs('a multi-document YAML gets the position of the second document', () => {
-  for (const [text, line] of [['a: 1\n---\nb: 2\n', 2], ['---\na: 1\n---\nb: 2\n', 3], ['# c\na: 1\n...\nb: 2\n', 4]] as const) {
+  for (const [text, line] of [
+    ['a: 1\n---\nb: 2\n', 2],
+    ['---\na: 1\n---\nb: 2\n', 3],
+    ['# c\na: 1\n...\nb: 2\n', 4],
+  ] as const) {
     try {
       parseYaml(text, ref('multi.yaml'));
       assert.unreachable();
@@ -171,7 +175,11 @@ values('namespaces must be DNS-1123 labels', async () => {
     const p = write('ns.yaml', metadata({ web: { type: 'webapp', namespace: ns } }));
     const err = await rejects(loadStackMetadata(ref(p)));
     assert.is(err.info.code, 'schema_violation', ns);
-    assert.equal(err.info.details!.map((d) => d.path), ['default_context.components.web.attributes.namespace'], ns);
+    assert.equal(
+      err.info.details!.map((d) => d.path),
+      ['default_context.components.web.attributes.namespace'],
+      ns,
+    );
     assert.not.ok(err.message.replaceAll(p, '').includes(ns), `the value ${ns} is not echoed`); // (the file's own path may contain it)
   }
 });
@@ -181,7 +189,11 @@ values('ports must be decimal integers 1–65535', async () => {
     assert.is(parsePortAttribute(port), null, port);
     const p = write('port.yaml', metadata({ web: { type: 'webapp', namespace: 'web', port } }));
     const err = await rejects(loadStackMetadata(ref(p)));
-    assert.equal(err.info.details!.map((d) => d.path), ['default_context.components.web.attributes.port'], port);
+    assert.equal(
+      err.info.details!.map((d) => d.path),
+      ['default_context.components.web.attributes.port'],
+      port,
+    );
   }
   assert.equal(parsePortAttribute('80, 443'), [80, 443]);
   assert.equal(parsePortAttribute(5432), [5432]);
@@ -195,7 +207,13 @@ proto('as component keys, names, types and a namespace: load, derive and judge w
   // A null-prototype object: `comps['__proto__'] = …` is then an own key, as in the YAML.
   const comps: Record<string, { type: string; name?: string; namespace?: string; port?: string; links?: string[] }> = Object.create(null);
   PROTO.forEach((k, i) => {
-    comps[k] = { type: PROTO[(i + 1) % PROTO.length], name: k, namespace: i === 0 ? 'constructor' : `ns${i}`, port: String(8000 + i), links: [PROTO[(i + 2) % PROTO.length]] };
+    comps[k] = {
+      type: PROTO[(i + 1) % PROTO.length],
+      name: k,
+      namespace: i === 0 ? 'constructor' : `ns${i}`,
+      port: String(8000 + i),
+      links: [PROTO[(i + 2) % PROTO.length]],
+    };
   });
   comps.minio = { type: 'minio', namespace: 'minio', port: '9000', links: ['constructor'] };
   const p = write('proto.yaml', metadata(comps));
@@ -209,12 +227,22 @@ proto('as component keys, names, types and a namespace: load, derive and judge w
   assert.ok(e.policies.some((x) => x.name === 'constructor--all--constructor--ingress--ports--constructor'));
   assert.ok(e.policies.some((x) => x.name === 'minio--to--constructor--egress--ports--8000'));
   assert.is(INTERNET.constructor, undefined);
+  // biome-ignore lint/suspicious/noProto: proves the table has no prototype
   assert.is(INTERNET.__proto__, undefined);
   // The cluster: exactly as derived, plus a policy in the `constructor` namespace nobody expects.
   const stack = new Set(t.namespaces);
   const live = e.policies.map((x) => renderPolicy(x, stack));
-  live.push({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'hasownproperty', namespace: 'constructor' }, spec: { podSelector: {}, ingress: [{}] } });
-  const namespaces = [...t.namespaces.map((n) => ({ name: n, labels: { 'stacktic.io/namespace': n, constructor: 'x' } })), { name: 'kube-system' }, { name: 'default' }];
+  live.push({
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: 'hasownproperty', namespace: 'constructor' },
+    spec: { podSelector: {}, ingress: [{}] },
+  });
+  const namespaces = [
+    ...t.namespaces.map((n) => ({ name: n, labels: { 'stacktic.io/namespace': n, constructor: 'x' } })),
+    { name: 'kube-system' },
+    { name: 'default' },
+  ];
   const r = judgeLight(t, e, { policies: live, namespaces }, new PolicyEngine(live, namespaces));
   assert.is(r.summary.found, e.policies.length);
   assert.equal(r.results.extra, [{ name: 'hasownproperty', namespace: 'constructor' }]);
@@ -227,7 +255,12 @@ proto('as component keys, names, types and a namespace: load, derive and judge w
 proto('prototype keys inside generated policy files (label keys, values)', async () => {
   const d = join(dir, 'np');
   mkdirSync(d, { recursive: true });
-  writeFileSync(join(d, 'a.yaml'), 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: constructor\n  namespace: constructor\nspec:\n  podSelector:\n    matchLabels:\n      __proto__: x\n      constructor: y\n  ingress:\n  - from:\n    - namespaceSelector:\n        matchLabels:\n          toString: valueOf\n');
+  writeFileSync(
+    join(d, 'a.yaml'),
+    'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: constructor\n  namespace: constructor\nspec:\n  podSelector:\n    ' +
+      ('matchLabels:\n      __proto__: x\n      constructor: y\n  ingress:\n  - from:\n    - namespaceSelector:\n        matchLabels:\n          ' +
+        'toString: valueOf\n'),
+  );
   const set = await loadNetworkPolicyDir({ path: d, setting: 'NETWORKPOLICY_DIR' });
   const spec = set.policies[0].origin!.spec as any;
   assert.equal(Object.keys(spec.podSelector.matchLabels), ['__proto__', 'constructor']);

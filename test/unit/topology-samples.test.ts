@@ -21,7 +21,10 @@ export const BROKEN_IN_SAMPLE = new Map<string, string>([
   ['cert-manager/cert-manager--internet--any--egress--ports--80-443', 'grants more: egress every TCP port to everyone'],
   ['grafana/grafana--internet--any--ingress--ports--3000-9090', 'grants more: ingress every TCP port from everyone'],
   ['grafana/grafana--internet--any--egress--ports--80-443-9090', 'lacks: egress TCP/80 to everyone'],
-  ['ingress-apisix/ingress-apisix--internet--any--ingress--ports--2379-2380-8080-9000-9080-9180-9443', 'lacks: ingress TCP/2379 from everyone; lacks: ingress TCP/8080 from everyone'],
+  [
+    'ingress-apisix/ingress-apisix--internet--any--ingress--ports--2379-2380-8080-9000-9080-9180-9443',
+    'lacks: ingress TCP/2379 from everyone; lacks: ingress TCP/8080 from everyone',
+  ],
   ['ingress-apisix/ingress-apisix--internet--any--egress--ports--80-443', 'grants more: egress every TCP port to everyone'],
   ['prometheus/prometheus--internet--any--ingress--ports--3000-9090', 'grants more: ingress every TCP port from everyone'],
   ['prometheus/prometheus--internet--any--egress--ports--80-443', 'grants more: egress every TCP port to everyone'],
@@ -58,10 +61,24 @@ if (!existsSync(STRIMZI) || !existsSync(LLAMA)) {
     const dupFiles = new Set(dir.warnings!.map((w) => w.split(':')[0].split('/').pop()));
     // cert-manager app ×2 and internet egress, grafana internet ×2, apisix internet egress, prometheus internet ×2.
     assert.is(dupFiles.size, 8);
-    assert.ok(dir.warnings!.every((w) => /\.yaml:\d+:\d+: duplicate key 'port' \(the last value is used\)$/.test(w)), dir.warnings!.join('\n'));
+    assert.ok(
+      dir.warnings!.every((w) => /\.yaml:\d+:\d+: duplicate key 'port' \(the last value is used\)$/.test(w)),
+      dir.warnings!.join('\n'),
+    );
     const grafana = dir.policies.find((p) => p.name === 'grafana--internet--any--egress--ports--80-443-9090')!;
-    assert.equal(grafana.origin!.spec, { podSelector: {}, policyTypes: ['Egress'], egress: [{ ports: [{ protocol: 'TCP', port: 9090 }, { protocol: 'TCP', port: 443 }] }] });
-    assert.is(grafana.origin!.portLines.egress[0][0], 12, "the line of `- protocol: TCP`");
+    assert.equal(grafana.origin!.spec, {
+      podSelector: {},
+      policyTypes: ['Egress'],
+      egress: [
+        {
+          ports: [
+            { protocol: 'TCP', port: 9090 },
+            { protocol: 'TCP', port: 443 },
+          ],
+        },
+      ],
+    });
+    assert.is(grafana.origin!.portLines.egress[0][0], 12, 'the line of `- protocol: TCP`');
     assert.is(grafana.origin!.line, 4);
   });
 
@@ -74,7 +91,11 @@ if (!existsSync(STRIMZI) || !existsSync(LLAMA)) {
     assert.equal(derived.policies.map(key).sort(), dir.policies.map(key).sort(), 'the same 69 names (without --nrNN)');
     // The cluster as generated, judged against the derivation: everything found but the broken files.
     const live = dir.policies.map((p) => ({ metadata: { name: p.origin!.name, namespace: p.namespace }, spec: p.origin!.spec as any }));
-    const namespaces = [...t.namespaces.map((n) => ({ name: n, labels: { 'stacktic.io/namespace': n } })), { name: 'kube-system', labels: {} }, { name: 'default', labels: {} }];
+    const namespaces = [
+      ...t.namespaces.map((n) => ({ name: n, labels: { 'stacktic.io/namespace': n } })),
+      { name: 'kube-system', labels: {} },
+      { name: 'default', labels: {} },
+    ];
     const r = judgeLight(t, derived, { policies: live, namespaces }, new PolicyEngine(live, namespaces));
     const drifted = r.results.expected.filter((x) => x.status !== 'found');
     assert.ok(drifted.every((d) => d.status === 'drifted'));
@@ -90,13 +111,23 @@ if (!existsSync(STRIMZI) || !existsSync(LLAMA)) {
     assert.equal(t.namespaces, ['argocd', 'cert-manager', 'cnpg', 'flowise', 'ingress-apisix', 'llama', 'minio', 'qdrant', 'redis']);
     assert.equal(
       t.links.map((l) => `${l.from}>${l.to}${l.toSubComponent ? `(${l.toSubComponent})` : ''}:${l.toNamespace}:${l.port}`),
-      ['llama>minio(bucket-llama):minio:9000', 'flowise>minio(bucket-flowise):minio:9000', 'flowise>cnpg(flowise):cnpg:5432', 'flowise>redis:redis:null', 'apisix>flowise:flowise:3000', 'apisix>minio:minio:9000'],
+      [
+        'llama>minio(bucket-llama):minio:9000',
+        'flowise>minio(bucket-flowise):minio:9000',
+        'flowise>cnpg(flowise):cnpg:5432',
+        'flowise>redis:redis:null',
+        'apisix>flowise:flowise:3000',
+        'apisix>minio:minio:9000',
+      ],
     );
     assert.equal(t.components.find((c) => c.name === 'redis')!.ports, [6379], 'a documented default for scans that need a target');
     const e = deriveExpected(t, 'llama');
     assert.equal(e.unknownTypes!.map((u) => u.type).sort(), ['argo_cd', 'cnpg', 'flowise', 'llama', 'qdrant', 'redis']);
     assert.is(e.policies.filter((p) => p.category === 'link').length, 10, '5 links with a port');
-    assert.ok(e.policies.some((p) => p.name === 'ingress-apisix--exception--app--egress--ports--9001'), 'apisix → minio console');
+    assert.ok(
+      e.policies.some((p) => p.name === 'ingress-apisix--exception--app--egress--ports--9001'),
+      'apisix → minio console',
+    );
   });
 }
 

@@ -30,7 +30,9 @@ meta('the demo stack: components, sub-component links, ports from the metadata o
   assert.is(t.stack, 'demo_shop');
   assert.is(t.domain, 'shop.example.test');
   assert.equal(t.namespaces, ['cert-manager', 'grafana', 'ingress-apisix', 'minio', 'postgresql', 'prometheus', 'shop', 'strimzi']);
-  const summary = t.links.map((l) => `${l.from}${l.fromSubComponent ? `/${l.fromSubComponent}` : ''}>${l.to}${l.toSubComponent ? `/${l.toSubComponent}` : ''}:${l.port}`);
+  const summary = t.links.map(
+    (l) => `${l.from}${l.fromSubComponent ? `/${l.fromSubComponent}` : ''}>${l.to}${l.toSubComponent ? `/${l.toSubComponent}` : ''}:${l.port}`,
+  );
   assert.equal(summary, [
     'apisix>shop:3000',
     'apisix>minio:9000',
@@ -43,11 +45,20 @@ meta('the demo stack: components, sub-component links, ports from the metadata o
     'grafana>prometheus:null', // prometheus declares no port
   ]);
   const sub = t.links.find((l) => l.fromSubComponent === 'orders-events')!;
-  assert.equal([sub.fromNamespace, sub.toNamespace, sub.fromType, sub.toType, sub.toSubComponentType, sub.declaredAt], ['strimzi', 'minio', 'kafka', 'minio', 'bucket', 'default_context.components.kafka.sub_components.orders-events.links_to.events-archive']);
+  assert.equal(
+    [sub.fromNamespace, sub.toNamespace, sub.fromType, sub.toType, sub.toSubComponentType, sub.declaredAt],
+    ['strimzi', 'minio', 'kafka', 'minio', 'bucket', 'default_context.components.kafka.sub_components.orders-events.links_to.events-archive'],
+  );
   assert.ok(t.warnings.some((w) => w.includes('links_to.bridge') && w.includes('listens on its own port') && w.includes("never kafka's")));
   assert.ok(t.warnings.some((w) => w.includes('grafana.links_to.prometheus') && w.includes('declares no port')));
-  assert.equal(t.routes.map((r) => `${r.host}>${r.component}:${r.port}`), ['shop.shop.example.test>shop:3000', 'minio.shop.example.test>minio:9000', 'events.shop.example.test>kafka:null']);
-  assert.equal(t.components.find((c) => c.name === 'kafka')!.subs, [{ name: 'orders-events', type: 'topic' }, { name: 'bridge', type: 'bridge' }]);
+  assert.equal(
+    t.routes.map((r) => `${r.host}>${r.component}:${r.port}`),
+    ['shop.shop.example.test>shop:3000', 'minio.shop.example.test>minio:9000', 'events.shop.example.test>kafka:null'],
+  );
+  assert.equal(t.components.find((c) => c.name === 'kafka')!.subs, [
+    { name: 'orders-events', type: 'topic' },
+    { name: 'bridge', type: 'bridge' },
+  ]);
 });
 
 meta('edge cases: sub-component links, missing ports, components without a namespace', async () => {
@@ -118,20 +129,40 @@ exp('derived for the demo stack with the generator table', async () => {
   // 3 system exceptions per namespace; cert-manager 2, prometheus 3 app exceptions; apisix → minio console 2.
   assert.is(by('exception').length, 24 + 2 + 3 + 2);
   assert.is(by('link').length, 14, '7 links with a port, egress + ingress each');
-  assert.equal(by('internet').map((p) => `${p.namespace}:${p.direction}:${p.ports.map((x) => x.port).join('-')}`).sort(), [
-    'cert-manager:egress:80-443',
-    'grafana:egress:80-443-9090',
-    'grafana:ingress:3000-9090',
-    'ingress-apisix:egress:80-443',
-    'ingress-apisix:ingress:2379-2380-8080-9000-9080-9180-9443',
-    'prometheus:egress:80-443',
-    'prometheus:ingress:3000-9090',
-  ]);
+  assert.equal(
+    by('internet')
+      .map((p) => `${p.namespace}:${p.direction}:${p.ports.map((x) => x.port).join('-')}`)
+      .sort(),
+    [
+      'cert-manager:egress:80-443',
+      'grafana:egress:80-443-9090',
+      'grafana:ingress:3000-9090',
+      'ingress-apisix:egress:80-443',
+      'ingress-apisix:ingress:2379-2380-8080-9000-9080-9180-9443',
+      'prometheus:egress:80-443',
+      'prometheus:ingress:3000-9090',
+    ],
+  );
   const egress = e.policies.find((p) => p.name === 'strimzi--to--minio--egress--ports--9000')!;
-  assert.equal([egress.namespace, egress.peer, egress.ports, egress.link], ['strimzi', { namespace: 'minio', label: 'stacktic.io/namespace' }, [{ protocol: 'TCP', port: 9000 }], { from: 'kafka', to: 'minio' }]);
+  assert.equal(
+    [egress.namespace, egress.peer, egress.ports, egress.link],
+    ['strimzi', { namespace: 'minio', label: 'stacktic.io/namespace' }, [{ protocol: 'TCP', port: 9000 }], { from: 'kafka', to: 'minio' }],
+  );
   const dns = e.policies.find((p) => p.name === 'shop--exception--system--egress--ports--53')!;
-  assert.equal([dns.peer, dns.ports], [{ namespace: 'kube-system', label: 'kubernetes.io/metadata.name' }, [{ protocol: 'TCP', port: 53 }, { protocol: 'UDP', port: 53 }]]);
-  assert.equal(e.policies.filter((p) => p.name === 'shop--exception--system--egress--ports--443').map((p) => (p.peer as { namespace: string }).namespace), ['kube-system', 'default']);
+  assert.equal(
+    [dns.peer, dns.ports],
+    [
+      { namespace: 'kube-system', label: 'kubernetes.io/metadata.name' },
+      [
+        { protocol: 'TCP', port: 53 },
+        { protocol: 'UDP', port: 53 },
+      ],
+    ],
+  );
+  assert.equal(
+    e.policies.filter((p) => p.name === 'shop--exception--system--egress--ports--443').map((p) => (p.peer as { namespace: string }).namespace),
+    ['kube-system', 'default'],
+  );
   assert.equal(e.unknownTypes, [{ type: 'flowise', components: ['shop'] }]);
   assert.ok(e.warnings!.some((w) => w.includes("component type 'flowise' (shop) is not in the derivation table")));
 });
@@ -150,7 +181,10 @@ exp('demo/stack/networkpolicy/ is exactly what the derivation generates (npx tsx
   const stack = new Set(t.namespaces);
   for (const d of dir.policies) {
     const twins = derived.filter((x) => x.namespace === d.namespace && x.name === d.name);
-    assert.ok(twins.some((x) => JSON.stringify(renderSpec(x, stack)) === JSON.stringify(d.origin!.spec)), d.name);
+    assert.ok(
+      twins.some((x) => JSON.stringify(renderSpec(x, stack)) === JSON.stringify(d.origin!.spec)),
+      d.name,
+    );
   }
 });
 
@@ -174,7 +208,10 @@ exp('manifest: a valid file loads with defaults applied', async () => {
   assert.is(e.source, 'manifest');
   assert.is(e.policies.length, 5);
   assert.equal(e.policies[0].ports, []);
-  assert.equal(e.policies[2].ports, [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }]);
+  assert.equal(e.policies[2].ports, [
+    { protocol: 'UDP', port: 53 },
+    { protocol: 'TCP', port: 53 },
+  ]);
 });
 
 exp('manifest: every schema violation is listed by path, never with the value', async () => {
@@ -182,11 +219,24 @@ exp('manifest: every schema violation is listed by path, never with the value', 
   assert.is(err.info.code, 'schema_violation');
   assert.is(err.info.setting, 'NETWORKPOLICY_MANIFEST');
   const paths = new Set(err.info.details!.map((d) => d.path));
-  for (const p of ['policies.0.name', 'policies.0.ports.0.protocol', 'policies.0.ports.0.port', 'policies.1.direction', 'policies.2.peer.ipBlock.cidr', 'policies.2.extra']) {
+  for (const p of [
+    'policies.0.name',
+    'policies.0.ports.0.protocol',
+    'policies.0.ports.0.port',
+    'policies.1.direction',
+    'policies.2.peer.ipBlock.cidr',
+    'policies.2.extra',
+  ]) {
     assert.ok(paths.has(p), `missing ${p} in ${[...paths].join(', ')}`);
   }
-  assert.ok(err.info.details!.some((d) => d.path === 'policies.3' && /link is required/.test(d.message)), 'link category without link');
-  assert.ok(err.info.details!.some((d) => d.path === 'policies.4' && /default-deny policy has no peer/.test(d.message)), 'default-deny with a peer');
+  assert.ok(
+    err.info.details!.some((d) => d.path === 'policies.3' && /link is required/.test(d.message)),
+    'link category without link',
+  );
+  assert.ok(
+    err.info.details!.some((d) => d.path === 'policies.4' && /default-deny policy has no peer/.test(d.message)),
+    'default-deny with a peer',
+  );
   assert.not.match(err.message, /but received/);
 });
 
@@ -199,13 +249,17 @@ exp('manifest: malformed JSON names file, line and column', async () => {
 });
 
 exp('settings: precedence manifest > directory > beside files > derivation, with the reason', async () => {
-  const err = await rejects(loadTopologyAndPolicies(topologySettings({ STACK_METADATA: DEMO_METADATA, NETWORKPOLICY_MANIFEST: '/nope/networkpolicy-manifest.json' })));
+  const err = await rejects(
+    loadTopologyAndPolicies(topologySettings({ STACK_METADATA: DEMO_METADATA, NETWORKPOLICY_MANIFEST: '/nope/networkpolicy-manifest.json' })),
+  );
   assert.is(err.info.setting, 'NETWORKPOLICY_MANIFEST');
   const dirErr = await rejects(loadTopologyAndPolicies(topologySettings({ STACK_METADATA: DEMO_METADATA, NETWORKPOLICY_DIR: '/nope/networkpolicy' })));
   assert.is(dirErr.info.setting, 'NETWORKPOLICY_DIR');
   const beside = await loadTopologyAndPolicies(topologySettings({ STACK_METADATA: DEMO_METADATA }));
   assert.equal([beside.expected.source, beside.expected.reason], ['networkpolicy-dir', 'networkpolicy/ found beside the metadata']);
-  const manifest = await loadTopologyAndPolicies(topologySettings({ STACK_METADATA: DEMO_METADATA, NETWORKPOLICY_MANIFEST: join(FIX, 'manifest/valid.json'), NETWORKPOLICY_DIR: DEMO_POLICIES }));
+  const manifest = await loadTopologyAndPolicies(
+    topologySettings({ STACK_METADATA: DEMO_METADATA, NETWORKPOLICY_MANIFEST: join(FIX, 'manifest/valid.json'), NETWORKPOLICY_DIR: DEMO_POLICIES }),
+  );
   assert.is(manifest.expected.source, 'manifest');
   const derived = await loadTopologyAndPolicies(topologySettings({ STACK_METADATA: join(FIX, 'topology/edge-cases.yaml') }));
   assert.is(derived.expected.source, 'stack-metadata');

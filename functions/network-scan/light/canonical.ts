@@ -6,20 +6,29 @@
  * (`other:…`); a port is `TCP/443`, a range `TCP/8000-8080`, a name, or `TCP/*` (every port).
  * Also the plain copy of a live policy the judgement works on (one shape for its hot loops).
  */
-import { policyDirections, type NetworkPolicy, type NetworkPolicyPeer, type NetworkPolicyPort, type NetworkPolicySpec } from '../../../lib/k8s/networkpolicy.ts';
+import {
+  policyDirections,
+  type NetworkPolicy,
+  type NetworkPolicyPeer,
+  type NetworkPolicyPort,
+  type NetworkPolicySpec,
+} from '../../../lib/k8s/networkpolicy.ts';
 import { NAMESPACE_NAME_LABEL, type Direction, type LabelSelector } from '../../../lib/k8s/types.ts';
 import type { ExpectedPolicy } from '../../../lib/topology/expected.ts';
 import { renderSpec } from '../../../lib/topology/render.ts';
 import { STACK_NAMESPACE_LABEL } from '../../../lib/topology/stacktic-rules.ts';
 
-export const isEmptySelector = (s: LabelSelector | null | undefined) => !s || (Object.keys(s.matchLabels ?? {}).length === 0 && (s.matchExpressions ?? []).length === 0);
+export const isEmptySelector = (s: LabelSelector | null | undefined) =>
+  !s || (Object.keys(s.matchLabels ?? {}).length === 0 && (s.matchExpressions ?? []).length === 0);
 
 export function selectorKey(s: LabelSelector | null | undefined): string {
   if (isEmptySelector(s)) return '{}';
   const labels = Object.keys(s!.matchLabels ?? {})
     .sort()
     .map((k) => [k, Object.getOwnPropertyDescriptor(s!.matchLabels!, k)!.value]);
-  const exprs = (s!.matchExpressions ?? []).map((e) => [e.key, e.operator, [...(e.values ?? [])].sort()]).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
+  const exprs = (s!.matchExpressions ?? [])
+    .map((e) => [e.key, e.operator, [...(e.values ?? [])].sort()])
+    .sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
   return JSON.stringify([labels, exprs]);
 }
 
@@ -27,7 +36,8 @@ export function selectorKey(s: LabelSelector | null | undefined): string {
 function selectedNamespace(s: LabelSelector): string | undefined {
   const labels = Object.keys(s.matchLabels ?? {});
   const exprs = s.matchExpressions ?? [];
-  if (labels.length === 1 && exprs.length === 0 && (labels[0] === STACK_NAMESPACE_LABEL || labels[0] === NAMESPACE_NAME_LABEL)) return Object.getOwnPropertyDescriptor(s.matchLabels!, labels[0])!.value;
+  if (labels.length === 1 && exprs.length === 0 && (labels[0] === STACK_NAMESPACE_LABEL || labels[0] === NAMESPACE_NAME_LABEL))
+    return Object.getOwnPropertyDescriptor(s.matchLabels!, labels[0])!.value;
   if (labels.length === 0 && exprs.length === 1) {
     const e = exprs[0];
     if ((e.key === STACK_NAMESPACE_LABEL || e.key === NAMESPACE_NAME_LABEL) && e.operator === 'In' && e.values?.length === 1) return e.values[0];
@@ -42,7 +52,8 @@ export function peerKey(peer: NetworkPolicyPeer, policyNamespace: string): strin
     if (!except.length && (peer.ipBlock.cidr === '0.0.0.0/0' || peer.ipBlock.cidr === '::/0')) return 'any';
     return `ip:${peer.ipBlock.cidr}${except.length ? `!${except.join(',')}` : ''}`;
   }
-  if (!isEmptySelector(peer.podSelector)) return `other:${selectorKey(peer.namespaceSelector)}:${selectorKey(peer.podSelector)}${peer.namespaceSelector ? '' : `@${policyNamespace}`}`;
+  if (!isEmptySelector(peer.podSelector))
+    return `other:${selectorKey(peer.namespaceSelector)}:${selectorKey(peer.podSelector)}${peer.namespaceSelector ? '' : `@${policyNamespace}`}`;
   if (!peer.namespaceSelector) return `ns:${policyNamespace}`;
   if (isEmptySelector(peer.namespaceSelector)) return 'all-namespaces';
   const ns = selectedNamespace(peer.namespaceSelector);
@@ -62,11 +73,14 @@ export interface Rule {
 }
 
 export function rules(spec: NetworkPolicySpec | null | undefined, d: Direction): Rule[] {
-  const list = d === 'ingress' ? spec?.ingress ?? [] : spec?.egress ?? [];
+  const list = d === 'ingress' ? (spec?.ingress ?? []) : (spec?.egress ?? []);
   return list.map((r) => {
     const raw = r ?? {};
-    const peers = d === 'ingress' ? (raw as { from?: NetworkPolicyPeer[] }).from ?? (raw as { _from?: NetworkPolicyPeer[] })._from : (raw as { to?: NetworkPolicyPeer[] }).to;
-    return { peers: peers && peers.length ? [...peers] : null, ports: raw.ports && raw.ports.length ? [...raw.ports] : null };
+    const peers =
+      d === 'ingress'
+        ? ((raw as { from?: NetworkPolicyPeer[] }).from ?? (raw as { _from?: NetworkPolicyPeer[] })._from)
+        : (raw as { to?: NetworkPolicyPeer[] }).to;
+    return { peers: peers?.length ? [...peers] : null, ports: raw.ports?.length ? [...raw.ports] : null };
   });
 }
 
@@ -132,7 +146,7 @@ function plainSelector(s: LabelSelector | null | undefined): LabelSelector | und
   if (!s) return undefined;
   const out: { matchLabels?: Record<string, string>; matchExpressions?: LabelSelector['matchExpressions'] } = {};
   if (s.matchLabels && Object.keys(s.matchLabels).length) out.matchLabels = s.matchLabels as Record<string, string>;
-  if (s.matchExpressions && s.matchExpressions.length) out.matchExpressions = s.matchExpressions;
+  if (s.matchExpressions?.length) out.matchExpressions = s.matchExpressions;
   return out;
 }
 
@@ -154,7 +168,7 @@ export function plainPolicy(p: NetworkPolicy): NetworkPolicy {
   };
   const rule = (r: Record<string, unknown> | null | undefined, d: Direction) => {
     const raw = (r ?? {}) as { from?: NetworkPolicyPeer[]; _from?: NetworkPolicyPeer[]; to?: NetworkPolicyPeer[]; ports?: NetworkPolicyPort[] };
-    const peers = d === 'ingress' ? raw.from ?? raw._from : raw.to;
+    const peers = d === 'ingress' ? (raw.from ?? raw._from) : raw.to;
     return { ...(peers ? { [d === 'ingress' ? 'from' : 'to']: peers.map(peer) } : {}), ...(raw.ports ? { ports: raw.ports.map(port) } : {}) };
   };
   return {

@@ -24,7 +24,7 @@ import { isFound, matchNamespace, type NamespaceExpected, type NamespaceUnit } f
 import { linkCoverage } from './links.ts';
 import { lineFor, RANK, ruleFindings, worst, type SelectorCheck } from './rules.ts';
 import { foundValue, lightScore } from './score.ts';
-import { SEVERITIES, type ClusterSnapshot, type EmptySelector, type ExpectedResult, type LightReport, type PolicyStatus, type RuleFinding, type Severity } from './types.ts';
+import { SEVERITIES, type ClusterSnapshot, type EmptySelector, type LightReport, type PolicyStatus, type RuleFinding, type Severity } from './types.ts';
 
 /** The plain copy and canonical form of a live policy, kept per uid and resourceVersion. */
 function policyMemo(cache: NetworkScanCache, raw: NetworkPolicy): PolicyMemo {
@@ -51,15 +51,36 @@ function expectedForms(cache: NetworkScanCache, expected: ExpectedSet, topoNs: R
     if (list) list.push(i);
     else ns.byName.set(k, [i]);
   });
-  const forms: ExpectedForms = { topo, forms: expected.policies.map((e) => expectedCanonical(e, topoNs)), byNamespace, units: new Map(), results: new Array(expected.policies.length), written: new Map() };
+  const forms: ExpectedForms = {
+    topo,
+    forms: expected.policies.map((e) => expectedCanonical(e, topoNs)),
+    byNamespace,
+    units: new Map(),
+    results: new Array(expected.policies.length),
+    written: new Map(),
+  };
   cache.forms.set(expected, forms);
   return forms;
 }
 
-function judgeNamespace(expected: ExpectedSet, want: ExpectedForms, ns: string, live: readonly PolicyMemo[], nsKey: string, selects: SelectorCheck | null): NamespaceUnit {
+function judgeNamespace(
+  expected: ExpectedSet,
+  want: ExpectedForms,
+  ns: string,
+  live: readonly PolicyMemo[],
+  nsKey: string,
+  selects: SelectorCheck | null,
+): NamespaceUnit {
   const memos = new Map(live.map((m) => [m.plain, m]));
   const canon = new Map(live.map((m) => [m.plain, m.canon]));
-  const { results, claimed } = matchNamespace(expected, want.forms, want.byNamespace.get(ns) ?? NO_EXPECTED, live.map((m) => m.plain), canon, (p) => memos.get(p)!.base);
+  const { results, claimed } = matchNamespace(
+    expected,
+    want.forms,
+    want.byNamespace.get(ns) ?? NO_EXPECTED,
+    live.map((m) => m.plain),
+    canon,
+    (p) => memos.get(p)!.base,
+  );
   const findingsOf = new Map<NetworkPolicy, RuleFinding[]>();
   for (const m of live) {
     const p = m.plain;
@@ -188,7 +209,10 @@ export function judgeLight(topo: Topology, expected: ExpectedSet, snap: ClusterS
   );
 
   const live = snap.namespaces ? { engine, policies: snap.policies, namespaces: snap.namespaces, nsKey } : null;
-  const { links, linkFindings } = linkCoverage(cache, topo, expected, want.forms, results, live, { labels: nsKeyId, unitOf: (ns) => (want.units.get(ns)?.unit === units.get(ns) ? units.get(ns) : undefined) });
+  const { links, linkFindings } = linkCoverage(cache, topo, expected, want.forms, results, live, {
+    labels: nsKeyId,
+    unitOf: (ns) => (want.units.get(ns)?.unit === units.get(ns) ? units.get(ns) : undefined),
+  });
   const empty: EmptySelector[] = findings
     .filter((f) => f.kind === 'selector-matches-nothing')
     .map((f) => {

@@ -41,7 +41,8 @@ function linkSides(cache: NetworkScanCache, topo: Topology, expected: ExpectedSe
   const candidates = (ns: string, d: Direction, peerNs: string, port: number | null): number[] => {
     const want = port === null ? '*/*' : `TCP/${port}`;
     const out: number[] = [];
-    for (const peer of [`ns:${peerNs}`, 'all-namespaces', 'any']) for (const { i, port: p } of index.get(`${ns}\n${d}\n${peer}`) ?? []) if (portCovers(p, want)) out.push(i);
+    for (const peer of [`ns:${peerNs}`, 'all-namespaces', 'any'])
+      for (const { i, port: p } of index.get(`${ns}\n${d}\n${peer}`) ?? []) if (portCovers(p, want)) out.push(i);
     return out;
   };
   const sides: LinkSides = { egress: [], ingress: [], last: [], lastUnits: new Map(), lastLabels: undefined };
@@ -70,7 +71,11 @@ function sideStatus(candidates: readonly number[], results: readonly ExpectedRes
  * destination), each interned to a short id by the cache. A namespace holding a policy without a
  * server identity has no version: its links are evaluated each time.
  */
-function namespaceVersions(cache: NetworkScanCache, policies: readonly NetworkPolicy[], nsKey: string): { labels: number; of: (ns: string) => number | undefined } {
+function namespaceVersions(
+  cache: NetworkScanCache,
+  policies: readonly NetworkPolicy[],
+  nsKey: string,
+): { labels: number; of: (ns: string) => number | undefined } {
   // Policies in snapshot order, so a namespace's version lists them as the engine indexes them.
   const byNs = new Map<string, string[] | null>();
   for (const p of policies) {
@@ -150,7 +155,13 @@ export function linkCoverage(
       bidirectional: egress !== 'not-expected' && ingress !== 'not-expected' && isFound(egress) && isFound(ingress),
     };
     if (verdict) cov.live = { ...verdict };
-    const made = { egress, ingress, verdict, cov, finding: egress === 'not-expected' || ingress === 'not-expected' ? notGenerated(l, egress, ingress) : undefined };
+    const made = {
+      egress,
+      ingress,
+      verdict,
+      cov,
+      finding: egress === 'not-expected' || ingress === 'not-expected' ? notGenerated(l, egress, ingress) : undefined,
+    };
     sides.last[li] = made;
     return made;
   };
@@ -179,7 +190,11 @@ export function linkCoverage(
     if (!engine) {
       const ends = new Set<string>();
       for (const { l } of pending) ends.add(l.fromNamespace).add(l.toNamespace);
-      engine = new PolicyEngine(live.policies.filter((p) => ends.has(nsOf(p))), live.namespaces, cache);
+      engine = new PolicyEngine(
+        live.policies.filter((p) => ends.has(nsOf(p))),
+        live.namespaces,
+        cache,
+      );
     }
     for (const { li, l, egress, ingress, key } of pending) {
       const v = engine.evaluate({ namespace: l.fromNamespace, labels: {} }, { namespace: l.toNamespace, labels: {} }, l.port, l.protocol);
@@ -201,7 +216,9 @@ export function linkCoverage(
 }
 
 function notGenerated(l: Link, egress: string, ingress: string): LinkFinding {
-  const sides = [egress === 'not-expected' ? `egress from ${l.fromNamespace}` : '', ingress === 'not-expected' ? `ingress to ${l.toNamespace}` : ''].filter(Boolean).join(' and ');
+  const sides = [egress === 'not-expected' ? `egress from ${l.fromNamespace}` : '', ingress === 'not-expected' ? `ingress to ${l.toNamespace}` : '']
+    .filter(Boolean)
+    .join(' and ');
   const what = `${l.from}${l.fromSubComponent ? `/${l.fromSubComponent}` : ''} → ${l.to}${l.toSubComponent ? `/${l.toSubComponent}` : ''}`;
   return {
     kind: 'link-not-generated',
@@ -214,6 +231,8 @@ function notGenerated(l: Link, egress: string, ingress: string): LinkFinding {
     to_namespace: l.toNamespace,
     port: l.port,
     declared_at: l.declaredAt,
-    message: `declared link ${what} (${l.port === null ? 'no port in the metadata' : `port ${l.port}`}) has no expected policy for its ${sides}: with both namespaces isolated, the traffic is blocked${l.port === null ? '; declare the target\'s port so Stacktic generates the link policies' : ''}`,
+    message:
+      `declared link ${what} (${l.port === null ? 'no port in the metadata' : `port ${l.port}`}) has no expected policy for its ${sides}: with ` +
+      `both namespaces isolated, the traffic is blocked${l.port === null ? "; declare the target's port so Stacktic generates the link policies" : ''}`,
   };
 }

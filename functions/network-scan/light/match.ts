@@ -60,7 +60,8 @@ const describeGrant = (g: string, d: Direction) => {
 
 export function difference(live: Canonical, want: Canonical): Drift {
   const out: Drift = { extra: [], missing: [], other: [], wider_peer: false };
-  if (live.pod !== want.pod) out.other.push(`podSelector ${live.pod === '{}' ? 'selects every pod' : `is ${live.pod}`}; expected ${want.pod === '{}' ? 'every pod ({})' : want.pod}`);
+  if (live.pod !== want.pod)
+    out.other.push(`podSelector ${live.pod === '{}' ? 'selects every pod' : `is ${live.pod}`}; expected ${want.pod === '{}' ? 'every pod ({})' : want.pod}`);
   for (const d of want.types) if (!live.types.includes(d)) out.other.push(`policyTypes lacks ${d === 'ingress' ? 'Ingress' : 'Egress'}`);
   for (const d of live.types) if (!want.types.includes(d)) out.other.push(`policyTypes adds ${d === 'ingress' ? 'Ingress' : 'Egress'}`);
   for (const d of ['ingress', 'egress'] as const) {

@@ -24,7 +24,11 @@ export function foundValue(results: Iterable<[number, ExpectedResult]>, worstOfE
  * @param value what the found ones contribute (foundValue)
  * @param extraWorst the worst finding on each live policy that matched nothing expected
  */
-export function lightScore(expected: number, value: number, extraWorst: readonly (Severity | 'none')[]): { score: number | null; terms: LightReport['results']['score_terms'] } {
+export function lightScore(
+  expected: number,
+  value: number,
+  extraWorst: readonly (Severity | 'none')[],
+): { score: number | null; terms: LightReport['results']['score_terms'] } {
   let extraWithFindings = 0;
   for (const w of extraWorst) {
     if (w === 'none' || w === 'info') continue;

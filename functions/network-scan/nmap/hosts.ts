@@ -24,7 +24,10 @@ export function normalizeHost(host: string): { host: string; family: AddressFami
   // label must contain a letter (so nmap's "10.0.0.1-5" octet ranges are refused).
   const last = h.replace(/\.$/, '').split('.').pop() ?? '';
   if (isNumericHostForm(h)) {
-    throw new Error(`nmap target host ${JSON.stringify(host)} is a numeric address notation other than a dotted-quad IPv4 or an IPv6 literal; write the address as a.b.c.d or as IPv6`);
+    throw new Error(
+      `nmap target host ${JSON.stringify(host)} is a numeric address notation other than a dotted-quad IPv4 or an IPv6 literal; write the address as ` +
+        `a.b.c.d or as IPv6`,
+    );
   }
   if (!DNS_NAME.test(h) || h.startsWith('-') || !/[A-Za-z]/.test(last)) {
     throw new Error(`nmap target host ${JSON.stringify(host)} is neither an IP address nor a DNS name`);
@@ -36,4 +39,3 @@ export function normalizeHost(host: string): { host: string; family: AddressFami
 export function canonicalV6(a: string): string {
   return new URL(`http://[${a}]/`).hostname.slice(1, -1);
 }
-

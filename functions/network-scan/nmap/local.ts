@@ -5,7 +5,18 @@
  * scan's local runner, the tests and the benches.
  */
 import { runTool } from '../../../lib/tools/run.ts';
-import { nmapRuns, normalizeHost, parseNmapXml, resultsFor, type AddressFamily, type NmapArgsOptions, type NmapResult, type NmapRun, type ProbeResult, type ProbeTarget } from './nmap.ts';
+import {
+  nmapRuns,
+  normalizeHost,
+  parseNmapXml,
+  resultsFor,
+  type AddressFamily,
+  type NmapArgsOptions,
+  type NmapResult,
+  type NmapRun,
+  type ProbeResult,
+  type ProbeTarget,
+} from './nmap.ts';
 
 export interface LocalNmapOptions extends NmapArgsOptions {
   /** nmap binary (default "nmap" from PATH). */
@@ -71,7 +82,13 @@ export async function runLocalNmap(targets: ProbeTarget[], opts: LocalNmapOption
   if (opts.netns !== undefined && !NETNS_NAME.test(opts.netns)) throw new Error(`runLocalNmap: invalid netns name ${JSON.stringify(opts.netns)}`);
   const runs = nmapRuns(targets, opts);
   const infos = await Promise.all(runs.map((r) => execNmap(r, opts)));
-  return { results: resultsFor(targets, infos.map((i) => i.parsed)), runs: infos };
+  return {
+    results: resultsFor(
+      targets,
+      infos.map((i) => i.parsed),
+    ),
+    runs: infos,
+  };
 }
 
 async function execNmap(run: NmapRun, opts: LocalNmapOptions): Promise<LocalNmapRunInfo> {
@@ -85,11 +102,17 @@ async function execNmap(run: NmapRun, opts: LocalNmapOptions): Promise<LocalNmap
   const shown = command.join(' ');
   if (r.missing || /exec of ".*" failed: No such file or directory/.test(stderr)) {
     if (opts.netns && r.missing) {
-      throw new NmapError(`ip (iproute2) not found, needed to run nmap in netns ${opts.netns}: install it with \`apt-get install iproute2\``, 'missing', command, stderr);
+      throw new NmapError(
+        `ip (iproute2) not found, needed to run nmap in netns ${opts.netns}: install it with \`apt-get install iproute2\``,
+        'missing',
+        command,
+        stderr,
+      );
     }
     throw new NmapError(`nmap not found (${JSON.stringify(nmap)}${opts.nmapPath ? '' : ' on PATH'}): ${INSTALL_HINT}`, 'missing', command, stderr);
   }
-  if (r.timedOut) throw new NmapError(`nmap timed out after ${timeout} ms and was killed: ${shown}${stderr ? `\nstderr: ${stderr.trim()}` : ''}`, 'timeout', command, stderr);
+  if (r.timedOut)
+    throw new NmapError(`nmap timed out after ${timeout} ms and was killed: ${shown}${stderr ? `\nstderr: ${stderr.trim()}` : ''}`, 'timeout', command, stderr);
   if (r.aborted) throw new NmapError(`nmap aborted: ${shown}`, 'aborted', command, stderr);
   if (r.exitCode !== 0) {
     const why = r.exitCode !== null ? `exited with code ${r.exitCode}` : `was killed by ${r.signal}`;
@@ -99,10 +122,20 @@ async function execNmap(run: NmapRun, opts: LocalNmapOptions): Promise<LocalNmap
   try {
     parsed = parseNmapXml(stdout, { stderr });
   } catch (e) {
-    throw new NmapError(`nmap output could not be parsed: ${(e as Error).message}\ncommand: ${shown}\nstderr: ${stderr.trim() || '(empty)'}`, 'bad-output', command, stderr);
+    throw new NmapError(
+      `nmap output could not be parsed: ${(e as Error).message}\ncommand: ${shown}\nstderr: ${stderr.trim() || '(empty)'}`,
+      'bad-output',
+      command,
+      stderr,
+    );
   }
   if (parsed.finished && parsed.finished.exit !== 'success') {
-    throw new NmapError(`nmap reported exit="${parsed.finished.exit}": ${parsed.finished.errormsg ?? '(no message)'}\nstderr: ${stderr.trim() || '(empty)'}`, 'failed', command, stderr);
+    throw new NmapError(
+      `nmap reported exit="${parsed.finished.exit}": ${parsed.finished.errormsg ?? '(no message)'}\nstderr: ${stderr.trim() || '(empty)'}`,
+      'failed',
+      command,
+      stderr,
+    );
   }
   return { family: run.family, command, durationMs, stderr, parsed };
 }

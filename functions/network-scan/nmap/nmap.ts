@@ -168,12 +168,18 @@ export function nmapArgs(targets: ProbeTarget[], opts: NmapArgsOptions): string[
     ...(family === 6 ? ['-6'] : []),
     ...(opts.verbose ? ['-v'] : []),
     '--reason',
-    '--max-retries', String(retries),
-    '--initial-rtt-timeout', ms(connect, 'connectTimeoutMs'),
-    '--max-rtt-timeout', ms(connect, 'connectTimeoutMs'),
-    '--host-timeout', ms(opts.hostTimeoutMs, 'hostTimeoutMs'),
-    '-p', portList(ports),
-    '-oX', '-',
+    '--max-retries',
+    String(retries),
+    '--initial-rtt-timeout',
+    ms(connect, 'connectTimeoutMs'),
+    '--max-rtt-timeout',
+    ms(connect, 'connectTimeoutMs'),
+    '--host-timeout',
+    ms(opts.hostTimeoutMs, 'hostTimeoutMs'),
+    '-p',
+    portList(ports),
+    '-oX',
+    '-',
     ...hosts,
   ];
 }
@@ -185,9 +191,7 @@ export function nmapRuns(targets: ProbeTarget[], opts: NmapArgsOptions): NmapRun
     const f = normalizeHost(t.host).family;
     byFamily.set(f, [...(byFamily.get(f) ?? []), t]);
   }
-  return ([4, 6] as const)
-    .filter((f) => byFamily.has(f))
-    .map((f) => ({ family: f, targets: byFamily.get(f)!, args: nmapArgs(byFamily.get(f)!, opts) }));
+  return ([4, 6] as const).filter((f) => byFamily.has(f)).map((f) => ({ family: f, targets: byFamily.get(f)!, args: nmapArgs(byFamily.get(f)!, opts) }));
 }
 
 // ---------------------------------------------------------------- parse
@@ -489,5 +493,5 @@ export function splitNmapLog(log: string): { xml: string; stderr: string } {
     } else err.push(l);
   }
   err.push(...lines.slice(end + 1));
-  return { xml: xml.join('\n') + '\n', stderr: err.filter((l) => l.trim()).join('\n') };
+  return { xml: `${xml.join('\n')}\n`, stderr: err.filter((l) => l.trim()).join('\n') };
 }

@@ -115,7 +115,12 @@ function fromLog(log: string, term: k8s.V1ContainerStateTerminated, pod: PodRef,
   const { xml, stderr } = splitNmapLog(log);
   const where = `${container} in pod ${pod.namespace}/${pod.name}`;
   if (term.exitCode !== 0) {
-    return { error: `nmap in ${where} exited with code ${term.exitCode}${term.reason ? ` (${term.reason})` : ''}: ${(stderr || term.message || '(no output)').slice(-2000)}`, pod };
+    return {
+      error:
+        `nmap in ${where} exited with code ${term.exitCode}${term.reason ? ` (${term.reason})` : ''}: ` +
+        `${(stderr || term.message || '(no output)').slice(-2000)}`,
+      pod,
+    };
   }
   if (!xml.trim()) return { error: `nmap in ${where} printed no XML: ${(stderr || '(empty log)').slice(-2000)}`, pod };
   return { xml, stderr, pod, container };
@@ -150,7 +155,8 @@ export async function probeWithEphemeral(kube: Kube, pod: PodRef, container: k8s
       if (details?.kind === 'pods' && details.name === pod.name) return { error: `pod ${pod.namespace}/${pod.name} no longer exists`, pod };
       return { error: `the API server does not serve pods/ephemeralcontainers (404): ${statusText(res.response)}`, unsupported: true, pod };
     }
-    if (res.status === 405 || res.status === 415) return { error: `the API server does not support ephemeral containers (${res.status}): ${statusText(res.response)}`, unsupported: true, pod };
+    if (res.status === 405 || res.status === 415)
+      return { error: `the API server does not support ephemeral containers (${res.status}): ${statusText(res.response)}`, unsupported: true, pod };
     if (res.status < 200 || res.status >= 300) return { error: `adding ${where} failed (${res.status}): ${statusText(res.response)}`, pod };
 
     const pollMs = Math.max(50, opts.pollMs ?? 1000);
@@ -166,7 +172,9 @@ export async function probeWithEphemeral(kube: Kube, pod: PodRef, container: k8s
       await sleep(Math.min(pollMs, Math.max(0, deadline - Date.now())));
     }
     return {
-      error: `${where} did not finish within ${opts.signal?.aborted ? 'the scan (cancelled)' : `${opts.timeoutMs} ms`} (last state: ${describeState(last)}); it cannot be removed and ends when nmap exits`,
+      error:
+        `${where} did not finish within ${opts.signal?.aborted ? 'the scan (cancelled)' : `${opts.timeoutMs} ms`} (last state: ` +
+        `${describeState(last)}); it cannot be removed and ends when nmap exits`,
       timedOut: true,
       pod,
     };
@@ -208,7 +216,11 @@ export async function probeWithPod(kube: Kube, scratch: ScratchRun, podSpec: Pro
     const res = await scratch.create(body as unknown as KubeObject);
     if (!res.object) {
       const denial = parseAdmissionDenial(res.message);
-      if (denial) return { error: `the probe pod in ${ns} was refused by admission: ${denial.constraints.map((c) => `[${c.name}] ${c.message}`).join('; ') || denial.message}`, denial };
+      if (denial)
+        return {
+          error: `the probe pod in ${ns} was refused by admission: ${denial.constraints.map((c) => `[${c.name}] ${c.message}`).join('; ') || denial.message}`,
+          denial,
+        };
       if (res.status === 403) return { error: `creating the probe pod in ${ns} was refused (403): ${res.message}`, forbidden: true };
       return { error: `creating the probe pod in ${ns} failed (${res.status}): ${res.message}` };
     }
@@ -229,7 +241,12 @@ export async function probeWithPod(kube: Kube, scratch: ScratchRun, podSpec: Pro
         if (phase === 'Failed') {
           // DeadlineExceeded, Evicted, OOMKilled, nmap's own error …: say why, with nmap's output when there is some.
           let tail = term?.message ?? '';
-          if (term) tail = (await readPodLog(kube, ns, pod.name, container).then((l) => splitNmapLog(l).stderr, () => '')) || tail;
+          if (term)
+            tail =
+              (await readPodLog(kube, ns, pod.name, container).then(
+                (l) => splitNmapLog(l).stderr,
+                () => '',
+              )) || tail;
           const why = [cur.status?.reason, cur.status?.message, term ? `container ${describeState(st)}` : undefined].filter(Boolean).join('; ');
           return { error: `${where} failed: ${why || 'no reason given'}${tail ? `: ${tail.slice(-2000)}` : ''}`, pod };
         }
@@ -244,7 +261,11 @@ export async function probeWithPod(kube: Kube, scratch: ScratchRun, podSpec: Pro
     const state = !cur?.spec?.nodeName
       ? `not scheduled${sched?.reason ? ` (${sched.reason}${sched.message ? `: ${sched.message}` : ''})` : ''}`
       : `phase ${cur?.status?.phase ?? '?'}, ${describeState(st)}`;
-    return { error: `${where} did not finish within ${opts.signal?.aborted ? 'the scan (cancelled)' : `${opts.timeoutMs} ms`} (last state: ${state})`, timedOut: true, pod };
+    return {
+      error: `${where} did not finish within ${opts.signal?.aborted ? 'the scan (cancelled)' : `${opts.timeoutMs} ms`} (last state: ${state})`,
+      timedOut: true,
+      pod,
+    };
   };
 
   let outcome: ProbeOutcome;

@@ -32,23 +32,42 @@ export function clusterRunner(kube: Kube, scratch: ScratchRun, settings: ProbeSe
       let ephemeralLeft = pod ? Math.max(0, settings.maxEphemeralPerPod - ourEphemeralCount(pod)) : 0;
       const runs = nmapRuns(valid, { hostTimeoutMs });
       for (const [i, run] of runs.entries()) {
-        const name = `${source.component}-${i}`.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '').slice(0, 30) || `p${i}`;
+        const name =
+          `${source.component}-${i}`
+            .toLowerCase()
+            .replace(/[^a-z0-9-]/g, '-')
+            .replace(/^-+|-+$/g, '')
+            .slice(0, 30) || `p${i}`;
         let outcome: ProbeOutcome | undefined;
         let why = pod ? '' : ' (no running source pod)';
         if (pod && ephemeralLeft > 0) {
           ephemeralLeft--;
-          outcome = await probeWithEphemeral(kube, pod, ephemeralProbeContainer({ name, image: settings.image, args: run.args, runId: scratch.runId }), { timeoutMs: settings.timeoutMs, signal });
+          outcome = await probeWithEphemeral(kube, pod, ephemeralProbeContainer({ name, image: settings.image, args: run.args, runId: scratch.runId }), {
+            timeoutMs: settings.timeoutMs,
+            signal,
+          });
           if ('xml' in outcome) vias.push(`ephemeral container in ${pod.namespace}/${pod.name}`);
           if ('error' in outcome && (outcome.forbidden || outcome.unsupported)) why = ' (ephemeral containers refused)';
-        } else if (pod) why = ` (pod ${pod.namespace}/${pod.name} already has ${settings.maxEphemeralPerPod} ephemeral probe containers of ours: NETWORK_PROBE_MAX_EPHEMERAL)`;
+        } else if (pod)
+          why =
+            ` (pod ${pod.namespace}/${pod.name} already has ${settings.maxEphemeralPerPod} ephemeral probe containers of ours: ` +
+            `NETWORK_PROBE_MAX_EPHEMERAL)`;
         if (!outcome || ('error' in outcome && (outcome.forbidden || outcome.unsupported))) {
-          const spec = fallbackProbePod({ source: { namespace: source.namespace, labels: source.labels, name: source.component }, image: settings.image, args: run.args, runId: scratch.runId, deadlineSeconds: settings.deadlineSeconds, settleMs: settings.settleMs });
+          const spec = fallbackProbePod({
+            source: { namespace: source.namespace, labels: source.labels, name: source.component },
+            image: settings.image,
+            args: run.args,
+            runId: scratch.runId,
+            deadlineSeconds: settings.deadlineSeconds,
+            settleMs: settings.settleMs,
+          });
           outcome = await probeWithPod(kube, scratch, spec, { timeoutMs: settings.timeoutMs + settings.settleMs, signal });
           if ('xml' in outcome) vias.push(`probe pod in ${source.namespace}${why}`);
         }
         if ('error' in outcome) {
           failures.push(outcome.error + (outcome.cleanupError ? `; cleanup: ${outcome.cleanupError}` : ''));
-          for (const t of run.targets) results.set(t.id, { state: 'unknown', reason: `probe from ${source.namespace}/${source.component} could not run: ${outcome.error}` });
+          for (const t of run.targets)
+            results.set(t.id, { state: 'unknown', reason: `probe from ${source.namespace}/${source.component} could not run: ${outcome.error}` });
           continue;
         }
         parsed.push(parseNmapXml(outcome.xml, { stderr: outcome.stderr }));

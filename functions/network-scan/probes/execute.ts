@@ -64,7 +64,10 @@ export function localRunner(opts: LocalRunnerOptions): ProbeRunner {
         // The local runner never sends a DNS query: mapped names and IP literals only.
         const r = resolveTarget(opts.hostMap, t.host, t.port, 'off');
         if (r.kind !== 'address') {
-          results.set(t.id, { state: 'unknown', reason: `cannot resolve ${t.host} from outside the cluster without sending a DNS query; map it in ${opts.hostMap.setting}` });
+          results.set(t.id, {
+            state: 'unknown',
+            reason: `cannot resolve ${t.host} from outside the cluster without sending a DNS query; map it in ${opts.hostMap.setting}`,
+          });
           continue;
         }
         mapped.push({ ...t, host: r.host, port: r.port });
@@ -83,7 +86,13 @@ export interface Execution {
   sources: { source: string; via: string; targets: number; duration_ms: number; error?: string }[];
 }
 
-export async function executeProbes(tests: ProbeTest[], runner: ProbeRunner, concurrency: number, signal?: AbortSignal, progress?: (done: number, total: number) => void): Promise<Execution> {
+export async function executeProbes(
+  tests: ProbeTest[],
+  runner: ProbeRunner,
+  concurrency: number,
+  signal?: AbortSignal,
+  progress?: (done: number, total: number) => void,
+): Promise<Execution> {
   const limit = pLimit(concurrency);
   let done = 0;
   progress?.(0, tests.length);

@@ -40,16 +40,23 @@ export function verdictFor(t: ProbeTest, r: ProbeResult | undefined): { verdict:
   // Nothing can answer behind a missing Service or one without ready endpoints: whatever nmap saw
   // (a reset, or a drop by kube-proxy's no-endpoint rule) says nothing about the policies.
   if (r.state !== 'open' && (t.serviceEndpoints === 'no-service' || t.serviceEndpoints === 0)) {
-    return { verdict: 'NO_SERVICE', reason: `${r.state}: ${t.serviceEndpoints === 'no-service' ? 'the target Service does not exist' : 'the target Service has no ready endpoints'}` };
+    return {
+      verdict: 'NO_SERVICE',
+      reason: `${r.state}: ${t.serviceEndpoints === 'no-service' ? 'the target Service does not exist' : 'the target Service has no ready endpoints'}`,
+    };
   }
   if (r.state === 'closed') {
     if (t.targetListens !== true) {
       return {
         verdict: 'UNDECIDED',
-        reason: `closed (${r.reason}): a connection refused by a rejecting NetworkPolicy enforcer and a port nothing listens on look the same to a connect scan, and the API does not show a ready pod declaring this port${t.serviceEndpoints === null ? ' (the target Service or its endpoints could not be read)' : ''}`,
+        reason:
+          `closed (${r.reason}): a connection refused by a rejecting NetworkPolicy enforcer and a port nothing listens on look the same to a ` +
+          (`connect scan, and the API does not show a ready pod declaring this port` +
+            `${t.serviceEndpoints === null ? ' (the target Service or its endpoints could not be read)' : ''}`),
       };
     }
-    const listener = t.targetListensVia === 'endpoint' ? 'the Service (without a selector) has a ready endpoint' : 'a ready pod behind the Service declares this port';
+    const listener =
+      t.targetListensVia === 'endpoint' ? 'the Service (without a selector) has a ready endpoint' : 'a ready pod behind the Service declares this port';
     const why = `refused (${r.reason}) although ${listener}: rejected on the path (e.g. kube-router REJECTs with ICMP port-unreachable)`;
     return t.expect === 'open' ? { verdict: 'FAIL', reason: why } : { verdict: 'BLOCKED', reason: why };
   }
@@ -80,7 +87,13 @@ export function judgeProbes(tests: ProbeTest[], results: Map<string, ProbeResult
     return {
       id: t.id,
       layer: t.layer,
-      source: { component: t.source.component, namespace: t.source.namespace, identity: t.source.identity, ...(t.source.pod ? { pod: t.source.pod } : {}), ...(t.source.template ? { template: t.source.template } : {}) },
+      source: {
+        component: t.source.component,
+        namespace: t.source.namespace,
+        identity: t.source.identity,
+        ...(t.source.pod ? { pod: t.source.pod } : {}),
+        ...(t.source.template ? { template: t.source.template } : {}),
+      },
       target: t.target,
       expect: t.expect,
       engine_predicts: predicts,
@@ -114,7 +127,10 @@ export function summarizeProbes(findings: ProbeFinding[]): ProbeSummary {
   let msg: string | undefined;
   if (negatives.length >= 3) {
     cni = open / negatives.length <= 0.8;
-    if (!cni) msg = `${open} of ${negatives.length} connections that policies should block were open: the CNI is probably not enforcing NetworkPolicy at all (e.g. flannel without a policy engine); fix that before reading individual risks`;
+    if (!cni)
+      msg =
+        `${open} of ${negatives.length} connections that policies should block were open: the CNI is probably not enforcing NetworkPolicy at all ` +
+        `(e.g. flannel without a policy engine); fix that before reading individual risks`;
   }
   return { tests: findings.length, verdicts, pass_rate: passRate, cni_enforcing: cni, ...(msg ? { cni_message: msg } : {}) };
 }

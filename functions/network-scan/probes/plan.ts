@@ -98,9 +98,15 @@ function serviceFor(services: ServiceInfo[] | null, component: string, namespace
 function sourceFor(component: string, namespace: string, input: PlanInput): ProbeSource {
   const svc = serviceFor(input.services, component, namespace, null);
   const sel = svc?.selector ?? {};
-  const pod = (input.pods ?? []).find((p) => p.namespace === namespace && p.ready && Object.keys(sel).length > 0 && Object.entries(sel).every(([k, v]) => p.labels[k] === v));
+  const pod = (input.pods ?? []).find(
+    (p) => p.namespace === namespace && p.ready && Object.keys(sel).length > 0 && Object.entries(sel).every(([k, v]) => p.labels[k] === v),
+  );
   if (pod) return { component, namespace, labels: pod.labels, identity: 'pod', pod: pod.name };
-  const tpl = Object.keys(sel).length ? (input.templates ?? []).filter((t) => t.namespace === namespace && Object.entries(sel).every(([k, v]) => t.labels[k] === v)).sort((a, b) => `${a.kind}/${a.name}`.localeCompare(`${b.kind}/${b.name}`))[0] : undefined;
+  const tpl = Object.keys(sel).length
+    ? (input.templates ?? [])
+        .filter((t) => t.namespace === namespace && Object.entries(sel).every(([k, v]) => t.labels[k] === v))
+        .sort((a, b) => `${a.kind}/${a.name}`.localeCompare(`${b.kind}/${b.name}`))[0]
+    : undefined;
   if (tpl) return { component, namespace, labels: tpl.labels, identity: 'pod-template', template: `${tpl.kind}/${tpl.name}` };
   if (Object.keys(sel).length) return { component, namespace, labels: sel, identity: 'service-selector' };
   return { component, namespace, labels: {}, identity: 'namespace-only' };
@@ -120,7 +126,13 @@ export function targetListens(svc: ServiceInfo | undefined, port: number, pods: 
   const target = sp.targetPort ?? sp.port;
   const backing = pods.filter((p) => p.namespace === svc.namespace && p.ready && selects(svc.selector, p));
   if (!backing.length) return null;
-  return backing.some((p) => p.ports.some((cp) => (typeof target === 'number' || /^\d+$/.test(target) ? cp.port === Number(target) : cp.name === target) && (cp.protocol ?? 'TCP') === 'TCP')) ? true : null;
+  return backing.some((p) =>
+    p.ports.some(
+      (cp) => (typeof target === 'number' || /^\d+$/.test(target) ? cp.port === Number(target) : cp.name === target) && (cp.protocol ?? 'TCP') === 'TCP',
+    ),
+  )
+    ? true
+    : null;
 }
 
 /** The port a Service port forwards to (its targetPort: a number, or a container port name of the backing pod). */
@@ -142,7 +154,14 @@ export function planProbes(input: PlanInput): ProbeTest[] {
   const engine = input.engine;
   const tests: ProbeTest[] = [];
   const comps = input.topology.components.filter((c) => c.namespace);
-  const add = (layer: Layer, source: ProbeSource, target: ProbeTest['target'], expect: 'open' | 'blocked', dst: Endpoint, svc: ServiceInfo | undefined | 'external') => {
+  const add = (
+    layer: Layer,
+    source: ProbeSource,
+    target: ProbeTest['target'],
+    expect: 'open' | 'blocked',
+    dst: Endpoint,
+    svc: ServiceInfo | undefined | 'external',
+  ) => {
     // NetworkPolicy is enforced after the Service's DNAT: on the endpoint's port, not the Service port.
     const port = svc && svc !== 'external' ? endpointPort(svc, target.port, dst.ports) : target.port;
     if (port !== target.port) target = { ...target, endpoint_port: port };
@@ -179,13 +198,43 @@ export function planProbes(input: PlanInput): ProbeTest[] {
   for (const [ns, c] of firstByNs) {
     const src = sourceFor(c.name, ns, input);
     const dnsName = dns?.name ?? 'kube-dns';
-    add('exception', src, { component: dnsName, namespace: 'kube-system', host: `${dnsName}.kube-system.svc.cluster.local`, port: 53, protocol: 'TCP', ...(dns ? { service: dns.name } : {}) }, 'open', dstEndpoint(dns, 'kube-system', input.pods), dns);
+    add(
+      'exception',
+      src,
+      {
+        component: dnsName,
+        namespace: 'kube-system',
+        host: `${dnsName}.kube-system.svc.cluster.local`,
+        port: 53,
+        protocol: 'TCP',
+        ...(dns ? { service: dns.name } : {}),
+      },
+      'open',
+      dstEndpoint(dns, 'kube-system', input.pods),
+      dns,
+    );
     // The API server is not a pod in `default`: after the DNAT it is the endpoint's address (a node or a
     // managed control plane), which only ipBlock (or allow-all) egress rules can match.
-    add('exception', src, { component: 'kubernetes', namespace: 'default', host: 'kubernetes.default.svc.cluster.local', port: 443, protocol: 'TCP', ...(api ? { service: 'kubernetes' } : {}) }, 'open', api?.endpointIps?.length ? { ip: api.endpointIps[0] } : {}, api);
+    add(
+      'exception',
+      src,
+      {
+        component: 'kubernetes',
+        namespace: 'default',
+        host: 'kubernetes.default.svc.cluster.local',
+        port: 443,
+        protocol: 'TCP',
+        ...(api ? { service: 'kubernetes' } : {}),
+      },
+      'open',
+      api?.endpointIps?.length ? { ip: api.endpointIps[0] } : {},
+      api,
+    );
     if (input.externalTarget) {
       for (const port of [80, 443]) {
-        const allowed = comps.some((x) => x.namespace === ns && !!input.internetEgress(x.type)?.directions.includes('egress') && !!input.internetEgress(x.type)?.ports.includes(port));
+        const allowed = comps.some(
+          (x) => x.namespace === ns && !!input.internetEgress(x.type)?.directions.includes('egress') && !!input.internetEgress(x.type)?.ports.includes(port),
+        );
         add('internet', src, { host: input.externalTarget, port, protocol: 'TCP' }, allowed ? 'open' : 'blocked', { ip: input.externalTarget }, 'external');
       }
     }

@@ -210,7 +210,8 @@ export function settleArgs(ms: number): string[] {
 export function fallbackProbePod(opts: FallbackPodOptions): ProbePod {
   checkRunId(opts.runId);
   checkCommon(opts.image, opts.args);
-  if (!Number.isSafeInteger(opts.deadlineSeconds) || opts.deadlineSeconds < 1) throw new Error(`deadlineSeconds must be a positive whole number; got ${opts.deadlineSeconds}`);
+  if (!Number.isSafeInteger(opts.deadlineSeconds) || opts.deadlineSeconds < 1)
+    throw new Error(`deadlineSeconds must be a positive whole number; got ${opts.deadlineSeconds}`);
   const ns = opts.source.namespace;
   if (!DNS_LABEL.test(ns)) throw new Error(`source namespace ${JSON.stringify(ns)} is not a valid namespace name`);
   const sa = opts.serviceAccountName ?? DEFAULT_PROBE_SERVICE_ACCOUNT;
@@ -287,4 +288,3 @@ export function fallbackProbePod(opts: FallbackPodOptions): ProbePod {
     },
   };
 }
-

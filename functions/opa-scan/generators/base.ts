@@ -127,7 +127,9 @@ export function baseResource(kind: string, name: string, namespace: string | und
         ingress: [{ from: [{ podSelector: { matchLabels: { [NAME_LABEL]: appName } } }], ports: [{ protocol: 'TCP', port: BASE_PORT }] }],
         egress: [
           {
-            to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+            to: [
+              { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } },
+            ],
             ports: [
               { protocol: 'UDP', port: 53 },
               { protocol: 'TCP', port: 53 },
@@ -137,7 +139,14 @@ export function baseResource(kind: string, name: string, namespace: string | und
       };
       break;
     case 'Ingress':
-      r.spec = { rules: [{ host: `${appName.toLowerCase()}.stack-scan.invalid`, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: appName.toLowerCase(), port: { number: 80 } } } }] } }] };
+      r.spec = {
+        rules: [
+          {
+            host: `${appName.toLowerCase()}.stack-scan.invalid`,
+            http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: appName.toLowerCase(), port: { number: 80 } } } }] },
+          },
+        ],
+      };
       break;
     case 'Role':
     case 'ClusterRole':
@@ -228,7 +237,14 @@ export function formatImage(i: ImageRef): string {
   return `${i.name}${i.tag !== undefined ? `:${i.tag}` : ''}${i.digest ? `@${i.digest}` : ''}`;
 }
 
-const IMAGE_REF = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-fA-F0-9]{32,})?$/;
+const IMAGE_REF = new RegExp(
+  [
+    String.raw`^(?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::[0-9]+)?\/)?`, // registry host and port
+    String.raw`[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*`, // path
+    String.raw`(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?`, // tag
+    String.raw`(?:@[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-fA-F0-9]{32,})?$`, // digest
+  ].join(''),
+);
 
 /** Whether `ref` is a syntactically valid container image reference (docker reference grammar, simplified). */
 export function isImageRef(ref: string): boolean {

@@ -22,5 +22,8 @@ export function checked(r: Resource, c: Constraint, fields: readonly ContainerFi
 }
 
 export function allExempt(c: Constraint): string {
-  return `every container image of the resource is exempt by exemptImages ${JSON.stringify(c.parameters?.exemptImages ?? [])}, so nothing this constraint checks can be violated`;
+  return (
+    `every container image of the resource is exempt by exemptImages ${JSON.stringify(c.parameters?.exemptImages ?? [])}, so nothing this ` +
+    `constraint checks can be violated`
+  );
 }

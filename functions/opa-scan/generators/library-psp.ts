@@ -125,7 +125,10 @@ const capabilities: Generator = {
   resourceKinds: POD_ONLY,
   comply(r, c) {
     const x = clone(r);
-    for (const [field, allowedKey] of [['containers', 'allowedCapabilities'], ['initContainers', 'initContainerAllowedCapabilities']] as const) {
+    for (const [field, allowedKey] of [
+      ['containers', 'allowedCapabilities'],
+      ['initContainers', 'initContainerAllowedCapabilities'],
+    ] as const) {
       const allowed = lowerSet(stringList(c.parameters, allowedKey));
       for (const k of containers(x, [field])) {
         if (isExemptImage(k.image, c.parameters?.exemptImages)) continue;
@@ -161,7 +164,13 @@ const capabilities: Generator = {
 // seccomp
 
 /** securityContext type ↔ annotation names, as the template translates them. */
-const SECCOMP_TYPES: Record<string, string> = { 'runtime/default': 'RuntimeDefault', 'docker/default': 'RuntimeDefault', unconfined: 'Unconfined', RuntimeDefault: 'RuntimeDefault', Unconfined: 'Unconfined' };
+const SECCOMP_TYPES: Record<string, string> = {
+  'runtime/default': 'RuntimeDefault',
+  'docker/default': 'RuntimeDefault',
+  unconfined: 'Unconfined',
+  RuntimeDefault: 'RuntimeDefault',
+  Unconfined: 'Unconfined',
+};
 
 function seccompAllowed(c: Constraint): Set<string> {
   const out = new Set<string>();
@@ -197,7 +206,8 @@ const seccomp: Generator = {
     const profiles = stringList(c.parameters, 'allowedProfiles') ?? [];
     if (profiles.includes('*')) return untestable('allowedProfiles holds "*": every seccomp profile is allowed');
     const allowed = seccompAllowed(c);
-    if (!allowed.size) return untestable(`allowedProfiles ${JSON.stringify(profiles)} names no RuntimeDefault or Unconfined profile the scan can build a valid pod with`);
+    if (!allowed.size)
+      return untestable(`allowedProfiles ${JSON.stringify(profiles)} names no RuntimeDefault or Unconfined profile the scan can build a valid pod with`);
     const x = clone(r);
     const t = target(x, c, ['containers']);
     if (!t) return untestable(allExempt(c));
@@ -226,18 +236,23 @@ const hostFilesystem: Generator = {
   resourceKinds: POD_ONLY,
   comply(r, c) {
     const x = clone(r);
-    const allowed = (param<{ pathPrefix?: string; readOnly?: boolean }[]>(c.parameters, 'allowedHostPaths') ?? []).filter((a) => typeof a?.pathPrefix === 'string');
+    const allowed = (param<{ pathPrefix?: string; readOnly?: boolean }[]>(c.parameters, 'allowedHostPaths') ?? []).filter(
+      (a) => typeof a?.pathPrefix === 'string',
+    );
     for (const s of podSpecs(x)) {
       const bad = new Set<string>();
       for (const v of s.volumes ?? []) {
         if (!v.hostPath) continue;
         const ok = allowed.find((a) => pathUnder(a.pathPrefix!, String(v.hostPath.path ?? '')));
         if (!ok) bad.add(v.name);
-        else if (ok.readOnly) for (const k of [...(s.containers ?? []), ...(s.initContainers ?? [])]) for (const m of k.volumeMounts ?? []) if (m.name === v.name) m.readOnly = true;
+        else if (ok.readOnly)
+          for (const k of [...(s.containers ?? []), ...(s.initContainers ?? [])])
+            for (const m of k.volumeMounts ?? []) if (m.name === v.name) m.readOnly = true;
       }
       if (bad.size) {
         s.volumes = s.volumes.filter((v: { name: string }) => !bad.has(v.name));
-        for (const k of [...(s.containers ?? []), ...(s.initContainers ?? [])]) if (k.volumeMounts) k.volumeMounts = k.volumeMounts.filter((m: { name: string }) => !bad.has(m.name));
+        for (const k of [...(s.containers ?? []), ...(s.initContainers ?? [])])
+          if (k.volumeMounts) k.volumeMounts = k.volumeMounts.filter((m: { name: string }) => !bad.has(m.name));
       }
     }
     return x;
@@ -246,8 +261,12 @@ const hostFilesystem: Generator = {
     const x = clone(r);
     const spec = podSpecs(x)[0];
     if (!spec) return untestable(`a ${r.kind} has no pod spec`);
-    const allowed = (param<{ pathPrefix?: string; readOnly?: boolean }[]>(c.parameters, 'allowedHostPaths') ?? []).filter((a) => typeof a?.pathPrefix === 'string');
-    const path = ['/var/lib/stack-scan-denied', '/etc/stack-scan-denied', '/opt/stack-scan-denied'].find((p) => !allowed.some((a) => pathUnder(a.pathPrefix!, p)));
+    const allowed = (param<{ pathPrefix?: string; readOnly?: boolean }[]>(c.parameters, 'allowedHostPaths') ?? []).filter(
+      (a) => typeof a?.pathPrefix === 'string',
+    );
+    const path = ['/var/lib/stack-scan-denied', '/etc/stack-scan-denied', '/opt/stack-scan-denied'].find(
+      (p) => !allowed.some((a) => pathUnder(a.pathPrefix!, p)),
+    );
     if (path) {
       spec.volumes = [...(spec.volumes ?? []), { name: 'stack-scan-host', hostPath: { path, type: 'DirectoryOrCreate' } }];
       return x;
@@ -277,7 +296,8 @@ interface IdRule {
   rule?: string;
   ranges?: { min?: number; max?: number }[];
 }
-const ranges = (r: IdRule | undefined) => (r?.ranges ?? []).filter((x) => typeof x?.min === 'number' && typeof x?.max === 'number') as { min: number; max: number }[];
+const ranges = (r: IdRule | undefined) =>
+  (r?.ranges ?? []).filter((x) => typeof x?.min === 'number' && typeof x?.max === 'number') as { min: number; max: number }[];
 const inRanges = (v: unknown, r: IdRule) => typeof v === 'number' && ranges(r).some((x) => v >= x.min && v <= x.max);
 /** A valid id for a rule, preferring 65532; undefined when none is needed. */
 function validId(r: IdRule | undefined): number | undefined {
@@ -309,17 +329,34 @@ const allowedUsers: Generator = {
     const group = validId(p.runAsGroup);
     for (const s of podSpecs(x)) {
       const sc = (s.securityContext ??= {});
-      if (user !== undefined && !(p.runAsUser.rule === 'MustRunAsNonRoot' ? sc.runAsUser !== 0 && sc.runAsUser !== undefined : inRanges(sc.runAsUser, p.runAsUser))) sc.runAsUser = user;
+      if (
+        user !== undefined &&
+        !(p.runAsUser.rule === 'MustRunAsNonRoot' ? sc.runAsUser !== 0 && sc.runAsUser !== undefined : inRanges(sc.runAsUser, p.runAsUser))
+      )
+        sc.runAsUser = user;
       if (group !== undefined && !inRanges(sc.runAsGroup, p.runAsGroup)) sc.runAsGroup = group;
       const fs = validId(p.fsGroup);
       if (fs !== undefined && !inRanges(sc.fsGroup, p.fsGroup)) sc.fsGroup = fs;
       const sup = validId(p.supplementalGroups);
-      if (sup !== undefined && !(Array.isArray(sc.supplementalGroups) && sc.supplementalGroups.length && sc.supplementalGroups.every((g: unknown) => inRanges(g, p.supplementalGroups)))) sc.supplementalGroups = [sup];
+      if (
+        sup !== undefined &&
+        !(
+          Array.isArray(sc.supplementalGroups) &&
+          sc.supplementalGroups.length &&
+          sc.supplementalGroups.every((g: unknown) => inRanges(g, p.supplementalGroups))
+        )
+      )
+        sc.supplementalGroups = [sup];
     }
     for (const k of checked(x, c, ALL_CONTAINERS)) {
       const sc = k.securityContext;
       if (!sc) continue;
-      if (user !== undefined && sc.runAsUser !== undefined && !(p.runAsUser.rule === 'MustRunAsNonRoot' ? sc.runAsUser !== 0 : inRanges(sc.runAsUser, p.runAsUser))) sc.runAsUser = user;
+      if (
+        user !== undefined &&
+        sc.runAsUser !== undefined &&
+        !(p.runAsUser.rule === 'MustRunAsNonRoot' ? sc.runAsUser !== 0 : inRanges(sc.runAsUser, p.runAsUser))
+      )
+        sc.runAsUser = user;
       if (group !== undefined && sc.runAsGroup !== undefined && !inRanges(sc.runAsGroup, p.runAsGroup)) sc.runAsGroup = group;
     }
     return x;
@@ -358,4 +395,14 @@ const allowedUsers: Generator = {
   },
 };
 
-export const PSP_GENERATORS: readonly Generator[] = [readOnlyRootFilesystem, allowPrivilegeEscalation, privilegedContainer, hostNamespace, automountToken, capabilities, seccomp, hostFilesystem, allowedUsers];
+export const PSP_GENERATORS: readonly Generator[] = [
+  readOnlyRootFilesystem,
+  allowPrivilegeEscalation,
+  privilegedContainer,
+  hostNamespace,
+  automountToken,
+  capabilities,
+  seccomp,
+  hostFilesystem,
+  allowedUsers,
+];

@@ -7,7 +7,6 @@ import { capRequest, cpuMilli, formatBytes, formatCpu, memMilli } from './quanti
 // ---------------------------------------------------------------------------
 // resource limits
 
-
 /**
  * K8sContainerLimits: containers and initContainers have a memory limit (and a cpu
  * limit unless `cpu` is "-1" or absent), parseable, and not above `cpu` / `memory`.
@@ -76,9 +75,11 @@ export const containerRequests: Generator = {
       k.resources ??= {};
       const req = (k.resources.requests ??= {});
       const cpu = cpuMilli(req.cpu);
-      if (cpu === undefined || (cpuMax !== undefined && cpu > cpuMax)) req.cpu = formatCpu(Math.min(cpuMilli(BASE_RESOURCES.requests.cpu)!, cpuMax ?? Infinity));
+      if (cpu === undefined || (cpuMax !== undefined && cpu > cpuMax))
+        req.cpu = formatCpu(Math.min(cpuMilli(BASE_RESOURCES.requests.cpu)!, cpuMax ?? Infinity));
       const mem = memMilli(req.memory);
-      if (mem === undefined || (memMax !== undefined && mem > memMax)) req.memory = formatBytes(Math.min(memMilli(BASE_RESOURCES.requests.memory)!, memMax ?? Infinity) / 1000);
+      if (mem === undefined || (memMax !== undefined && mem > memMax))
+        req.memory = formatBytes(Math.min(memMilli(BASE_RESOURCES.requests.memory)!, memMax ?? Infinity) / 1000);
     }
     return x;
   },
@@ -137,4 +138,3 @@ export const ephemeralStorageLimit: Generator = {
     return x;
   },
 };
-

@@ -17,7 +17,21 @@
  *   violate() returns `{ untestable: reason }`, since no valid resource exists.
  */
 import type { Constraint, Generator, Resource } from './types.ts';
-import { BASE_IMAGE, BASE_PORT, BUILDABLE_KINDS, NAME_LABEL, clone, containers, formatImage, isExemptImage, isImageRef, labelsOf, parseImage, stringList, toLabelValue } from './base.ts';
+import {
+  BASE_IMAGE,
+  BASE_PORT,
+  BUILDABLE_KINDS,
+  NAME_LABEL,
+  clone,
+  containers,
+  formatImage,
+  isExemptImage,
+  isImageRef,
+  labelsOf,
+  parseImage,
+  stringList,
+  toLabelValue,
+} from './base.ts';
 import { ALL_CONTAINERS, allExempt, POD_ONLY, target, untestable } from './library-common.ts';
 import { PSP_GENERATORS } from './library-psp.ts';
 import { containerLimits, containerRequests, ephemeralStorageLimit } from './library-resources.ts';
@@ -40,9 +54,14 @@ function probesProblem(c: Constraint): string | undefined {
   const types = stringList(c.parameters, 'probeTypes') ?? [];
   if (!probes.length) return 'the constraint requires no probes (parameters.probes is empty), so nothing can violate it';
   const unknown = probes.filter((p) => !PROBE_FIELDS.has(p));
-  if (unknown.length) return `parameters.probes names ${unknown.join(', ')}, which is not a container probe field (livenessProbe, readinessProbe, startupProbe): no container can satisfy it`;
+  if (unknown.length)
+    return (
+      `parameters.probes names ${unknown.join(', ')}, which is not a container probe field (livenessProbe, readinessProbe, startupProbe): no ` +
+      `container can satisfy it`
+    );
   if (!types.length) return 'parameters.probeTypes is empty: the template then reports every probe as missing, so no container can satisfy it';
-  if (!types.some((t) => t in HANDLERS)) return `parameters.probeTypes ${JSON.stringify(types)} names no probe handler (tcpSocket, httpGet, grpc, exec): no container can satisfy it`;
+  if (!types.some((t) => t in HANDLERS))
+    return `parameters.probeTypes ${JSON.stringify(types)} names no probe handler (tcpSocket, httpGet, grpc, exec): no container can satisfy it`;
   return undefined;
 }
 
@@ -173,7 +192,6 @@ const allowedRepos: Generator = {
   },
 };
 
-
 // ---------------------------------------------------------------------------
 // labels
 
@@ -239,7 +257,8 @@ const requiredLabels: Generator = {
     const labels = labelsOf(x.metadata);
     const first = reqs[0];
     const mismatch = first.allowedRegex ? labelValueNotMatching(first.allowedRegex) : undefined;
-    if (mismatch !== undefined) labels[first.key] = mismatch; // keeps the key for constraints that only need it present
+    if (mismatch !== undefined)
+      labels[first.key] = mismatch; // keeps the key for constraints that only need it present
     else delete labels[first.key];
     return x;
   },
@@ -312,7 +331,9 @@ const blockWildcardIngress: Generator = {
   comply(r) {
     const x = clone(r);
     if (x.kind !== 'Ingress') return x;
-    for (const rule of x.spec?.rules ?? []) if (typeof rule.host !== 'string' || rule.host === '' || rule.host.includes('*')) rule.host = `${toLabelValue(x.metadata.name).toLowerCase()}.stack-scan.invalid`;
+    for (const rule of x.spec?.rules ?? [])
+      if (typeof rule.host !== 'string' || rule.host === '' || rule.host.includes('*'))
+        rule.host = `${toLabelValue(x.metadata.name).toLowerCase()}.stack-scan.invalid`;
     return x;
   },
   violate(r) {

@@ -47,7 +47,14 @@ export function formatCpu(milli: number): string {
 
 export function formatBytes(bytes: number): string {
   const n = Math.max(0, Math.ceil(bytes));
-  for (const [s, m] of [['Ei', 1024 ** 6], ['Pi', 1024 ** 5], ['Ti', 1024 ** 4], ['Gi', 1024 ** 3], ['Mi', 1024 ** 2], ['Ki', 1024]] as const) {
+  for (const [s, m] of [
+    ['Ei', 1024 ** 6],
+    ['Pi', 1024 ** 5],
+    ['Ti', 1024 ** 4],
+    ['Gi', 1024 ** 3],
+    ['Mi', 1024 ** 2],
+    ['Ki', 1024],
+  ] as const) {
     if (n >= m && n % m === 0) return `${n / m}${s}`;
   }
   return String(n);

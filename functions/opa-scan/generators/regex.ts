@@ -27,7 +27,7 @@ type RxNode =
   | { t: 'rep'; node: RxNode; min: number; max: number };
 
 const PREFERRED = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-_.';
-const PRINTABLE = PREFERRED + ' !"#$%&\'()*+,/:;<=>?@[\\]^`{|}~';
+const PRINTABLE = `${PREFERRED} !"#$%&'()*+,/:;<=>?@[\\]^\`{|}~`;
 const MAX_CANDIDATES = 256;
 const DIGITS = '0123456789';
 const WORD = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_';
@@ -271,7 +271,8 @@ export function labelValueMatching(pattern: string): LabelExample {
     const m = LEADING_FLAGS.exec(pattern);
     alts = new RxParser(m ? pattern.slice(m[0].length) : pattern).parse();
   } catch (e) {
-    const why = e instanceof Unsupported ? `it uses ${e.message}, which the example generator does not support` : `it does not compile: ${(e as Error).message}`;
+    const why =
+      e instanceof Unsupported ? `it uses ${e.message}, which the example generator does not support` : `it does not compile: ${(e as Error).message}`;
     return { reason: `cannot build a label value for allowedRegex ${JSON.stringify(pattern)}: ${why}` };
   }
   const raw = rxCandidates({ t: 'alt', alts }, MAX_CANDIDATES);
@@ -282,7 +283,9 @@ export function labelValueMatching(pattern: string): LabelExample {
     }
   }
   return {
-    reason: `no valid label value (at most 63 characters of [-A-Za-z0-9_.], alphanumeric at both ends) matching allowedRegex ${JSON.stringify(pattern)} was found among ${ordered.length} candidates`,
+    reason:
+      `no valid label value (at most 63 characters of [-A-Za-z0-9_.], alphanumeric at both ends) matching allowedRegex ` +
+      `${JSON.stringify(pattern)} was found among ${ordered.length} candidates`,
   };
 }
 

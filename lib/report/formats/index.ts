@@ -13,7 +13,14 @@ export { CONTENT_TYPES, FORMATS, type Format, type RenderOptions, type ReportSou
 
 export function scanResult(def: ReportSource, report: ScanReport, extra: Check[] = []): ScanResult {
   const metadata = report.sources?.metadata;
-  return { scan: def.name, mode: report.scan_type, report, checks: [...(def.checks?.(report) ?? []), ...extra], graph: def.graph?.(report), ...(typeof metadata === 'string' ? { stackDir: dirname(metadata) } : {}) };
+  return {
+    scan: def.name,
+    mode: report.scan_type,
+    report,
+    checks: [...(def.checks?.(report) ?? []), ...extra],
+    graph: def.graph?.(report),
+    ...(typeof metadata === 'string' ? { stackDir: dirname(metadata) } : {}),
+  };
 }
 
 export async function render(format: Format, results: ScanResult[], opts: RenderOptions = {}): Promise<string> {

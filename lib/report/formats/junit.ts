@@ -15,7 +15,11 @@ type Node = Record<string, unknown>;
 function testcase(scan: string, c: Check): Node {
   const where = c.location ? `${c.location.file}${c.location.line ? `:${c.location.line}` : ''}` : undefined;
   const body = [c.message, where ? `at ${where}` : '', ...Object.entries(c.properties).map(([k, v]) => `${k}: ${v}`)].filter(Boolean).join('\n');
-  const node: Node = { '@_name': `${c.policy}${c.rule ? ` ${c.rule}` : ''}`, '@_classname': `stack-scan.${scan}${c.namespace ? `.${c.namespace}` : ''}`, '@_time': '0' };
+  const node: Node = {
+    '@_name': `${c.policy}${c.rule ? ` ${c.rule}` : ''}`,
+    '@_classname': `stack-scan.${scan}${c.namespace ? `.${c.namespace}` : ''}`,
+    '@_time': '0',
+  };
   if (where) node['@_file'] = c.location!.file;
   if (c.result === 'fail') node.failure = { '@_message': sentence(c.message), '@_type': `${c.verdict} ${c.severity}`, '#text': body };
   else if (c.result === 'error') node.error = { '@_message': sentence(c.message), '@_type': c.verdict, '#text': body };
@@ -29,10 +33,26 @@ function suite(r: ScanResult, opts: RenderOptions): Node {
   const cases: Node[] = [];
   if (!r.report) {
     const info = r.failure!.info;
-    cases.push({ '@_name': 'scan', '@_classname': `stack-scan.${r.scan}`, '@_time': '0', error: { '@_message': sentence(info.message), '@_type': info.code, '#text': [info.file, info.line ? `line ${info.line}` : '', info.setting].filter(Boolean).join(' ') } });
+    cases.push({
+      '@_name': 'scan',
+      '@_classname': `stack-scan.${r.scan}`,
+      '@_time': '0',
+      error: {
+        '@_message': sentence(info.message),
+        '@_type': info.code,
+        '#text': [info.file, info.line ? `line ${info.line}` : '', info.setting].filter(Boolean).join(' '),
+      },
+    });
   } else {
     for (const c of r.checks) cases.push(testcase(r.scan, c));
-    r.report.errors.forEach((e, i) => cases.push({ '@_name': `error ${i + 1}: ${e.step}`, '@_classname': `stack-scan.${r.scan}`, '@_time': '0', error: { '@_message': sentence(e.message), '@_type': e.code } }));
+    r.report.errors.forEach((e, i) =>
+      cases.push({
+        '@_name': `error ${i + 1}: ${e.step}`,
+        '@_classname': `stack-scan.${r.scan}`,
+        '@_time': '0',
+        error: { '@_message': sentence(e.message), '@_type': e.code },
+      }),
+    );
     const below = opts.gate?.spec.failBelow;
     if (below !== undefined) {
       const score = r.report.score;
@@ -51,22 +71,42 @@ function suite(r: ScanResult, opts: RenderOptions): Node {
     '@_skipped': String(n('skipped')),
     '@_time': ((r.report?.duration_ms ?? 0) / 1000).toFixed(3),
     ...(r.report ? { '@_timestamp': r.report.started_at.replace(/\.\d+Z$/, '') } : {}),
-    properties: { property: [
-      { '@_name': 'scan', '@_value': r.scan },
-      { '@_name': 'mode', '@_value': r.mode },
-      { '@_name': 'score', '@_value': String(r.report?.score ?? 'none') },
-    ] },
+    properties: {
+      property: [
+        { '@_name': 'scan', '@_value': r.scan },
+        { '@_name': 'mode', '@_value': r.mode },
+        { '@_name': 'score', '@_value': String(r.report?.score ?? 'none') },
+      ],
+    },
     testcase: cases,
   };
 }
 
 export function renderJunit(results: ScanResult[], opts: RenderOptions = {}): string {
   const suites = results.map((r) => suite(r, opts));
-  const sum = (k: string) => { const n = suites.reduce((a, s) => a + Number(s[`@_${k}`]), 0); return k === 'time' ? n.toFixed(3) : String(n); };
+  const sum = (k: string) => {
+    const n = suites.reduce((a, s) => a + Number(s[`@_${k}`]), 0);
+    return k === 'time' ? n.toFixed(3) : String(n);
+  };
   const doc = {
     '?xml': { '@_version': '1.0', '@_encoding': 'UTF-8' },
-    testsuites: { '@_name': 'stack-scan', '@_tests': sum('tests'), '@_failures': sum('failures'), '@_errors': sum('errors'), '@_skipped': sum('skipped'), '@_time': sum('time'), testsuite: suites },
+    testsuites: {
+      '@_name': 'stack-scan',
+      '@_tests': sum('tests'),
+      '@_failures': sum('failures'),
+      '@_errors': sum('errors'),
+      '@_skipped': sum('skipped'),
+      '@_time': sum('time'),
+      testsuite: suites,
+    },
   };
-  const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@_', textNodeName: '#text', format: true, suppressEmptyNode: true, processEntities: true });
+  const builder = new XMLBuilder({
+    ignoreAttributes: false,
+    attributeNamePrefix: '@_',
+    textNodeName: '#text',
+    format: true,
+    suppressEmptyNode: true,
+    processEntities: true,
+  });
   return builder.build(doc) as string;
 }

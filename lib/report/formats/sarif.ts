@@ -37,10 +37,16 @@ function location(c: Check, base: string, stackDir: string): Sarif.Location[] {
   const locs: Sarif.Location[] = [];
   if (c.location?.file) {
     // A whole-file finding points at its first line (code-scanning views need a region).
-    const region: Sarif.Region = c.location.line ? { startLine: c.location.line, ...(c.location.column ? { startColumn: c.location.column } : {}) } : { startLine: 1 };
+    const region: Sarif.Region = c.location.line
+      ? { startLine: c.location.line, ...(c.location.column ? { startColumn: c.location.column } : {}) }
+      : { startLine: 1 };
     locs.push({ physicalLocation: { artifactLocation: artifact(c.location.file, base, stackDir), region } });
   }
-  const logical: Sarif.LogicalLocation[] = c.resources.map((r) => ({ name: r.name, fullyQualifiedName: [r.namespace, r.kind, r.name].filter(Boolean).join('/'), kind: 'resource' }));
+  const logical: Sarif.LogicalLocation[] = c.resources.map((r) => ({
+    name: r.name,
+    fullyQualifiedName: [r.namespace, r.kind, r.name].filter(Boolean).join('/'),
+    kind: 'resource',
+  }));
   if (!logical.length && c.namespace) logical.push({ name: c.namespace, fullyQualifiedName: c.namespace, kind: 'namespace' });
   if (logical.length) {
     if (locs.length) locs[0].logicalLocations = logical;
@@ -93,7 +99,9 @@ function run(r: ScanResult, base: string, opts: RenderOptions): Sarif.Run {
     ...(rep?.errors ?? []).map((e) => ({ level: 'warning' as const, message: { text: sentence(`${e.step}: ${e.message}`) } })),
   ];
   return {
-    tool: { driver: { name: 'stack-scan', fullName: `stack-scan ${r.scan} scan`, version: VERSION, semanticVersion: VERSION, informationUri: INFO_URI, rules } },
+    tool: {
+      driver: { name: 'stack-scan', fullName: `stack-scan ${r.scan} scan`, version: VERSION, semanticVersion: VERSION, informationUri: INFO_URI, rules },
+    },
     automationDetails: { id: `stack-scan/${r.scan}/${r.mode}/` },
     originalUriBaseIds: { SRCROOT: { uri: `${pathToFileURL(base).href.replace(/\/?$/, '/')}` } },
     invocations: [

@@ -11,7 +11,9 @@ function counts(summary: Record<string, unknown>): string {
   for (const [k, v] of Object.entries(summary)) {
     if (typeof v === 'number' || typeof v === 'boolean') parts.push(`${k.replace(/_/g, ' ')} ${v}`);
     else if (v && typeof v === 'object' && !Array.isArray(v)) {
-      const inner = Object.entries(v).filter(([, x]) => typeof x === 'number' && x > 0).map(([ik, x]) => `${ik} ${x}`);
+      const inner = Object.entries(v)
+        .filter(([, x]) => typeof x === 'number' && x > 0)
+        .map(([ik, x]) => `${ik} ${x}`);
       if (inner.length) parts.push(`${k.replace(/_/g, ' ')}: ${inner.join(', ')}`);
     }
   }
@@ -25,7 +27,11 @@ export function renderTable(results: ScanResult[], opts: RenderOptions = {}): st
   for (const r of results) {
     const head = `${r.scan} (${r.mode})`;
     if (!r.report) {
-      out.push(`${head}: could not run — ${r.failure!.info.message}${r.failure!.info.file ? ` [${r.failure!.info.file}${r.failure!.info.line ? `:${r.failure!.info.line}` : ''}]` : ''}`, '');
+      out.push(
+        `${head}: could not run — ${r.failure!.info.message}` +
+          `${r.failure!.info.file ? ` [${r.failure!.info.file}${r.failure!.info.line ? `:${r.failure!.info.line}` : ''}]` : ''}`,
+        '',
+      );
       continue;
     }
     const rep = r.report;
