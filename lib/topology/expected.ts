@@ -5,6 +5,9 @@
  *   - a directory of generated NetworkPolicy YAML (Stacktic's `networkpolicy/`
  *     folder): each file is an expected policy, exactly as written;
  *   - derived from the topology with Stacktic's generator rules (stacktic-rules.ts).
+ *
+ * Why this file is long: the three sources share one validation of every policy (fields, ports, peers) and one
+ * canonical cache; splitting the sources apart would duplicate that validation.
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -7,6 +7,9 @@
  * reading), at most `maxBytes` (STACK_FILE_MAX_BYTES), within `readTimeoutMs`
  * (STACK_FILE_READ_TIMEOUT_MS), as UTF-8 text. Error messages never quote the
  * file's content: parser reasons have quoted text and tags replaced by `…`.
+ *
+ * Why this file is long: reading, size and depth bounds, and the YAML/JSON error positions are one path every
+ * input takes; the formatter's 160-column wrapping pushed it past 400 lines.
  */
 import { constants } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
