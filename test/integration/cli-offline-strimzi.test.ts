@@ -117,11 +117,12 @@ if (!existsSync(SAMPLE)) {
     );
     const http = await (await app.request('/network_scan?mode=light')).text();
     // Byte for byte but for the run's own times, judgement reuse, and what each process remembers of its
-    // own last run (`changes`, the run id: lib/openreports), which differ between two processes.
+    // own last run and stores (`changes`, `sources.openreports`: lib/openreports), which differ between two
+    // processes (the test runner turns storing off in its own process only).
     const norm = (t: string) => {
       const o = JSON.parse(t);
       delete o.changes;
-      delete o.sources?.openreports?.run_id;
+      delete o.sources?.openreports;
       return JSON.stringify(o)
         .replace(/"started_at":"[^"]+"/, '"started_at":"T"')
         .replace(/"duration_ms":\d+/, '"duration_ms":0')
