@@ -48,14 +48,14 @@ function listToLines(value: unknown, list: number[]): WeakMap<object, number> {
 
 function walkObjects(value: unknown, visit: (o: object) => void): void {
   const seen = new Set<object>();
-  const todo: unknown[] = [value];
-  while (todo.length) {
-    const v = todo.pop();
+  const pending: unknown[] = [value];
+  while (pending.length) {
+    const v = pending.pop();
     if (v === null || typeof v !== 'object' || seen.has(v)) continue;
     seen.add(v);
     visit(v);
     const kids = Array.isArray(v) ? v : Object.values(v);
-    for (let k = kids.length - 1; k >= 0; k--) todo.push(kids[k]);
+    for (let k = kids.length - 1; k >= 0; k--) pending.push(kids[k]);
   }
 }
 
