@@ -24,7 +24,7 @@
 // entry point serves the cluster-local routes behind the Service traefik/traefik-private (an
 // EndpointSlice to the node IP), which Knative's routes point at (ExternalName through CoreDNS).
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
@@ -433,8 +433,23 @@ export async function startTraefik(place: TraefikPlace, kube: Kube, log: (l: str
   const token = (tr.body as any).status.token as string;
   const dir = join(place.dir, 'traefik');
   mkdirSync(dir, { recursive: true });
-  const ca = join(dir, 'ca.crt');
-  copyFileSync(place.caPath, ca);
+  // Traefik takes its static configuration from one source only (its command line here), so a
+  // TRAEFIK_* environment variable would be ignored; and a token on the command line would be
+  // readable by every local user. Its Knative provider reads KUBECONFIG: a 0600 file with the
+  // bound token and the API server's CA.
+  const kubeconfig = join(dir, 'kubeconfig');
+  writeFileSync(
+    kubeconfig,
+    yaml.dump({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'c', cluster: { server: place.server, 'certificate-authority-data': readFileSync(place.caPath).toString('base64') } }],
+      users: [{ name: 'traefik', user: { token } }],
+      contexts: [{ name: 'traefik', context: { cluster: 'c', user: 'traefik' } }],
+      'current-context': 'traefik',
+    }),
+    { mode: 0o600 },
+  );
   const logPath = join(place.dir, 'traefik.log');
   const fd = openSync(logPath, 'a');
   const args = [
@@ -453,8 +468,6 @@ export async function startTraefik(place: TraefikPlace, kube: Kube, log: (l: str
     '--api.dashboard=false',
     '--experimental.knative=true',
     '--providers.knative=true',
-    `--providers.knative.endpoint=${place.server}`,
-    `--providers.knative.certAuthFilePath=${ca}`,
     '--providers.knative.publicEntrypoints=web',
     `--providers.knative.publicService.name=traefik`,
     `--providers.knative.publicService.namespace=${TRAEFIK_NS}`,
@@ -471,7 +484,7 @@ export async function startTraefik(place: TraefikPlace, kube: Kube, log: (l: str
       cwd: dir,
       detached: true,
       stdio: ['ignore', fd, fd],
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', TRAEFIK_PROVIDERS_KNATIVE_TOKEN: token },
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', KUBECONFIG: kubeconfig },
     });
   } finally {
     closeSync(fd);
