@@ -12,7 +12,15 @@ import { join } from 'node:path';
 import { makeKube } from '../lib/kube/client.ts';
 import { bundle, DIST } from '../knative/bundle.ts';
 import { FUNCTIONS } from '../knative/render.ts';
-import { startNodeCluster, type NodeCluster } from '../harness/node/index.ts';
+import { IMAGES, startNodeCluster, type NodeCluster } from '../harness/node/index.ts';
+import { installPolicies, waitFirstAudit, yamlDir } from '../harness/cluster/gatekeeper.ts';
+import { apply, namespace } from '../harness/cluster/objects.ts';
+import { installOpenReports } from '../harness/cluster/openreports.ts';
+import type { Kube } from '../lib/kube/client.ts';
+import { loadNetworkPolicyDir } from '../lib/topology/expected.ts';
+import { loadStackMetadata } from '../lib/topology/stack-metadata.ts';
+import { renderPolicy } from '../lib/topology/render.ts';
+import { STACK_NAMESPACE_LABEL } from '../lib/topology/stacktic-rules.ts';
 import { applyAny, importImages, knativePreflight, startKnative, type Knative } from '../harness/knative/index.ts';
 import {
   brokerIngress,
@@ -39,6 +47,50 @@ export interface KnativeDemoResult {
   reason?: string;
 }
 
+/**
+ * The stack the functions scan from inside the cluster: the demo stack's namespaces (labelled) and
+ * the NetworkPolicies Stacktic generated for it, one workload per stack namespace (the node's pause
+ * image, so kubescape has something to score), the OpenReports CRDs (the functions store their
+ * results with their own ServiceAccounts) and the Stacktic Gatekeeper policies, audited once.
+ */
+async function seedStack(kube: Kube, log: (l: string) => void): Promise<void> {
+  const t = Date.now();
+  const crds = await installOpenReports(kube);
+  const topo = await loadStackMetadata({ path: join(ROOT, 'knative/base/stack-metadata.yaml'), setting: 'STACK_METADATA' });
+  const stack = new Set(topo.namespaces);
+  for (const ns of topo.namespaces) await apply(kube, namespace(ns, { [STACK_NAMESPACE_LABEL]: ns }));
+  const expected = (await loadNetworkPolicyDir({ path: join(ROOT, 'demo/stack/networkpolicy'), setting: 'NETWORKPOLICY_DIR' })).policies;
+  for (const e of expected) await apply(kube, renderPolicy(e, stack) as never);
+  for (const c of topo.components.filter((x) => x.namespace)) {
+    const labels = { 'app.kubernetes.io/name': c.name, ...DEMO_LABELS };
+    await apply(kube, {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: c.name, namespace: c.namespace!, labels },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { 'app.kubernetes.io/name': c.name } },
+        template: {
+          metadata: { labels },
+          spec: {
+            automountServiceAccountToken: false,
+            containers: [{ name: c.name, image: IMAGES.pause, imagePullPolicy: 'Never', resources: { requests: { cpu: '1m', memory: '8Mi' } } }],
+          },
+        },
+      },
+    } as never);
+  }
+  const templates = yamlDir(join(ROOT, 'functions/opa-scan/stacktic/templates'));
+  const constraints = yamlDir(join(ROOT, 'demo/gatekeeper/constraints'));
+  await installPolicies(kube, templates, constraints);
+  const auditWhy = await waitFirstAudit(kube, constraints, 90_000);
+  log(
+    `stack "${topo.stack}" seeded: ${topo.namespaces.length} namespaces, ${expected.length} NetworkPolicies, a pause workload per component, ` +
+      `OpenReports CRDs (${crds.length}), Gatekeeper ${templates.length} templates / ${constraints.length} constraints ` +
+      `(${auditWhy ?? 'first audit done'}) (${((Date.now() - t) / 1000).toFixed(1)}s)`,
+  );
+}
+
 export async function knativeDemo(opts: { log: (l: string) => void; reportsDir: string }): Promise<KnativeDemoResult> {
   const { log } = opts;
   if (process.getuid?.() !== 0) return { ran: false, failed: false, reason: `Knative on the real node needs root (uid ${process.getuid?.()})` };
@@ -61,8 +113,9 @@ export async function knativeDemo(opts: { log: (l: string) => void; reportsDir: 
   let sink: Awaited<ReturnType<typeof startSink>> | undefined;
   let failed = false;
   try {
-    nc = await startNodeCluster({ log: (l) => log(`  ${l}`) });
+    nc = await startNodeCluster({ gatekeeper: true, log: (l) => log(`  ${l}`) });
     const kube = await makeKube(nc.cp.kubeconfigPath);
+    await seedStack(kube, (l) => log(`  ${l}`));
     importImages(nc, ['functions'], (l) => log(`  ${l}`));
     kn = await startKnative(nc, kube, { eventing: true, log: (l) => log(`  ${l}`) });
     const base = kn.traefik.privateUrl;

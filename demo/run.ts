@@ -19,8 +19,7 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import { parseHostMap } from '../lib/scan/hosts.ts';
-import { makeKube, type Kube } from '../lib/kube/client.ts';
-import { apiGet, type KubeObject } from '../lib/kube/raw.ts';
+import { makeKube } from '../lib/kube/client.ts';
 import { combinedApp, mount } from '../lib/scan/serve.ts';
 import { loadNetworkPolicyDir } from '../lib/topology/expected.ts';
 import { loadStackMetadata } from '../lib/topology/stack-metadata.ts';
@@ -29,7 +28,7 @@ import { renderPolicy } from '../lib/topology/render.ts';
 import { STACK_NAMESPACE_LABEL } from '../lib/topology/stacktic-rules.ts';
 import { opaScan } from '../functions/opa-scan/scan.ts';
 import { startControlPlane } from '../harness/cluster/index.ts';
-import { installPolicies, yamlDir } from '../harness/cluster/gatekeeper.ts';
+import { installPolicies, waitFirstAudit, yamlDir } from '../harness/cluster/gatekeeper.ts';
 import { apply, namespace } from '../harness/cluster/objects.ts';
 import { PART_LABELS, PARTS, installPackages, planRequirements, probeMachine, type Part } from './requirements.ts';
 import { enableStoredReports, reportsDemo, type StoredReports } from './reports.ts';
@@ -84,29 +83,6 @@ async function listen(host: string, port: number): Promise<Server | undefined> {
     srv.once('error', () => resolve(undefined));
     srv.listen(port, host, () => resolve(srv));
   });
-}
-
-/** Waits (bounded) until Gatekeeper's audit has written a result on every constraint; the reason when it has not. */
-async function waitFirstAudit(kube: Kube, constraints: KubeObject[], timeoutMs: number): Promise<string | undefined> {
-  const deadline = Date.now() + timeoutMs;
-  let pending: string[] = [];
-  while (Date.now() < deadline) {
-    pending = [];
-    for (const c of constraints) {
-      const cur = await apiGet(
-        kube,
-        { verb: 'get', resource: 'constraints' },
-        `/apis/constraints.gatekeeper.sh/v1beta1/${c.kind.toLowerCase()}/${c.metadata.name}`,
-      ).catch(() => undefined);
-      if (typeof cur?.status?.totalViolations !== 'number') pending.push(c.metadata.name);
-    }
-    if (!pending.length) return undefined;
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  return (
-    `Gatekeeper's first audit had not reported on ${pending.length} constraint(s) after ${timeoutMs / 1000} s (${pending.slice(0, 3).join(', ')}` +
-    `${pending.length > 3 ? ', …' : ''})`
-  );
 }
 
 /** Builds a Go tool module when Go is here (cached by stamp); the reason its parts are left out otherwise. */

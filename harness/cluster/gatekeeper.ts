@@ -61,3 +61,26 @@ export function waitEnforced(kube: Kube, c: KubeObject, timeoutMs = 60_000) {
     timeoutMs,
   );
 }
+
+/** Waits (bounded) until Gatekeeper's audit has written a result on every constraint; the reason when it has not. */
+export async function waitFirstAudit(kube: Kube, constraints: KubeObject[], timeoutMs: number): Promise<string | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  let pending: string[] = [];
+  while (Date.now() < deadline) {
+    pending = [];
+    for (const c of constraints) {
+      const cur = await apiGet(
+        kube,
+        { verb: 'get', resource: 'constraints' },
+        `/apis/constraints.gatekeeper.sh/v1beta1/${c.kind.toLowerCase()}/${c.metadata.name}`,
+      ).catch(() => undefined);
+      if (typeof cur?.status?.totalViolations !== 'number') pending.push(c.metadata.name);
+    }
+    if (!pending.length) return undefined;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  return (
+    `Gatekeeper's first audit had not reported on ${pending.length} constraint(s) after ${timeoutMs / 1000} s (${pending.slice(0, 3).join(', ')}` +
+    `${pending.length > 3 ? ', …' : ''})`
+  );
+}

@@ -10,14 +10,14 @@
 #                         one config per image (Entrypoint /ko-app/<cmd>, numeric USER 65532: the
 #                         upstream Deployments set runAsNonRoot)
 #   knative-eventing.tar  localhost/stackscan/knative-eventing-<cmd>:v0.50.0, the same way
-#   functions.tar         localhost/stackscan/stack-scan-<function>:local, one per function: a base
+#   functions.tar         dev.local/stackscan/stack-scan-<function>:local, one per function: a base
 #                         layer (Node from this machine + its libraries, busybox-static) and a
 #                         layer with the function's bundle (dist/<function>.mjs from `npm run
 #                         build`) and what its scan needs: nmap + /usr/share/nmap (network),
 #                         kubescape + its artifacts (kubescape), nuclei + the project's templates
 #                         (nuclei; the Containerfile bakes the community templates instead)
 #
-# Cached: an archive is rebuilt only when its inputs' stamp changes.
+# Cached: an archive is rebuilt only when its inputs' stamp changes (this script included: names, layout).
 # Usage: harness/knative/images.sh [serving] [eventing] [functions]   (default: all it can build)
 set -euo pipefail
 KROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -78,7 +78,7 @@ knative_archive() {
     [[ -x "$KBIN/$part-$c" ]] || { echo "error: $KBIN/$part-$c missing: run harness/build.sh knative-$part" >&2; return 1; }
     files+=("$KBIN/$part-$c")
   done
-  local stamp; stamp="$(stamp_of "${files[@]}")"
+  local stamp; stamp="$(stamp_of "${BASH_SOURCE[0]}" "${files[@]}")"
   if fresh "knative-$part" "$stamp"; then echo "ok: image archive knative-$part.tar is up to date"; return 0; fi
   local rootfs entries; rootfs="$(mktemp -d)"; entries="$(mktemp)"
   base_files "$rootfs"
@@ -123,7 +123,7 @@ functions_archive() {
   if [[ ${#missing[@]} -gt 0 ]]; then echo "error: missing ${missing[*]} (dist/: npm run build)" >&2; return 1; fi
   local stamp bundles=()
   for f in "${FUNCTIONS[@]}"; do bundles+=("$ROOT/dist/$f.mjs"); done
-  stamp="$( { stamp_of "$node" /usr/bin/nmap "$ROOT/.cache/bin/kubescape" "$ROOT/.cache/bin/nuclei" "${bundles[@]}"; \
+  stamp="$( { stamp_of "${BASH_SOURCE[0]}" "$node" /usr/bin/nmap "$ROOT/.cache/bin/kubescape" "$ROOT/.cache/bin/nuclei" "${bundles[@]}"; \
     find "$ROOT/functions/kubescape-scan/artifacts" "$ROOT/test/fixtures/nuclei/templates" -type f -print0 | sort -z | xargs -0 sha256sum; } | sha256sum | cut -d' ' -f1)"
   if fresh functions "$stamp"; then echo "ok: image archive functions.tar is up to date"; return 0; fi
   local base entries; base="$(mktemp -d)"; entries="$(mktemp)"
@@ -141,7 +141,7 @@ functions_archive() {
       kubescape-scan) env+=',"KUBESCAPE_BIN=/usr/local/bin/kubescape","KUBESCAPE_ARTIFACTS_DIR=/opt/stack-scan/kubescape-artifacts"' ;;
       nuclei-scan) env+=',"NUCLEI_BIN=/usr/local/bin/nuclei","NUCLEI_TEMPLATES_DIR=/opt/stack-scan/nuclei-templates"' ;;
     esac
-    printf 'localhost/stackscan/stack-scan-%s:local 0,%d {"Entrypoint":["/usr/bin/node","/app/%s.mjs"],"Env":[%s],"WorkingDir":"/app","User":"65532:65532","ExposedPorts":{"8080/tcp":{}}}\n' "$f" "$i" "$f" "$env" >>"$entries"
+    printf 'dev.local/stackscan/stack-scan-%s:local 0,%d {"Entrypoint":["/usr/bin/node","/app/%s.mjs"],"Env":[%s],"WorkingDir":"/app","User":"65532:65532","ExposedPorts":{"8080/tcp":{}}}\n' "$f" "$i" "$f" "$env" >>"$entries"
     i=$((i + 1))
   done
   pack_multi functions "$entries" "${layers[@]}"

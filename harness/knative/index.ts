@@ -6,7 +6,7 @@
 // harness/build.sh knative-serving knative-eventing traefik`, cached and stamped). The YAML is the
 // upstream one, read from the modules' zips in GOMODCACHE at install time (never copied into this
 // repository): serving's config/core/** plus the files its symlinks point at (knative.dev/networking's
-// config/{ingress,certificate,serverlessservice,config-network}.yaml and knative.dev/caching's
+// config/*.yaml: ingress, certificate, serverlessservice, domain-claim, config-network; and knative.dev/caching's
 // config/image.yaml, at the versions serving pins), eventing's config/core,
 // config/brokers/mt-channel-broker and config/channels/in-memory-channel. At install time:
 //   - `ko://knative.dev/<repo>/cmd/<path>` becomes the local image localhost/stackscan/knative-<repo>-<path>:v0.50.0
@@ -147,8 +147,13 @@ export function servingObjects(): Obj[] {
   const caching = moduleDir('knative.dev/caching', pinnedVersion('knative-serving', 'knative.dev/caching'), 'knative-serving');
   const files = [
     ...yamlFiles(join(serving, 'config/core'), (r) => /-hpa\.yaml$/.test(r)),
-    // The symlinks serving's repository has in config/core (left out of the module zip).
-    ...['ingress.yaml', 'certificate.yaml', 'serverlessservice.yaml', 'config-network.yaml'].map((f) => join(networking, 'config', f)),
+    // The symlinks serving's repository has in config/core (left out of the module zip): every
+    // file of networking's config/ (ingress, certificate, serverlessservice, domain-claim: the
+    // controller waits for ClusterDomainClaim's informer, config-network).
+    ...readdirSync(join(networking, 'config'))
+      .filter((f) => f.endsWith('.yaml'))
+      .sort()
+      .map((f) => join(networking, 'config', f)),
     join(caching, 'config/image.yaml'),
   ];
   return files.flatMap(loadFile);
@@ -158,7 +163,9 @@ export function servingObjects(): Obj[] {
 export function eventingObjects(): Obj[] {
   const eventing = moduleDir('knative.dev/eventing', pinnedVersion('knative-eventing', 'knative.dev/eventing'), 'knative-eventing');
   const skip = (r: string) => /hpa\.yaml$|job-sink\.yaml$|request-reply\.yaml$/.test(r);
-  return ['config/core', 'config/brokers/mt-channel-broker', 'config/channels/in-memory-channel']
+  // third_party/eventing-integrations-latest: the two image ConfigMaps the controller's Deployment
+  // reads its environment from (the release adds them to eventing-core.yaml, hack/release.sh).
+  return ['config/core', 'config/brokers/mt-channel-broker', 'config/channels/in-memory-channel', 'third_party/eventing-integrations-latest']
     .flatMap((d) => yamlFiles(join(eventing, d), skip))
     .flatMap(loadFile);
 }
@@ -183,7 +190,9 @@ export function localize(objs: Obj[]): Obj[] {
       const ns = c.metadata.namespace;
       if (ns === 'knative-serving' && c.metadata.name === 'config-network') d['ingress-class'] = TRAEFIK_CLASS;
       if (ns === 'knative-serving' && c.metadata.name === 'config-deployment') {
-        d['registries-skipping-tag-resolving'] = 'kind.local,ko.local,dev.local,localhost';
+        // Upstream's default, said explicitly: the functions' local images are dev.local/… (no
+        // registry to resolve their tags with; a localhost/… name would be looked up on Docker Hub).
+        d['registries-skipping-tag-resolving'] = 'kind.local,ko.local,dev.local';
         d['queue-sidecar-cpu-request'] = SYSTEM_CPU;
         d['progress-deadline'] = '300s';
       }
