@@ -146,23 +146,30 @@ export function viaTraefik(
   });
 }
 
-/** The same bundle started as a plain process: ms from spawn to its first /healthz 200. */
+/**
+ * The same bundle started as a plain process: ms from spawn to its first /healthz 200. It listens
+ * on a port the kernel picks (PORT=0) and prints it; a port chosen here could be taken.
+ */
 export async function plainColdStart(bundle: string, env: Record<string, string> = {}): Promise<number> {
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
   const t0 = performance.now();
   const child = spawn(process.execPath, [bundle], {
-    env: { PATH: process.env.PATH ?? '', HOME: '/tmp', NODE_ENV: 'production', PORT: String(port), ...env },
-    stdio: 'ignore',
+    env: { PATH: process.env.PATH ?? '', HOME: '/tmp', NODE_ENV: 'production', PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-4096)));
+  child.stderr.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-4096)));
   try {
     for (let i = 0; i < 600; i++) {
-      try {
-        const r = await fetch(`http://127.0.0.1:${port}/healthz`);
-        if (r.ok) return performance.now() - t0;
-      } catch {
-        /* not yet */
-      }
-      if (child.exitCode !== null) throw new Error(`${bundle} exited with ${child.exitCode} before answering /healthz`);
+      const port = /:(\d+)\s*$/m.exec(out)?.[1];
+      if (port)
+        try {
+          const r = await fetch(`http://127.0.0.1:${port}/healthz`);
+          if (r.ok) return performance.now() - t0;
+        } catch {
+          /* not yet */
+        }
+      if (child.exitCode !== null) throw new Error(`${bundle} exited with ${child.exitCode} before answering /healthz: ${out.trim().split('\n').pop()}`);
       await sleep(10);
     }
     throw new Error(`${bundle} did not answer /healthz within 6 s`);
