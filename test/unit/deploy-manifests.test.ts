@@ -137,7 +137,11 @@ s("the Containerfile has one target per function and the Services' images match 
   const targets = [...file.matchAll(/^FROM \S+ AS (\S+)$/gm)].map((m) => m[1]);
   for (const fn of FUNCTIONS) {
     assert.ok(targets.includes(fn), `target ${fn}`);
-    assert.match(file, new RegExp(`COPY --from=bundles /src/dist/${fn}\\.mjs /app/\\nCMD \\["node", "/app/${fn}\\.mjs"\\]`), `${fn} runs its bundle`);
+    assert.match(
+      file,
+      new RegExp(`COPY --from=bundles /src/dist/${fn}\\.mjs /app/\\nCOPY --from=bundles /src/dist/${fn}\\.chunks /app/${fn}\\.chunks\\nCMD \\["node", "/app/${fn}\\.mjs"\\]`),
+      `${fn} runs its bundle (entry and chunks)`,
+    );
   }
   assert.ok(targets.includes('nmap-probe'));
   const probeImage = services.get('network-scan')!.spec.template.spec.containers[0].env.find((e: any) => e.name === 'NETWORK_PROBE_IMAGE').value;
