@@ -13,6 +13,9 @@
  *                   each namespace's judgement while its live policies are unchanged
  *     linkSides     per topology, each link's candidate expected policies (link coverage)
  *     judgements    the whole light report, per identity of the live objects (snapshotKey)
+ *   per report entry (an expected result, rule finding or link coverage: the judgement hands back the
+ *   same object while what it was made from is unchanged)
+ *     checks        the entry as a check (checks.ts), for OpenReports and `changes` after each run
  *
  * Objects without a server identity (not read from an API server) are never kept per version.
  * Bounded: at most POLICY_MAX entries per policy-version table (cleared when full), at most
@@ -21,6 +24,7 @@
 import { createHash } from 'node:crypto';
 import type { NetworkPolicy } from '../../lib/k8s/networkpolicy.ts';
 import type { ExpectedSet } from '../../lib/topology/expected.ts';
+import type { CheckMemo } from './checks.ts';
 import type { CompiledEntry } from './engine.ts';
 import type { Canonical } from './light/canonical.ts';
 import type { NamespaceExpected, NamespaceUnit } from './light/match.ts';
@@ -99,6 +103,7 @@ export class NetworkScanCache {
   readonly linkVerdicts = new Map<string, LiveVerdict>();
   readonly forms = new WeakMap<ExpectedSet, ExpectedForms>();
   readonly linkSides = new WeakMap<readonly Canonical[], WeakMap<object, LinkSides>>();
+  readonly checks: CheckMemo = new WeakMap();
   private readonly judgements = new WeakMap<object, Map<string, LightReport>>();
   private readonly versionIds = new Map<string, number>();
   private nextVersionId = 0;
