@@ -13,6 +13,9 @@
  *                   each namespace's judgement while its live policies are unchanged
  *     linkSides     per topology, each link's candidate expected policies (link coverage)
  *     judgements    the whole light report, per identity of the live objects (snapshotKey)
+ *   per report entry (an expected result, rule finding or link coverage: the judgement hands back the
+ *   same object while what it was made from is unchanged)
+ *     checks        the entry as a check (checks.ts), for OpenReports and `changes` after each run
  *
  * Objects without a server identity (not read from an API server) are never kept per version.
  * Bounded: at most POLICY_MAX entries per policy-version table (cleared when full), at most
@@ -21,6 +24,7 @@
 import { createHash } from 'node:crypto';
 import type { NetworkPolicy } from '../../lib/k8s/networkpolicy.ts';
 import type { ExpectedSet } from '../../lib/topology/expected.ts';
+import type { CheckMemo } from './checks.ts';
 import type { CompiledEntry } from './engine.ts';
 import type { Canonical } from './light/canonical.ts';
 import type { NamespaceExpected, NamespaceUnit } from './light/match.ts';
@@ -79,15 +83,16 @@ export function versionKey(p: NetworkPolicy): string | undefined {
 
 /** The live objects' identity: every namespace (name, labels) and policy (uid, resourceVersion), hashed. */
 export function snapshotKey(snap: ClusterSnapshot): string {
-  const h = createHash('sha256');
-  for (const n of snap.namespaces ?? []) h.update(`n\0${n.name}\0${JSON.stringify(n.labels ?? {})}\n`);
-  if (snap.namespaces === null) h.update('namespaces unknown\n');
+  // One string hashed at once (the same digest as hashing its parts in turn, without a call per object).
+  const parts: string[] = [];
+  for (const n of snap.namespaces ?? []) parts.push(`n\0${n.name}\0${JSON.stringify(n.labels ?? {})}\n`);
+  if (snap.namespaces === null) parts.push('namespaces unknown\n');
   for (const p of snap.policies) {
     const m = p.metadata;
     // Objects without a server identity (not from an API server) are keyed by their content.
-    h.update(m?.uid && m.resourceVersion ? `p\0${m.uid}\0${m.resourceVersion}\n` : `p\0${JSON.stringify(p)}\n`);
+    parts.push(m?.uid && m.resourceVersion ? `p\0${m.uid}\0${m.resourceVersion}\n` : `p\0${JSON.stringify(p)}\n`);
   }
-  return h.digest('hex');
+  return createHash('sha256').update(parts.join('')).digest('hex');
 }
 
 export class NetworkScanCache {
@@ -99,6 +104,7 @@ export class NetworkScanCache {
   readonly linkVerdicts = new Map<string, LiveVerdict>();
   readonly forms = new WeakMap<ExpectedSet, ExpectedForms>();
   readonly linkSides = new WeakMap<readonly Canonical[], WeakMap<object, LinkSides>>();
+  readonly checks: CheckMemo = new WeakMap();
   private readonly judgements = new WeakMap<object, Map<string, LightReport>>();
   private readonly versionIds = new Map<string, number>();
   private nextVersionId = 0;

@@ -220,15 +220,35 @@ function probeCheck(f: ProbeFinding): Check {
   };
 }
 
-export function networkChecks(report: ScanReport): Check[] {
+/**
+ * The checks made from report entries, per entry object (the scan's cache, ../cache.ts): the light
+ * judgement hands back the very same entry objects for what did not change (an expected policy's
+ * result, a namespace's rule findings, a link's coverage), so after a change in the cluster only the
+ * entries it touched are turned into checks again. Each report gets its own copy of every check.
+ */
+export type CheckMemo = WeakMap<object, { metadata: unknown; check: Check }>;
+
+function memoized<T extends object>(memo: CheckMemo | undefined, metadata: unknown, make: (entry: T, metadata: unknown) => Check): (entry: T) => Check {
+  if (!memo) return (entry) => make(entry, metadata);
+  return (entry) => {
+    const hit = memo.get(entry);
+    if (hit && hit.metadata === metadata) return { ...hit.check };
+    const check = make(entry, metadata);
+    // uniqueIds renames the report's copy, never the kept one.
+    memo.set(entry, { metadata, check: { ...check } });
+    return check;
+  };
+}
+
+export function networkChecks(report: ScanReport, memo?: CheckMemo): Check[] {
   const metadata = report.sources?.metadata;
   const results = (report.results ?? {}) as Partial<LightReport['results']>;
   const checks: Check[] = [
-    ...(results.expected ?? []).map((r) => expectedCheck(r, metadata)),
+    ...(results.expected ?? []).map(memoized(memo, metadata, expectedCheck)),
     ...(results.extra ?? []).map(extraCheck),
-    ...(results.rule_findings ?? []).map((f) => ruleCheck(f, metadata)),
-    ...(results.link_findings ?? []).map((f) => linkFindingCheck(f, metadata)),
-    ...(results.links ?? []).map(linkLiveCheck),
+    ...(results.rule_findings ?? []).map(memoized(memo, metadata, ruleCheck)),
+    ...(results.link_findings ?? []).map(memoized(memo, metadata, linkFindingCheck)),
+    ...(results.links ?? []).map(memoized(memo, metadata, linkLiveCheck)),
     ...((report.findings ?? []) as ProbeFinding[]).map(probeCheck),
   ];
   return uniqueIds(checks);

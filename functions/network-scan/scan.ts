@@ -66,7 +66,7 @@ export function networkScan(given?: NetworkScanSettings): ScanDefinition<Mode> {
     report: NETWORK_REPORT,
     modes: ['light', 'full'],
     defaultMode: 'light',
-    checks: networkChecks,
+    checks: (report) => networkChecks(report, cache.checks),
     graph: networkGraph,
     timeoutMs: { light: 120_000, full: 900_000 },
     async run({ mode, signal, timeoutMs: ttlMs, progress }): Promise<ScanOutcome> {

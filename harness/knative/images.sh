@@ -12,8 +12,9 @@
 #   knative-eventing.tar  localhost/stackscan/knative-eventing-<cmd>:v0.50.0, the same way
 #   functions.tar         dev.local/stackscan/stack-scan-<function>:local, one per function: a base
 #                         layer (Node from this machine + its libraries, busybox-static) and a
-#                         layer with the function's bundle (dist/<function>.mjs from `npm run
-#                         build`) and what its scan needs: nmap + /usr/share/nmap (network),
+#                         layer with the function's bundle (dist/<function>.mjs and its chunks,
+#                         dist/<function>.chunks/, from `npm run build`) and what its scan needs:
+#                         nmap + /usr/share/nmap (network),
 #                         kubescape + its artifacts (kubescape), nuclei + the project's templates
 #                         (nuclei; the Containerfile bakes the community templates instead)
 #
@@ -97,6 +98,7 @@ fn_layer() {
   local fn="$1" rootfs="$2"
   mkdir -p "$rootfs/app"
   cp "$ROOT/dist/$fn.mjs" "$rootfs/app/"
+  cp -r "$ROOT/dist/$fn.chunks" "$rootfs/app/"
   case "$fn" in
     network-scan)
       mkdir -p "$rootfs/usr/share"
@@ -116,13 +118,13 @@ fn_layer() {
 functions_archive() {
   local node; node="$(readlink -f "$(command -v node)")"
   local f missing=()
-  for f in "${FUNCTIONS[@]}"; do [[ -f "$ROOT/dist/$f.mjs" ]] || missing+=("dist/$f.mjs"); done
+  for f in "${FUNCTIONS[@]}"; do [[ -f "$ROOT/dist/$f.mjs" && -d "$ROOT/dist/$f.chunks" ]] || missing+=("dist/$f.mjs (and dist/$f.chunks/)"); done
   [[ -x "$ROOT/.cache/bin/kubescape" ]] || missing+=(".cache/bin/kubescape (harness/build.sh kubescape)")
   [[ -x "$ROOT/.cache/bin/nuclei" ]] || missing+=(".cache/bin/nuclei (harness/build.sh nuclei)")
   command -v nmap >/dev/null || missing+=("nmap (harness/install-system-deps.sh)")
   if [[ ${#missing[@]} -gt 0 ]]; then echo "error: missing ${missing[*]} (dist/: npm run build)" >&2; return 1; fi
   local stamp bundles=()
-  for f in "${FUNCTIONS[@]}"; do bundles+=("$ROOT/dist/$f.mjs"); done
+  for f in "${FUNCTIONS[@]}"; do bundles+=("$ROOT/dist/$f.mjs" "$ROOT/dist/$f.chunks"/*.mjs); done
   stamp="$( { stamp_of "${BASH_SOURCE[0]}" "$node" /usr/bin/nmap "$ROOT/.cache/bin/kubescape" "$ROOT/.cache/bin/nuclei" "${bundles[@]}"; \
     find "$ROOT/functions/kubescape-scan/artifacts" "$ROOT/test/fixtures/nuclei/templates" -type f -print0 | sort -z | xargs -0 sha256sum; } | sha256sum | cut -d' ' -f1)"
   if fresh functions "$stamp"; then echo "ok: image archive functions.tar is up to date"; return 0; fi

@@ -137,7 +137,9 @@ s("the Containerfile has one target per function and the Services' images match 
   const targets = [...file.matchAll(/^FROM \S+ AS (\S+)$/gm)].map((m) => m[1]);
   for (const fn of FUNCTIONS) {
     assert.ok(targets.includes(fn), `target ${fn}`);
-    assert.match(file, new RegExp(`COPY --from=bundles /src/dist/${fn}\\.mjs /app/\\nCMD \\["node", "/app/${fn}\\.mjs"\\]`), `${fn} runs its bundle`);
+    const copy = (from: string, to: string) => `COPY --from=bundles /src/dist/${from} /app/${to}\\n`;
+    const runs = `${copy(`${fn}\\.mjs`, '')}${copy(`${fn}\\.chunks`, `${fn}\\.chunks`)}CMD \\["node", "/app/${fn}\\.mjs"\\]`;
+    assert.match(file, new RegExp(runs), `${fn} runs its bundle (entry and chunks)`);
   }
   assert.ok(targets.includes('nmap-probe'));
   const probeImage = services.get('network-scan')!.spec.template.spec.containers[0].env.find((e: any) => e.name === 'NETWORK_PROBE_IMAGE').value;
