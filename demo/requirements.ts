@@ -14,7 +14,7 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 /** The parts of the demo, in the order of its final table. */
-export const PARTS = ['cluster', 'network-full', 'cloudevents', 'knative', 'kubescape', 'nuclei', 'node'] as const;
+export const PARTS = ['cluster', 'network-full', 'cloudevents', 'knative', 'kubescape', 'nuclei', 'node', 'knative-node'] as const;
 export type Part = (typeof PARTS)[number];
 
 export const PART_LABELS: Record<Part, string> = {
@@ -25,6 +25,7 @@ export const PART_LABELS: Record<Part, string> = {
   kubescape: 'kubescape light and full',
   nuclei: 'nuclei light and ssl',
   node: 'network full on a real node',
+  'knative-node': 'the four functions on a real Knative (real node)',
 };
 
 /** How a requirement is seen to be present. */
@@ -47,23 +48,33 @@ export const REQUIREMENTS: Requirement[] = [
     pkg: 'openssl',
     check: { command: 'openssl' },
     why: "the local control plane's certificates, and the nuclei demo's expired certificate",
-    parts: ['cluster', 'network-full', 'cloudevents', 'kubescape', 'nuclei', 'node'],
+    parts: ['cluster', 'network-full', 'cloudevents', 'kubescape', 'nuclei', 'node', 'knative-node'],
   },
-  { pkg: 'nmap', check: { command: 'nmap' }, why: "the network scan's probes (full mode) and the real node's nmap image", parts: ['network-full', 'node'] },
+  {
+    pkg: 'nmap',
+    check: { command: 'nmap' },
+    why: "the network scan's probes (full mode) and the real node's nmap image",
+    parts: ['network-full', 'node', 'knative-node'],
+  },
   {
     pkg: 'redis-server',
     check: { anyFile: ['/usr/bin/redis-server', '/usr/local/bin/redis-server'] },
     why: "the nuclei demo's Redis services (without and with a password)",
     parts: ['nuclei'],
   },
-  { pkg: 'iproute2', check: { command: 'ip' }, why: "the real node's bridge and routes", parts: ['node'] },
-  { pkg: 'iptables', check: { command: 'iptables' }, why: 'kube-proxy and kube-router on the real node', parts: ['node'] },
-  { pkg: 'ipset', check: { command: 'ipset' }, why: "kube-router's NetworkPolicy sets on the real node", parts: ['node'] },
-  { pkg: 'conntrack', check: { command: 'conntrack' }, why: 'kube-proxy on the real node', parts: ['node'] },
-  { pkg: 'libseccomp-dev', check: { anyFile: ['/usr/include/seccomp.h'] }, why: "runc's build (cgo + libseccomp) for the real node", parts: ['node'] },
-  { pkg: 'pkg-config', check: { command: 'pkg-config' }, why: "runc's build for the real node", parts: ['node'] },
-  { pkg: 'busybox-static', check: { file: '/bin/busybox' }, why: "the real node's local images (pause, listen)", parts: ['node'] },
-  { pkg: 'redis-tools', check: { anyFile: ['/usr/bin/redis-server'] }, why: "the real node's redis image", parts: ['node'] },
+  { pkg: 'iproute2', check: { command: 'ip' }, why: "the real node's bridge and routes", parts: ['node', 'knative-node'] },
+  { pkg: 'iptables', check: { command: 'iptables' }, why: 'kube-proxy and kube-router on the real node', parts: ['node', 'knative-node'] },
+  { pkg: 'ipset', check: { command: 'ipset' }, why: "kube-router's NetworkPolicy sets on the real node", parts: ['node', 'knative-node'] },
+  { pkg: 'conntrack', check: { command: 'conntrack' }, why: 'kube-proxy on the real node', parts: ['node', 'knative-node'] },
+  {
+    pkg: 'libseccomp-dev',
+    check: { anyFile: ['/usr/include/seccomp.h'] },
+    why: "runc's build (cgo + libseccomp) for the real node",
+    parts: ['node', 'knative-node'],
+  },
+  { pkg: 'pkg-config', check: { command: 'pkg-config' }, why: "runc's build for the real node", parts: ['node', 'knative-node'] },
+  { pkg: 'busybox-static', check: { file: '/bin/busybox' }, why: "the real node's local images (pause, listen)", parts: ['node', 'knative-node'] },
+  { pkg: 'redis-tools', check: { anyFile: ['/usr/bin/redis-server'] }, why: "the real node's redis image", parts: ['node', 'knative-node'] },
 ];
 
 export interface MachineProbe {
@@ -76,6 +87,8 @@ export interface MachineProbe {
   missing: string[];
   /** The real node is wanted (STACKSCAN_DEMO_NODE is not 0). */
   wantNode: boolean;
+  /** The Knative part is wanted (STACKSCAN_DEMO_KNATIVE is not 0); default true. */
+  wantKnative?: boolean;
 }
 
 export interface RequirementPlan {
@@ -104,6 +117,8 @@ export function planRequirements(probe: MachineProbe, opts: { installed?: boolea
   const leftOut = new Map<Part, string>();
   if (!probe.wantNode) leftOut.set('node', 'STACKSCAN_DEMO_NODE=0');
   else if (!probe.root) leftOut.set('node', 'needs root (it creates a bridge, iptables rules, mounts and cgroups): run the demo as root to include it');
+  if (probe.wantKnative === false) leftOut.set('knative-node', 'STACKSCAN_DEMO_KNATIVE=0');
+  else if (leftOut.has('node')) leftOut.set('knative-node', `runs on the real node, which is left out (${leftOut.get('node')})`);
   const needed = REQUIREMENTS.filter((r) => probe.missing.includes(r.pkg) && r.parts.some((p) => !leftOut.has(p)));
   if (!needed.length) return { install: [], leftOut };
   const pkgs = uniq(needed.map((r) => r.pkg));
@@ -159,6 +174,7 @@ export function probeMachine(env: NodeJS.ProcessEnv = process.env): MachineProbe
     go: onPath('go', path) !== undefined,
     missing: uniq(REQUIREMENTS.filter((r) => !present(r.check, path)).map((r) => r.pkg)),
     wantNode: env.STACKSCAN_DEMO_NODE !== '0',
+    wantKnative: env.STACKSCAN_DEMO_KNATIVE !== '0',
   };
 }
 

@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { request as httpRequest, createServer, type Server } from 'node:http';
 import { join } from 'node:path';
-import { apiGet } from '../../lib/kube/raw.ts';
+import { apiGet, rawRequest } from '../../lib/kube/raw.ts';
 import type { Kube } from '../../lib/kube/client.ts';
 import { FUNCTIONS, KNATIVE_DIR, NAMESPACE, kustomizeBuild, type FunctionName } from '../../knative/render.ts';
 import { NODE_IP } from '../node/index.ts';
@@ -273,20 +273,52 @@ export async function waitTriggersReady(kube: Kube, names: string[], timeoutMs =
 }
 
 /** POST one binary-mode CloudEvent to the Broker's ingress. */
-export async function sendEvent(ingress: string, ev: { id: string; type: string; source: string; scan?: string; data: unknown }): Promise<number> {
-  const res = await fetch(ingress, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'ce-specversion': '1.0',
-      'ce-id': ev.id,
-      'ce-type': ev.type,
-      'ce-source': ev.source,
-      ...(ev.scan ? { 'ce-scan': ev.scan } : {}),
-    },
-    body: JSON.stringify(ev.data),
-  });
-  return res.status;
+/**
+ * POST one CloudEvent (binary mode) to a Broker's ingress. A 5xx is retried, bounded (a sender to a
+ * Broker retries: the ingress answers 5xx while the Broker's channel is not subscribed yet); the
+ * last status, its body and how many attempts it took are returned.
+ */
+export async function sendEvent(
+  ingress: string,
+  ev: { id: string; type: string; source: string; scan?: string; data: unknown },
+  opts: { attempts?: number; delayMs?: number } = {},
+): Promise<{ status: number; body: string; attempts: number }> {
+  const attempts = opts.attempts ?? 10;
+  let last = { status: 0, body: '', attempts: 0 };
+  for (let i = 1; i <= attempts; i++) {
+    const res = await fetch(ingress, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'ce-specversion': '1.0',
+        'ce-id': ev.id,
+        'ce-type': ev.type,
+        'ce-source': ev.source,
+        ...(ev.scan ? { 'ce-scan': ev.scan } : {}),
+      },
+      body: JSON.stringify(ev.data),
+      signal: AbortSignal.timeout(30_000),
+    });
+    last = { status: res.status, body: (await res.text()).slice(0, 500), attempts: i };
+    if (res.status < 500) return last;
+    await sleep(opts.delayMs ?? 1000);
+  }
+  return last;
+}
+
+/** The last lines of the logs of the pods matching a label selector (for a failure's message). */
+export async function podLogs(kube: Kube, ns: string, labelSelector: string, tailLines = 15): Promise<string> {
+  const pods = await apiGet(kube, { verb: 'list', resource: 'pods' }, `/api/v1/namespaces/${ns}/pods`, { labelSelector });
+  const out: string[] = [];
+  for (const p of pods.items ?? []) {
+    const res = await rawRequest(
+      kube,
+      { verb: 'get', resource: 'pods/log' },
+      { method: 'GET', path: `/api/v1/namespaces/${ns}/pods/${p.metadata.name}/log?tailLines=${tailLines}` },
+    );
+    out.push(`${p.metadata.name}:\n${typeof res.body === 'string' ? res.body : JSON.stringify(res.body)}`.slice(0, 4000));
+  }
+  return out.join('\n') || `no pod matches ${labelSelector} in ${ns}`;
 }
 
 export { FUNCTIONS, NAMESPACE };

@@ -31,7 +31,8 @@ type SDK = typeof import('cloudevents');
 let sdk: Promise<SDK> | undefined;
 /** The cloudevents SDK, imported once, on first use. */
 export function cloudEvents(): Promise<SDK> {
-  return (sdk ??= import('cloudevents'));
+  // The SDK is CommonJS: imported from an ESM bundle's chunk its exports arrive as `default`.
+  return (sdk ??= import('cloudevents').then((m) => ((m as { HTTP?: unknown }).HTTP ? m : (m as unknown as { default: SDK }).default)));
 }
 
 export type ContentMode = 'binary' | 'structured';
