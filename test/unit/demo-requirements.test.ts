@@ -37,21 +37,32 @@ s('not root: nothing installed; the exact command printed once; only the parts t
   assert.equal(plan.install, []);
   // libseccomp-dev is only for the real node, which is left out anyway (root): not in the command.
   assert.is(plan.command, 'sudo bash harness/install-system-deps.sh nmap redis-server');
-  assert.equal([...plan.leftOut.keys()].sort(), ['network-full', 'node', 'nuclei']);
+  assert.equal([...plan.leftOut.keys()].sort(), ['knative-node', 'network-full', 'node', 'nuclei']);
   assert.match(plan.leftOut.get('node')!, /needs root/);
+  assert.match(plan.leftOut.get('knative-node')!, /runs on the real node, which is left out \(needs root/);
   assert.match(plan.leftOut.get('network-full')!, /needs nmap \(not installed\): sudo bash harness\/install-system-deps\.sh nmap redis-server/);
   assert.not.ok(plan.leftOut.has('cluster'));
 });
 
-s('not root with everything installed: only the real node is left out', () => {
+s('not root with everything installed: only the real node and the Knative on it are left out', () => {
   const plan = planRequirements(machine({ root: false }));
   assert.is(plan.command, undefined);
-  assert.equal([...plan.leftOut.keys()], ['node']);
+  assert.equal([...plan.leftOut.keys()], ['node', 'knative-node']);
+});
+
+s('root: STACKSCAN_DEMO_KNATIVE=0 leaves out the Knative part only; a package the node needs leaves out both', () => {
+  const off = planRequirements(machine({ root: false, wantKnative: false }));
+  assert.is(off.leftOut.get('knative-node'), 'STACKSCAN_DEMO_KNATIVE=0');
+  const root = planRequirements(machine({ wantKnative: false }));
+  assert.equal([...root.leftOut.keys()], ['knative-node']);
+  const noIpset = planRequirements(machine({ missing: ['ipset'] }), { installed: true });
+  assert.equal([...noIpset.leftOut.keys()].sort(), ['knative-node', 'node']);
+  assert.match(noIpset.leftOut.get('knative-node')!, /needs ipset/);
 });
 
 s('openssl missing leaves out the cluster parts (the control plane needs it); STACKSCAN_DEMO_NODE=0 leaves out the node', () => {
   const plan = planRequirements(machine({ root: false, missing: ['openssl'], wantNode: false }));
-  assert.equal([...plan.leftOut.keys()].sort(), ['cloudevents', 'cluster', 'kubescape', 'network-full', 'node', 'nuclei']);
+  assert.equal([...plan.leftOut.keys()].sort(), ['cloudevents', 'cluster', 'knative-node', 'kubescape', 'network-full', 'node', 'nuclei']);
   assert.is(plan.leftOut.get('node'), 'STACKSCAN_DEMO_NODE=0');
 });
 
