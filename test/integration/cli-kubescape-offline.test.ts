@@ -4,7 +4,6 @@
 // stack namespace is scored on both sides; where a score differs, the offline report says why
 // (skipped controls, objects the cluster adds, namespaces without objects); a control that fails on a
 // file's object fails on the same object in the cluster. Skipped (with the build command) without kubescape.
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,28 +12,18 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { kubescapeOfflineScan } from '../../functions/kubescape-scan/offline.ts';
 import { kubescapeScan } from '../../functions/kubescape-scan/scan.ts';
-import { BUNDLED_ARTIFACTS_DIR, defaultKubescapeBin, type KubescapeSettings } from '../../functions/kubescape-scan/settings.ts';
+import { BUNDLED_ARTIFACTS_DIR, type KubescapeSettings } from '../../functions/kubescape-scan/settings.ts';
 import { DEMO_METADATA, DEMO_NAMESPACES, demoObjects, installDemoStack, removeDemoStack } from '../../demo/kubescape/stack.ts';
 import { runScan } from '../../lib/scan/scaffold.ts';
 import { testCluster } from '../support/cluster.ts';
+import { HAVE_KUBESCAPE, KUBESCAPE_BIN } from '../support/kubescape.ts';
 import { adminKube } from '../support/k8s.ts';
 
-const BIN = defaultKubescapeBin();
-const HAVE_BIN =
-  BIN !== 'kubescape' ||
-  (() => {
-    try {
-      execFileSync('kubescape', ['version'], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  })();
 const s = suite('stack-scan kubescape --offline: real kubescape on rendered manifests vs the cluster');
 
 const settings = (over: Partial<KubescapeSettings> = {}): KubescapeSettings => ({
   topology: { metadata: { path: DEMO_METADATA, setting: 'STACK_METADATA' } },
-  bin: BIN,
+  bin: KUBESCAPE_BIN,
   artifactsDir: BUNDLED_ARTIFACTS_DIR,
   runTimeoutMs: 300_000,
   thresholds: { nsa: 70, mitre: 60 },
@@ -44,7 +33,7 @@ const settings = (over: Partial<KubescapeSettings> = {}): KubescapeSettings => (
   ...over,
 });
 
-if (!HAVE_BIN) {
+if (!HAVE_KUBESCAPE) {
   console.warn('cli-kubescape-offline: skipping: kubescape is not built (bash harness/build.sh kubescape)');
 } else {
   const dir = mkdtempSync(join(tmpdir(), 'stack-scan-manifests-'));

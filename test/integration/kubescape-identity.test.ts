@@ -5,7 +5,6 @@
 //   - a declared component whose workload is absent (redis in ks-data).
 // The renderer's failure is a finding while grafana's (the requirement the exclusion is for) is
 // excluded; ks-empty has no NSA/MITRE numbers; both absent components are named.
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,23 +12,13 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runScan } from '../../lib/scan/scaffold.ts';
 import { kubescapeScan } from '../../functions/kubescape-scan/scan.ts';
-import { BUNDLED_ARTIFACTS_DIR, defaultKubescapeBin } from '../../functions/kubescape-scan/settings.ts';
+import { BUNDLED_ARTIFACTS_DIR } from '../../functions/kubescape-scan/settings.ts';
 import { DEMO_LABELS, DEMO_METADATA, installDemoStack, removeDemoStack } from '../../demo/kubescape/stack.ts';
 import { testCluster } from '../support/cluster.ts';
+import { HAVE_KUBESCAPE, KUBESCAPE_BIN } from '../support/kubescape.ts';
 import { adminKube, apply, namespace, remove } from '../support/k8s.ts';
 
 const s = suite('kubescape: exclusions by workload identity, empty namespaces, absent components (real kubescape)');
-const BIN = defaultKubescapeBin();
-const HAVE_BIN =
-  BIN !== 'kubescape' ||
-  (() => {
-    try {
-      execFileSync('kubescape', ['version'], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  })();
 
 const RENDERER = {
   apiVersion: 'apps/v1',
@@ -53,7 +42,7 @@ const RENDERER = {
   },
 };
 
-if (!HAVE_BIN) {
+if (!HAVE_KUBESCAPE) {
   console.warn('kubescape-identity: SKIPPING: kubescape is not built (bash harness/build.sh kubescape) or set KUBESCAPE_BIN');
 } else {
   const dir = mkdtempSync(join(tmpdir(), 'stack-scan-ks-identity-'));
@@ -91,7 +80,7 @@ if (!HAVE_BIN) {
       kubescapeScan({
         topology: { metadata: { path: metadata, setting: 'STACK_METADATA' } },
         kubeconfig: testCluster().kubeconfigPath,
-        bin: BIN,
+        bin: KUBESCAPE_BIN,
         artifactsDir: BUNDLED_ARTIFACTS_DIR,
         runTimeoutMs: 180_000,
         thresholds: { nsa: 70, mitre: 60 },

@@ -16,25 +16,15 @@ import * as assert from 'uvu/assert';
 import { runScan, ScanAbort, scanApp } from '../../lib/scan/scaffold.ts';
 import { findFramework, runKubescape, sameScore, TMP_PREFIX } from '../../functions/kubescape-scan/kubescape.ts';
 import { kubescapeScan } from '../../functions/kubescape-scan/scan.ts';
-import { BUNDLED_ARTIFACTS_DIR, defaultKubescapeBin, type KubescapeSettings } from '../../functions/kubescape-scan/settings.ts';
+import { BUNDLED_ARTIFACTS_DIR, type KubescapeSettings } from '../../functions/kubescape-scan/settings.ts';
 import { DEMO_METADATA, DEMO_NAMESPACES, installDemoStack, OPERATOR_CLUSTER_ROLE, removeDemoStack } from '../../demo/kubescape/stack.ts';
 import { testCluster } from '../support/cluster.ts';
+import { HAVE_KUBESCAPE, KUBESCAPE_BIN } from '../support/kubescape.ts';
 import { adminKube } from '../support/k8s.ts';
 import { assertReportValid } from '../support/report-schema.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const FIXTURES = join(ROOT, 'test/fixtures/kubescape');
-const BIN = defaultKubescapeBin();
-const HAVE_BIN =
-  BIN !== 'kubescape' ||
-  (() => {
-    try {
-      execFileSync('kubescape', ['version'], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  })();
 
 const s = suite('kubescape scan: real kubescape, local control plane');
 
@@ -42,7 +32,7 @@ function settings(over: Partial<KubescapeSettings> = {}): KubescapeSettings {
   return {
     topology: { metadata: { path: DEMO_METADATA, setting: 'STACK_METADATA' } },
     kubeconfig: testCluster().kubeconfigPath,
-    bin: BIN,
+    bin: KUBESCAPE_BIN,
     artifactsDir: BUNDLED_ARTIFACTS_DIR,
     runTimeoutMs: 180_000,
     thresholds: { nsa: 70, mitre: 60 },
@@ -75,7 +65,7 @@ async function noLeftovers(what: string) {
 
 const row = (body: any, ns: string) => body.results.namespaces.find((r: any) => r.namespace === ns);
 
-if (!HAVE_BIN) {
+if (!HAVE_KUBESCAPE) {
   const reason = `kubescape is not built: run \`bash harness/build.sh kubescape\` (about 9 min cold) or set KUBESCAPE_BIN`;
   if (process.env.CI === 'true') {
     s('kubescape binary present', () => assert.unreachable(reason));
@@ -97,7 +87,7 @@ if (!HAVE_BIN) {
     if (record) mkdirSync(FIXTURES, { recursive: true });
     for (const ns of DEMO_NAMESPACES) {
       const run = await runKubescape({
-        bin: BIN,
+        bin: KUBESCAPE_BIN,
         frameworks: ['nsa', 'mitre'],
         kubeconfig: testCluster().kubeconfigPath,
         artifactsDir: BUNDLED_ARTIFACTS_DIR,
@@ -110,7 +100,7 @@ if (!HAVE_BIN) {
     }
     if (record) {
       const all = await runKubescape({
-        bin: BIN,
+        bin: KUBESCAPE_BIN,
         frameworks: ['nsa', 'mitre'],
         kubeconfig: testCluster().kubeconfigPath,
         artifactsDir: BUNDLED_ARTIFACTS_DIR,
@@ -120,7 +110,7 @@ if (!HAVE_BIN) {
       assert.is(all.failure, null);
       writeFileSync(join(FIXTURES, 'demo-stack.json'), all.raw!);
       const cluster = await runKubescape({
-        bin: BIN,
+        bin: KUBESCAPE_BIN,
         frameworks: ['nsa', 'mitre'],
         kubeconfig: testCluster().kubeconfigPath,
         artifactsDir: BUNDLED_ARTIFACTS_DIR,
