@@ -486,6 +486,9 @@ export async function startTraefik(place: TraefikPlace, kube: Kube, log: (l: str
     '--global.checkNewVersion=false',
     '--global.sendAnonymousUsage=false',
     '--log.level=INFO',
+    // Its log file, in the node's dir: also what lets the node's sweep recognise this process by
+    // its pidfile after a kill (the sweep checks that the command line names the dir).
+    `--log.filePath=${logPath}`,
   ];
   let child;
   try {

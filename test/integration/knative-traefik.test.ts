@@ -6,7 +6,7 @@
 // ignored. Skips with the reason when Traefik is not built (it is optional: docs/knative.md).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startControlPlane, type ControlPlane } from '../../harness/cluster/index.ts';
@@ -122,6 +122,13 @@ if (why) {
     // The public entry point does not serve it; an unknown host is a 404 on the private one.
     const other = await fetch(`${traefik!.privateUrl}/`, { headers: { host: 'nobody.demo.svc.cluster.local' } });
     assert.is(other.status, 404);
+  });
+
+  s("Traefik's command line names the node's dir (how the node's sweep recognises it after a kill); no token on it", () => {
+    const cmdline = readFileSync(`/proc/${traefik!.pid}/cmdline`, 'utf8');
+    assert.ok(cmdline.includes(dir), cmdline.replaceAll('\0', ' ').slice(0, 300));
+    assert.is(readFileSync(join(dir, 'traefik.pid'), 'utf8').trim(), String(traefik!.pid));
+    assert.not.match(cmdline, /token/i);
   });
 
   s('a KIngress of another class is ignored (no router, no status)', async () => {
