@@ -87,8 +87,8 @@ export interface MachineProbe {
   missing: string[];
   /** The real node is wanted (STACKSCAN_DEMO_NODE is not 0). */
   wantNode: boolean;
-  /** The Knative part is wanted (STACKSCAN_DEMO_KNATIVE is not 0); default true. */
-  wantKnative?: boolean;
+  /** The Knative part is wanted (STACKSCAN_DEMO_KNATIVE is not 0). */
+  wantKnative: boolean;
 }
 
 export interface RequirementPlan {
@@ -117,7 +117,7 @@ export function planRequirements(probe: MachineProbe, opts: { installed?: boolea
   const leftOut = new Map<Part, string>();
   if (!probe.wantNode) leftOut.set('node', 'STACKSCAN_DEMO_NODE=0');
   else if (!probe.root) leftOut.set('node', 'needs root (it creates a bridge, iptables rules, mounts and cgroups): run the demo as root to include it');
-  if (probe.wantKnative === false) leftOut.set('knative-node', 'STACKSCAN_DEMO_KNATIVE=0');
+  if (!probe.wantKnative) leftOut.set('knative-node', 'STACKSCAN_DEMO_KNATIVE=0');
   else if (leftOut.has('node')) leftOut.set('knative-node', `runs on the real node, which is left out (${leftOut.get('node')})`);
   const needed = REQUIREMENTS.filter((r) => probe.missing.includes(r.pkg) && r.parts.some((p) => !leftOut.has(p)));
   if (!needed.length) return { install: [], leftOut };

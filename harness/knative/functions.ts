@@ -1,13 +1,13 @@
 // The four functions on the real Knative (harness/knative): deployed from knative/overlays/local
 // with the real kustomize, watched until Ready and scaled to zero, called through Traefik, and
 // CloudEvents through the real Broker. Used by demo/knative.ts and test/integration/knative-*.test.ts.
-import { spawn } from 'node:child_process';
 import { request as httpRequest, createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { apiGet, rawRequest } from '../../lib/kube/raw.ts';
 import type { Kube } from '../../lib/kube/client.ts';
 import { FUNCTIONS, KNATIVE_DIR, NAMESPACE, kustomizeBuild, type FunctionName } from '../../knative/render.ts';
 import { NODE_IP } from '../node/index.ts';
+import { startServerProcess } from '../serve-process.ts';
 import { applyAll, getAny } from './index.ts';
 
 export const LOCAL_OVERLAY = join(KNATIVE_DIR, 'overlays/local');
@@ -146,35 +146,22 @@ export function viaTraefik(
   });
 }
 
-/**
- * The same bundle started as a plain process: ms from spawn to its first /healthz 200. It listens
- * on a port the kernel picks (PORT=0) and prints it; a port chosen here could be taken.
- */
+/** The same bundle started as a plain process (harness/serve-process.ts): ms from spawn to its first /healthz 200. */
 export async function plainColdStart(bundle: string, env: Record<string, string> = {}): Promise<number> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [bundle], {
-    env: { PATH: process.env.PATH ?? '', HOME: '/tmp', NODE_ENV: 'production', PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-4096)));
-  child.stderr.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-4096)));
+  const srv = await startServerProcess({ HOME: '/tmp', NODE_ENV: 'production', ...env }, { entry: bundle, killAfterMs: 60_000 });
   try {
     for (let i = 0; i < 600; i++) {
-      const port = /:(\d+)\s*$/m.exec(out)?.[1];
-      if (port)
-        try {
-          const r = await fetch(`http://127.0.0.1:${port}/healthz`);
-          if (r.ok) return performance.now() - t0;
-        } catch {
-          /* not yet */
-        }
-      if (child.exitCode !== null) throw new Error(`${bundle} exited with ${child.exitCode} before answering /healthz: ${out.trim().split('\n').pop()}`);
+      try {
+        if ((await fetch(`${srv.url}/healthz`)).ok) return performance.now() - t0;
+      } catch {
+        /* not yet */
+      }
       await sleep(10);
     }
-    throw new Error(`${bundle} did not answer /healthz within 6 s`);
+    throw new Error(`${bundle} did not answer /healthz within 6 s of printing its port`);
   } finally {
-    child.kill('SIGKILL');
+    await srv.stop();
   }
 }
 

@@ -5,7 +5,6 @@
 // with 400 "Cannot read properties of undefined (reading 'toEvent')" while the tsx entry was fine.
 // No cluster: the kubeconfig names a file that does not exist, so each scan fails fast and the
 // reply is an `io.stacktic.scan.failed` event (the SDK decoded the request and encoded the reply).
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,47 +12,11 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { bundle } from '../../knative/bundle.ts';
 import { FUNCTIONS } from '../../knative/render.ts';
+import { startServerProcess } from '../../harness/serve-process.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const s = suite('bundles: the lazily loaded paths (CloudEvents, /openapi.json) work from the chunks');
 const SCAN: Record<string, string> = { 'network-scan': 'network', 'opa-scan': 'opa', 'kubescape-scan': 'kubescape', 'nuclei-scan': 'nuclei' };
-
-/** Starts a bundle on a port the kernel picks; resolves with its base URL and a stop function. */
-async function start(file: string): Promise<{ url: string; stop: () => void }> {
-  const child = spawn(process.execPath, [file], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: tmpdir(),
-      PORT: '0',
-      STACK_METADATA: join(ROOT, 'knative/base/stack-metadata.yaml'),
-      KUBECONFIG: join(tmpdir(), 'stack-scan-no-such-kubeconfig'),
-      STACK_SCAN_REPORTS: 'off',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const stop = () => child.kill('SIGKILL');
-  return await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      stop();
-      reject(new Error(`${file} did not print its port within 20 s: ${out.slice(-300)}`));
-    }, 20_000);
-    const onData = (b: Buffer) => {
-      out = (out + b.toString()).slice(-4096);
-      const port = /:(\d+)\s*$/m.exec(out)?.[1];
-      if (port) {
-        clearTimeout(timer);
-        resolve({ url: `http://127.0.0.1:${port}`, stop });
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${file} exited with ${code}: ${out.slice(-300)}`));
-    });
-  });
-}
 
 s('each function bundle decodes a CloudEvent, replies with one, and serves /openapi.json', async () => {
   const outdir = mkdtempSync(join(tmpdir(), 'stack-scan-bundle-lazy-'));
@@ -61,7 +24,14 @@ s('each function bundle decodes a CloudEvent, replies with one, and serves /open
     const built = await bundle([...FUNCTIONS], outdir);
     for (const b of built) {
       const fn = FUNCTIONS.find((f) => b.outfile.endsWith(`${f}.mjs`))!;
-      const srv = await start(b.outfile);
+      const srv = await startServerProcess(
+        {
+          STACK_METADATA: join(ROOT, 'knative/base/stack-metadata.yaml'),
+          KUBECONFIG: join(tmpdir(), 'stack-scan-no-such-kubeconfig'),
+          STACK_SCAN_REPORTS: 'off',
+        },
+        { entry: b.outfile, killAfterMs: 120_000 },
+      );
       try {
         const res = await fetch(`${srv.url}/`, {
           method: 'POST',
@@ -84,7 +54,7 @@ s('each function bundle decodes a CloudEvent, replies with one, and serves /open
         assert.is(api.status, 200, `${fn}: /openapi.json`);
         assert.match(String((await api.json()).openapi), /^3\.1/, `${fn}: an OpenAPI 3.1 document`);
       } finally {
-        srv.stop();
+        await srv.stop();
       }
     }
   } finally {

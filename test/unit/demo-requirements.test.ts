@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { PARTS, REQUIREMENTS, installCommand, onPath, planRequirements, probeMachine, type MachineProbe } from '../../demo/requirements.ts';
 
 const s = suite('demo: system requirements per part');
-const machine = (over: Partial<MachineProbe>): MachineProbe => ({ root: true, apt: true, go: true, missing: [], wantNode: true, ...over });
+const machine = (over: Partial<MachineProbe>): MachineProbe => ({ root: true, apt: true, go: true, missing: [], wantNode: true, wantKnative: true, ...over });
 
 s('root with apt-get: the missing packages are installed, each with why; nothing left out', () => {
   const plan = planRequirements(machine({ missing: ['nmap', 'libseccomp-dev'] }));
