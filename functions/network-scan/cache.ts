@@ -12,7 +12,8 @@
  *     forms         the expected policies' canonical forms and same-name groups, per namespace, and
  *                   each namespace's judgement while its live policies are unchanged
  *     linkSides     per topology, each link's candidate expected policies (link coverage)
- *     judgements    the whole light report, per identity of the live objects (snapshotKey)
+ *     judgements    the whole light report, per identity of the live objects (the snapshot's index:
+ *                   every policy version in order, every namespace's labels)
  *   per report entry (an expected result, rule finding or link coverage: the judgement hands back the
  *   same object while what it was made from is unchanged)
  *     checks        the entry as a check (checks.ts), for OpenReports and `changes` after each run
@@ -21,7 +22,6 @@
  * Bounded: at most POLICY_MAX entries per policy-version table (cleared when full), at most
  * JUDGEMENTS_MAX reports per expected set; the per-expected-set entries go with their expected set.
  */
-import { createHash } from 'node:crypto';
 import type { NetworkPolicy } from '../../lib/k8s/networkpolicy.ts';
 import type { ExpectedSet } from '../../lib/topology/expected.ts';
 import type { CheckMemo } from './checks.ts';
@@ -36,8 +36,8 @@ export interface PolicyMemo {
   canon: Canonical;
   /** The name without Stacktic's `--nrNN` suffix. */
   base: string;
-  /** Read with a server identity (uid, resourceVersion): kept in the cache, one object per version. */
-  versioned: boolean;
+  /** `uid/resourceVersion` when read with a server identity: kept in the cache, one object per version. */
+  version: string | undefined;
   /** Rule findings depend on the namespaces' labels too: kept with the namespaces they were computed for. */
   findings?: RuleFinding[];
   findingsFor?: string;
@@ -81,18 +81,45 @@ export function versionKey(p: NetworkPolicy): string | undefined {
   return m?.uid && m.resourceVersion ? `${m.uid}/${m.resourceVersion}` : undefined;
 }
 
-/** The live objects' identity: every namespace (name, labels) and policy (uid, resourceVersion), hashed. */
-export function snapshotKey(snap: ClusterSnapshot): string {
-  // One string hashed at once (the same digest as hashing its parts in turn, without a call per object).
-  const parts: string[] = [];
-  for (const n of snap.namespaces ?? []) parts.push(`n\0${n.name}\0${JSON.stringify(n.labels ?? {})}\n`);
-  if (snap.namespaces === null) parts.push('namespaces unknown\n');
-  for (const p of snap.policies) {
+/**
+ * What the judgement reads of a snapshot's identity, worked out once per snapshot (every part of
+ * the judgement asks the cache for it): each policy's version and namespace, and the namespaces'
+ * names and labels as one string.
+ */
+export interface SnapshotIndex {
+  /**
+   * Per policy, in snapshot order: `uid/resourceVersion`; for an object without a server identity
+   * (not read from an API server) a NUL and its content, so that it is judged by what it says.
+   */
+  ids: string[];
+  /** Per policy: its namespace. */
+  namespaces: string[];
+  /** Every namespace's name and labels, one line each ('\0unknown' when they could not be listed). */
+  nsKey: string;
+}
+
+/** The version of the policy at `i` of an index, or undefined when it has no server identity. */
+export const versionAt = (index: SnapshotIndex, i: number): string | undefined => (index.ids[i].charCodeAt(0) === 0 ? undefined : index.ids[i]);
+
+function indexSnapshot(snap: ClusterSnapshot): SnapshotIndex {
+  const n = snap.policies.length;
+  const ids = new Array<string>(n);
+  const namespaces = new Array<string>(n);
+  for (let i = 0; i < n; i++) {
+    const p = snap.policies[i];
     const m = p.metadata;
-    // Objects without a server identity (not from an API server) are keyed by their content.
-    parts.push(m?.uid && m.resourceVersion ? `p\0${m.uid}\0${m.resourceVersion}\n` : `p\0${JSON.stringify(p)}\n`);
+    ids[i] = m?.uid && m.resourceVersion ? `${m.uid}/${m.resourceVersion}` : `\0${JSON.stringify(p)}`;
+    namespaces[i] = m?.namespace ?? 'default';
   }
-  return createHash('sha256').update(parts.join('')).digest('hex');
+  const nsKey = snap.namespaces ? snap.namespaces.map((x) => `${x.name}\u0000${JSON.stringify(x.labels ?? {})}`).join('\n') : '\u0000unknown';
+  return { ids, namespaces, nsKey };
+}
+
+/** The same live objects: the same namespaces (names, labels) and the same policy versions in the same order. */
+function sameObjects(a: SnapshotIndex, b: SnapshotIndex): boolean {
+  if (a.nsKey !== b.nsKey || a.ids.length !== b.ids.length) return false;
+  for (let i = 0; i < a.ids.length; i++) if (a.ids[i] !== b.ids[i]) return false;
+  return true;
 }
 
 export class NetworkScanCache {
@@ -105,7 +132,8 @@ export class NetworkScanCache {
   readonly forms = new WeakMap<ExpectedSet, ExpectedForms>();
   readonly linkSides = new WeakMap<readonly Canonical[], WeakMap<object, LinkSides>>();
   readonly checks: CheckMemo = new WeakMap();
-  private readonly judgements = new WeakMap<object, Map<string, LightReport>>();
+  private readonly judgements = new WeakMap<object, { index: SnapshotIndex; report: LightReport }[]>();
+  private readonly indexes = new WeakMap<ClusterSnapshot, SnapshotIndex>();
   private readonly versionIds = new Map<string, number>();
   private nextVersionId = 0;
 
@@ -123,16 +151,23 @@ export class NetworkScanCache {
     return value;
   }
 
+  /** The snapshot's index, worked out on the first call for that snapshot object. */
+  index(snap: ClusterSnapshot): SnapshotIndex {
+    let index = this.indexes.get(snap);
+    if (!index) this.indexes.set(snap, (index = indexSnapshot(snap)));
+    return index;
+  }
+
   /** The light report, reused while the expected set (same file version) and the live objects are unchanged. */
   judgement(expected: object, snap: ClusterSnapshot, judge: () => LightReport): { report: LightReport; cached: boolean } {
-    const key = snapshotKey(snap);
-    let byKey = this.judgements.get(expected);
-    if (!byKey) this.judgements.set(expected, (byKey = new Map()));
-    const hit = byKey.get(key);
-    if (hit) return { report: hit, cached: true };
+    const index = this.index(snap);
+    let kept = this.judgements.get(expected);
+    if (!kept) this.judgements.set(expected, (kept = []));
+    const hit = kept.find((k) => sameObjects(k.index, index));
+    if (hit) return { report: hit.report, cached: true };
     const report = judge();
-    byKey.set(key, report);
-    while (byKey.size > NetworkScanCache.JUDGEMENTS_MAX) byKey.delete(byKey.keys().next().value!);
+    kept.push({ index, report });
+    if (kept.length > NetworkScanCache.JUDGEMENTS_MAX) kept.shift();
     return { report, cached: false };
   }
 }

@@ -224,7 +224,8 @@ function probeCheck(f: ProbeFinding): Check {
  * The checks made from report entries, per entry object (the scan's cache, ../cache.ts): the light
  * judgement hands back the very same entry objects for what did not change (an expected policy's
  * result, a namespace's rule findings, a link's coverage), so after a change in the cluster only the
- * entries it touched are turned into checks again. Each report gets its own copy of every check.
+ * entries it touched are turned into checks again. A kept check is frozen and shared by the reports
+ * that hold it (uniqueIds copies the ones it renames).
  */
 export type CheckMemo = WeakMap<object, { metadata: unknown; check: Check }>;
 
@@ -232,10 +233,9 @@ function memoized<T extends object>(memo: CheckMemo | undefined, metadata: unkno
   if (!memo) return (entry) => make(entry, metadata);
   return (entry) => {
     const hit = memo.get(entry);
-    if (hit && hit.metadata === metadata) return { ...hit.check };
-    const check = make(entry, metadata);
-    // uniqueIds renames the report's copy, never the kept one.
-    memo.set(entry, { metadata, check: { ...check } });
+    if (hit && hit.metadata === metadata) return hit.check;
+    const check = Object.freeze(make(entry, metadata));
+    memo.set(entry, { metadata, check });
     return check;
   };
 }

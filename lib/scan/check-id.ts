@@ -50,14 +50,16 @@ export function oneLine(s: string, max = 400): string {
 
 /**
  * Ids are unique within a report: two checks that hash alike (a tool reporting the same
- * problem twice) keep the first id; the next get `-2`, `-3`, … in report order.
+ * problem twice) keep the first id; the next get `-2`, `-3`, … in report order. A renamed
+ * check is a copy in the list (a check is never changed: adapters may hand out kept ones).
  */
 export function uniqueIds(checks: Check[]): Check[] {
   const seen = new Map<string, number>();
-  for (const c of checks) {
+  for (let i = 0; i < checks.length; i++) {
+    const c = checks[i];
     const n = (seen.get(c.id) ?? 0) + 1;
     seen.set(c.id, n);
-    if (n > 1) c.id = `${c.id}-${n}`;
+    if (n > 1) checks[i] = { ...c, id: `${c.id}-${n}` };
   }
   return checks;
 }

@@ -8,7 +8,7 @@ import { judgeProbes, summarizeProbes, verdictFor } from '../../functions/networ
 import { renderPolicy } from '../../lib/topology/render.ts';
 import { STACK_NAMESPACE_LABEL } from '../../lib/topology/stacktic-rules.ts';
 import { PolicyEngine } from '../../functions/network-scan/engine.ts';
-import { NetworkScanCache, snapshotKey } from '../../functions/network-scan/cache.ts';
+import { NetworkScanCache } from '../../functions/network-scan/cache.ts';
 import { internetEgress } from '../../functions/network-scan/scan.ts';
 import type { ProbeResult } from '../../functions/network-scan/nmap/nmap.ts';
 import { splitValidTargets } from '../../functions/network-scan/probes/execute.ts';
@@ -209,11 +209,13 @@ s('the light judgement is reused only while the expected set and every live obje
   assert.is(cache.judgement(expected, { policies: [pol('2')], namespaces: null }, judge).cached, false, 'namespaces unreadable');
   assert.is(cache.judgement({}, { policies: [pol('2')], namespaces: ns }, judge).cached, false, 'another expected set (file version)');
   assert.is(calls, 5);
-  assert.is.not(
-    snapshotKey({ policies: [{ metadata: { name: 'a' }, spec: {} }], namespaces: [] }),
-    snapshotKey({ policies: [{ metadata: { name: 'a' }, spec: { policyTypes: ['Ingress'] } }], namespaces: [] }),
-    'objects without uid are keyed by content',
-  );
+  // Objects without a server identity (no uid) are known by their content.
+  const bare = (spec: object) => ({ policies: [{ metadata: { name: 'a', namespace: 'shop' }, spec }], namespaces: ns });
+  assert.is(cache.judgement(expected, bare({}), judge).cached, false);
+  assert.is(cache.judgement(expected, bare({}), judge).cached, true, 'the same content');
+  assert.is(cache.judgement(expected, bare({ policyTypes: ['Ingress'] }), judge).cached, false, 'another content');
+  assert.is(cache.judgement(expected, { policies: [pol('2'), pol('2')], namespaces: ns }, judge).cached, false, 'one more policy');
+  assert.is(calls, 8);
 });
 
 s('targetListens: ready endpoints and a declared container port (by number or name)', () => {

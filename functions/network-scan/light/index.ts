@@ -17,7 +17,7 @@ import { namespaceSelectorCheck } from '../../../lib/k8s/selectors.ts';
 import type { NetworkPolicy } from '../../../lib/k8s/networkpolicy.ts';
 import { baseName, CATEGORIES, type Category, type ExpectedSet } from '../../../lib/topology/expected.ts';
 import type { Topology } from '../../../lib/topology/types.ts';
-import { NetworkScanCache, versionKey, type ExpectedForms, type PolicyMemo } from '../cache.ts';
+import { NetworkScanCache, versionAt, type ExpectedForms, type PolicyMemo } from '../cache.ts';
 import type { PolicyEngine } from '../engine.ts';
 import { canonical, expectedCanonical, nameOf, nsOf, plainPolicy, rules } from './canonical.ts';
 import { isFound, matchNamespace, type NamespaceExpected, type NamespaceUnit } from './match.ts';
@@ -26,13 +26,12 @@ import { lineFor, RANK, ruleFindings, worst, type SelectorCheck } from './rules.
 import { foundValue, lightScore } from './score.ts';
 import { SEVERITIES, type ClusterSnapshot, type EmptySelector, type LightReport, type PolicyStatus, type RuleFinding, type Severity } from './types.ts';
 
-/** The plain copy and canonical form of a live policy, kept per uid and resourceVersion. */
-function policyMemo(cache: NetworkScanCache, raw: NetworkPolicy): PolicyMemo {
-  const key = versionKey(raw);
+/** The plain copy and canonical form of a live policy, kept per uid and resourceVersion (`key`, from the snapshot's index). */
+function policyMemo(cache: NetworkScanCache, raw: NetworkPolicy, key: string | undefined): PolicyMemo {
   const hit = key ? cache.policies.get(key) : undefined;
   if (hit) return hit;
   const plain = plainPolicy(raw);
-  const m: PolicyMemo = { plain, canon: canonical(plain.spec, nsOf(plain)), base: baseName(nameOf(plain)), versioned: key !== undefined };
+  const m: PolicyMemo = { plain, canon: canonical(plain.spec, nsOf(plain)), base: baseName(nameOf(plain)), version: key };
   return key ? cache.keep(cache.policies, key, m) : m;
 }
 
@@ -125,7 +124,7 @@ function namespaceUnit(want: ExpectedForms, ns: string, live: readonly PolicyMem
   const hit = want.units.get(ns);
   if (hit && hit.nsKeyId === nsKeyId && hit.live.length === live.length && hit.live.every((m, j) => m === live[j])) return hit.unit;
   const unit = judge();
-  if (live.every((m) => m.versioned)) want.units.set(ns, { nsKeyId, live, unit });
+  if (live.every((m) => m.version !== undefined)) want.units.set(ns, { nsKeyId, live, unit });
   else want.units.delete(ns);
   return unit;
 }
@@ -139,18 +138,19 @@ export function judgeLight(topo: Topology, expected: ExpectedSet, snap: ClusterS
   const stackNs = new Set(topo.namespaces);
   for (const e of expected.policies) stackNs.add(e.namespace);
   // The live policies in the stack's namespaces, in snapshot order, as the cache's memos (plain copy, canonical form).
+  const index = cache.index(snap);
   const inStack: PolicyMemo[] = [];
   const liveByNs = new Map<string, PolicyMemo[]>();
-  for (const raw of snap.policies) {
-    const ns = nsOf(raw);
+  for (let i = 0; i < snap.policies.length; i++) {
+    const ns = index.namespaces[i];
     if (!stackNs.has(ns)) continue;
-    const m = policyMemo(cache, raw);
+    const m = policyMemo(cache, snap.policies[i], versionAt(index, i));
     inStack.push(m);
     const list = liveByNs.get(ns);
     if (list) list.push(m);
     else liveByNs.set(ns, [m]);
   }
-  const nsKey = snap.namespaces ? snap.namespaces.map((n) => `${n.name}\u0000${JSON.stringify(n.labels ?? {})}`).join('\n') : '\u0000unknown';
+  const nsKey = index.nsKey;
   const topoNs = new Set(topo.namespaces);
   const want = expectedForms(cache, expected, topoNs);
 
@@ -208,7 +208,7 @@ export function judgeLight(topo: Topology, expected: ExpectedSet, snap: ClusterS
     extraPolicies.map((m) => worst(unitOf(m).findingsOf.get(m.plain) ?? [])),
   );
 
-  const live = snap.namespaces ? { engine, policies: snap.policies, namespaces: snap.namespaces, nsKey } : null;
+  const live = snap.namespaces ? { engine, policies: snap.policies, namespaces: snap.namespaces, index } : null;
   const { links, linkFindings } = linkCoverage(cache, topo, expected, want.forms, results, live, {
     labels: nsKeyId,
     unitOf: (ns) => (want.units.get(ns)?.unit === units.get(ns) ? units.get(ns) : undefined),

@@ -8,7 +8,7 @@ import type { NetworkPolicy } from '../../../lib/k8s/networkpolicy.ts';
 import type { Direction, NamespaceInfo } from '../../../lib/k8s/types.ts';
 import type { ExpectedSet } from '../../../lib/topology/expected.ts';
 import type { Link, Topology } from '../../../lib/topology/types.ts';
-import { versionKey, type LinkSides, type LiveVerdict, type NetworkScanCache } from '../cache.ts';
+import { versionAt, type LinkSides, type LiveVerdict, type NetworkScanCache, type SnapshotIndex } from '../cache.ts';
 import { PolicyEngine } from '../engine.ts';
 import { nsOf, splitGrant, type Canonical } from './canonical.ts';
 import { isFound, portCovers } from './match.ts';
@@ -71,16 +71,12 @@ function sideStatus(candidates: readonly number[], results: readonly ExpectedRes
  * destination), each interned to a short id by the cache. A namespace holding a policy without a
  * server identity has no version: its links are evaluated each time.
  */
-function namespaceVersions(
-  cache: NetworkScanCache,
-  policies: readonly NetworkPolicy[],
-  nsKey: string,
-): { labels: number; of: (ns: string) => number | undefined } {
+function namespaceVersions(cache: NetworkScanCache, index: SnapshotIndex, labels: number): { labels: number; of: (ns: string) => number | undefined } {
   // Policies in snapshot order, so a namespace's version lists them as the engine indexes them.
   const byNs = new Map<string, string[] | null>();
-  for (const p of policies) {
-    const ns = nsOf(p);
-    const v = versionKey(p);
+  for (let i = 0; i < index.ids.length; i++) {
+    const ns = index.namespaces[i];
+    const v = versionAt(index, i);
     const list = byNs.get(ns);
     if (list === null) continue;
     if (v === undefined) byNs.set(ns, null);
@@ -89,7 +85,7 @@ function namespaceVersions(
   }
   const ids = new Map<string, number | undefined>();
   return {
-    labels: cache.versionId(`labels\u0000${nsKey}`),
+    labels,
     of: (ns) => {
       if (ids.has(ns)) return ids.get(ns);
       const list = byNs.get(ns);
@@ -110,8 +106,8 @@ export interface LiveInputs {
   engine?: PolicyEngine;
   policies: readonly NetworkPolicy[];
   namespaces: readonly NamespaceInfo[];
-  /** The namespaces' names and labels, as one string. */
-  nsKey: string;
+  /** The snapshot's index (the cache's): each policy's version and namespace. */
+  index: SnapshotIndex;
 }
 
 /**
@@ -176,7 +172,7 @@ export function linkCoverage(
     const egress = sideStatus(sides.egress[li], results);
     const ingress = sideStatus(sides.ingress[li], results);
     if (live && l.port !== null) {
-      versions ??= namespaceVersions(cache, live.policies, live.nsKey);
+      versions ??= namespaceVersions(cache, live.index, judged.labels);
       const from = versions.of(l.fromNamespace);
       const to = versions.of(l.toNamespace);
       const key = from === undefined || to === undefined ? undefined : `${versions.labels}|${from}|${to}|${l.port}|${l.protocol ?? ''}`;
