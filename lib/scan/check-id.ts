@@ -54,12 +54,19 @@ export function oneLine(s: string, max = 400): string {
  * check is a copy in the list (a check is never changed: adapters may hand out kept ones).
  */
 export function uniqueIds(checks: Check[]): Check[] {
-  const seen = new Map<string, number>();
+  const seen = new Set<string>();
+  // How often an id was seen, from its second time on (a report seldom has any).
+  let again: Map<string, number> | undefined;
   for (let i = 0; i < checks.length; i++) {
     const c = checks[i];
-    const n = (seen.get(c.id) ?? 0) + 1;
-    seen.set(c.id, n);
-    if (n > 1) checks[i] = { ...c, id: `${c.id}-${n}` };
+    if (!seen.has(c.id)) {
+      seen.add(c.id);
+      continue;
+    }
+    again ??= new Map();
+    const n = (again.get(c.id) ?? 1) + 1;
+    again.set(c.id, n);
+    checks[i] = { ...c, id: `${c.id}-${n}` };
   }
   return checks;
 }

@@ -23,7 +23,8 @@ import type { NetworkPolicy } from '../../lib/k8s/networkpolicy.ts';
 import { judgeLight } from '../../functions/network-scan/light/index.ts';
 import { renderPolicy } from '../../lib/topology/render.ts';
 import { STACK_NAMESPACE_LABEL } from '../../lib/topology/stacktic-rules.ts';
-import { networkChecks } from '../../functions/network-scan/checks.ts';
+import { networkChecks, type CheckMemo } from '../../functions/network-scan/checks.ts';
+import { uniqueIds } from '../../lib/scan/check-id.ts';
 import { planProbes, type ServiceInfo } from '../../functions/network-scan/probes/plan.ts';
 import { judgeProbes } from '../../functions/network-scan/probes/judge.ts';
 import { internetEgress } from '../../functions/network-scan/scan.ts';
@@ -110,6 +111,31 @@ net('light: every expected policy, extra, rule finding, link finding and link be
   assert.is(link.location!.file, 'stack-metadata.yaml');
   assert.match(link.properties.declared_at, /^default_context\.components\./);
   assert.is(a.filter((c) => c.rule === 'allowed-live' && c.result === 'pass').length, r.links.filter((l) => l.live?.allowed).length);
+});
+
+net('ids unique within a report: a repeated id gets -2, -3 on a copy; kept (memoized) checks are shared and never renamed', () => {
+  const one = { id: 'abc', policy: 'p', rule: 'r', result: 'pass', severity: 'info', message: 'm', resources: [], properties: {} } as unknown as Check;
+  const kept = Object.freeze({ ...one });
+  const list = uniqueIds([kept, kept, { ...one, id: 'def' }, kept]);
+  assert.equal(
+    list.map((c) => c.id),
+    ['abc', 'abc-2', 'def', 'abc-3'],
+  );
+  assert.is(list[0], kept, 'the first keeps the object');
+  assert.is(kept.id, 'abc', 'the kept check is not renamed');
+  // The scan's memo: a second report of the same entries holds the same frozen check objects.
+  const memo: CheckMemo = new WeakMap();
+  const report = lightReport(cluster());
+  const a = networkChecks(report, memo);
+  const b = networkChecks(report, memo);
+  // Shared: every check but the renamed copies of a repeated id (the demo stack expects a few policies twice).
+  const notShared = a.filter((c, i) => c !== b[i] || !Object.isFrozen(c));
+  assert.ok(notShared.length < a.length / 10 && notShared.every((c) => /-\d+$/.test(c.id)), notShared.map((c) => c.id).join(' '));
+  assert.equal(
+    b.filter((c) => !Object.isFrozen(c)).map((c) => c.id),
+    notShared.map((c) => c.id),
+  );
+  assert.equal(a, networkChecks(report), 'the same checks as without the memo');
 });
 
 net('light: a scripted change moves exactly the checks it touches, under the same ids', () => {
