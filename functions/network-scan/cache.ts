@@ -3,9 +3,11 @@
  * hands it to the judgement and the engine): what is derived from inputs that did not change since
  * the last scan is not derived again. Nothing else in the network scan keeps state between scans.
  *
- *   per policy version (uid + resourceVersion)
+ *   per policy (uid), for the last resourceVersion read
  *     policies      the light judgement's plain copy, canonical form and rule findings of a live policy
  *     compiled      the policy compiled for the PolicyEngine
+ *   per version
+ *     versionIds    a short id per version string (a namespace's policy versions, the labels)
  *     linkVerdicts  the engine's verdict on a link, per version of the policies of its two
  *                   namespaces and of every namespace's labels (versionId interns those versions)
  *   per expected set (one version of the input files: lib/topology hands out the same object)
@@ -18,8 +20,8 @@
  *   same object while what it was made from is unchanged)
  *     checks        the entry as a check (checks.ts), for OpenReports and `changes` after each run
  *
- * Objects without a server identity (not read from an API server) are never kept per version.
- * Bounded: at most POLICY_MAX entries per policy-version table (cleared when full), at most
+ * Objects without a server identity (not read from an API server) are never kept.
+ * Bounded: at most POLICY_MAX entries per table (cleared when full), at most
  * JUDGEMENTS_MAX reports per expected set; the per-expected-set entries go with their expected set.
  */
 import type { NetworkPolicy } from '../../lib/k8s/networkpolicy.ts';
@@ -38,6 +40,8 @@ export interface PolicyMemo {
   base: string;
   /** `uid/resourceVersion` when read with a server identity: kept in the cache, one object per version. */
   version: string | undefined;
+  /** The resourceVersion it was made from (kept per uid: the memo of a uid is that of its last version read). */
+  resourceVersion?: string;
   /** Rule findings depend on the namespaces' labels too: kept with the namespaces they were computed for. */
   findings?: RuleFinding[];
   findingsFor?: string;
@@ -50,6 +54,8 @@ export interface PolicyMemo {
  */
 export interface ExpectedForms {
   topo: string;
+  /** The topology's namespaces and those of the expected policies. */
+  stackNamespaces: ReadonlySet<string>;
   forms: Canonical[];
   byNamespace: Map<string, NamespaceExpected>;
   units: Map<string, { nsKeyId: number; live: readonly PolicyMemo[]; unit: NamespaceUnit }>;
@@ -66,6 +72,8 @@ export interface ExpectedForms {
 export interface LinkSides {
   egress: (readonly number[])[];
   ingress: (readonly number[])[];
+  /** The namespaces at either end of a link. */
+  ends: readonly string[];
   last: ({ egress: string; ingress: string; verdict: LiveVerdict | undefined; cov: LinkCoverage; finding: LinkFinding | undefined } | undefined)[];
   /** The namespaces' judgements and the labels' version `last` was made from. */
   lastUnits: Map<string, object | undefined>;
@@ -75,50 +83,44 @@ export interface LinkSides {
 /** The engine's verdict on a link, as the report gives it. */
 export type LiveVerdict = NonNullable<LinkCoverage['live']>;
 
-/** `uid/resourceVersion`, or undefined for an object without a server identity. */
-export function versionKey(p: NetworkPolicy): string | undefined {
-  const m = p.metadata;
-  return m?.uid && m.resourceVersion ? `${m.uid}/${m.resourceVersion}` : undefined;
-}
-
 /**
  * What the judgement reads of a snapshot's identity, worked out once per snapshot (every part of
- * the judgement asks the cache for it): each policy's version and namespace, and the namespaces'
- * names and labels as one string.
+ * the judgement asks the cache for it): each policy's uid, resourceVersion and namespace, and the
+ * namespaces' names and labels as one string. The strings are those of the objects as read (no
+ * string is built per policy).
  */
 export interface SnapshotIndex {
-  /**
-   * Per policy, in snapshot order: `uid/resourceVersion`; for an object without a server identity
-   * (not read from an API server) a NUL and its content, so that it is judged by what it says.
-   */
-  ids: string[];
+  /** Per policy, in snapshot order: its uid, or '' for an object without a server identity (not read from an API server). */
+  uids: string[];
+  /** Per policy: its resourceVersion; without a server identity, a NUL and its content, so that it is known by what it says. */
+  versions: string[];
   /** Per policy: its namespace. */
   namespaces: string[];
   /** Every namespace's name and labels, one line each ('\0unknown' when they could not be listed). */
   nsKey: string;
 }
 
-/** The version of the policy at `i` of an index, or undefined when it has no server identity. */
-export const versionAt = (index: SnapshotIndex, i: number): string | undefined => (index.ids[i].charCodeAt(0) === 0 ? undefined : index.ids[i]);
-
 function indexSnapshot(snap: ClusterSnapshot): SnapshotIndex {
   const n = snap.policies.length;
-  const ids = new Array<string>(n);
+  const uids = new Array<string>(n);
+  const versions = new Array<string>(n);
   const namespaces = new Array<string>(n);
   for (let i = 0; i < n; i++) {
     const p = snap.policies[i];
     const m = p.metadata;
-    ids[i] = m?.uid && m.resourceVersion ? `${m.uid}/${m.resourceVersion}` : `\0${JSON.stringify(p)}`;
+    const known = !!(m?.uid && m.resourceVersion);
+    uids[i] = known ? m!.uid! : '';
+    versions[i] = known ? m!.resourceVersion! : `\0${JSON.stringify(p)}`;
     namespaces[i] = m?.namespace ?? 'default';
   }
   const nsKey = snap.namespaces ? snap.namespaces.map((x) => `${x.name}\u0000${JSON.stringify(x.labels ?? {})}`).join('\n') : '\u0000unknown';
-  return { ids, namespaces, nsKey };
+  return { uids, versions, namespaces, nsKey };
 }
 
 /** The same live objects: the same namespaces (names, labels) and the same policy versions in the same order. */
 function sameObjects(a: SnapshotIndex, b: SnapshotIndex): boolean {
-  if (a.nsKey !== b.nsKey || a.ids.length !== b.ids.length) return false;
-  for (let i = 0; i < a.ids.length; i++) if (a.ids[i] !== b.ids[i]) return false;
+  if (a.nsKey !== b.nsKey || a.uids.length !== b.uids.length) return false;
+  for (let i = 0; i < a.uids.length; i++) if (a.versions[i] !== b.versions[i] || a.uids[i] !== b.uids[i]) return false;
   return true;
 }
 
@@ -127,7 +129,7 @@ export class NetworkScanCache {
   static readonly JUDGEMENTS_MAX = 4;
 
   readonly policies = new Map<string, PolicyMemo>();
-  readonly compiled = new Map<string, CompiledEntry>();
+  readonly compiled = new Map<string, { resourceVersion: string; entry: CompiledEntry }>();
   readonly linkVerdicts = new Map<string, LiveVerdict>();
   readonly forms = new WeakMap<ExpectedSet, ExpectedForms>();
   readonly linkSides = new WeakMap<readonly Canonical[], WeakMap<object, LinkSides>>();
@@ -144,7 +146,7 @@ export class NetworkScanCache {
     return id;
   }
 
-  /** Keeps `value` under `key` in a per-policy-version table, clearing the table when it is full. */
+  /** Keeps `value` under `key` in a per-policy or per-version table, clearing the table when it is full. */
   keep<V>(table: Map<string, V>, key: string, value: V): V {
     if (table.size >= NetworkScanCache.POLICY_MAX) table.clear();
     table.set(key, value);

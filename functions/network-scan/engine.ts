@@ -134,9 +134,10 @@ export interface CompiledEntry {
   readonly warnings: readonly string[];
 }
 
-/** Where the engine keeps compiled policies between engines, per `uid/resourceVersion` (the scan's cache). */
+/** Where the engine keeps compiled policies between engines, per uid for its last resourceVersion (the scan's cache). */
 export interface CompileCache {
-  readonly compiled: Map<string, CompiledEntry>;
+  /** Per uid: the policy compiled from its last resourceVersion seen. */
+  readonly compiled: Map<string, { resourceVersion: string; entry: CompiledEntry }>;
   keep<V>(table: Map<string, V>, key: string, value: V): V;
 }
 
@@ -346,19 +347,20 @@ export class PolicyEngine {
    * @param policies NetworkPolicies (plain JSON or client-node V1NetworkPolicy).
    * @param namespaces Existing namespaces and their labels; a pod in a namespace
    *   not listed is given only the automatic `kubernetes.io/metadata.name` label.
-   * @param cache where compiled policies are kept per `uid/resourceVersion` between engines
-   *   (the scan's cache); without one, every policy is compiled.
+   * @param cache where compiled policies are kept per uid (for the resourceVersion they were compiled
+   *   from) between engines (the scan's cache); without one, every policy is compiled.
    */
   constructor(policies: readonly NetworkPolicy[], namespaces: readonly NamespaceInfo[], cache?: CompileCache) {
     for (const ns of namespaces) this.nsLabels.set(ns.name, namespaceLabels(ns));
     const warnings: string[] = [];
     for (const policy of policies) {
       const m = policy.metadata;
-      const key = cache && m?.uid && m.resourceVersion ? `${m.uid}/${m.resourceVersion}` : undefined;
-      let entry = key ? cache!.compiled.get(key) : undefined;
+      const uid = cache && m?.uid && m.resourceVersion ? m.uid : undefined;
+      const kept = uid ? cache!.compiled.get(uid) : undefined;
+      let entry = kept?.resourceVersion === m?.resourceVersion ? kept?.entry : undefined;
       if (!entry) {
         entry = compilePolicy(policy);
-        if (key) cache!.keep(cache!.compiled, key, entry);
+        if (uid) cache!.keep(cache!.compiled, uid, { resourceVersion: m!.resourceVersion!, entry });
       }
       this.index(entry.policy);
       warnings.push(...entry.warnings);

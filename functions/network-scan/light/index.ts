@@ -17,7 +17,7 @@ import { namespaceSelectorCheck } from '../../../lib/k8s/selectors.ts';
 import type { NetworkPolicy } from '../../../lib/k8s/networkpolicy.ts';
 import { baseName, CATEGORIES, type Category, type ExpectedSet } from '../../../lib/topology/expected.ts';
 import type { Topology } from '../../../lib/topology/types.ts';
-import { NetworkScanCache, versionAt, type ExpectedForms, type PolicyMemo } from '../cache.ts';
+import { NetworkScanCache, type ExpectedForms, type PolicyMemo } from '../cache.ts';
 import type { PolicyEngine } from '../engine.ts';
 import { canonical, expectedCanonical, nameOf, nsOf, plainPolicy, rules } from './canonical.ts';
 import { isFound, matchNamespace, type NamespaceExpected, type NamespaceUnit } from './match.ts';
@@ -26,13 +26,19 @@ import { lineFor, RANK, ruleFindings, worst, type SelectorCheck } from './rules.
 import { foundValue, lightScore } from './score.ts';
 import { SEVERITIES, type ClusterSnapshot, type EmptySelector, type LightReport, type PolicyStatus, type RuleFinding, type Severity } from './types.ts';
 
-/** The plain copy and canonical form of a live policy, kept per uid and resourceVersion (`key`, from the snapshot's index). */
-function policyMemo(cache: NetworkScanCache, raw: NetworkPolicy, key: string | undefined): PolicyMemo {
-  const hit = key ? cache.policies.get(key) : undefined;
-  if (hit) return hit;
+/**
+ * The plain copy and canonical form of a live policy, kept per uid for its resourceVersion (both from
+ * the snapshot's index; uid '' for an object without a server identity, never kept).
+ */
+function policyMemo(cache: NetworkScanCache, raw: NetworkPolicy, uid: string, resourceVersion: string): PolicyMemo {
+  const hit = uid ? cache.policies.get(uid) : undefined;
+  if (hit && hit.resourceVersion === resourceVersion) return hit;
   const plain = plainPolicy(raw);
-  const m: PolicyMemo = { plain, canon: canonical(plain.spec, nsOf(plain)), base: baseName(nameOf(plain)), version: key };
-  return key ? cache.keep(cache.policies, key, m) : m;
+  const m: PolicyMemo = { plain, canon: canonical(plain.spec, nsOf(plain)), base: baseName(nameOf(plain)), version: undefined };
+  if (!uid) return m;
+  m.version = `${uid}/${resourceVersion}`;
+  m.resourceVersion = resourceVersion;
+  return cache.keep(cache.policies, uid, m);
 }
 
 /** The expected set's canonical forms and same-name groups, computed once per expected set (one file version). */
@@ -50,8 +56,11 @@ function expectedForms(cache: NetworkScanCache, expected: ExpectedSet, topoNs: R
     if (list) list.push(i);
     else ns.byName.set(k, [i]);
   });
+  const stackNamespaces = new Set(topoNs);
+  for (const e of expected.policies) stackNamespaces.add(e.namespace);
   const forms: ExpectedForms = {
     topo,
+    stackNamespaces,
     forms: expected.policies.map((e) => expectedCanonical(e, topoNs)),
     byNamespace,
     units: new Map(),
@@ -135,24 +144,29 @@ function namespaceUnit(want: ExpectedForms, ns: string, live: readonly PolicyMem
  * @param cache the scan's cache; without one, nothing is kept between calls.
  */
 export function judgeLight(topo: Topology, expected: ExpectedSet, snap: ClusterSnapshot, engine?: PolicyEngine, cache = new NetworkScanCache()): LightReport {
-  const stackNs = new Set(topo.namespaces);
-  for (const e of expected.policies) stackNs.add(e.namespace);
-  // The live policies in the stack's namespaces, in snapshot order, as the cache's memos (plain copy, canonical form).
+  const topoNs = new Set(topo.namespaces);
+  const want = expectedForms(cache, expected, topoNs);
+  const stackNs = want.stackNamespaces;
+  // The live policies in the stack's namespaces, in snapshot order, as the cache's memos (plain copy,
+  // canonical form), and per namespace (with the objects as read, for the engine).
   const index = cache.index(snap);
   const inStack: PolicyMemo[] = [];
-  const liveByNs = new Map<string, PolicyMemo[]>();
+  const inStackNs: string[] = [];
+  const liveByNs = new Map<string, { memos: PolicyMemo[]; raws: NetworkPolicy[] }>();
   for (let i = 0; i < snap.policies.length; i++) {
     const ns = index.namespaces[i];
     if (!stackNs.has(ns)) continue;
-    const m = policyMemo(cache, snap.policies[i], versionAt(index, i));
+    const raw = snap.policies[i];
+    const m = policyMemo(cache, raw, index.uids[i], index.versions[i]);
     inStack.push(m);
-    const list = liveByNs.get(ns);
-    if (list) list.push(m);
-    else liveByNs.set(ns, [m]);
+    inStackNs.push(ns);
+    const group = liveByNs.get(ns);
+    if (group) {
+      group.memos.push(m);
+      group.raws.push(raw);
+    } else liveByNs.set(ns, { memos: [m], raws: [raw] });
   }
   const nsKey = index.nsKey;
-  const topoNs = new Set(topo.namespaces);
-  const want = expectedForms(cache, expected, topoNs);
 
   // Each namespace judged on its own (matching and rule findings), reused while its live policies'
   // versions and the namespaces' labels are unchanged.
@@ -160,7 +174,7 @@ export function judgeLight(topo: Topology, expected: ExpectedSet, snap: ClusterS
   const nsKeyId = cache.versionId(`labels\u0000${nsKey}`);
   const units = new Map<string, NamespaceUnit>();
   for (const ns of stackNs) {
-    const live = liveByNs.get(ns) ?? [];
+    const live = liveByNs.get(ns)?.memos ?? [];
     const unit = namespaceUnit(want, ns, live, nsKeyId, () => judgeNamespace(expected, want, ns, live, nsKey, selects));
     units.set(ns, unit);
     // The expected results, patched where a namespace's judgement changed; each report gets a copy.
@@ -170,16 +184,18 @@ export function judgeLight(topo: Topology, expected: ExpectedSet, snap: ClusterS
     }
   }
   const results = want.results.slice();
-  const unitOf = (m: PolicyMemo) => units.get(nsOf(m.plain))!;
-  const extraPolicies = inStack.filter((m) => !unitOf(m).claimed.has(m.plain));
-  const extra = extraPolicies.map((m) => ({ name: nameOf(m.plain), namespace: nsOf(m.plain) }));
-
-  // Rule-level findings on every live policy in the stack's namespaces, in snapshot order, worst first.
+  // The live policies no expected one claimed, and the rule-level findings on every live policy in
+  // the stack's namespaces, in snapshot order (findings worst first).
+  const extraPolicies: { m: PolicyMemo; unit: NamespaceUnit }[] = [];
   const findings: RuleFinding[] = [];
-  for (const m of inStack) {
-    const fs = unitOf(m).findingsOf.get(m.plain);
-    if (fs) findings.push(...fs);
+  for (let j = 0; j < inStack.length; j++) {
+    const m = inStack[j];
+    const unit = units.get(inStackNs[j])!;
+    if (!unit.claimed.has(m.plain)) extraPolicies.push({ m, unit });
+    const fs = unit.findingsOf.get(m.plain);
+    if (fs) for (const f of fs) findings.push(f);
   }
+  const extra = extraPolicies.map(({ m }) => ({ name: nameOf(m.plain), namespace: nsOf(m.plain) }));
   findings.sort((a, b) => RANK[a.severity] - RANK[b.severity]);
 
   // The summary, added up from the namespaces' parts (missing ones in the order of their first index).
@@ -205,10 +221,10 @@ export function judgeLight(topo: Topology, expected: ExpectedSet, snap: ClusterS
   const { score, terms } = lightScore(
     results.length,
     value,
-    extraPolicies.map((m) => worst(unitOf(m).findingsOf.get(m.plain) ?? [])),
+    extraPolicies.map(({ m, unit }) => worst(unit.findingsOf.get(m.plain) ?? [])),
   );
 
-  const live = snap.namespaces ? { engine, policies: snap.policies, namespaces: snap.namespaces, index } : null;
+  const live = snap.namespaces ? { engine, namespaces: snap.namespaces, ofNamespace: (ns: string) => liveByNs.get(ns) } : null;
   const { links, linkFindings } = linkCoverage(cache, topo, expected, want.forms, results, live, {
     labels: nsKeyId,
     unitOf: (ns) => (want.units.get(ns)?.unit === units.get(ns) ? units.get(ns) : undefined),

@@ -8,9 +8,9 @@ import type { NetworkPolicy } from '../../../lib/k8s/networkpolicy.ts';
 import type { Direction, NamespaceInfo } from '../../../lib/k8s/types.ts';
 import type { ExpectedSet } from '../../../lib/topology/expected.ts';
 import type { Link, Topology } from '../../../lib/topology/types.ts';
-import { versionAt, type LinkSides, type LiveVerdict, type NetworkScanCache, type SnapshotIndex } from '../cache.ts';
+import type { LinkSides, LiveVerdict, NetworkScanCache, PolicyMemo } from '../cache.ts';
 import { PolicyEngine } from '../engine.ts';
-import { nsOf, splitGrant, type Canonical } from './canonical.ts';
+import { splitGrant, type Canonical } from './canonical.ts';
 import { isFound, portCovers } from './match.ts';
 import type { ExpectedResult, LinkCoverage, LinkFinding, PolicyStatus } from './types.ts';
 
@@ -45,7 +45,9 @@ function linkSides(cache: NetworkScanCache, topo: Topology, expected: ExpectedSe
       for (const { i, port: p } of index.get(`${ns}\n${d}\n${peer}`) ?? []) if (portCovers(p, want)) out.push(i);
     return out;
   };
-  const sides: LinkSides = { egress: [], ingress: [], last: [], lastUnits: new Map(), lastLabels: undefined };
+  const ends = new Set<string>();
+  for (const l of topo.links) ends.add(l.fromNamespace).add(l.toNamespace);
+  const sides: LinkSides = { egress: [], ingress: [], ends: [...ends], last: [], lastUnits: new Map(), lastLabels: undefined };
   for (const l of topo.links) {
     sides.egress.push(l.fromNamespace === l.toNamespace ? [] : candidates(l.fromNamespace, 'egress', l.toNamespace, l.port));
     sides.ingress.push(l.fromNamespace === l.toNamespace ? [] : candidates(l.toNamespace, 'ingress', l.fromNamespace, l.port));
@@ -71,25 +73,15 @@ function sideStatus(candidates: readonly number[], results: readonly ExpectedRes
  * destination), each interned to a short id by the cache. A namespace holding a policy without a
  * server identity has no version: its links are evaluated each time.
  */
-function namespaceVersions(cache: NetworkScanCache, index: SnapshotIndex, labels: number): { labels: number; of: (ns: string) => number | undefined } {
-  // Policies in snapshot order, so a namespace's version lists them as the engine indexes them.
-  const byNs = new Map<string, string[] | null>();
-  for (let i = 0; i < index.ids.length; i++) {
-    const ns = index.namespaces[i];
-    const v = versionAt(index, i);
-    const list = byNs.get(ns);
-    if (list === null) continue;
-    if (v === undefined) byNs.set(ns, null);
-    else if (list) list.push(v);
-    else byNs.set(ns, [v]);
-  }
+function namespaceVersions(cache: NetworkScanCache, live: LiveInputs, labels: number): { labels: number; of: (ns: string) => number | undefined } {
   const ids = new Map<string, number | undefined>();
   return {
     labels,
     of: (ns) => {
       if (ids.has(ns)) return ids.get(ns);
-      const list = byNs.get(ns);
-      const id = list === null ? undefined : cache.versionId(`${ns}\u0000${(list ?? []).join(',')}`);
+      // The namespace's policies in snapshot order, as the engine indexes them.
+      const memos = live.ofNamespace(ns)?.memos ?? [];
+      const id = memos.every((m) => m.version !== undefined) ? cache.versionId(`${ns}\u0000${memos.map((m) => m.version).join(',')}`) : undefined;
       ids.set(ns, id);
       return id;
     },
@@ -104,10 +96,9 @@ export interface LiveInputs {
    * `evaluate` reads only the policies of the two ends' namespaces, so its verdicts are the same.
    */
   engine?: PolicyEngine;
-  policies: readonly NetworkPolicy[];
   namespaces: readonly NamespaceInfo[];
-  /** The snapshot's index (the cache's): each policy's version and namespace. */
-  index: SnapshotIndex;
+  /** A stack namespace's live policies in snapshot order: the judgement's memos and the objects as read. */
+  ofNamespace(ns: string): { memos: readonly PolicyMemo[]; raws: readonly NetworkPolicy[] } | undefined;
 }
 
 /**
@@ -172,7 +163,7 @@ export function linkCoverage(
     const egress = sideStatus(sides.egress[li], results);
     const ingress = sideStatus(sides.ingress[li], results);
     if (live && l.port !== null) {
-      versions ??= namespaceVersions(cache, live.index, judged.labels);
+      versions ??= namespaceVersions(cache, live, judged.labels);
       const from = versions.of(l.fromNamespace);
       const to = versions.of(l.toNamespace);
       const key = from === undefined || to === undefined ? undefined : `${versions.labels}|${from}|${to}|${l.port}|${l.protocol ?? ''}`;
@@ -187,7 +178,7 @@ export function linkCoverage(
       const ends = new Set<string>();
       for (const { l } of pending) ends.add(l.fromNamespace).add(l.toNamespace);
       engine = new PolicyEngine(
-        live.policies.filter((p) => ends.has(nsOf(p))),
+        [...ends].flatMap((ns) => live.ofNamespace(ns)?.raws ?? []),
         live.namespaces,
         cache,
       );
@@ -207,7 +198,7 @@ export function linkCoverage(
     if (e.finding) linkFindings.push(e.finding);
   }
   sides.lastLabels = judged.labels;
-  for (const l of topo.links) for (const ns of [l.fromNamespace, l.toNamespace]) sides.lastUnits.set(ns, judged.unitOf(ns));
+  for (const ns of sides.ends) sides.lastUnits.set(ns, judged.unitOf(ns));
   return { links, linkFindings };
 }
 
