@@ -3,6 +3,7 @@
  * 2,600 NetworkPolicies (exactly what the derivation expects for the generated stack), each light
  * run measured against a baseline in the same run: a bare LIST of the same NetworkPolicies and
  * namespaces (the two calls light mode makes). Target: light mode ≤ 1.3× the bare LIST.
+ * Medians of 15 runs per case (`npx tsx bench/network-light.ts [runs]`): fewer vary by a tenth on this machine.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -56,7 +57,7 @@ export function benchMetadata(n = 100, linksEach = 10): string {
   return yaml.dump({ default_context: { project_slug: 'bench', components, configuration: { system_name: 'bench' } } }, { lineWidth: -1 });
 }
 
-export async function main(runs = 5): Promise<NetworkLightBenchRow> {
+export async function main(runs = Number(process.argv[2]) || 15): Promise<NetworkLightBenchRow> {
   const dir = mkdtempSync(join(tmpdir(), 'stack-scan-bench-light-'));
   const cp = await startControlPlane({ gatekeeper: false });
   try {
