@@ -59,6 +59,10 @@ export function benchMetadata(n = 100, linksEach = 10): string {
 
 export async function main(runs = Number(process.argv[2]) || 15): Promise<NetworkLightBenchRow> {
   const dir = mkdtempSync(join(tmpdir(), 'stack-scan-bench-light-'));
+  // The scan against a bare LIST: storing the results as OpenReports is off here (this cluster has no
+  // OpenReports CRDs); what storing costs is bench/reports.ts's measure.
+  const savedReports = process.env.STACK_SCAN_REPORTS;
+  process.env.STACK_SCAN_REPORTS = 'off';
   const cp = await startControlPlane({ gatekeeper: false });
   try {
     const path = join(dir, 'stack-metadata.yaml');
@@ -167,6 +171,8 @@ export async function main(runs = Number(process.argv[2]) || 15): Promise<Networ
     );
     return row;
   } finally {
+    if (savedReports === undefined) delete process.env.STACK_SCAN_REPORTS;
+    else process.env.STACK_SCAN_REPORTS = savedReports;
     await cp.stop();
     rmSync(dir, { recursive: true, force: true });
   }
