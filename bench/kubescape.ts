@@ -8,6 +8,7 @@
  * Each is light mode end to end (runScan), median of `runs`; the scores of every
  * strategy must be identical to the seed's. Goal: light ≤ 0.6× the seed's way.
  */
+import './scan-env.ts';
 import { makeKube } from '../lib/kube/client.ts';
 import { runScan } from '../lib/scan/scaffold.ts';
 import { kubescapeScan } from '../functions/kubescape-scan/scan.ts';

@@ -5,6 +5,7 @@
  * namespaces (the two calls light mode makes). Target: light mode ≤ 1.3× the bare LIST.
  * Medians of 15 runs per case (`npx tsx bench/network-light.ts [runs]`): fewer vary by a tenth on this machine.
  */
+import './scan-env.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,10 +60,6 @@ export function benchMetadata(n = 100, linksEach = 10): string {
 
 export async function main(runs = Number(process.argv[2]) || 15): Promise<NetworkLightBenchRow> {
   const dir = mkdtempSync(join(tmpdir(), 'stack-scan-bench-light-'));
-  // The scan against a bare LIST: storing the results as OpenReports is off here (this cluster has no
-  // OpenReports CRDs); what storing costs is bench/reports.ts's measure.
-  const savedReports = process.env.STACK_SCAN_REPORTS;
-  process.env.STACK_SCAN_REPORTS = 'off';
   const cp = await startControlPlane({ gatekeeper: false });
   try {
     const path = join(dir, 'stack-metadata.yaml');
@@ -171,8 +168,6 @@ export async function main(runs = Number(process.argv[2]) || 15): Promise<Networ
     );
     return row;
   } finally {
-    if (savedReports === undefined) delete process.env.STACK_SCAN_REPORTS;
-    else process.env.STACK_SCAN_REPORTS = savedReports;
     await cp.stop();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -5,6 +5,7 @@
  * probe pod and reading its log through the API server). Goal: wall ≤ 1.5× the slowest source.
  * Skips with the reason where the node cannot start (not root, binaries missing, …).
  */
+import './scan-env.ts';
 import { join } from 'node:path';
 import { makeKube } from '../lib/kube/client.ts';
 import { scanApp } from '../lib/scan/scaffold.ts';

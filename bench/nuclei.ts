@@ -17,6 +17,7 @@
 //
 // Standalone: npx tsx bench/nuclei.ts [repetitions]   (BENCH_DEBUG=1 prints every sample)
 // From bench/run.ts: import { main } from './nuclei.ts'; await main();
+import './scan-env.ts';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

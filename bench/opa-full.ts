@@ -7,6 +7,7 @@
  * Target: replay (3) within 1.5× of generators (2) for the same number of dry-runs.
  * Each row also shows the same dry-run requests sent one after another (baseline).
  */
+import './scan-env.ts';
 import { join } from 'node:path';
 import type { KubeObject } from '../lib/k8s/types.ts';
 import { makeKube } from '../lib/kube/client.ts';
