@@ -9,16 +9,20 @@
  *   - redis   : Debian's redis-server without a password
  *   - sessions: redis-server with a password (clean)
  * `hostMap` maps the demo stack's names (demo/nuclei/stack-metadata.yaml) to them, in
- * SCAN_HOST_MAP's format. Everything is stopped by `stop()`; the certificate lives in a
- * `stack-scan-nuclei-demo-*` directory under the OS temp dir, removed on stop.
+ * SCAN_HOST_MAP's format. Everything is stopped by `stop()`. The certificate and each redis's
+ * pidfile live in a `stack-scan-nuclei-demo-*` directory under the OS temp dir (with an `owner`
+ * file: pid and start time of the process that made it), removed on stop. A killed run's redis
+ * servers die with it (parent-death signal, through util-linux's setpriv where it is installed);
+ * whatever a killed run left is swept by the next start (sweepDemoServices).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { connect, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isRunning, ownerAlive, ownerId, readFileSafe } from '../../harness/proc.ts';
 
 export const DEMO_DIR = import.meta.dirname;
 export const DEMO_METADATA = join(DEMO_DIR, 'stack-metadata.yaml');
@@ -111,7 +115,7 @@ export async function startHttp(
 
 /** HTTPS with an expired self-signed certificate (made by openssl), TLS 1.0 and 1.1 accepted. */
 export async function startWeakTls(): Promise<{ port: number; dir: string; stop: () => Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'stack-scan-nuclei-demo-'));
+  const dir = stateDir();
   const key = join(dir, 'key.pem');
   const cert = join(dir, 'cert.pem');
   const csr = join(dir, 'cert.csr');
@@ -165,6 +169,61 @@ function waitForPort(port: number, deadlineMs: number): Promise<void> {
   });
 }
 
+const STATE_PREFIX = 'stack-scan-nuclei-demo-';
+
+/** A new state directory under the OS temp dir, with its owner (this process). */
+function stateDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), STATE_PREFIX));
+  writeFileSync(join(dir, 'owner'), ownerId());
+  return dir;
+}
+
+/**
+ * What killed runs left: every `stack-scan-nuclei-demo-*` directory whose owner is gone (or, made
+ * before owners were written, older than a day) is removed, after killing each redis-server its
+ * pidfiles name whose working directory is still that directory (a recycled pid is never killed;
+ * redis rewrites its command line, so that is what names its run).
+ * Returns what it swept, one line each.
+ */
+export function sweepDemoServices(root = tmpdir()): string[] {
+  const swept: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(root).filter((n) => n.startsWith(STATE_PREFIX));
+  } catch {
+    return swept;
+  }
+  for (const name of names.slice(0, 1000)) {
+    const dir = join(root, name);
+    try {
+      const owner = readFileSafe(join(dir, 'owner')).trim();
+      if (owner ? ownerAlive(owner) : Date.now() - statSync(dir).mtimeMs < 86_400_000) continue;
+      for (const f of readdirSync(dir).filter((n) => n.endsWith('.pid'))) {
+        const pid = Number(readFileSafe(join(dir, f)).trim());
+        if (Number.isInteger(pid) && pid > 1 && isRunning(pid) && cwdOf(pid) === dir) {
+          process.kill(pid, 'SIGKILL');
+          swept.push(`redis-server (pid ${pid}) of ${dir}`);
+        }
+      }
+      rmSync(dir, { recursive: true, force: true });
+      swept.push(dir);
+    } catch {
+      /* another run's, or gone meanwhile */
+    }
+  }
+  return swept;
+}
+
+function cwdOf(pid: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    return undefined;
+  }
+}
+
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+
 export function redisServerPath(): string | undefined {
   for (const p of ['/usr/bin/redis-server', '/usr/local/bin/redis-server']) {
     try {
@@ -177,12 +236,18 @@ export function redisServerPath(): string | undefined {
   return undefined;
 }
 
-/** Debian's redis-server on loopback, no persistence; with `password`, AUTH is required. */
+/**
+ * Debian's redis-server on loopback, no persistence; with `password`, AUTH is required. Its state
+ * directory (`--dir`, also its working directory) holds its pidfile; it gets SIGKILL when this process dies.
+ */
 export async function startRedis(password?: string): Promise<{ port: number; stop: () => Promise<void> }> {
   const bin = redisServerPath();
   if (!bin) throw new Error('redis-server is not installed: run bash harness/install-system-deps.sh');
   const port = await freePort();
+  const dir = stateDir();
   const args = [
+    '--dir',
+    dir,
     '--port',
     String(port),
     '--bind',
@@ -199,21 +264,24 @@ export async function startRedis(password?: string): Promise<{ port: number; sto
     'warning',
   ];
   if (password) args.push('--requirepass', password);
-  const child: ChildProcess = spawn(bin, args, { stdio: 'ignore', cwd: tmpdir() });
+  const child: ChildProcess = SETPRIV
+    ? spawn(SETPRIV, ['--pdeathsig', 'SIGKILL', '--', bin, ...args], { stdio: 'ignore', cwd: dir })
+    : spawn(bin, args, { stdio: 'ignore', cwd: dir });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  await waitForPort(port, 10_000).catch((e) => {
+  if (child.pid) writeFileSync(join(dir, `redis-${port}.pid`), String(child.pid));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    const t = setTimeout(() => child.kill('SIGKILL'), 3000);
+    await exited;
+    clearTimeout(t);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  await waitForPort(port, 10_000).catch(async (e) => {
     child.kill('SIGKILL');
+    await stop();
     throw e;
   });
-  return {
-    port,
-    stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 3000);
-      await exited;
-      clearTimeout(t);
-    },
-  };
+  return { port, stop };
 }
 
 export interface DemoServices {
@@ -224,6 +292,7 @@ export interface DemoServices {
 }
 
 export async function startDemoServices(): Promise<DemoServices> {
+  sweepDemoServices();
   const stops: (() => Promise<void>)[] = [];
   try {
     const portal = await startHttp(plantedHandler());
