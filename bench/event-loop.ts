@@ -20,21 +20,13 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { startServerProcess } from '../harness/serve-process.ts';
 import { bundle } from '../knative/bundle.ts';
+import { billionLaughs, deepJson, deepYamlFlow } from '../test/support/hostile-input.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const UNREACHABLE = join(ROOT, 'test/fixtures/kubeconfig-unreachable.yaml');
 const SCANS = ['/network_scan?mode=light', '/opa_scan?mode=light', '/kubescape_scan?mode=light', '/nuclei_scan?mode=light'];
 const GOAL_MS = 100;
 const ROUNDS = 3;
-
-export function billionLaughs(levels = 10): string {
-  let t = 'default_context:\n  l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n';
-  for (let k = 1; k < levels; k++)
-    t += `  l${k}: &l${k} [${Array(10)
-      .fill(`*l${k - 1}`)
-      .join(', ')}]\n`;
-  return `${t}  components: {a: {type: web, attributes: {namespace: web, blob: *l${levels - 1}}}}\n`;
-}
 
 function components(n: number, valueBytes = 0): string {
   const rows = ['default_context:', '  components:'];
@@ -54,7 +46,6 @@ export interface Case {
 export function hostileCases(): Case[] {
   const meta = (text: string): Case['files'] => ({ 'stack-metadata.yaml': text });
   const metaEnv = (dir: string) => ({ STACK_METADATA: join(dir, 'stack-metadata.yaml') });
-  const deepJson = `{"policies": ${'['.repeat(5000)}${']'.repeat(5000)}}`;
   const bigJson = JSON.stringify({
     policies: Array.from({ length: 60_000 }, (_, i) => ({
       name: `p${i}`,
@@ -66,10 +57,10 @@ export function hostileCases(): Case[] {
   });
   return [
     { name: 'billion laughs (aliases 10 deep)', files: meta(billionLaughs()), env: metaEnv },
-    { name: 'YAML nested 5,000 levels', files: meta(`default_context: ${'{a: '.repeat(5000)}1${'}'.repeat(5000)}\n`), env: metaEnv },
+    { name: 'YAML nested 5,000 levels', files: meta(deepYamlFlow(5000)), env: metaEnv },
     {
       name: 'JSON manifest nested 5,000 levels',
-      files: { ...meta(SMALL_METADATA), 'networkpolicy-manifest.json': deepJson },
+      files: { ...meta(SMALL_METADATA), 'networkpolicy-manifest.json': deepJson(5000) },
       env: (d) => ({ ...metaEnv(d), NETWORKPOLICY_MANIFEST: join(d, 'networkpolicy-manifest.json') }),
     },
     { name: '9 MB metadata over the node cap', files: meta(components(90_000)), env: metaEnv },

@@ -14,6 +14,7 @@ import { loadJson, loadYaml, loadYamlDocuments, OFF_THREAD_CHARS } from '../../l
 import { loadManifest } from '../../lib/topology/expected.ts';
 import { loadStackMetadata } from '../../lib/topology/stack-metadata.ts';
 import { measure } from '../../lib/topology/bounds.ts';
+import { billionLaughs, deepJson, deepYamlBlock, deepYamlFlow } from '../support/hostile-input.ts';
 
 const s = suite('input bounds: aliases, depth, size, off the main thread');
 const dir = mkdtempSync(join(tmpdir(), 'stack-scan-bounds-'));
@@ -22,19 +23,6 @@ const file = (name: string, text: string) => {
   writeFileSync(p, text);
   return p;
 };
-
-/** Ten levels of ten aliases each: 10^10 nodes once expanded, 600 bytes of text. */
-export function billionLaughs(levels = 10): string {
-  let t = 'default_context:\n  l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n';
-  for (let k = 1; k < levels; k++)
-    t += `  l${k}: &l${k} [${Array(10)
-      .fill(`*l${k - 1}`)
-      .join(', ')}]\n`;
-  return `${t}  components: {a: {type: web, attributes: {namespace: web, blob: *l${levels - 1}}}}\n`;
-}
-export const deepJson = (n = 5000) => `{"policies": ${'['.repeat(n)}${']'.repeat(n)}}`;
-export const deepYamlFlow = (n = 5000) => `default_context: ${'{a: '.repeat(n)}1${'}'.repeat(n)}\n`;
-export const deepYamlBlock = (n = 300) => `default_context:\n${Array.from({ length: n }, (_, i) => `${'  '.repeat(i + 1)}k${i}:`).join('\n')} 1\n`;
 
 async function refused(p: Promise<unknown>, code: string): Promise<ScanError> {
   try {
