@@ -6,6 +6,7 @@ import { PolicyEngine } from '../../functions/network-scan/engine.ts';
 import type { NetworkPolicy } from '../../lib/k8s/networkpolicy.ts';
 import type { NamespaceInfo } from '../../lib/k8s/types.ts';
 import { judgeLight } from '../../functions/network-scan/light/index.ts';
+import { NetworkScanCache } from '../../functions/network-scan/cache.ts';
 import { peerKey } from '../../functions/network-scan/light/canonical.ts';
 import { namePorts } from '../../functions/network-scan/light/rules.ts';
 import { SEVERITY_VALUE } from '../../functions/network-scan/light/score.ts';
@@ -202,6 +203,23 @@ s('an empty expected set gives no score rather than a guess', () => {
     new PolicyEngine([], namespaces),
   );
   assert.is(r.score, null);
+});
+
+s('live link verdicts without the full engine equal those with it, even for a link end outside the stack namespaces', () => {
+  // A topology made by hand that leaves the shop namespace out, and an expected set without shop's
+  // policies: shop is then no stack namespace, but its live policies still decide the links to it.
+  const handMade = { ...topo, namespaces: topo.namespaces.filter((n) => n !== 'shop') };
+  const expected = { ...generated, policies: generated.policies.filter((e) => e.namespace !== 'shop') };
+  const policies = cluster();
+  const snap: ClusterSnapshot = { policies, namespaces };
+  const full = judgeLight(handMade, expected, snap, new PolicyEngine(policies, namespaces));
+  const own = judgeLight(handMade, expected, snap, undefined, new NetworkScanCache());
+  const toShop = own.results.links.filter((l) => l.to_namespace === 'shop' || l.from_namespace === 'shop');
+  assert.ok(toShop.length > 0 && toShop.every((l) => l.live), 'links to and from shop are evaluated');
+  assert.equal(
+    own.results.links.map((l) => l.live),
+    full.results.links.map((l) => l.live),
+  );
 });
 
 s('peer keys and name ports', () => {

@@ -224,7 +224,21 @@ export function judgeLight(topo: Topology, expected: ExpectedSet, snap: ClusterS
     extraPolicies.map(({ m, unit }) => worst(unit.findingsOf.get(m.plain) ?? [])),
   );
 
-  const live = snap.namespaces ? { engine, namespaces: snap.namespaces, ofNamespace: (ns: string) => liveByNs.get(ns) } : null;
+  // Link ends are stack namespaces (a component's namespace is the topology's); one that is not (a
+  // topology made by hand) has its policies read from the snapshot, in snapshot order, when asked.
+  const ofNamespace = (ns: string) => {
+    let group = liveByNs.get(ns);
+    if (group || stackNs.has(ns)) return group;
+    group = { memos: [], raws: [] };
+    for (let i = 0; i < snap.policies.length; i++) {
+      if (index.namespaces[i] !== ns) continue;
+      group.memos.push(policyMemo(cache, snap.policies[i], index.uids[i], index.versions[i]));
+      group.raws.push(snap.policies[i]);
+    }
+    liveByNs.set(ns, group);
+    return group;
+  };
+  const live = snap.namespaces ? { engine, namespaces: snap.namespaces, ofNamespace } : null;
   const { links, linkFindings } = linkCoverage(cache, topo, expected, want.forms, results, live, {
     labels: nsKeyId,
     unitOf: (ns) => (want.units.get(ns)?.unit === units.get(ns) ? units.get(ns) : undefined),
