@@ -241,8 +241,8 @@ const IMAGE_REF = new RegExp(
   [
     String.raw`^(?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::[0-9]+)?\/)?`, // registry host and port
     String.raw`[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*`, // path
-    String.raw`(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?`, // tag
-    String.raw`(?:@[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-fA-F0-9]{32,})?$`, // digest
+    '(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?', // tag
+    '(?:@[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-fA-F0-9]{32,})?$', // digest
   ].join(''),
 );
 
