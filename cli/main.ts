@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { ScanError } from '../lib/errors.ts';
 import { evaluateGate } from '../lib/report/gate.ts';
 import { render, scanResult, type ScanResult } from '../lib/report/formats/index.ts';
-import type { ProgressFn, ScanDefinition } from '../lib/scan/scaffold.ts';
+import type { ProgressFn, ScanDefinition } from '../lib/scan/run.ts';
 import { HELP, parseCli, USAGE, UsageError, type CliArgs, type ScanName } from './args.ts';
 import { progressLine } from './progress.ts';
 
@@ -80,7 +80,7 @@ export async function main(io: Io): Promise<number> {
   if (args.kubeconfig) io.env.KUBECONFIG = resolve(args.kubeconfig);
   if (args.policies && !args.offline) io.env.NETWORKPOLICY_DIR = resolve(args.policies);
 
-  const { runScan, scanTimeoutMs, ScanAbort } = await import('../lib/scan/scaffold.ts');
+  const { runScan, scanTimeoutMs, ScanAbort } = await import('../lib/scan/run.ts');
   // Ctrl-C stops the running scan (it hands back what it has, its report says so) and the ones after it.
   let current: AbortController | undefined;
   let interrupted = false;

@@ -11,7 +11,7 @@
  */
 import pLimit from 'p-limit';
 import type { ReportError } from '../../lib/errors.ts';
-import { ScanAbort } from '../../lib/scan/scaffold.ts';
+import { ScanAbort } from '../../lib/scan/run.ts';
 import { runKubescape, type KsReport, type KubescapeRun } from './kubescape.ts';
 import type { NamespaceObservation } from './judge.ts';
 import { FRAMEWORKS, type Strategy } from './settings.ts';

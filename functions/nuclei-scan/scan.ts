@@ -13,7 +13,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ScanError, toReportError, type ReportError } from '../../lib/errors.ts';
-import { abortError, type ScanDefinition, type ScanOutcome } from '../../lib/scan/scaffold.ts';
+import type { ScanOutcome } from '../../lib/scan/report.ts';
+import { abortError, type ScanDefinition } from '../../lib/scan/run.ts';
 import { describeFailure } from '../../lib/tools/run.ts';
 import { resolversFromResolvConf, runNuclei, type NucleiRun } from './nuclei.ts';
 import { loadMetadata } from '../../lib/topology/settings.ts';

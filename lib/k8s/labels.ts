@@ -28,6 +28,9 @@ export const MANAGED_BY_VALUE = 'stack-scan';
 export const MANAGED_BY: Readonly<Record<string, string>> = Object.freeze({ [MANAGED_BY_KEY]: MANAGED_BY_VALUE });
 /** The scan run that created an object. */
 export const RUN_LABEL = 'stack-scan.io/run';
+/** The scan and mode whose results an OpenReports object or a run record holds (lib/openreports). */
+export const SCAN_LABEL = 'stack-scan.io/scan';
+export const MODE_LABEL = 'stack-scan.io/mode';
 /** What an object is for (e.g. `opa-dry-run`, `network-probe`). */
 export const PURPOSE_LABEL = 'stack-scan.io/purpose';
 /** Creation time in ms (creationTimestamp only has seconds). */

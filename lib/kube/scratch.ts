@@ -17,7 +17,6 @@
  *     it, and says how many. A live run's objects have a fresh heartbeat and an expiry ahead
  *     (the run's own budget): never swept.
  */
-import { randomBytes } from 'node:crypto';
 import { toReportError, type ReportError } from '../errors.ts';
 import {
   CREATED_ANNOTATION,
@@ -35,6 +34,7 @@ import type { KubeObject, ObjectMeta } from '../k8s/types.ts';
 import type { Kube } from './client.ts';
 import { createObject, deleteObject, getObject, listObjects, patchObject, statusText, type ObjectRef } from './api.ts';
 import { statusError } from './raw.ts';
+import { newRunId } from './run-id.ts';
 import { ScanError } from '../errors.ts';
 
 export { CREATED_ANNOTATION };
@@ -44,11 +44,6 @@ export const LEGACY_TTL_MS = 15 * 60_000;
 export const HEARTBEAT_MS = 15_000;
 /** How long after the last heartbeat a run's lease lapses: three missed heartbeats. */
 export const LEASE_SECONDS = 45;
-
-/** A fresh run id: 6 lowercase hex digits (a valid label value and name part). */
-export function newRunId(): string {
-  return randomBytes(3).toString('hex');
-}
 
 export interface ScratchOptions {
   /** What the objects are for, e.g. `network-probe`, `opa-dry-run`. */

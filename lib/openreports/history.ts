@@ -13,14 +13,12 @@
  * rewritten). Over the size budget, the oldest records' ids go first (counts are kept).
  */
 import { ScanError } from '../errors.ts';
-import { MANAGED_BY_KEY, MANAGED_BY_VALUE, PURPOSE_LABEL } from '../k8s/labels.ts';
+import { MANAGED_BY_KEY, MANAGED_BY_VALUE, MODE_LABEL, PURPOSE_LABEL, SCAN_LABEL } from '../k8s/labels.ts';
 import type { Kube } from '../kube/client.ts';
 import { objectPath, listPath } from '../kube/api.ts';
 import { rawRequest, statusError } from '../kube/raw.ts';
 import type { CheckResult } from '../scan/checks.ts';
 
-export const SCAN_LABEL = 'stack-scan.io/scan';
-export const MODE_LABEL = 'stack-scan.io/mode';
 export const RUN_RECORDS_PURPOSE = 'run-records';
 
 /** [id, policy, rule, namespace]; older records keep [id] only. */

@@ -15,9 +15,8 @@
  * always counts exactly the results the object holds.
  */
 import { createHash } from 'node:crypto';
-import { MANAGED_BY_KEY, MANAGED_BY_VALUE } from '../k8s/labels.ts';
+import { MANAGED_BY_KEY, MANAGED_BY_VALUE, MODE_LABEL, SCAN_LABEL } from '../k8s/labels.ts';
 import type { Check, CheckResult } from '../scan/checks.ts';
-import { MODE_LABEL, SCAN_LABEL } from './history.ts';
 
 export const OPENREPORTS_API = 'openreports.io/v1alpha1';
 export const RESULTS: readonly CheckResult[] = ['pass', 'fail', 'warn', 'error', 'skip'];

@@ -11,19 +11,20 @@
  *   5. a regression sends io.stacktic.scan.regressed (regression.ts).
  * Nothing here fails the answer: each failure is an errors[] entry with its reason.
  *
+ * What only storing needs (the cluster client, the history and store calls, the regression event) is
+ * imported when it is needed: a run that stores nothing (the command line offline) never loads it.
+ *
  * Unchanged objects are not rewritten: their content hash is in the previous record, and a
  * process only trusts it for a record it wrote itself (after a restart, everything is written once).
  */
 import { toReportError, type ReportError } from '../errors.ts';
-import { makeKube, type Kube } from '../kube/client.ts';
-import { newRunId } from '../kube/scratch.ts';
+import type { Kube } from '../kube/client.ts';
+import { newRunId } from '../kube/run-id.ts';
 import type { Check } from '../scan/checks.ts';
 import { diffRuns, regression, type Changes } from './changes.ts';
-import { pushRecord, readRing, RingConflict, ringName, writeRing, type FailingEntry, type RunRecord } from './history.ts';
+import type { FailingEntry, RunRecord } from './history.ts';
 import { buildClusterReport, buildReports, contentHash, countResults, reportName, type OrObject } from './objects.ts';
-import { regressedData, sendRegressed } from './regression.ts';
 import { reportSettingsFromEnv, type ReportSettings } from './settings.ts';
-import { deleteReport, writeObjects } from './store.ts';
 
 /** What afterRun needs of a finished report (the envelope of lib/scan/scaffold.ts). */
 export interface FinishedRun {
@@ -119,6 +120,10 @@ async function storeRun(
   runId: string,
   errors: ReportError[],
 ): Promise<StoreResult | undefined> {
+  const [{ pushRecord, readRing, RingConflict, ringName, writeRing }, { deleteReport, writeObjects }] = await Promise.all([
+    import('./history.ts'),
+    import('./store.ts'),
+  ]);
   const key = `${run.scan}\0${run.scan_type}`;
   const base = { scan: run.scan, mode: run.scan_type, checks, score: run.score, runId, startedAt: run.started_at, maxBytes: s.maxBytes };
   const history = `${s.namespace}/${ringName(run.scan, run.scan_type)}`;
@@ -254,7 +259,7 @@ export async function afterRun(
   let whyNot: string | undefined;
   if (s.store && !kube && s.kubeconfig) {
     try {
-      kube = await makeKube(s.kubeconfig);
+      kube = await (await import('../kube/client.ts')).makeKube(s.kubeconfig);
     } catch (err) {
       errors.push({
         ...toReportError('store results: load STACK_SCAN_REPORTS_KUBECONFIG', err),
@@ -273,6 +278,7 @@ export async function afterRun(
   const reg = regression(changes, s.threshold);
   let sent: boolean | undefined;
   if (reg.regressed && s.sink) {
+    const { regressedData, sendRegressed } = await import('./regression.ts');
     const failure = await sendRegressed(s.sink, regressedData(run.scan, run.scan_type, runId, run.started_at, run.score, changes, s.threshold, reg.reasons));
     if (failure) errors.push(failure);
     sent = !failure;
