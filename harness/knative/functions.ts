@@ -146,6 +146,20 @@ export function viaTraefik(
   });
 }
 
+/**
+ * `/healthz` of a function through Traefik once Traefik routes it: a Service is Ready when its
+ * KIngress is, and Traefik applies the route a moment later (its providers throttle, 2 s), answering
+ * 404 until then. Polled every 250 ms, at most `timeoutMs`; the last answer when it never routed.
+ */
+export async function routedHealthz(base: string, fn: string, timeoutMs = 30_000): Promise<Answer> {
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; ; i++) {
+    const r = await viaTraefik(base, fn, '/healthz', { timeoutMs: 660_000 });
+    if (r.status !== 404 || Date.now() > deadline || i >= 400) return r;
+    await sleep(250);
+  }
+}
+
 /** The same bundle started as a plain process (harness/serve-process.ts): ms from spawn to its first /healthz 200. */
 export async function plainColdStart(bundle: string, env: Record<string, string> = {}): Promise<number> {
   const t0 = performance.now();
