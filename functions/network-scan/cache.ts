@@ -38,9 +38,11 @@ export interface PolicyMemo {
   canon: Canonical;
   /** The name without Stacktic's `--nrNN` suffix. */
   base: string;
-  /** `uid/resourceVersion` when read with a server identity: kept in the cache, one object per version. */
-  version: string | undefined;
-  /** The resourceVersion it was made from (kept per uid: the memo of a uid is that of its last version read). */
+  /**
+   * The server identity it was read with (uid, resourceVersion): kept in the cache per uid, one object
+   * per version. Both absent for an object without one (never kept).
+   */
+  uid?: string;
   resourceVersion?: string;
   /** Rule findings depend on the namespaces' labels too: kept with the namespaces they were computed for. */
   findings?: RuleFinding[];

@@ -34,11 +34,8 @@ function policyMemo(cache: NetworkScanCache, raw: NetworkPolicy, uid: string, re
   const hit = uid ? cache.policies.get(uid) : undefined;
   if (hit && hit.resourceVersion === resourceVersion) return hit;
   const plain = plainPolicy(raw);
-  const m: PolicyMemo = { plain, canon: canonical(plain.spec, nsOf(plain)), base: baseName(nameOf(plain)), version: undefined };
-  if (!uid) return m;
-  m.version = `${uid}/${resourceVersion}`;
-  m.resourceVersion = resourceVersion;
-  return cache.keep(cache.policies, uid, m);
+  const m: PolicyMemo = { plain, canon: canonical(plain.spec, nsOf(plain)), base: baseName(nameOf(plain)) };
+  return uid ? cache.keep(cache.policies, uid, Object.assign(m, { uid, resourceVersion })) : m;
 }
 
 /** The expected set's canonical forms and same-name groups, computed once per expected set (one file version). */
@@ -133,7 +130,7 @@ function namespaceUnit(want: ExpectedForms, ns: string, live: readonly PolicyMem
   const hit = want.units.get(ns);
   if (hit && hit.nsKeyId === nsKeyId && hit.live.length === live.length && hit.live.every((m, j) => m === live[j])) return hit.unit;
   const unit = judge();
-  if (live.every((m) => m.version !== undefined)) want.units.set(ns, { nsKeyId, live, unit });
+  if (live.every((m) => m.uid !== undefined)) want.units.set(ns, { nsKeyId, live, unit });
   else want.units.delete(ns);
   return unit;
 }
@@ -153,18 +150,20 @@ export function judgeLight(topo: Topology, expected: ExpectedSet, snap: ClusterS
   const inStack: PolicyMemo[] = [];
   const inStackNs: string[] = [];
   const liveByNs = new Map<string, { memos: PolicyMemo[]; raws: NetworkPolicy[] }>();
+  /** The policy at `i` of the snapshot, added to its namespace's group; its memo. */
+  const addLive = (i: number, ns: string): PolicyMemo => {
+    const m = policyMemo(cache, snap.policies[i], index.uids[i], index.versions[i]);
+    let group = liveByNs.get(ns);
+    if (!group) liveByNs.set(ns, (group = { memos: [], raws: [] }));
+    group.memos.push(m);
+    group.raws.push(snap.policies[i]);
+    return m;
+  };
   for (let i = 0; i < snap.policies.length; i++) {
     const ns = index.namespaces[i];
     if (!stackNs.has(ns)) continue;
-    const raw = snap.policies[i];
-    const m = policyMemo(cache, raw, index.uids[i], index.versions[i]);
-    inStack.push(m);
+    inStack.push(addLive(i, ns));
     inStackNs.push(ns);
-    const group = liveByNs.get(ns);
-    if (group) {
-      group.memos.push(m);
-      group.raws.push(raw);
-    } else liveByNs.set(ns, { memos: [m], raws: [raw] });
   }
   const nsKey = index.nsKey;
 
@@ -226,17 +225,13 @@ export function judgeLight(topo: Topology, expected: ExpectedSet, snap: ClusterS
 
   // Link ends are stack namespaces (a component's namespace is the topology's); one that is not (a
   // topology made by hand) has its policies read from the snapshot, in snapshot order, when asked.
+  const outside = new Set<string>();
   const ofNamespace = (ns: string) => {
-    let group = liveByNs.get(ns);
-    if (group || stackNs.has(ns)) return group;
-    group = { memos: [], raws: [] };
-    for (let i = 0; i < snap.policies.length; i++) {
-      if (index.namespaces[i] !== ns) continue;
-      group.memos.push(policyMemo(cache, snap.policies[i], index.uids[i], index.versions[i]));
-      group.raws.push(snap.policies[i]);
+    if (!stackNs.has(ns) && !outside.has(ns)) {
+      outside.add(ns);
+      for (let i = 0; i < snap.policies.length; i++) if (index.namespaces[i] === ns) addLive(i, ns);
     }
-    liveByNs.set(ns, group);
-    return group;
+    return liveByNs.get(ns);
   };
   const live = snap.namespaces ? { engine, namespaces: snap.namespaces, ofNamespace } : null;
   const { links, linkFindings } = linkCoverage(cache, topo, expected, want.forms, results, live, {

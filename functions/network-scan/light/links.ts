@@ -81,7 +81,8 @@ function namespaceVersions(cache: NetworkScanCache, live: LiveInputs, labels: nu
       if (ids.has(ns)) return ids.get(ns);
       // The namespace's policies in snapshot order, as the engine indexes them.
       const memos = live.ofNamespace(ns)?.memos ?? [];
-      const id = memos.every((m) => m.version !== undefined) ? cache.versionId(`${ns}\u0000${memos.map((m) => m.version).join(',')}`) : undefined;
+      const versioned = memos.every((m) => m.uid !== undefined);
+      const id = versioned ? cache.versionId(`${ns}\u0000${memos.map((m) => `${m.uid}/${m.resourceVersion}`).join(',')}`) : undefined;
       ids.set(ns, id);
       return id;
     },
