@@ -2,41 +2,30 @@
  * `npm run bench`: every benchmark, each with its baseline measured in the same run. A bench that
  * fails is named with its error and the others still run; the run then exits 1 with the list.
  */
-const benches: [title: string, run: () => Promise<unknown>][] = [
-  ['network policy engine (1,000 policies, 100 namespaces, full link matrix; target < 1 s)', async () => (await import('./network-engine.ts')).main()],
-  ['local nmap runner (200 probes on loopback vs one bare nmap; target ≤ 1.3×)', async () => (await import('./nmap-local.ts')).main()],
-  ['OPA full mode against the real Gatekeeper (targets: demo < 3 s; replay ≤ 1.5× generators per dry-run)', async () => (await import('./opa-full.ts')).main()],
-  [
-    'network light mode at scale (100 namespaces, 1,000 links, 2,600 policies vs a bare LIST; target ≤ 1.3×)',
-    async () => (await import('./network-light.ts')).main(),
-  ],
-  ['storing results as OpenReports: network light on the demo stack, storing on vs off (target ≤ 1.2×)', async () => (await import('./reports.ts')).main()],
-  [
-    'kubescape light: strategies vs the seed (one run per namespace, one after another; target ≤ 0.6×, identical scores)',
-    async () => (await import('./kubescape.ts')).main(),
-  ],
-  ['nuclei light through the scan vs bare nuclei, same targets and templates (target ≤ 1.2×)', async () => (await import('./nuclei.ts')).main()],
-  ['network full on the real node: wall time vs the slowest single source (target ≤ 1.5×; needs root)', async () => (await import('./network-node.ts')).main()],
+/** Each bench's title (its target) and module; every module exports `main()`. */
+const benches: [title: string, module: string][] = [
+  ['network policy engine (1,000 policies, 100 namespaces, full link matrix; target < 1 s)', './network-engine.ts'],
+  ['local nmap runner (200 probes on loopback vs one bare nmap; target ≤ 1.3×)', './nmap-local.ts'],
+  ['OPA full mode against the real Gatekeeper (targets: demo < 3 s; replay ≤ 1.5× generators per dry-run)', './opa-full.ts'],
+  ['network light mode at scale (100 namespaces, 1,000 links, 2,600 policies vs a bare LIST; target ≤ 1.3×)', './network-light.ts'],
+  ['storing results as OpenReports: network light on the demo stack, storing on vs off (target ≤ 1.2×)', './reports.ts'],
+  ['kubescape light: strategies vs the seed (one run per namespace, one after another; target ≤ 0.6×, identical scores)', './kubescape.ts'],
+  ['nuclei light through the scan vs bare nuclei, same targets and templates (target ≤ 1.2×)', './nuclei.ts'],
+  ['network full on the real node: wall time vs the slowest single source (target ≤ 1.5×; needs root)', './network-node.ts'],
   [
     'hostile input files: longest event-loop stall of the bundled server during all four scans (target ≤ 100 ms, /healthz answered throughout)',
-    async () => (await import('./event-loop.ts')).main(),
+    './event-loop.ts',
   ],
-  ['request body limit: RSS growth of a real server under a 100 MB chunked CloudEvent (target ≤ 20 MB)', async () => (await import('./body-limit.ts')).main()],
-  [
-    'cold start: each bundled function vs its tsx entry (targets: ≤ 150 ms to /healthz, ≤ 70 MB after one light scan)',
-    async () => (await import('./cold-start.ts')).main(),
-  ],
-  [
-    'stack-scan network --offline on the strimzi sample, whole process cold (target < 1 s; ratio vs node -e 0)',
-    async () => (await import('./cli-offline.ts')).main(),
-  ],
+  ['request body limit: RSS growth of a real server under a 100 MB chunked CloudEvent (target ≤ 20 MB)', './body-limit.ts'],
+  ['cold start: each bundled function vs its tsx entry (targets: ≤ 150 ms to /healthz, ≤ 70 MB after one light scan)', './cold-start.ts'],
+  ['stack-scan network --offline on the strimzi sample, whole process cold (target < 1 s; ratio vs node -e 0)', './cli-offline.ts'],
 ];
 
 const failed: string[] = [];
-for (const [i, [title, run]] of benches.entries()) {
+for (const [i, [title, module]] of benches.entries()) {
   console.log(`${i ? '\n' : ''}== ${title}`);
   try {
-    await run();
+    await (await import(module)).main();
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     console.log(`FAILED: ${message.split('\n')[0]}`);
